@@ -1,0 +1,441 @@
+"""Search-space files: parsing, validation and per-configuration sampling.
+
+A space file (YAML or TOML) has one schema::
+
+    description: One line shown by `tune-stop spaces`.
+    trainable: perceptron            # a registered trainable
+    metric: val_loss                 # the scheduler's metric ...
+    mode: min                        # ... and direction
+    num_samples: 6                   # configurations to sample (grids repeat per sample)
+    num_folds: 3                     # each configuration runs on every fold
+    seed: 0                          # sampling seed; trial seeds are seed + config_id
+    config:                          # trainable hyperparameters: values or samplers
+      lr: {loguniform: [0.001, 0.1]} # choice, uniform, loguniform, randint, grid
+    stoppers:                        # stopping policies, first match gives the reason
+      - {policy: threshold, metric: val_loss, mode: min, threshold: {loguniform: [0.05, 0.5]}}
+      - {policy: patience, metric: val_loss, patience: 5}
+    scheduler: {name: asha, grace_period: 2, reduction_factor: 3}   # or {name: fifo}
+
+A sampled ``threshold`` becomes the config key ``<metric>_threshold``, drawn once per
+configuration and shared by its folds, and the stopper reads it per trial.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import math
+import numbers
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from ray import tune
+from ray.tune import Stopper
+
+from tune_stop.stoppers import (
+    AnyStopper,
+    GLStopper,
+    MaxEpochStopper,
+    NonFiniteStopper,
+    PatienceStopper,
+    PQStopper,
+    ThresholdStopper,
+    UPStopper,
+)
+from tune_stop.trainables import TRAINABLES
+
+__all__ = [
+    "POLICIES",
+    "SAMPLERS",
+    "SearchSpace",
+    "SpaceError",
+    "builtin_spaces",
+    "load_space",
+]
+
+BUILTIN_DIR = Path(__file__).resolve().parent
+
+SAMPLERS = ("choice", "uniform", "loguniform", "randint", "grid")
+
+POLICIES: dict[str, type[Stopper]] = {
+    "threshold": ThresholdStopper,
+    "patience": PatienceStopper,
+    "gl": GLStopper,
+    "pq": PQStopper,
+    "up": UPStopper,
+    "non_finite": NonFiniteStopper,
+    "max_epochs": MaxEpochStopper,
+}
+
+_TOP_LEVEL = (
+    "description",
+    "trainable",
+    "metric",
+    "mode",
+    "num_samples",
+    "num_folds",
+    "seed",
+    "config",
+    "stoppers",
+    "scheduler",
+)
+_SCHEDULERS = {"asha": ("grace_period", "reduction_factor", "max_t"), "fifo": ()}
+_METRIC_ARGUMENTS = ("metric", "train_metric", "metrics")
+_RESERVED_CONFIG = ("config_id", "fold", "num_folds")
+
+
+class SpaceError(ValueError):
+    """A problem in a search-space file, naming the file, the key and what is allowed."""
+
+    def __init__(self, source: str, key: str, problem: str) -> None:
+        self.source, self.key, self.problem = source, key, problem
+        super().__init__(f"{source}: {key}: {problem}" if key else f"{source}: {problem}")
+
+
+def _is_sampler(value: Any) -> bool:
+    return isinstance(value, Mapping) and len(value) == 1 and next(iter(value)) in SAMPLERS
+
+
+def _domain(source: str, key: str, spec: Mapping[str, Any]) -> Any:
+    """A Ray Tune sampling domain for ``{sampler: arguments}`` (not ``grid``)."""
+    (kind, args), = spec.items()
+    if kind == "choice":
+        if not isinstance(args, list) or not args:
+            raise SpaceError(source, key, f"choice needs a non-empty list, got {args!r}")
+        return tune.choice(args)
+    bounds_ok = (
+        isinstance(args, list)
+        and len(args) == 2
+        and all(isinstance(a, numbers.Real) and not isinstance(a, bool) for a in args)
+        and all(math.isfinite(a) for a in args)
+        and args[0] < args[1]
+    )
+    if not bounds_ok:
+        raise SpaceError(source, key, f"{kind} needs [low, high] with low < high, got {args!r}")
+    low, high = args
+    if kind == "uniform":
+        return tune.uniform(low, high)
+    if kind == "loguniform":
+        if low <= 0:
+            raise SpaceError(source, key, f"loguniform needs 0 < low, got {args!r}")
+        return tune.loguniform(low, high)
+    if not all(isinstance(a, numbers.Integral) for a in args):
+        raise SpaceError(source, key, f"randint needs integer bounds, got {args!r}")
+    return tune.randint(int(low), int(high))
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """A validated search space.
+
+    Attributes:
+        name: The built-in name or the file's stem.
+        source: Where it was read from (shown in error messages).
+        description: One line for ``tune-stop spaces``.
+        trainable: Registered trainable name (see ``tune_stop.trainables.TRAINABLES``).
+        metric, mode: The scheduler's metric and direction.
+        num_samples: Configurations to sample (each grid point once per sample).
+        num_folds: Folds each configuration runs on.
+        seed: Sampling seed.
+        config: Hyperparameters: fixed values or ``{sampler: args}``.
+        stoppers: Policy specs, ``{"policy": name, **arguments}``.
+        scheduler: ``{"name": "asha" | "fifo", **arguments}``.
+    """
+
+    name: str
+    source: str
+    description: str
+    trainable: str
+    metric: str
+    mode: str
+    num_samples: int
+    num_folds: int
+    seed: int
+    config: dict[str, Any]
+    stoppers: list[dict[str, Any]] = field(default_factory=list)
+    scheduler: dict[str, Any] = field(default_factory=lambda: {"name": "fifo"})
+
+    # -- derived views -------------------------------------------------------------
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        """The trainable's default config."""
+        return dict(TRAINABLES[self.trainable].defaults)
+
+    @property
+    def reported_metrics(self) -> tuple[str, ...]:
+        """The metrics the trainable reports every epoch."""
+        return tuple(TRAINABLES[self.trainable].metrics)
+
+    @property
+    def max_epochs(self) -> int:
+        """The epoch budget of every trial (a fixed value, never sampled)."""
+        return int(self.config.get("max_epochs", self.defaults["max_epochs"]))
+
+    def with_overrides(
+        self,
+        *,
+        num_samples: int | None = None,
+        max_epochs: int | None = None,
+        scheduler: str | None = None,
+        seed: int | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> SearchSpace:
+        """A copy with command-line overrides applied and validated again."""
+        new_config = dict(self.config)
+        if config:
+            new_config.update(config)
+        if max_epochs is not None:
+            new_config["max_epochs"] = max_epochs
+        new_scheduler = dict(self.scheduler)
+        if scheduler is not None and scheduler != new_scheduler.get("name"):
+            new_scheduler = {"name": scheduler}
+        if max_epochs is not None and "max_t" in new_scheduler:
+            new_scheduler["max_t"] = max_epochs
+        space = replace(
+            self,
+            num_samples=self.num_samples if num_samples is None else num_samples,
+            seed=self.seed if seed is None else seed,
+            config=new_config,
+            scheduler=new_scheduler,
+        )
+        space.validate()
+        return space
+
+    # -- validation ----------------------------------------------------------------
+
+    def validate(self) -> None:
+        """Checks every field; raises :class:`SpaceError` naming the first problem."""
+        src = self.source
+        if self.trainable not in TRAINABLES:
+            raise SpaceError(src, "trainable", f"{self.trainable!r} is not one of {sorted(TRAINABLES)}")
+        metrics = self.reported_metrics
+        if self.metric not in metrics:
+            raise SpaceError(src, "metric", f"{self.metric!r} is not reported by {self.trainable}; it reports {', '.join(metrics)}")
+        if self.mode not in ("min", "max"):
+            raise SpaceError(src, "mode", f"{self.mode!r} is not 'min' or 'max'")
+        for key, minimum in (("num_samples", 1), ("num_folds", 1)):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise SpaceError(src, key, f"must be an integer >= {minimum}, got {value!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise SpaceError(src, "seed", f"must be an integer >= 0, got {self.seed!r}")
+        allowed = sorted(set(self.defaults) - set(_RESERVED_CONFIG))
+        for key, value in self.config.items():
+            if key in _RESERVED_CONFIG:
+                raise SpaceError(src, f"config.{key}", "is set by tune-stop (use num_folds at the top level)")
+            if key not in self.defaults:
+                raise SpaceError(src, f"config.{key}", f"unknown key for {self.trainable}; allowed: {', '.join(allowed)}")
+            if isinstance(value, Mapping) and len(value) == 1 and not _is_sampler(value):
+                kind = next(iter(value))
+                raise SpaceError(src, f"config.{key}", f"unknown sampler {kind!r}; allowed: {', '.join(SAMPLERS)}")
+            if _is_sampler(value):
+                if key == "max_epochs":
+                    raise SpaceError(src, "config.max_epochs", "must be a fixed integer, not sampled")
+                if "grid" in value:
+                    if not isinstance(value["grid"], list) or not value["grid"]:
+                        raise SpaceError(src, f"config.{key}", f"grid needs a non-empty list, got {value['grid']!r}")
+                else:
+                    _domain(src, f"config.{key}", value)
+        max_epochs = self.config.get("max_epochs", self.defaults["max_epochs"])
+        if isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or max_epochs < 1:
+            raise SpaceError(src, "config.max_epochs", f"must be an integer >= 1, got {max_epochs!r}")
+        if not isinstance(self.stoppers, list):
+            raise SpaceError(src, "stoppers", f"must be a list of policies, got {self.stoppers!r}")
+        for index, spec in enumerate(self.stoppers):
+            self._build_stopper(index, spec)
+        self._check_scheduler()
+        for config in self.trial_configs():
+            try:
+                TRAINABLES[self.trainable].check(config)
+            except (TypeError, ValueError) as error:
+                raise SpaceError(src, f"config (config_id {config['config_id']})", str(error)) from None
+
+    def _check_scheduler(self) -> None:
+        src, spec = self.source, self.scheduler
+        if not isinstance(spec, Mapping) or spec.get("name") not in _SCHEDULERS:
+            raise SpaceError(src, "scheduler", f"name must be one of {sorted(_SCHEDULERS)}, got {spec!r}")
+        allowed = _SCHEDULERS[spec["name"]]
+        for key, value in spec.items():
+            if key == "name":
+                continue
+            if key not in allowed:
+                raise SpaceError(src, f"scheduler.{key}", f"unknown for {spec['name']}; allowed: {', '.join(allowed) or 'nothing'}")
+            minimum = 1.0 + 1e-9 if key == "reduction_factor" else 1
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or value < minimum:
+                raise SpaceError(src, f"scheduler.{key}", f"must be a number {'> 1' if key == 'reduction_factor' else '>= 1'}, got {value!r}")
+        max_t = spec.get("max_t", self.max_epochs)
+        if spec.get("grace_period", 1) > max_t:
+            raise SpaceError(src, "scheduler.grace_period", f"{spec['grace_period']} exceeds max_t={max_t}")
+
+    def _build_stopper(self, index: int, spec: Any, config: Mapping[str, Any] | None = None) -> Stopper:
+        """Builds stopper ``index``; threshold samplers become per-trial config keys."""
+        src, key = self.source, f"stoppers[{index}]"
+        if not isinstance(spec, Mapping) or spec.get("policy") not in POLICIES:
+            got = spec.get("policy") if isinstance(spec, Mapping) else spec
+            raise SpaceError(src, f"{key}.policy", f"{got!r} is not one of {sorted(POLICIES)}")
+        cls = POLICIES[spec["policy"]]
+        arguments = {k: v for k, v in spec.items() if k != "policy"}
+        parameters = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+        for name in arguments:
+            if name not in parameters:
+                raise SpaceError(src, f"{key}.{name}", f"unknown argument of {spec['policy']}; allowed: {', '.join(parameters)}")
+        for name in _METRIC_ARGUMENTS:
+            names = arguments.get(name)
+            for metric in [names] if isinstance(names, str) else names or []:
+                if metric not in self.reported_metrics:
+                    raise SpaceError(src, f"{key}.{name}", f"{metric!r} is not reported by {self.trainable}; it reports {', '.join(self.reported_metrics)}")
+        threshold = arguments.get("threshold")
+        if _is_sampler(threshold):
+            if "grid" in threshold:
+                raise SpaceError(src, f"{key}.threshold", "grid is not supported for thresholds; use choice")
+            _domain(src, f"{key}.threshold", threshold)
+            arguments["threshold_key"] = threshold_key(arguments.get("metric", ""))
+            del arguments["threshold"]
+        try:
+            return cls(**arguments)
+        except (TypeError, ValueError) as error:
+            raise SpaceError(src, key, str(error)) from None
+
+    # -- what a search needs ---------------------------------------------------------
+
+    def build_stopper(self) -> AnyStopper:
+        """All policies of the space, behind a non-finite guard on every monitored metric.
+
+        The guard comes first so that a NaN or inf stops the trial with reason
+        ``non_finite`` before any scheduler sees the value.
+        """
+        stoppers = [self._build_stopper(i, spec) for i, spec in enumerate(self.stoppers)]
+        guarded = {self.metric}
+        for spec in self.stoppers:
+            for name in _METRIC_ARGUMENTS:
+                value = spec.get(name)
+                guarded.update([value] if isinstance(value, str) else value or [])
+        guarded.discard("epoch")
+        if not any(isinstance(s, NonFiniteStopper) for s in stoppers):
+            stoppers.insert(0, NonFiniteStopper(sorted(guarded)))
+        return AnyStopper(*stoppers)
+
+    def sample_configs(self) -> list[dict[str, Any]]:
+        """The configurations of the search, before the fold expansion.
+
+        Each of ``num_samples`` samples expands the grid parameters and draws every
+        other sampler (including per-trial thresholds) from a generator seeded with
+        ``seed``, so the same space and seed always give the same configurations.
+        Each dict has ``config_id`` (its index) and ``seed`` (``seed + config_id``
+        unless the space fixes it).
+        """
+        rng = np.random.default_rng(self.seed)
+        values = dict(self.config)
+        for spec in self.stoppers:
+            threshold = spec.get("threshold")
+            if _is_sampler(threshold):
+                values[threshold_key(spec["metric"])] = threshold
+        grid_keys = [k for k, v in values.items() if _is_sampler(v) and "grid" in v]
+        grids = [values[k]["grid"] for k in grid_keys]
+        configs: list[dict[str, Any]] = []
+        for _ in range(self.num_samples):
+            for point in itertools.product(*grids):
+                config: dict[str, Any] = {"config_id": len(configs)}
+                for key, value in values.items():
+                    if key in grid_keys:
+                        config[key] = point[grid_keys.index(key)]
+                    elif _is_sampler(value):
+                        sampled = _domain(self.source, key, value).sample(random_state=rng)
+                        config[key] = sampled.item() if isinstance(sampled, np.generic) else sampled
+                    else:
+                        config[key] = value
+                config.setdefault("seed", self.seed + config["config_id"])
+                configs.append(config)
+        return configs
+
+    def trial_configs(self) -> list[dict[str, Any]]:
+        """Every trial's full config: each sampled configuration on every fold."""
+        return [
+            {**self.defaults, **config, "num_folds": self.num_folds, "fold": fold}
+            for config in self.sample_configs()
+            for fold in range(self.num_folds)
+        ]
+
+
+def threshold_key(metric: str) -> str:
+    """The config key that holds a per-trial threshold on ``metric``."""
+    return f"{metric}_threshold"
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise SpaceError(str(path), "", f"cannot read the file ({error.strerror})") from None
+    try:
+        if path.suffix == ".toml":
+            data: Any = tomllib.loads(text)
+        else:
+            data = yaml.safe_load(text)
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise SpaceError(str(path), "", f"not valid {path.suffix.lstrip('.').upper()}: {first_line}") from None
+    if not isinstance(data, dict):
+        raise SpaceError(str(path), "", f"must hold a mapping of keys ({', '.join(_TOP_LEVEL)}), got {type(data).__name__}")
+    return data
+
+
+def builtin_spaces() -> dict[str, Path]:
+    """The built-in spaces by name."""
+    return {path.stem: path for path in sorted(BUILTIN_DIR.glob("*.yaml"))}
+
+
+def load_space(name_or_path: str | Path) -> SearchSpace:
+    """Loads a built-in space by name, or a YAML/TOML space file by path.
+
+    Raises:
+        SpaceError: If the space is unknown or the file is malformed, naming the file,
+            the key and what is allowed.
+    """
+    builtins = builtin_spaces()
+    if str(name_or_path) in builtins:
+        path = builtins[str(name_or_path)]
+    else:
+        path = Path(name_or_path)
+        if path.suffix not in (".yaml", ".yml", ".toml"):
+            raise SpaceError(str(name_or_path), "", f"unknown space; built-in spaces: {', '.join(builtins)}; or give a .yaml/.yml/.toml file")
+        if not path.is_file():
+            raise SpaceError(str(path), "", "no such file")
+    data = _read(path)
+    source = str(path) if str(name_or_path) not in builtins else f"built-in space {name_or_path}"
+    for key in data:
+        if key not in _TOP_LEVEL:
+            raise SpaceError(source, str(key), f"unknown key; allowed: {', '.join(_TOP_LEVEL)}")
+    for key in ("trainable", "metric"):
+        if key not in data:
+            raise SpaceError(source, key, "is required")
+    config = data.get("config", {})
+    if not isinstance(config, dict):
+        raise SpaceError(source, "config", f"must be a mapping of hyperparameters, got {config!r}")
+    scheduler = data.get("scheduler", {"name": "fifo"})
+    if isinstance(scheduler, str):
+        scheduler = {"name": scheduler}
+    space = SearchSpace(
+        name=path.stem,
+        source=source,
+        description=str(data.get("description", "")),
+        trainable=data["trainable"],
+        metric=data["metric"],
+        mode=data.get("mode", "min"),
+        num_samples=data.get("num_samples", 1),
+        num_folds=data.get("num_folds", 1),
+        seed=data.get("seed", 0),
+        config=config,
+        stoppers=data.get("stoppers", []),
+        scheduler=scheduler,
+    )
+    space.validate()
+    return space
+
+

@@ -1,0 +1,3 @@
+"""tune-stop: search stopping policies with Ray Tune and recommend thresholds."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,189 @@
+"""The ``tune-stop`` command line: ``search`` and ``spaces``.
+
+Bad input of any kind ends with one line on stderr and exit code 2, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_TRIALS_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad input: printed as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """``argparse`` that reports a usage error in one line instead of the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _number(kind: type, minimum: float, inclusive: bool = True) -> object:
+    def parse(text: str) -> float | int:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+        if not math.isfinite(value) or value < minimum or (not inclusive and value == minimum):
+            relation = ">=" if inclusive else ">"
+            raise argparse.ArgumentTypeError(f"must be {relation} {minimum:g}, got {text!r}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _name(text: str) -> str:
+    if not text or text in (".", "..") or os.sep in text or (os.altsep and os.altsep in text):
+        raise argparse.ArgumentTypeError(f"must be a plain folder name, got {text!r}")
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="tune-stop", description="Search early-stopping policies with Ray Tune.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    search = commands.add_parser("search", help="run a search space with Ray Tune")
+    search.add_argument("space", help="a built-in space (see `tune-stop spaces`) or a .yaml/.toml file")
+    search.add_argument("--num-samples", type=_number(int, 1), help="configurations to sample")
+    search.add_argument("--max-epochs", type=_number(int, 1), help="epoch budget of every trial (and ASHA's max_t)")
+    search.add_argument("--scheduler", choices=("asha", "fifo"), help="override the space's scheduler")
+    search.add_argument("--storage-path", help="where the experiment folder goes (default ~/ray_results)")
+    search.add_argument("--name", type=_name, help="experiment folder name (default <space>-<time>)")
+    search.add_argument("--cpus-per-trial", type=_number(float, 0, inclusive=False), default=1.0)
+    search.add_argument("--gpus-per-trial", type=_number(float, 0), default=0.0)
+    search.add_argument("--max-concurrent", type=_number(int, 1), help="most trials at once")
+    search.add_argument("--seed", type=_number(int, 0), help="sampling seed (trial seeds are seed + config_id)")
+    search.add_argument("--data-root", help="folder of torchvision datasets (default $TUNE_STOP_DATA or ~/.cache/tune-stop/data)")
+    search.add_argument("--download", action="store_true", help="let torchvision download missing datasets")
+    search.add_argument("--checkpoint-frequency", type=_number(int, 0), default=5, help="checkpoint every N epochs (0: at the end only)")
+    search.add_argument("--address", help="Ray cluster to join (auto, ray://host:port); default $RAY_ADDRESS or a local Ray")
+    search.add_argument("--num-cpus", type=_number(int, 1), help="CPUs of a locally started Ray (default: all)")
+    search.add_argument("--quiet", action="store_true", help="no Ray progress tables")
+
+    commands.add_parser("spaces", help="list the built-in search spaces")
+    return parser
+
+
+def _cmd_spaces() -> int:
+    from search_spaces import builtin_spaces, load_space
+
+    for name in builtin_spaces():
+        space = load_space(name)
+        print(f"{name:<20} {space.description}")
+    return EXIT_OK
+
+
+def _check_data(space: object, data_root: str | None, download: bool) -> None:
+    from tune_stop.data import DatasetNotFoundError, load_dataset
+
+    for dataset in sorted({config["dataset"] for config in space.trial_configs()}):  # type: ignore[attr-defined]
+        try:
+            load_dataset(dataset, data_root, download=download)
+        except DatasetNotFoundError as error:
+            raise UsageError(str(error)) from None
+
+
+def _check_resources(cpus: float, gpus: float) -> None:
+    import ray
+
+    available = ray.cluster_resources()
+    if cpus > available.get("CPU", 0):
+        raise UsageError(f"--cpus-per-trial {cpus:g} exceeds the cluster's {available.get('CPU', 0):g} CPUs")
+    if gpus > available.get("GPU", 0):
+        raise UsageError(f"--gpus-per-trial {gpus:g} exceeds the cluster's {available.get('GPU', 0):g} GPUs")
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    from search_spaces import SpaceError, load_space
+    from tune_stop.search import SearchOptions, experiment_path, init_ray, run_search
+
+    try:
+        space = load_space(args.space).with_overrides(
+            num_samples=args.num_samples, max_epochs=args.max_epochs, scheduler=args.scheduler, seed=args.seed
+        )
+    except SpaceError as error:
+        raise UsageError(str(error)) from None
+    data_root = str(Path(args.data_root).expanduser().resolve()) if args.data_root else None
+    _check_data(space, data_root, args.download)
+    options = SearchOptions(
+        storage_path=args.storage_path,
+        name=args.name,
+        cpus_per_trial=args.cpus_per_trial,
+        gpus_per_trial=args.gpus_per_trial,
+        max_concurrent=args.max_concurrent,
+        checkpoint_frequency=args.checkpoint_frequency,
+        address=args.address or os.environ.get("RAY_ADDRESS"),
+        num_cpus=args.num_cpus,
+        verbose=0 if args.quiet else 1,
+    )
+    path = experiment_path(space, options)
+    if path.exists():
+        raise UsageError(f"experiment folder {path} already exists; choose another --name")
+    options = SearchOptions(**{**vars(options), "name": path.name, "storage_path": str(path.parent)})
+    init_ray(options)
+    _check_resources(options.cpus_per_trial, options.gpus_per_trial)
+    overrides = {"data_root": data_root, "download": args.download}
+    summary = run_search(space, options, overrides)
+    print(_format_summary(space, summary))
+    return EXIT_TRIALS_FAILED if summary.num_errors else EXIT_OK
+
+
+def _format_summary(space: object, summary: object) -> str:
+    from search_spaces import SearchSpace
+    from tune_stop.search import SearchSummary
+
+    assert isinstance(space, SearchSpace) and isinstance(summary, SearchSummary)
+    configs = summary.num_trials // max(space.num_folds, 1)
+    lines = [
+        "",
+        f"tune-stop: {summary.num_trials} trials of {space.name} ({configs} configurations x "
+        f"{space.num_folds} folds) in {summary.wall_time_s:.1f} s, {summary.num_errors} failed.",
+        "Stop reasons: "
+        + ", ".join(f"{reason} {count}" for reason, count in summary.reason_counts().most_common()),
+    ]
+    best = summary.best
+    if best is not None:
+        extra = ", ".join(
+            f"{key} {best[key]:.4g}" for key in ("val_accuracy", "test_accuracy", "test_loss") if key in best
+        )
+        lines.append(
+            f"Best {space.metric}: {best[space.metric]:.4g} at epoch {best.get('epoch')} of trial "
+            f"{best.get('trial_id')} (config_id {best.get('config_id')}, fold {int(best.get('fold', 0))})"
+            + (f"; {extra}" if extra else "")
+        )
+    lines.append(f"Results: {summary.experiment_path}")
+    lines.append("  stop reasons: stop_reasons.csv; curves: ray.tune.ExperimentAnalysis(<results>)")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``tune-stop`` console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "spaces":
+            return _cmd_spaces()
+        return _cmd_search(args)
+    except UsageError as error:
+        print(f"tune-stop: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except FileExistsError as error:
+        print(f"tune-stop: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""Why each trial stopped: a Tune callback that writes ``stop_reasons.csv``.
+
+Reasons: the policy name of the stopper that fired (``threshold``, ``patience``,
+``gl``, ``pq``, ``up``, ``non_finite``, ``max_epochs``), ``completed`` when the trial
+ran to its last epoch, ``scheduler`` when ASHA stopped it, ``error`` when it failed,
+and ``terminated`` when Tune ended it for any other reason (e.g. a time budget).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ray.tune import Callback, Stopper
+from ray.tune.experiment import Trial
+
+from tune_stop.schedulers import RecordingASHAScheduler
+
+__all__ = ["STOP_REASONS_FILE", "STOP_REASON_COLUMNS", "StopReasonsCallback", "write_csv_atomic"]
+
+STOP_REASONS_FILE = "stop_reasons.csv"
+STOP_REASON_COLUMNS = (
+    "trial_id",
+    "config_id",
+    "fold",
+    "stop_reason",
+    "stop_epoch",
+    "metric",
+    "value",
+    "detail",
+)
+
+
+def write_csv_atomic(path: Path, columns: tuple[str, ...], rows: list[Mapping[str, Any]]) -> None:
+    """Writes a CSV file through a temporary file and a rename, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", newline="") as stream:
+            writer = csv.DictWriter(stream, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+class StopReasonsCallback(Callback):
+    """Records each trial's stop reason into the experiment folder as it ends.
+
+    Args:
+        stopper: The experiment's stopper; if it has ``stop_record(trial_id)`` (as
+            :class:`~tune_stop.stoppers.AnyStopper` and every policy do), its record
+            names the policy, epoch and triggering value.
+        scheduler: The scheduler, if it records its own stop decisions.
+        max_epochs_key: The config key of each trial's epoch budget.
+    """
+
+    def __init__(
+        self,
+        stopper: Stopper | None,
+        scheduler: RecordingASHAScheduler | None = None,
+        max_epochs_key: str = "max_epochs",
+    ) -> None:
+        self.stopper = stopper
+        self.scheduler = scheduler
+        self.max_epochs_key = max_epochs_key
+        self._rows: dict[str, dict[str, Any]] = {}
+
+    def _row(self, trial: Trial, reason: str, epoch: int, metric: str, value: float, detail: str) -> dict[str, Any]:
+        config = trial.config
+        return {
+            "trial_id": trial.trial_id,
+            "config_id": config.get("config_id", ""),
+            "fold": config.get("fold", ""),
+            "stop_reason": reason,
+            "stop_epoch": epoch,
+            "metric": metric,
+            "value": "" if isinstance(value, float) and math.isnan(value) and not metric else value,
+            "detail": detail,
+        }
+
+    def _classify(self, trial: Trial) -> dict[str, Any]:
+        result = trial.last_result or {}
+        epoch = int(result.get("epoch", result.get("training_iteration", 0)) or 0)
+        record = self.stopper.stop_record(trial.trial_id) if hasattr(self.stopper, "stop_record") else None
+        if record is not None:
+            return self._row(trial, record.policy, record.epoch, record.metric, record.value, record.detail)
+        max_epochs = trial.config.get(self.max_epochs_key)
+        if max_epochs is not None and epoch >= int(max_epochs):
+            return self._row(trial, "completed", epoch, "", math.nan, f"ran all {max_epochs} epochs")
+        if self.scheduler is not None and trial.trial_id in self.scheduler.stopped:
+            metric = self.scheduler.metric or ""
+            value = float(result.get(metric, math.nan)) if metric else math.nan
+            return self._row(trial, "scheduler", epoch, metric, value, "stopped by ASHA at a rung")
+        return self._row(trial, "terminated", epoch, "", math.nan, "ended by Tune")
+
+    def _write(self, trial: Trial) -> None:
+        rows = sorted(self._rows.values(), key=lambda row: (str(row["config_id"]), str(row["fold"]), row["trial_id"]))
+        write_csv_atomic(Path(trial.local_experiment_path) / STOP_REASONS_FILE, STOP_REASON_COLUMNS, rows)
+
+    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self._rows[trial.trial_id] = self._classify(trial)
+        self._write(trial)
+
+    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        result = trial.last_result or {}
+        epoch = int(result.get("epoch", result.get("training_iteration", 0)) or 0)
+        error = trial.get_error()
+        message = str(error).strip().splitlines()[-1] if error is not None and str(error).strip() else "error"
+        self._rows[trial.trial_id] = self._row(trial, "error", epoch, "", math.nan, message[:300])
+        self._write(trial)
+
+    def get_state(self) -> dict[str, Any] | None:
+        return {"rows": dict(self._rows)}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self._rows = dict(state.get("rows", {}))

@@ -1,0 +1,48 @@
+"""ASHA that remembers which trials it stopped and never records a non-finite value."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ray.tune.experiment import Trial
+from ray.tune.schedulers import AsyncHyperBandScheduler, TrialScheduler
+
+__all__ = ["RecordingASHAScheduler"]
+
+
+def _finite(result: dict[str, Any], metric: str | None) -> bool:
+    value = result.get(metric) if metric else None
+    return not isinstance(value, (int, float)) or math.isfinite(value)
+
+
+class RecordingASHAScheduler(AsyncHyperBandScheduler):
+    """Ray's ASHA, plus ``stopped``: the epoch at which it stopped each trial.
+
+    A NaN or inf result is never put into ASHA's rungs: Ray's ASHA cannot stop a NaN
+    trial (every comparison with NaN is false, so it would run to ``max_t``) and a NaN
+    in a rung corrupts its cutoff. tune-stop's non-finite guard stops such trials
+    before the scheduler is asked.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.stopped: dict[str, int] = {}
+
+    @property
+    def metric(self) -> str | None:
+        return self._metric
+
+    def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict[str, Any]) -> str:
+        if not _finite(result, self._metric):
+            return TrialScheduler.CONTINUE
+        action = super().on_trial_result(tune_controller, trial, result)
+        if action == TrialScheduler.STOP:
+            self.stopped[trial.trial_id] = int(result.get(self._time_attr, 0))
+        return action
+
+    def on_trial_complete(self, tune_controller: Any, trial: Trial, result: dict[str, Any]) -> None:
+        if not _finite(result, self._metric):
+            self._trial_info.pop(trial.trial_id, None)
+            return
+        super().on_trial_complete(tune_controller, trial, result)

@@ -1,0 +1,225 @@
+"""Shared pieces of the stopping policies: decisions, validation and the Ray wiring.
+
+Every policy is written once as a pure *rule*: a function of a plain history of
+floats (epochs numbered from 1, ``history[t - 1]`` is epoch ``t``) that returns a
+:class:`Decision`. The Ray Tune ``Stopper`` classes only keep one history per
+``trial_id`` and ask the rule; the offline replay in :mod:`analysis` calls the same
+rules, so live and replayed decisions cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, NamedTuple
+
+from ray.tune import Stopper
+
+
+class Decision(NamedTuple):
+    """What a rule decided at the last epoch of the history it was given.
+
+    Attributes:
+        stop: Whether the trial should stop now.
+        reason: Plain-language explanation when ``stop`` is true, else ``""``.
+    """
+
+    stop: bool
+    reason: str = ""
+
+
+CONTINUE = Decision(False)
+
+
+@dataclass(frozen=True)
+class StopRecord:
+    """Why and when a live stopper stopped a trial.
+
+    Attributes:
+        policy: Short policy name (``threshold``, ``patience``, ``gl``, ...).
+        metric: The monitored metric.
+        epoch: The epoch at which the trial was stopped (numbered from 1).
+        value: The metric's value at that epoch.
+        detail: The rule's plain-language reason.
+    """
+
+    policy: str
+    metric: str
+    epoch: int
+    value: float
+    detail: str
+
+
+Rule = Callable[[Sequence[float]], Decision]
+
+
+def first_stop(rule: Rule, history: Sequence[float]) -> tuple[int | None, str]:
+    """Replays ``rule`` epoch by epoch and returns the first epoch it fires.
+
+    Args:
+        rule: A rule with all its parameters bound (e.g. a ``functools.partial``).
+        history: The metric's values, epoch 1 first.
+
+    Returns:
+        ``(epoch, reason)`` for the first stopping epoch, or ``(None, "")`` when the
+        rule never fires on this history.
+    """
+    for epoch in range(1, len(history) + 1):
+        decision = rule(history[:epoch])
+        if decision.stop:
+            return epoch, decision.reason
+    return None, ""
+
+
+def mode_sign(mode: str) -> float:
+    """Returns ``+1.0`` for ``"min"`` and ``-1.0`` for ``"max"``.
+
+    Multiplying by the sign turns every comparison into "smaller is better", so the
+    decision code handles one direction only.
+
+    Raises:
+        ValueError: If ``mode`` is neither ``"min"`` nor ``"max"``.
+    """
+    if mode == "min":
+        return 1.0
+    if mode == "max":
+        return -1.0
+    raise ValueError(f"mode must be 'min' or 'max', but got mode={mode!r}.")
+
+
+def check_number(
+    name: str,
+    value: Any,
+    *,
+    integer: bool = False,
+    minimum: float | None = None,
+    strictly_positive: bool = False,
+) -> float:
+    """Validates a numeric constructor argument and returns it as given.
+
+    Raises:
+        TypeError: If ``value`` is not a real number (or not an integer when
+            ``integer`` is set). Booleans are rejected.
+        ValueError: If ``value`` is not finite or is out of range.
+    """
+    kind = "an integer" if integer else "a number"
+    wanted = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, wanted):
+        raise TypeError(f"{name} must be {kind}, but got {name}={value!r}.")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, but got {name}={value!r}.")
+    if strictly_positive and value <= 0:
+        raise ValueError(f"{name} must be > 0, but got {name}={value!r}.")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum:g}, but got {name}={value!r}.")
+    return value
+
+
+def check_metric_name(name: str, value: Any) -> str:
+    """Validates a metric name argument."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, but got {name}={value!r}.")
+    if not value:
+        raise ValueError(f"{name} must not be empty, but got {name}={value!r}.")
+    return value
+
+
+def result_value(result: Mapping[str, Any], key: str) -> Any:
+    """Looks ``key`` up in a (possibly nested) Ray result; ``a/b`` reads ``result["a"]["b"]``.
+
+    Raises:
+        KeyError: If the key is absent, naming the key and the keys that are there.
+    """
+    if key in result:
+        return result[key]
+    node: Any = result
+    for part in key.split("/"):
+        if not isinstance(node, Mapping) or part not in node:
+            available = ", ".join(sorted(str(k) for k in result if k != "config"))
+            raise KeyError(f"{key!r} is not in the trial's result; it reports: {available}")
+        node = node[part]
+    return node
+
+
+def metric_value(result: Mapping[str, Any], metric: str) -> float:
+    """Reads ``metric`` from a Ray result as a float.
+
+    Raises:
+        KeyError: If the metric is missing.
+        TypeError: If the value is not a real number.
+    """
+    value = result_value(result, metric)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"metric {metric!r} must be a number, but the trial reported {value!r}.")
+    return float(value)
+
+
+def result_epoch(result: Mapping[str, Any], fallback: int) -> int:
+    """The epoch a result belongs to: ``epoch``, else ``training_iteration``, else ``fallback``."""
+    for key in ("epoch", "training_iteration"):
+        value = result.get(key)
+        if isinstance(value, numbers.Integral) or (
+            isinstance(value, float) and value.is_integer()
+        ):
+            return int(value)
+    return fallback
+
+
+class HistoryStopper(Stopper):
+    """Base class: keeps one history per (trial, metric) and asks a pure rule.
+
+    Subclasses set ``policy`` and implement :meth:`decide`. Histories are indexed by
+    the result's ``epoch``: a result for an epoch already seen (a trial retried from a
+    checkpoint) replaces that epoch and drops the ones after it, so a curve never
+    holds duplicated epochs.
+    """
+
+    policy: ClassVar[str] = "custom"
+
+    def __init__(self, metrics: Sequence[str]) -> None:
+        self._metrics = tuple(metrics)
+        self._histories: dict[str, dict[str, list[float]]] = {}
+        self._records: dict[str, StopRecord] = {}
+
+    @property
+    def metric(self) -> str:
+        """The primary monitored metric (the first one)."""
+        return self._metrics[0]
+
+    def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+        histories = self._histories.setdefault(trial_id, {m: [] for m in self._metrics})
+        primary = histories[self._metrics[0]]
+        epoch = result_epoch(result, fallback=len(primary) + 1)
+        for metric in self._metrics:
+            history = histories[metric]
+            del history[max(epoch - 1, 0) :]
+            history.append(metric_value(result, metric))
+        decision = self.decide(histories, result)
+        if decision.stop:
+            self._records[trial_id] = self.make_record(histories, epoch, decision)
+        return decision.stop
+
+    def make_record(
+        self, histories: Mapping[str, Sequence[float]], epoch: int, decision: Decision
+    ) -> StopRecord:
+        """Describes a stop; the primary metric's value is the one that triggered it."""
+        value = histories[self.metric][-1]
+        return StopRecord(self.policy, self.metric, epoch, value, decision.reason)
+
+    def decide(self, histories: Mapping[str, Sequence[float]], result: Mapping[str, Any]) -> Decision:
+        """Applies the rule to this trial's histories. Implemented by each policy."""
+        raise NotImplementedError
+
+    def stop_all(self) -> bool:
+        return False
+
+    def stop_record(self, trial_id: str) -> StopRecord | None:
+        """Why this stopper stopped ``trial_id``, or ``None`` if it did not."""
+        return self._records.get(trial_id)
+
+    def history(self, trial_id: str, metric: str | None = None) -> list[float]:
+        """A copy of the values this stopper has seen for a trial (epoch 1 first)."""
+        histories = self._histories.get(trial_id, {})
+        return list(histories.get(metric or self._metrics[0], []))

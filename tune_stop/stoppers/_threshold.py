@@ -1,0 +1,125 @@
+"""Threshold policy: stop the first epoch the metric reaches a target value."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tune_stop.stoppers._base import (
+    CONTINUE,
+    Decision,
+    HistoryStopper,
+    check_metric_name,
+    check_number,
+    mode_sign,
+    result_value,
+)
+
+
+def threshold_rule(history: Sequence[float], *, mode: str, threshold: float) -> Decision:
+    """Stops when the last value reaches ``threshold``.
+
+    Reaching means ``value <= threshold`` for ``mode="min"`` and ``value >= threshold``
+    for ``mode="max"`` (ties stop). NaN and inf never reach a threshold: pair this
+    rule with :func:`non_finite_rule` to stop diverging trials.
+
+    Args:
+        history: The metric's values, epoch 1 first.
+        mode: ``"min"`` or ``"max"``.
+        threshold: The target value. ``0.0`` is a valid threshold.
+
+    Returns:
+        The decision at the last epoch of ``history``.
+    """
+    sign = mode_sign(mode)
+    if not history:
+        return CONTINUE
+    current = history[-1]
+    # Non-finite values are the non-finite guard's business, not a crossing.
+    if not math.isfinite(current):
+        return CONTINUE
+    # Not there yet.
+    if sign * current > sign * threshold:
+        return CONTINUE
+    relation = "<=" if sign > 0 else ">="
+    return Decision(True, f"{current:.6g} {relation} threshold {threshold:.6g}")
+
+
+class ThresholdStopper(HistoryStopper):
+    """Stops a trial at the first epoch its metric reaches a threshold.
+
+    The threshold is either fixed (``threshold``) or read per trial from the trial's
+    own config (``threshold_key``; Ray puts ``config`` into every result), so that each
+    trial of a search can sample its own threshold.
+
+    Args:
+        metric: The monitored metric, e.g. ``"val_loss"``.
+        mode: ``"min"`` (stop when ``metric <= threshold``) or ``"max"``.
+        threshold: A fixed threshold.
+        threshold_key: A config key holding the trial's threshold (``a/b`` for nested).
+
+    Raises:
+        ValueError: If neither or both of ``threshold`` and ``threshold_key`` are given,
+            or an argument is out of range.
+        TypeError: If an argument has the wrong type.
+    """
+
+    policy = "threshold"
+
+    def __init__(
+        self,
+        metric: str,
+        mode: str = "min",
+        threshold: float | None = None,
+        threshold_key: str | None = None,
+    ) -> None:
+        check_metric_name("metric", metric)
+        mode_sign(mode)
+        if (threshold is None) == (threshold_key is None):
+            raise ValueError(
+                "give exactly one of threshold and threshold_key, but got "
+                f"threshold={threshold!r}, threshold_key={threshold_key!r}."
+            )
+        if threshold is not None:
+            check_number("threshold", threshold)
+        if threshold_key is not None:
+            check_metric_name("threshold_key", threshold_key)
+        super().__init__([metric])
+        self.mode = mode
+        self.threshold = threshold
+        self.threshold_key = threshold_key
+
+    def trial_threshold(self, result: Mapping[str, Any]) -> float:
+        """The threshold that applies to the trial that produced ``result``.
+
+        Raises:
+            KeyError: If ``threshold_key`` is missing from the trial's config.
+            TypeError, ValueError: If the configured threshold is not a finite number.
+        """
+        if self.threshold is not None:
+            return float(self.threshold)
+        assert self.threshold_key is not None  # guaranteed by __init__
+        config = result.get("config")
+        if not isinstance(config, Mapping):
+            raise KeyError(
+                f"threshold_key={self.threshold_key!r} needs the trial's config in its results."
+            )
+        try:
+            value = result_value(config, self.threshold_key)
+        except KeyError:
+            raise KeyError(
+                f"threshold_key={self.threshold_key!r} is not in the trial's config."
+            ) from None
+        return float(check_number(self.threshold_key, value))
+
+    def decide(self, histories: Mapping[str, Sequence[float]], result: Mapping[str, Any]) -> Decision:
+        return threshold_rule(
+            histories[self.metric], mode=self.mode, threshold=self.trial_threshold(result)
+        )
+
+    def __repr__(self) -> str:
+        bound = f"threshold={self.threshold!r}" if self.threshold is not None else (
+            f"threshold_key={self.threshold_key!r}"
+        )
+        return f"ThresholdStopper(metric={self.metric!r}, mode={self.mode!r}, {bound})"

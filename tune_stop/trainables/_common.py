@@ -1,0 +1,63 @@
+"""Pieces shared by the trainables: device choice, config checking, RNG state."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def select_device() -> torch.device:
+    """CUDA when Ray assigned this worker a GPU, else the CPU.
+
+    Ray sets ``CUDA_VISIBLE_DEVICES`` to the assigned GPUs, so ``cuda`` is the first
+    assigned one, never a GPU that belongs to another trial.
+    """
+    import ray
+
+    if ray.is_initialized() and torch.cuda.is_available() and ray.get_gpu_ids():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def merged_config(defaults: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
+    """The defaults overridden by ``config``; keys the trainable does not use are kept."""
+    merged = dict(defaults)
+    merged.update(config)
+    return merged
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seeds Python, NumPy and torch, and returns a dedicated torch generator."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    generator = torch.Generator()
+    generator.manual_seed(seed)
+    return generator
+
+
+def rng_state(generator: torch.Generator) -> dict[str, Any]:
+    """Everything needed to continue the random streams exactly after a restore."""
+    state: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+        "generator": generator.get_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(generator: torch.Generator, state: Mapping[str, Any]) -> None:
+    """Restores what :func:`rng_state` saved."""
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    generator.set_state(state["generator"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

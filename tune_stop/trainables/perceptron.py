@@ -1,0 +1,258 @@
+"""Perceptron and MLP classifiers as a Ray Tune class ``Trainable``.
+
+With no hidden layers the model is the single-layer perceptron of the classic
+example: one linear layer with a sigmoid, trained on one-hot targets with mean
+squared error and SGD. With hidden layers it is an MLP trained with cross-entropy.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from ray import tune
+from torch import nn
+
+from tune_stop.data import Split, load_dataset, split_dataset
+from tune_stop.trainables._common import (
+    merged_config,
+    rng_state,
+    seed_everything,
+    select_device,
+    set_rng_state,
+)
+
+#: Every config key of :class:`PerceptronTrainable` with its default; ``{}`` works.
+PERCEPTRON_DEFAULTS: dict[str, Any] = {
+    "dataset": "digits",
+    "data_root": None,
+    "download": False,
+    "hidden_sizes": [],
+    "optimizer": "sgd",
+    "lr": 0.5,
+    "momentum": 0.0,
+    "weight_decay": 0.0,
+    "batch_size": 32,
+    "max_epochs": 30,
+    "num_folds": 3,
+    "fold": 0,
+    "split_seed": 0,
+    "seed": 0,
+}
+
+#: The metrics one ``step()`` reports.
+PERCEPTRON_METRICS = (
+    "epoch",
+    "train_loss",
+    "val_loss",
+    "train_accuracy",
+    "val_accuracy",
+    "test_loss",
+    "test_accuracy",
+    "fold",
+)
+
+_OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+_CHECKPOINT_FILE = "perceptron.pt"
+
+
+class Perceptron(nn.Module):
+    """A single linear layer with a sigmoid: the classic perceptron (delta rule)."""
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(in_features, out_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.linear(x.flatten(1)))
+
+
+def build_model(in_features: int, num_classes: int, hidden_sizes: Sequence[int]) -> nn.Module:
+    """The perceptron (no hidden layers) or an MLP with ReLU hidden layers."""
+    if not hidden_sizes:
+        return Perceptron(in_features, 1 if num_classes == 2 else num_classes)
+    layers: list[nn.Module] = [nn.Flatten()]
+    width = in_features
+    for size in hidden_sizes:
+        layers += [nn.Linear(width, size), nn.ReLU()]
+        width = size
+    layers.append(nn.Linear(width, num_classes))
+    return nn.Sequential(*layers)
+
+
+class _Objective:
+    """Loss and predicted class for the perceptron (MSE) or the MLP (cross-entropy)."""
+
+    def __init__(self, perceptron: bool, num_classes: int) -> None:
+        self.perceptron = perceptron
+        self.num_classes = num_classes
+
+    def loss(self, output: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        if not self.perceptron:
+            return nn.functional.cross_entropy(output, labels)
+        if output.shape[1] == 1:
+            target = labels.float()[:, None]
+        else:
+            target = nn.functional.one_hot(labels, self.num_classes).float()
+        return nn.functional.mse_loss(output, target)
+
+    def predict(self, output: torch.Tensor) -> torch.Tensor:
+        if output.shape[1] == 1:
+            return (output[:, 0] > 0.5).long()
+        return output.argmax(dim=1)
+
+
+def train_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    objective: _Objective,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int,
+    generator: torch.Generator,
+) -> tuple[float, float]:
+    """One pass over shuffled mini-batches.
+
+    Returns:
+        ``(mean training loss, training accuracy)`` over the batches of this epoch.
+    """
+    model.train()
+    order = torch.randperm(len(x), generator=generator).to(x.device)
+    total_loss, correct = 0.0, 0
+    for start in range(0, len(x), batch_size):
+        batch = order[start : start + batch_size]
+        output = model(x[batch])
+        loss = objective.loss(output, y[batch])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total_loss += loss.item() * len(batch)
+        correct += int((objective.predict(output.detach()) == y[batch]).sum())
+    return total_loss / len(x), correct / len(x)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, objective: _Objective, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """``(loss, accuracy)`` of the model on ``(x, y)`` in eval mode."""
+    model.eval()
+    output = model(x)
+    loss = float(objective.loss(output, y))
+    accuracy = float((objective.predict(output) == y).float().mean())
+    return loss, accuracy
+
+
+def check_perceptron_config(config: Mapping[str, Any]) -> None:
+    """Validates a full perceptron config.
+
+    Raises:
+        ValueError: Naming the first bad key and its value.
+    """
+    hidden = config["hidden_sizes"]
+    if not isinstance(hidden, (list, tuple)) or not all(
+        isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hidden
+    ):
+        raise ValueError(f"hidden_sizes must be a list of positive integers, but got hidden_sizes={hidden!r}.")
+    if config["optimizer"] not in _OPTIMIZERS:
+        raise ValueError(
+            f"optimizer must be one of {sorted(_OPTIMIZERS)}, but got optimizer={config['optimizer']!r}."
+        )
+    for key in ("batch_size", "max_epochs"):
+        value = config[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{key} must be an integer >= 1, but got {key}={value!r}.")
+    if config["dataset"] != "xor" and int(config["num_folds"]) < 2:
+        raise ValueError(
+            f"num_folds must be >= 2 for dataset {config['dataset']!r} (the validation fold "
+            f"comes from K-fold), but got num_folds={config['num_folds']!r}."
+        )
+    lr = config["lr"]
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
+        raise ValueError(f"lr must be a positive number, but got lr={lr!r}.")
+
+
+class PerceptronTrainable(tune.Trainable):
+    """Trains a perceptron or MLP one epoch per ``step()``.
+
+    Config keys and defaults are in :data:`PERCEPTRON_DEFAULTS`; ``{}`` trains the
+    perceptron on digits. Each step reports :data:`PERCEPTRON_METRICS` as floats and
+    ``done`` once ``max_epochs`` epochs have run. The validation fold ``fold`` of
+    ``num_folds`` comes from the training split; the test split is only reported.
+    """
+
+    def setup(self, config: dict[str, Any]) -> None:
+        self._build(config)
+
+    def _build(self, config: Mapping[str, Any]) -> None:
+        self.settings = merged_config(PERCEPTRON_DEFAULTS, config)
+        check_perceptron_config(self.settings)
+        s = self.settings
+        self.device = select_device()
+        self.generator = seed_everything(int(s["seed"]))
+        dataset = load_dataset(s["dataset"], s["data_root"], download=bool(s["download"]))
+        split = split_dataset(
+            dataset, num_folds=int(s["num_folds"]), fold=int(s["fold"]), seed=int(s["split_seed"])
+        )
+        self.split = Split(*(t.to(self.device) for t in vars(split).values()))
+        in_features = math.prod(dataset.input_shape)
+        self.model = build_model(in_features, dataset.num_classes, s["hidden_sizes"]).to(self.device)
+        self.objective = _Objective(perceptron=not s["hidden_sizes"], num_classes=dataset.num_classes)
+        options: dict[str, Any] = {"lr": float(s["lr"]), "weight_decay": float(s["weight_decay"])}
+        if s["optimizer"] == "sgd":
+            options["momentum"] = float(s["momentum"])
+        self.optimizer = _OPTIMIZERS[s["optimizer"]](self.model.parameters(), **options)
+        self.epoch = 0
+
+    def step(self) -> dict[str, Any]:
+        split = self.split
+        train_loss, train_accuracy = train_epoch(
+            self.model,
+            self.optimizer,
+            self.objective,
+            split.x_train,
+            split.y_train,
+            int(self.settings["batch_size"]),
+            self.generator,
+        )
+        self.epoch += 1
+        val_loss, val_accuracy = evaluate(self.model, self.objective, split.x_val, split.y_val)
+        test_loss, test_accuracy = evaluate(self.model, self.objective, split.x_test, split.y_test)
+        return {
+            "epoch": self.epoch,
+            "train_loss": train_loss,
+            "val_loss": val_loss,
+            "train_accuracy": train_accuracy,
+            "val_accuracy": val_accuracy,
+            "test_loss": test_loss,
+            "test_accuracy": test_accuracy,
+            "fold": float(self.settings["fold"]),
+            "done": self.epoch >= int(self.settings["max_epochs"]),
+        }
+
+    def save_checkpoint(self, checkpoint_dir: str) -> None:
+        torch.save(
+            {
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "epoch": self.epoch,
+                "rng": rng_state(self.generator),
+            },
+            os.path.join(checkpoint_dir, _CHECKPOINT_FILE),
+        )
+
+    def load_checkpoint(self, checkpoint: str | dict[str, Any] | None) -> None:
+        if not isinstance(checkpoint, str):
+            raise TypeError(f"expected a checkpoint folder, but got {checkpoint!r}.")
+        state = torch.load(
+            os.path.join(checkpoint, _CHECKPOINT_FILE), map_location=self.device, weights_only=False
+        )
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.epoch = int(state["epoch"])
+        set_rng_state(self.generator, state["rng"])
+
+    def reset_config(self, new_config: dict[str, Any]) -> bool:
+        self._build(new_config)
+        return True

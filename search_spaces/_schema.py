@@ -26,13 +26,13 @@ import inspect
 import itertools
 import math
 import numbers
-import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
+import tomllib
 import yaml
 from ray import tune
 from ray.tune import Stopper
@@ -97,13 +97,13 @@ class SpaceError(ValueError):
         super().__init__(f"{source}: {key}: {problem}" if key else f"{source}: {problem}")
 
 
-def _is_sampler(value: Any) -> bool:
+def _is_sampler(value: Any) -> TypeGuard[Mapping[str, Any]]:
     return isinstance(value, Mapping) and len(value) == 1 and next(iter(value)) in SAMPLERS
 
 
 def _domain(source: str, key: str, spec: Mapping[str, Any]) -> Any:
     """A Ray Tune sampling domain for ``{sampler: arguments}`` (not ``grid``)."""
-    (kind, args), = spec.items()
+    ((kind, args),) = spec.items()
     if kind == "choice":
         if not isinstance(args, list) or not args:
             raise SpaceError(source, key, f"choice needs a non-empty list, got {args!r}")
@@ -216,7 +216,7 @@ class SearchSpace:
             raise SpaceError(src, "trainable", f"{self.trainable!r} is not one of {sorted(TRAINABLES)}")
         metrics = self.reported_metrics
         if self.metric not in metrics:
-            raise SpaceError(src, "metric", f"{self.metric!r} is not reported by {self.trainable}; it reports {', '.join(metrics)}")
+            raise SpaceError(src, "metric", self._unreported(self.metric))
         if self.mode not in ("min", "max"):
             raise SpaceError(src, "mode", f"{self.mode!r} is not 'min' or 'max'")
         for key, minimum in (("num_samples", 1), ("num_folds", 1)):
@@ -230,16 +230,22 @@ class SearchSpace:
             if key in _RESERVED_CONFIG:
                 raise SpaceError(src, f"config.{key}", "is set by tune-stop (use num_folds at the top level)")
             if key not in self.defaults:
-                raise SpaceError(src, f"config.{key}", f"unknown key for {self.trainable}; allowed: {', '.join(allowed)}")
+                raise SpaceError(
+                    src, f"config.{key}", f"unknown key for {self.trainable}; allowed: {', '.join(allowed)}"
+                )
             if isinstance(value, Mapping) and len(value) == 1 and not _is_sampler(value):
                 kind = next(iter(value))
-                raise SpaceError(src, f"config.{key}", f"unknown sampler {kind!r}; allowed: {', '.join(SAMPLERS)}")
+                raise SpaceError(
+                    src, f"config.{key}", f"unknown sampler {kind!r}; allowed: {', '.join(SAMPLERS)}"
+                )
             if _is_sampler(value):
                 if key == "max_epochs":
                     raise SpaceError(src, "config.max_epochs", "must be a fixed integer, not sampled")
                 if "grid" in value:
                     if not isinstance(value["grid"], list) or not value["grid"]:
-                        raise SpaceError(src, f"config.{key}", f"grid needs a non-empty list, got {value['grid']!r}")
+                        raise SpaceError(
+                            src, f"config.{key}", f"grid needs a non-empty list, got {value['grid']!r}"
+                        )
                 else:
                     _domain(src, f"config.{key}", value)
         max_epochs = self.config.get("max_epochs", self.defaults["max_epochs"])
@@ -256,6 +262,11 @@ class SearchSpace:
             except (TypeError, ValueError) as error:
                 raise SpaceError(src, f"config (config_id {config['config_id']})", str(error)) from None
 
+    def _unreported(self, metric: Any) -> str:
+        return (
+            f"{metric!r} is not reported by {self.trainable}; it reports {', '.join(self.reported_metrics)}"
+        )
+
     def _check_scheduler(self) -> None:
         src, spec = self.source, self.scheduler
         if not isinstance(spec, Mapping) or spec.get("name") not in _SCHEDULERS:
@@ -265,10 +276,18 @@ class SearchSpace:
             if key == "name":
                 continue
             if key not in allowed:
-                raise SpaceError(src, f"scheduler.{key}", f"unknown for {spec['name']}; allowed: {', '.join(allowed) or 'nothing'}")
+                raise SpaceError(
+                    src,
+                    f"scheduler.{key}",
+                    f"unknown for {spec['name']}; allowed: {', '.join(allowed) or 'nothing'}",
+                )
             minimum = 1.0 + 1e-9 if key == "reduction_factor" else 1
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or value < minimum:
-                raise SpaceError(src, f"scheduler.{key}", f"must be a number {'> 1' if key == 'reduction_factor' else '>= 1'}, got {value!r}")
+                raise SpaceError(
+                    src,
+                    f"scheduler.{key}",
+                    f"must be a number {'> 1' if key == 'reduction_factor' else '>= 1'}, got {value!r}",
+                )
         max_t = spec.get("max_t", self.max_epochs)
         if spec.get("grace_period", 1) > max_t:
             raise SpaceError(src, "scheduler.grace_period", f"{spec['grace_period']} exceeds max_t={max_t}")
@@ -284,12 +303,16 @@ class SearchSpace:
         parameters = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
         for name in arguments:
             if name not in parameters:
-                raise SpaceError(src, f"{key}.{name}", f"unknown argument of {spec['policy']}; allowed: {', '.join(parameters)}")
+                raise SpaceError(
+                    src,
+                    f"{key}.{name}",
+                    f"unknown argument of {spec['policy']}; allowed: {', '.join(parameters)}",
+                )
         for name in _METRIC_ARGUMENTS:
             names = arguments.get(name)
             for metric in [names] if isinstance(names, str) else names or []:
                 if metric not in self.reported_metrics:
-                    raise SpaceError(src, f"{key}.{name}", f"{metric!r} is not reported by {self.trainable}; it reports {', '.join(self.reported_metrics)}")
+                    raise SpaceError(src, f"{key}.{name}", self._unreported(metric))
         threshold = arguments.get("threshold")
         if _is_sampler(threshold):
             if "grid" in threshold:
@@ -380,9 +403,13 @@ def _read(path: Path) -> dict[str, Any]:
             data = yaml.safe_load(text)
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise SpaceError(str(path), "", f"not valid {path.suffix.lstrip('.').upper()}: {first_line}") from None
+        raise SpaceError(
+            str(path), "", f"not valid {path.suffix.lstrip('.').upper()}: {first_line}"
+        ) from None
     if not isinstance(data, dict):
-        raise SpaceError(str(path), "", f"must hold a mapping of keys ({', '.join(_TOP_LEVEL)}), got {type(data).__name__}")
+        raise SpaceError(
+            str(path), "", f"must hold a mapping of keys ({', '.join(_TOP_LEVEL)}), got {type(data).__name__}"
+        )
     return data
 
 
@@ -404,7 +431,11 @@ def load_space(name_or_path: str | Path) -> SearchSpace:
     else:
         path = Path(name_or_path)
         if path.suffix not in (".yaml", ".yml", ".toml"):
-            raise SpaceError(str(name_or_path), "", f"unknown space; built-in spaces: {', '.join(builtins)}; or give a .yaml/.yml/.toml file")
+            raise SpaceError(
+                str(name_or_path),
+                "",
+                f"unknown space; built-in spaces: {', '.join(builtins)}; or give a .yaml/.yml/.toml file",
+            )
         if not path.is_file():
             raise SpaceError(str(path), "", "no such file")
     data = _read(path)
@@ -437,5 +468,3 @@ def load_space(name_or_path: str | Path) -> SearchSpace:
     )
     space.validate()
     return space
-
-

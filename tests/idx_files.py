@@ -15,7 +15,9 @@ def write_idx(path: Path, array: np.ndarray) -> None:
     path.write_bytes(header + array.astype(np.uint8).tobytes())
 
 
-def make_mnist(root: Path, folder: str = "MNIST", n_train: int = 60, n_test: int = 20, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def make_mnist(
+    root: Path, folder: str = "MNIST", n_train: int = 60, n_test: int = 20, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Writes a tiny MNIST-format dataset under ``root/folder/raw``; returns the train arrays."""
     rng = np.random.default_rng(seed)
     raw = root / folder / "raw"

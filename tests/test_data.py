@@ -15,7 +15,7 @@ def test_digits_is_embedded_with_a_fixed_stratified_test_split():
     assert data.input_shape == (1, 8, 8)
     assert len(data.x_train) + len(data.x_test) == 1797
     assert len(data.x_test) == 360
-    assert 0.0 <= float(data.x_train.min()) and float(data.x_train.max()) <= 1.0
+    assert float(data.x_train.min()) >= 0.0 and float(data.x_train.max()) <= 1.0
     assert data.x_train.dtype == torch.float32 and data.y_train.dtype == torch.int64
     # Stratified: every class is in the test split.
     assert set(data.y_test.tolist()) == set(range(10))
@@ -85,7 +85,8 @@ def test_unknown_dataset():
 
 
 @pytest.mark.parametrize(
-    ("name", "folder"), [("mnist", "MNIST/raw"), ("fashion-mnist", "FashionMNIST/raw"), ("cifar10", "cifar-10-batches-py")]
+    ("name", "folder"),
+    [("mnist", "MNIST/raw"), ("fashion-mnist", "FashionMNIST/raw"), ("cifar10", "cifar-10-batches-py")],
 )
 def test_missing_dataset_names_dataset_path_and_remedy(tmp_path, name, folder):
     with pytest.raises(DatasetNotFoundError) as caught:

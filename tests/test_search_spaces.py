@@ -129,7 +129,11 @@ MALFORMED = [
     (("patience: 2}", "patience: -2}"), "stoppers[1]", "patience=-2"),
     (("patience: 2}", "patience: 2, delta: 1}"), "stoppers[1].delta", "allowed: "),
     (("metric: val_loss, patience", "metric: val_acc, patience"), "stoppers[1].metric", "not reported"),
-    (("threshold: {uniform: [0.1, 0.5]}", "threshold: {uniform: [0.5, 0.1]}"), "stoppers[0].threshold", "low < high"),
+    (
+        ("threshold: {uniform: [0.1, 0.5]}", "threshold: {uniform: [0.5, 0.1]}"),
+        "stoppers[0].threshold",
+        "low < high",
+    ),
     (("threshold: {uniform: [0.1, 0.5]}", "threshold: .nan"), "stoppers[0]", "threshold=nan"),
     (("name: asha", "name: hyperband"), "scheduler", "name must be one of"),
     (("reduction_factor: 2", "reduction_factor: 1"), "scheduler.reduction_factor", "> 1"),

@@ -294,10 +294,17 @@ def test_accepted_arguments(factory):
 def test_live_stoppers_agree_with_rules_on_random_curves(seed):
     rng = np.random.default_rng(seed)
     epochs = 40
-    val = list(1.0 / np.arange(1, epochs + 1) + 0.02 * np.arange(epochs) * rng.uniform(0, 1) + rng.normal(0, 0.02, epochs))
+    val = list(
+        1.0 / np.arange(1, epochs + 1)
+        + 0.02 * np.arange(epochs) * rng.uniform(0, 1)
+        + rng.normal(0, 0.02, epochs)
+    )
     train = list(1.0 / np.arange(1, epochs + 1) + rng.normal(0, 0.005, epochs) + 0.05)
     cases = [
-        (ThresholdStopper("val_loss", threshold=0.2), functools.partial(threshold_rule, mode="min", threshold=0.2)),
+        (
+            ThresholdStopper("val_loss", threshold=0.2),
+            functools.partial(threshold_rule, mode="min", threshold=0.2),
+        ),
         (
             PatienceStopper("val_loss", patience=3, min_delta=0.005, grace_period=2),
             functools.partial(patience_rule, mode="min", patience=3, min_delta=0.005, grace_period=2),

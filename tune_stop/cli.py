@@ -10,7 +10,7 @@ import logging
 import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -30,12 +30,14 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def _number(kind: type, minimum: float, inclusive: bool = True) -> object:
+def _number(kind: type[int] | type[float], minimum: float, inclusive: bool = True) -> Callable[[str], float]:
     def parse(text: str) -> float | int:
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"expected {'an integer' if kind is int else 'a number'}, got {text!r}"
+            ) from None
         if not math.isfinite(value) or value < minimum or (not inclusive and value == minimum):
             relation = ">=" if inclusive else ">"
             raise argparse.ArgumentTypeError(f"must be {relation} {minimum:g}, got {text!r}")
@@ -58,19 +60,35 @@ def build_parser() -> argparse.ArgumentParser:
     search = commands.add_parser("search", help="run a search space with Ray Tune")
     search.add_argument("space", help="a built-in space (see `tune-stop spaces`) or a .yaml/.toml file")
     search.add_argument("--num-samples", type=_number(int, 1), help="configurations to sample")
-    search.add_argument("--max-epochs", type=_number(int, 1), help="epoch budget of every trial (and ASHA's max_t)")
+    search.add_argument(
+        "--max-epochs", type=_number(int, 1), help="epoch budget of every trial (and ASHA's max_t)"
+    )
     search.add_argument("--scheduler", choices=("asha", "fifo"), help="override the space's scheduler")
     search.add_argument("--storage-path", help="where the experiment folder goes (default ~/ray_results)")
     search.add_argument("--name", type=_name, help="experiment folder name (default <space>-<time>)")
     search.add_argument("--cpus-per-trial", type=_number(float, 0, inclusive=False), default=1.0)
     search.add_argument("--gpus-per-trial", type=_number(float, 0), default=0.0)
     search.add_argument("--max-concurrent", type=_number(int, 1), help="most trials at once")
-    search.add_argument("--seed", type=_number(int, 0), help="sampling seed (trial seeds are seed + config_id)")
-    search.add_argument("--data-root", help="folder of torchvision datasets (default $TUNE_STOP_DATA or ~/.cache/tune-stop/data)")
+    search.add_argument(
+        "--seed", type=_number(int, 0), help="sampling seed (trial seeds are seed + config_id)"
+    )
+    search.add_argument(
+        "--data-root",
+        help="folder of torchvision datasets (default $TUNE_STOP_DATA or ~/.cache/tune-stop/data)",
+    )
     search.add_argument("--download", action="store_true", help="let torchvision download missing datasets")
-    search.add_argument("--checkpoint-frequency", type=_number(int, 0), default=5, help="checkpoint every N epochs (0: at the end only)")
-    search.add_argument("--address", help="Ray cluster to join (auto, ray://host:port); default $RAY_ADDRESS or a local Ray")
-    search.add_argument("--num-cpus", type=_number(int, 1), help="CPUs of a locally started Ray (default: all)")
+    search.add_argument(
+        "--checkpoint-frequency",
+        type=_number(int, 0),
+        default=5,
+        help="checkpoint every N epochs (0: at the end only)",
+    )
+    search.add_argument(
+        "--address", help="Ray cluster to join (auto, ray://host:port); default $RAY_ADDRESS or a local Ray"
+    )
+    search.add_argument(
+        "--num-cpus", type=_number(int, 1), help="CPUs of a locally started Ray (default: all)"
+    )
     search.add_argument("--quiet", action="store_true", help="no Ray progress tables")
 
     commands.add_parser("spaces", help="list the built-in search spaces")

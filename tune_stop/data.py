@@ -137,7 +137,9 @@ def _torchvision(name: str, folder: str, how_to_get: str) -> Callable[[Path, boo
     return load
 
 
-_MNIST_FILES = "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte"
+_MNIST_FILES = (
+    "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte"
+)
 
 DATASETS: dict[str, Callable[[Path, bool], Dataset]] = {
     "xor": _xor,
@@ -157,7 +159,9 @@ def _load_cached(name: str, root: str, download: bool) -> Dataset:
     return DATASETS[name](Path(root), download)
 
 
-def load_dataset(name: str, data_root: str | os.PathLike[str] | None = None, *, download: bool = False) -> Dataset:
+def load_dataset(
+    name: str, data_root: str | os.PathLike[str] | None = None, *, download: bool = False
+) -> Dataset:
     """Loads a named dataset, once per process (later calls return the cached tensors).
 
     Args:

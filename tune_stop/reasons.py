@@ -12,7 +12,7 @@ import csv
 import math
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ STOP_REASON_COLUMNS = (
 )
 
 
-def write_csv_atomic(path: Path, columns: tuple[str, ...], rows: list[Mapping[str, Any]]) -> None:
+def write_csv_atomic(path: Path, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> None:
     """Writes a CSV file through a temporary file and a rename, so readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -73,7 +73,9 @@ class StopReasonsCallback(Callback):
         self.max_epochs_key = max_epochs_key
         self._rows: dict[str, dict[str, Any]] = {}
 
-    def _row(self, trial: Trial, reason: str, epoch: int, metric: str, value: float, detail: str) -> dict[str, Any]:
+    def _row(
+        self, trial: Trial, reason: str, epoch: int, metric: str, value: float, detail: str
+    ) -> dict[str, Any]:
         config = trial.config
         return {
             "trial_id": trial.trial_id,
@@ -89,7 +91,8 @@ class StopReasonsCallback(Callback):
     def _classify(self, trial: Trial) -> dict[str, Any]:
         result = trial.last_result or {}
         epoch = int(result.get("epoch", result.get("training_iteration", 0)) or 0)
-        record = self.stopper.stop_record(trial.trial_id) if hasattr(self.stopper, "stop_record") else None
+        stop_record = getattr(self.stopper, "stop_record", None)
+        record = stop_record(trial.trial_id) if callable(stop_record) else None
         if record is not None:
             return self._row(trial, record.policy, record.epoch, record.metric, record.value, record.detail)
         max_epochs = trial.config.get(self.max_epochs_key)
@@ -102,7 +105,9 @@ class StopReasonsCallback(Callback):
         return self._row(trial, "terminated", epoch, "", math.nan, "ended by Tune")
 
     def _write(self, trial: Trial) -> None:
-        rows = sorted(self._rows.values(), key=lambda row: (str(row["config_id"]), str(row["fold"]), row["trial_id"]))
+        rows = sorted(
+            self._rows.values(), key=lambda row: (str(row["config_id"]), str(row["fold"]), row["trial_id"])
+        )
         write_csv_atomic(Path(trial.local_experiment_path) / STOP_REASONS_FILE, STOP_REASON_COLUMNS, rows)
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:

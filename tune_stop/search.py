@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import logging
-import math
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -12,6 +11,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import ray
 from ray import tune
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
@@ -108,7 +109,7 @@ class ConfigLookup:
         self.key = key
 
     def __call__(self, spec: Any) -> Any:
-        config = spec["config"] if "config" in spec else spec
+        config = spec.get("config", spec)
         return self.table[config["config_id"]][self.key]
 
 
@@ -150,7 +151,9 @@ def build_scheduler(space: SearchSpace) -> TrialScheduler:
 
 def experiment_path(space: SearchSpace, options: SearchOptions) -> Path:
     """The folder the search writes: ``<storage_path>/<name>``."""
-    storage = Path(options.storage_path).expanduser().resolve() if options.storage_path else default_storage_path()
+    storage = (
+        Path(options.storage_path).expanduser().resolve() if options.storage_path else default_storage_path()
+    )
     return storage / (options.name or f"{space.name}-{time.strftime('%Y%m%d-%H%M%S')}")
 
 
@@ -224,21 +227,25 @@ def _plain(value: Any) -> Any:
 def _best_epoch(results: tune.ResultGrid, metric: str, mode: str) -> dict[str, Any] | None:
     best: dict[str, Any] | None = None
     sign = 1.0 if mode == "min" else -1.0
-    for result in results:
+    for index in range(len(results)):
+        result = results[index]
         frame = result.metrics_dataframe
         if frame is None or frame.empty or metric not in frame:
             continue
-        finite = frame[frame[metric].map(lambda v: isinstance(v, (int, float)) and math.isfinite(v))]
-        if finite.empty:
+        values = sign * pd.to_numeric(frame[metric], errors="coerce").to_numpy(dtype=float)
+        values[~np.isfinite(values)] = np.nan
+        if np.isnan(values).all():
             continue
-        row = finite.loc[(sign * finite[metric]).idxmin()]
+        row = frame.iloc[int(np.nanargmin(values))]
         if best is None or sign * row[metric] < sign * best[metric]:
             best = {key: _plain(row[key]) for key in frame.columns if not key.startswith("config/")}
             best["config_id"] = result.config.get("config_id") if result.config else None
     return best
 
 
-def run_search(space: SearchSpace, options: SearchOptions, overrides: Mapping[str, Any] | None = None) -> SearchSummary:
+def run_search(
+    space: SearchSpace, options: SearchOptions, overrides: Mapping[str, Any] | None = None
+) -> SearchSummary:
     """Runs the search to the end and summarises it.
 
     Raises:

@@ -31,9 +31,7 @@ class AnyStopper(Stopper):
             raise ValueError("AnyStopper needs at least one stopper, but got none.")
         for index, stopper in enumerate(stoppers):
             if not isinstance(stopper, Stopper):
-                raise TypeError(
-                    f"stoppers[{index}] must be a ray.tune.Stopper, but got {stopper!r}."
-                )
+                raise TypeError(f"stoppers[{index}] must be a ray.tune.Stopper, but got {stopper!r}.")
         self.stoppers = tuple(stoppers)
         self._records: dict[str, StopRecord] = {}
 

@@ -97,7 +97,7 @@ def check_number(
     minimum: float | None = None,
     strictly_positive: bool = False,
 ) -> float:
-    """Validates a numeric constructor argument and returns it as given.
+    """Validates a numeric constructor argument and returns it as a float.
 
     Raises:
         TypeError: If ``value`` is not a real number (or not an integer when
@@ -114,7 +114,7 @@ def check_number(
         raise ValueError(f"{name} must be > 0, but got {name}={value!r}.")
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum:g}, but got {name}={value!r}.")
-    return value
+    return float(value)
 
 
 def check_metric_name(name: str, value: Any) -> str:
@@ -160,9 +160,7 @@ def result_epoch(result: Mapping[str, Any], fallback: int) -> int:
     """The epoch a result belongs to: ``epoch``, else ``training_iteration``, else ``fallback``."""
     for key in ("epoch", "training_iteration"):
         value = result.get(key)
-        if isinstance(value, numbers.Integral) or (
-            isinstance(value, float) and value.is_integer()
-        ):
+        if isinstance(value, numbers.Integral) or (isinstance(value, float) and value.is_integer()):
             return int(value)
     return fallback
 

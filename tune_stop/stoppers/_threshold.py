@@ -102,24 +102,20 @@ class ThresholdStopper(HistoryStopper):
         assert self.threshold_key is not None  # guaranteed by __init__
         config = result.get("config")
         if not isinstance(config, Mapping):
-            raise KeyError(
-                f"threshold_key={self.threshold_key!r} needs the trial's config in its results."
-            )
+            raise KeyError(f"threshold_key={self.threshold_key!r} needs the trial's config in its results.")
         try:
             value = result_value(config, self.threshold_key)
         except KeyError:
-            raise KeyError(
-                f"threshold_key={self.threshold_key!r} is not in the trial's config."
-            ) from None
+            raise KeyError(f"threshold_key={self.threshold_key!r} is not in the trial's config.") from None
         return float(check_number(self.threshold_key, value))
 
     def decide(self, histories: Mapping[str, Sequence[float]], result: Mapping[str, Any]) -> Decision:
-        return threshold_rule(
-            histories[self.metric], mode=self.mode, threshold=self.trial_threshold(result)
-        )
+        return threshold_rule(histories[self.metric], mode=self.mode, threshold=self.trial_threshold(result))
 
     def __repr__(self) -> str:
-        bound = f"threshold={self.threshold!r}" if self.threshold is not None else (
-            f"threshold_key={self.threshold_key!r}"
+        bound = (
+            f"threshold={self.threshold!r}"
+            if self.threshold is not None
+            else (f"threshold_key={self.threshold_key!r}")
         )
         return f"ThresholdStopper(metric={self.metric!r}, mode={self.mode!r}, {bound})"

@@ -135,7 +135,9 @@ def train_epoch(
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, objective: _Objective, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+def evaluate(
+    model: nn.Module, objective: _Objective, x: torch.Tensor, y: torch.Tensor
+) -> tuple[float, float]:
     """``(loss, accuracy)`` of the model on ``(x, y)`` in eval mode."""
     model.eval()
     output = model(x)
@@ -154,7 +156,9 @@ def check_perceptron_config(config: Mapping[str, Any]) -> None:
     if not isinstance(hidden, (list, tuple)) or not all(
         isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hidden
     ):
-        raise ValueError(f"hidden_sizes must be a list of positive integers, but got hidden_sizes={hidden!r}.")
+        raise ValueError(
+            f"hidden_sizes must be a list of positive integers, but got hidden_sizes={hidden!r}."
+        )
     if config["optimizer"] not in _OPTIMIZERS:
         raise ValueError(
             f"optimizer must be one of {sorted(_OPTIMIZERS)}, but got optimizer={config['optimizer']!r}."

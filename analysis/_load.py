@@ -1,0 +1,111 @@
+"""Reading a finished tune-stop experiment into one tidy DataFrame of learning curves."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from tune_stop.reasons import STOP_REASON_COLUMNS, STOP_REASONS_FILE
+
+__all__ = ["ExperimentError", "load_experiment", "load_stop_reasons"]
+
+_RAY_COLUMNS = {
+    "done",
+    "training_iteration",
+    "trial_id",
+    "date",
+    "timestamp",
+    "time_this_iter_s",
+    "time_total_s",
+    "pid",
+    "hostname",
+    "node_ip",
+    "time_since_restore",
+    "iterations_since_restore",
+    "checkpoint_dir_name",
+    "should_checkpoint",
+}
+
+
+class ExperimentError(ValueError):
+    """A folder that is missing, unreadable, or not a Ray Tune experiment."""
+
+
+def _check_folder(path: Path) -> None:
+    if not path.exists():
+        raise ExperimentError(f"no experiment folder at {path}")
+    if not path.is_dir():
+        raise ExperimentError(f"{path} is not a folder")
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise ExperimentError(f"cannot read the experiment folder {path}")
+    if not any(path.glob("experiment_state-*.json")):
+        raise ExperimentError(f"{path} is not a Ray Tune experiment folder (no experiment_state-*.json)")
+
+
+def load_stop_reasons(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """The experiment's ``stop_reasons.csv``, one row per trial.
+
+    Columns: ``trial_id``, ``config_id``, ``fold``, ``stop_reason``, ``stop_epoch``,
+    ``metric``, ``value``, ``detail``. Empty (with these columns) when the file is absent.
+
+    Raises:
+        ExperimentError: If the file exists but lacks these columns.
+    """
+    file = Path(path) / STOP_REASONS_FILE
+    if not file.is_file():
+        return pd.DataFrame(columns=list(STOP_REASON_COLUMNS))
+    try:
+        frame = pd.read_csv(file, dtype={"trial_id": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise ExperimentError(f"{file} is not a readable CSV ({type(error).__name__})") from None
+    missing = [column for column in STOP_REASON_COLUMNS if column not in frame]
+    if missing:
+        raise ExperimentError(f"{file} lacks the columns {', '.join(missing)}")
+    return frame
+
+
+def load_experiment(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Learning curves of every trial as one long DataFrame, one row per (trial, epoch).
+
+    Columns: ``trial_id``, ``config_id``, ``fold``, ``config/<key>`` for every
+    hyperparameter, ``epoch``, every reported metric, and the trial's ``stop_reason``
+    and ``stop_epoch`` (empty where no reason was recorded). Rows are sorted by
+    ``config_id``, ``fold``, ``trial_id`` and ``epoch``; an epoch reported twice (a trial
+    retried from a checkpoint) keeps its last report.
+
+    Raises:
+        ExperimentError: If ``path`` is not a readable Ray Tune experiment folder.
+    """
+    from ray.tune import ExperimentAnalysis
+
+    folder = Path(path).expanduser().resolve()
+    _check_folder(folder)
+    try:
+        analysis = ExperimentAnalysis(str(folder))
+    except (OSError, ValueError, RuntimeError) as error:
+        raise ExperimentError(f"cannot read {folder} as a Ray Tune experiment: {error}") from None
+    frames = []
+    for trial in analysis.trials:
+        curve = analysis.trial_dataframes.get(trial.trial_id)
+        if curve is None or curve.empty:
+            continue
+        curve = curve.drop(columns=[c for c in curve.columns if c in _RAY_COLUMNS or c.startswith("config/")])
+        if "epoch" not in curve:
+            curve["epoch"] = range(1, len(curve) + 1)
+        curve = curve.drop_duplicates("epoch", keep="last")
+        curve.insert(0, "trial_id", trial.trial_id)
+        curve.insert(1, "config_id", trial.config.get("config_id", trial.trial_id))
+        curve = curve.drop(columns="fold", errors="ignore")
+        curve.insert(2, "fold", trial.config.get("fold", 0))
+        for key, value in trial.config.items():
+            # A list value (e.g. hidden_sizes) must not be spread over the rows.
+            curve[f"config/{key}"] = pd.Series([value] * len(curve), index=curve.index, dtype=object)
+        frames.append(curve)
+    if not frames:
+        raise ExperimentError(f"{folder} holds no trial results")
+    curves = pd.concat(frames, ignore_index=True)
+    reasons = load_stop_reasons(folder)[["trial_id", "stop_reason", "stop_epoch"]]
+    curves = curves.merge(reasons, on="trial_id", how="left")
+    return curves.sort_values(["config_id", "fold", "trial_id", "epoch"], ignore_index=True)

@@ -1,0 +1,58 @@
+"""tune-stop's stoppers, scheduler and trainable inside your own ``tune.Tuner``.
+
+Run: ``python examples/own_tuner.py [--num-samples N] [--storage-path DIR]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+
+from ray import tune
+
+from tune_stop.reasons import StopReasonsCallback
+from tune_stop.schedulers import RecordingASHAScheduler
+from tune_stop.stoppers import AnyStopper, NonFiniteStopper, PatienceStopper, ThresholdStopper
+from tune_stop.trainables import PerceptronTrainable
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--num-samples", type=int, default=8)
+    parser.add_argument("--storage-path", default=tempfile.mkdtemp(prefix="tune-stop-example-"))
+    args = parser.parse_args()
+
+    # Each trial samples its own threshold; the stopper reads it from the trial's config.
+    stopper = AnyStopper(
+        NonFiniteStopper(["train_loss", "val_loss"]),
+        ThresholdStopper("val_loss", "min", threshold_key="val_loss_threshold"),
+        PatienceStopper("val_loss", "min", patience=5, min_delta=1e-3),
+    )
+    scheduler = RecordingASHAScheduler(time_attr="epoch", grace_period=3, reduction_factor=3)
+    tuner = tune.Tuner(
+        PerceptronTrainable,
+        param_space={
+            "dataset": "digits",
+            "hidden_sizes": [64],
+            "optimizer": "adam",
+            "lr": tune.loguniform(1e-3, 1e-2),
+            "max_epochs": 20,
+            "val_loss_threshold": tune.loguniform(0.08, 0.3),
+        },
+        tune_config=tune.TuneConfig(
+            metric="val_loss", mode="min", scheduler=scheduler, num_samples=args.num_samples, reuse_actors=True
+        ),
+        run_config=tune.RunConfig(
+            storage_path=args.storage_path,
+            stop=stopper,
+            callbacks=[StopReasonsCallback(stopper, scheduler)],
+            verbose=0,
+        ),
+    )
+    results = tuner.fit()
+    best = results.get_best_result(scope="all")
+    print(f"best val_loss {best.metrics['val_loss']:.4f}; stop reasons in {results.experiment_path}/stop_reasons.csv")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""The command line: bad input gives one line and exit code 2; a real search runs."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tune_stop.cli import main
+
+BAD_SPACE = (
+    "trainable: perceptron\nmetric: val_loss\n"
+    "stoppers:\n  - {policy: patience, metric: val_loss, patience: -1}\n"
+)
+MNIST_SPACE = "trainable: perceptron\nmetric: val_loss\nnum_folds: 2\nconfig: {dataset: mnist}\n"
+
+
+def folder_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(str(file.relative_to(path)).encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+@pytest.fixture
+def files(tmp_path):
+    (tmp_path / "bad.yaml").write_text(BAD_SPACE)
+    (tmp_path / "broken.yaml").write_text("config: [\n")
+    (tmp_path / "mnist.yaml").write_text(MNIST_SPACE)
+    (tmp_path / "folder.yaml").mkdir()
+    existing = tmp_path / "results" / "taken"
+    existing.mkdir(parents=True)
+    (existing / "stop_reasons.csv").write_text("trial_id,stop_reason\nabc,completed\n")
+    return tmp_path
+
+
+BAD_INPUT = [
+    # argv (with {tmp} for the fixture folder), words the one line must contain
+    (["search", "no-such-space"], "unknown space"),
+    (["search", "{tmp}/absent.yaml"], "no such file"),
+    (["search", "{tmp}/folder.yaml"], "no such file"),
+    (["search", "{tmp}/bad.yaml"], "patience=-1"),
+    (["search", "{tmp}/broken.yaml"], "not valid YAML"),
+    (["search", "{tmp}/mnist.yaml", "--data-root", "{tmp}/data"], "dataset 'mnist' not found at"),
+    (["search", "mlp-digits", "--max-epochs", "0"], "--max-epochs: must be >= 1"),
+    (["search", "mlp-digits", "--max-epochs", "ten"], "--max-epochs: expected an integer"),
+    (["search", "mlp-digits", "--num-samples", "1.5"], "--num-samples: expected an integer"),
+    (["search", "mlp-digits", "--cpus-per-trial", "0"], "--cpus-per-trial: must be > 0"),
+    (["search", "mlp-digits", "--gpus-per-trial", "-1"], "--gpus-per-trial: must be >= 0"),
+    (["search", "mlp-digits", "--gpus-per-trial", "nan"], "--gpus-per-trial: must be >= 0"),
+    (["search", "mlp-digits", "--scheduler", "hyperband"], "invalid choice: 'hyperband'"),
+    (["search", "mlp-digits", "--seed", "-1"], "--seed: must be >= 0"),
+    (["search", "mlp-digits", "--name", "a/b"], "--name: must be a plain folder name"),
+    (["search", "mlp-digits", "--bogus"], "unrecognized arguments: --bogus"),
+    (["search"], "the following arguments are required: space"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["search", "mlp-digits", "--storage-path", "{tmp}/results", "--name", "taken"], "already exists"),
+    (
+        ["search", "perceptron-digits", "--max-epochs", "2", "--scheduler", "asha"],
+        "grace_period: 3 exceeds max_t=2",
+    ),
+]
+
+
+def run_main(argv: list[str]) -> int:
+    """``main`` as the console script runs it: argparse errors exit via SystemExit."""
+    try:
+        return main(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+
+
+@pytest.mark.parametrize(("argv", "words"), BAD_INPUT)
+def test_bad_input_is_one_line_and_exit_code_2(files, capsys, argv, words):
+    before = folder_digest(files)
+    code = run_main([part.replace("{tmp}", str(files)) for part in argv])
+    captured = capsys.readouterr()
+    assert code == 2
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("tune-stop")
+    assert words in lines[0]
+    assert captured.out == ""
+    assert folder_digest(files) == before  # nothing already written changed
+
+
+def test_more_gpus_than_the_cluster_has(ray_session, capsys, tmp_path):
+    code = run_main(["search", "perceptron-xor", "--gpus-per-trial", "64", "--storage-path", str(tmp_path)])
+    assert code == 2
+    assert "--gpus-per-trial 64 exceeds the cluster's" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_spaces_lists_the_builtins(capsys):
+    assert main(["spaces"]) == 0
+    out = capsys.readouterr().out
+    for name in ("perceptron-xor", "perceptron-digits", "mlp-digits"):
+        assert name in out
+
+
+def _tune_stop() -> list[str]:
+    script = Path(sys.executable).with_name("tune-stop")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "tune_stop.cli"]
+
+
+def test_console_script_bad_input_has_no_traceback(tmp_path):
+    (tmp_path / "bad.yaml").write_text(BAD_SPACE)
+    run = subprocess.run(
+        [*_tune_stop(), "search", str(tmp_path / "bad.yaml")],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
+    assert run.returncode == 2
+    assert "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines() == [
+        f"tune-stop: error: {tmp_path / 'bad.yaml'}: stoppers[0]: patience must be >= 0, but got patience=-1."
+    ]
+
+
+@pytest.mark.e2e
+def test_console_script_runs_a_search_and_prints_the_summary(tmp_path):
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    argv = [
+        *_tune_stop(),
+        "search",
+        "perceptron-digits",
+        "--max-epochs",
+        "6",
+        "--num-samples",
+        "2",
+        "--storage-path",
+        str(tmp_path),
+        "--name",
+        "cli",
+        "--num-cpus",
+        "2",
+        "--quiet",
+    ]
+    run = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300, env=env)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "tune-stop: 6 trials of perceptron-digits (2 configurations x 3 folds)" in run.stdout
+    assert "Stop reasons: " in run.stdout
+    assert f"Results: {tmp_path / 'cli'}" in run.stdout
+    assert (tmp_path / "cli" / "stop_reasons.csv").is_file()

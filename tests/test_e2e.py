@@ -1,0 +1,114 @@
+"""End to end: real Ray Tune searches on tiny data, read back from the experiment folder."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from analysis import load_experiment, load_stop_reasons
+from search_spaces import load_space, threshold_key
+from tune_stop.search import SearchOptions, run_search
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def mlp_search(ray_session, tmp_path_factory):
+    """mlp-digits: 6 configurations x 3 folds, ASHA, per-trial val_loss thresholds."""
+    space = load_space("mlp-digits").with_overrides(max_epochs=12)
+    storage = tmp_path_factory.mktemp("results")
+    summary = run_search(space, SearchOptions(storage_path=str(storage), name="mlp", verbose=0))
+    return space, summary, load_experiment(summary.experiment_path)
+
+
+def test_every_trial_has_a_stop_reason_and_none_failed(mlp_search):
+    _, summary, curves = mlp_search
+    assert summary.num_trials == 6 * 3 and summary.num_errors == 0
+    reasons = load_stop_reasons(summary.experiment_path)
+    assert sorted(reasons["trial_id"]) == sorted(curves["trial_id"].unique())
+    assert set(reasons["stop_reason"]) <= {"threshold", "patience", "scheduler", "completed", "non_finite"}
+
+
+def test_each_reason_matches_the_recorded_curve(mlp_search):
+    space, _, curves = mlp_search
+    key = f"config/{threshold_key('val_loss')}"
+    for trial_id, curve in curves.groupby("trial_id"):
+        reason, stop_epoch = curve["stop_reason"].iloc[0], int(curve["stop_epoch"].iloc[0])
+        last_epoch = int(curve["epoch"].max())
+        assert stop_epoch == last_epoch, trial_id
+        assert list(curve["epoch"]) == list(range(1, last_epoch + 1)), "gaps or duplicated epochs"
+        own_threshold = curve[key].iloc[0]
+        reached = curve.loc[curve["val_loss"] <= own_threshold, "epoch"]
+        if reason == "threshold":
+            # Stopped exactly at the first epoch its metric reached its own threshold.
+            assert int(reached.min()) == stop_epoch, trial_id
+        else:
+            # Any other reason: its own threshold was never reached.
+            assert reached.empty, trial_id
+        if reason == "completed":
+            assert last_epoch == space.max_epochs
+        if reason == "scheduler":
+            assert last_epoch < space.max_epochs
+
+
+def test_asha_and_thresholds_both_stopped_trials(mlp_search):
+    _, summary, _ = mlp_search
+    counts = summary.reason_counts()
+    assert counts["scheduler"] >= 1
+    assert counts["threshold"] >= 1
+
+
+def test_folds_of_a_configuration_share_hyperparameters(mlp_search):
+    _, _, curves = mlp_search
+    hyper = [c for c in curves.columns if c.startswith("config/") and c not in ("config/fold",)]
+    per_trial = curves.groupby("trial_id").first()
+    for config_id, group in per_trial.groupby("config_id"):
+        assert sorted(group["fold"]) == [0, 1, 2], config_id
+        for column in hyper:
+            values = group[column].map(repr).unique()
+            assert len(values) == 1, (config_id, column)
+    # Different configurations really differ.
+    assert per_trial["config/lr"].nunique() == 6
+
+
+def test_experiment_folder_is_a_standard_ray_experiment(mlp_search):
+    from ray.tune import ExperimentAnalysis
+
+    _, summary, _ = mlp_search
+    analysis = ExperimentAnalysis(str(summary.experiment_path), default_metric="val_loss", default_mode="min")
+    assert len(analysis.trials) == 18
+    assert isinstance(analysis.dataframe(), pd.DataFrame)
+    assert summary.best is not None
+    assert summary.best["val_loss"] == pytest.approx(
+        load_experiment(summary.experiment_path)["val_loss"].min()
+    )
+
+
+def test_xor_perceptron_tight_threshold_never_fires(ray_session, tmp_path):
+    space = load_space("perceptron-xor").with_overrides(max_epochs=15)
+    summary = run_search(space, SearchOptions(storage_path=str(tmp_path), name="xor", verbose=0))
+    assert summary.num_errors == 0
+    reasons = load_stop_reasons(summary.experiment_path)
+    assert len(reasons) == space.num_samples
+    assert set(reasons["stop_reason"]) == {"completed"}
+    assert set(reasons["stop_epoch"]) == {15}
+
+
+def test_readme_example_with_your_own_tuner(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "own_tuner.py"
+    run = subprocess.run(
+        [sys.executable, str(example), "--num-samples", "3", "--storage-path", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "best val_loss" in run.stdout
+    (experiment,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    reasons = load_stop_reasons(experiment)
+    assert len(reasons) == 3 and reasons["stop_reason"].notna().all()

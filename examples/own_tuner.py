@@ -40,7 +40,11 @@ def main() -> None:
             "val_loss_threshold": tune.loguniform(0.08, 0.3),
         },
         tune_config=tune.TuneConfig(
-            metric="val_loss", mode="min", scheduler=scheduler, num_samples=args.num_samples, reuse_actors=True
+            metric="val_loss",
+            mode="min",
+            scheduler=scheduler,
+            num_samples=args.num_samples,
+            reuse_actors=True,
         ),
         run_config=tune.RunConfig(
             storage_path=args.storage_path,
@@ -51,7 +55,9 @@ def main() -> None:
     )
     results = tuner.fit()
     best = results.get_best_result(scope="all")
-    print(f"best val_loss {best.metrics['val_loss']:.4f}; stop reasons in {results.experiment_path}/stop_reasons.csv")
+    print(
+        f"best val_loss {best.metrics['val_loss']:.4f}; stop reasons in {results.experiment_path}/stop_reasons.csv"
+    )
 
 
 if __name__ == "__main__":

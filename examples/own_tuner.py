@@ -55,9 +55,8 @@ def main() -> None:
     )
     results = tuner.fit()
     best = results.get_best_result(scope="all")
-    print(
-        f"best val_loss {best.metrics['val_loss']:.4f}; stop reasons in {results.experiment_path}/stop_reasons.csv"
-    )
+    reasons = f"{results.experiment_path}/stop_reasons.csv"
+    print(f"best val_loss {best.metrics['val_loss']:.4f}; stop reasons in {reasons}")
 
 
 if __name__ == "__main__":

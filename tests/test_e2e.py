@@ -112,3 +112,15 @@ def test_readme_example_with_your_own_tuner(tmp_path):
     (experiment,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     reasons = load_stop_reasons(experiment)
     assert len(reasons) == 3 and reasons["stop_reason"].notna().all()
+
+
+def test_failing_trials_are_recorded_as_error(ray_session, tmp_path):
+    space = load_space("perceptron-digits").with_overrides(num_samples=1, max_epochs=3, scheduler="fifo")
+    # The CLI refuses a missing dataset up front; here the trials themselves fail in setup.
+    missing = {"dataset": "mnist", "data_root": str(tmp_path / "no-data")}
+    options = SearchOptions(storage_path=str(tmp_path), name="err", verbose=0)
+    summary = run_search(space, options, overrides=missing)
+    assert summary.num_errors == 3
+    reasons = load_stop_reasons(summary.experiment_path)
+    assert list(reasons["stop_reason"]) == ["error"] * 3
+    assert all("not found" in detail for detail in reasons["detail"])

@@ -51,6 +51,17 @@ def write_csv_atomic(path: Path, columns: Sequence[str], rows: Sequence[Mapping[
         raise
 
 
+def _last_error_line(trial: Trial) -> str:
+    """The last line of the trial's error trace (the exception and its message)."""
+    # Read the driver's local copy: the copy in storage is synced only later.
+    path = trial.error_file
+    try:
+        lines = Path(path).read_text().strip().splitlines() if path else []
+    except OSError:
+        lines = []
+    return lines[-1][:300] if lines else "error"
+
+
 class StopReasonsCallback(Callback):
     """Records each trial's stop reason into the experiment folder as it ends.
 
@@ -117,9 +128,7 @@ class StopReasonsCallback(Callback):
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         result = trial.last_result or {}
         epoch = int(result.get("epoch", result.get("training_iteration", 0)) or 0)
-        error = trial.get_error()
-        message = str(error).strip().splitlines()[-1] if error is not None and str(error).strip() else "error"
-        self._rows[trial.trial_id] = self._row(trial, "error", epoch, "", math.nan, message[:300])
+        self._rows[trial.trial_id] = self._row(trial, "error", epoch, "", math.nan, _last_error_line(trial))
         self._write(trial)
 
     def get_state(self) -> dict[str, Any] | None:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from tune_stop.reasons import STOP_REASON_COLUMNS, STOP_REASONS_FILE
 
-__all__ = ["ExperimentError", "load_experiment", "load_stop_reasons"]
+__all__ = ["ExperimentError", "load_curves", "load_experiment", "load_stop_reasons"]
 
 _RAY_COLUMNS = {
     "done",
@@ -109,3 +109,39 @@ def load_experiment(path: str | os.PathLike[str]) -> pd.DataFrame:
     reasons = load_stop_reasons(folder)[["trial_id", "stop_reason", "stop_epoch"]]
     curves = curves.merge(reasons, on="trial_id", how="left")
     return curves.sort_values(["config_id", "fold", "trial_id", "epoch"], ignore_index=True)
+
+
+def load_curves(source: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
+    """Curves from an experiment folder, a CSV file of curves, or a DataFrame.
+
+    A CSV or DataFrame needs at least ``trial_id`` and ``epoch`` (integers from 1);
+    ``fold`` defaults to 0 and ``config_id`` to the trial.
+
+    Raises:
+        ExperimentError: If the source is unreadable or lacks the required columns.
+    """
+    if isinstance(source, pd.DataFrame):
+        frame = source.copy()
+        where = "the DataFrame"
+    else:
+        path = Path(source).expanduser()
+        if path.is_dir() or not path.exists():
+            return load_experiment(path)
+        try:
+            frame = pd.read_csv(path)
+        except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+            raise ExperimentError(f"cannot read curves from {path} ({type(error).__name__})") from None
+        where = str(path)
+    missing = [c for c in ("trial_id", "epoch") if c not in frame]
+    if missing:
+        raise ExperimentError(f"{where} lacks the columns {', '.join(missing)}")
+    epochs = pd.to_numeric(frame["epoch"], errors="coerce")
+    if epochs.isna().any() or (epochs < 1).any() or (epochs % 1 != 0).any():
+        raise ExperimentError(f"{where}: epoch must hold integers >= 1")
+    frame["epoch"] = epochs.astype(int)
+    frame["trial_id"] = frame["trial_id"].astype(str)
+    if "fold" not in frame:
+        frame["fold"] = 0
+    if "config_id" not in frame:
+        frame["config_id"] = frame["trial_id"]
+    return frame.drop_duplicates(["trial_id", "epoch"], keep="last")

@@ -235,17 +235,13 @@ class SearchSpace:
                 )
             if isinstance(value, Mapping) and len(value) == 1 and not _is_sampler(value):
                 kind = next(iter(value))
-                raise SpaceError(
-                    src, f"config.{key}", f"unknown sampler {kind!r}; allowed: {', '.join(SAMPLERS)}"
-                )
+                raise SpaceError(src, f"config.{key}", f"unknown sampler {kind!r}; allowed: {', '.join(SAMPLERS)}")
             if _is_sampler(value):
                 if key == "max_epochs":
                     raise SpaceError(src, "config.max_epochs", "must be a fixed integer, not sampled")
                 if "grid" in value:
                     if not isinstance(value["grid"], list) or not value["grid"]:
-                        raise SpaceError(
-                            src, f"config.{key}", f"grid needs a non-empty list, got {value['grid']!r}"
-                        )
+                        raise SpaceError(src, f"config.{key}", f"grid needs a non-empty list, got {value['grid']!r}")
                 else:
                     _domain(src, f"config.{key}", value)
         max_epochs = self.config.get("max_epochs", self.defaults["max_epochs"])
@@ -263,9 +259,7 @@ class SearchSpace:
                 raise SpaceError(src, f"config (config_id {config['config_id']})", str(error)) from None
 
     def _unreported(self, metric: Any) -> str:
-        return (
-            f"{metric!r} is not reported by {self.trainable}; it reports {', '.join(self.reported_metrics)}"
-        )
+        return f"{metric!r} is not reported by {self.trainable}; it reports {', '.join(self.reported_metrics)}"
 
     def _check_scheduler(self) -> None:
         src, spec = self.source, self.scheduler
@@ -403,9 +397,7 @@ def _read(path: Path) -> dict[str, Any]:
             data = yaml.safe_load(text)
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise SpaceError(
-            str(path), "", f"not valid {path.suffix.lstrip('.').upper()}: {first_line}"
-        ) from None
+        raise SpaceError(str(path), "", f"not valid {path.suffix.lstrip('.').upper()}: {first_line}") from None
     if not isinstance(data, dict):
         raise SpaceError(
             str(path), "", f"must hold a mapping of keys ({', '.join(_TOP_LEVEL)}), got {type(data).__name__}"

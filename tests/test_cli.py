@@ -13,8 +13,7 @@ import pytest
 from tune_stop.cli import main
 
 BAD_SPACE = (
-    "trainable: perceptron\nmetric: val_loss\n"
-    "stoppers:\n  - {policy: patience, metric: val_loss, patience: -1}\n"
+    "trainable: perceptron\nmetric: val_loss\nstoppers:\n  - {policy: patience, metric: val_loss, patience: -1}\n"
 )
 MNIST_SPACE = "trainable: perceptron\nmetric: val_loss\nnum_folds: 2\nconfig: {dataset: mnist}\n"
 

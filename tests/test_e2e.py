@@ -79,9 +79,7 @@ def test_experiment_folder_is_a_standard_ray_experiment(mlp_search):
     assert len(analysis.trials) == 18
     assert isinstance(analysis.dataframe(), pd.DataFrame)
     assert summary.best is not None
-    assert summary.best["val_loss"] == pytest.approx(
-        load_experiment(summary.experiment_path)["val_loss"].min()
-    )
+    assert summary.best["val_loss"] == pytest.approx(load_experiment(summary.experiment_path)["val_loss"].min())
 
 
 def test_xor_perceptron_tight_threshold_never_fires(ray_session, tmp_path):

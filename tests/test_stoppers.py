@@ -295,9 +295,7 @@ def test_live_stoppers_agree_with_rules_on_random_curves(seed):
     rng = np.random.default_rng(seed)
     epochs = 40
     val = list(
-        1.0 / np.arange(1, epochs + 1)
-        + 0.02 * np.arange(epochs) * rng.uniform(0, 1)
-        + rng.normal(0, 0.02, epochs)
+        1.0 / np.arange(1, epochs + 1) + 0.02 * np.arange(epochs) * rng.uniform(0, 1) + rng.normal(0, 0.02, epochs)
     )
     train = list(1.0 / np.arange(1, epochs + 1) + rng.normal(0, 0.005, epochs) + 0.05)
     cases = [

@@ -33,9 +33,7 @@ def test_empty_config_trains_the_perceptron_on_digits():
 
 
 def test_mlp_learns_digits_with_cross_entropy():
-    trainable = PerceptronTrainable(
-        config={"hidden_sizes": [32], "optimizer": "adam", "lr": 0.01, "max_epochs": 8}
-    )
+    trainable = PerceptronTrainable(config={"hidden_sizes": [32], "optimizer": "adam", "lr": 0.01, "max_epochs": 8})
     try:
         results = run(trainable, 8)
     finally:
@@ -100,9 +98,7 @@ def test_same_seed_same_curve_different_seed_different_curve():
 
 def test_trains_on_mnist_format_files(tmp_path):
     make_mnist(tmp_path, n_train=90, n_test=30)
-    trainable = PerceptronTrainable(
-        config={"dataset": "mnist", "data_root": str(tmp_path), "hidden_sizes": [8]}
-    )
+    trainable = PerceptronTrainable(config={"dataset": "mnist", "data_root": str(tmp_path), "hidden_sizes": [8]})
     try:
         result = trainable.train()
     finally:

@@ -1,4 +1,4 @@
-"""The ``tune-stop`` command line: ``search`` and ``spaces``.
+"""The ``tune-stop`` command line: ``search``, ``spaces``, ``recommend`` and ``report``.
 
 Bad input of any kind ends with one line on stderr and exit code 2, no traceback.
 """
@@ -17,6 +17,7 @@ from typing import NoReturn
 __all__ = ["main"]
 
 EXIT_OK, EXIT_TRIALS_FAILED, EXIT_USAGE = 0, 1, 2
+_FAMILIES = ("threshold", "patience", "gl", "pq", "up")
 
 
 class UsageError(Exception):
@@ -60,18 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
     search = commands.add_parser("search", help="run a search space with Ray Tune")
     search.add_argument("space", help="a built-in space (see `tune-stop spaces`) or a .yaml/.toml file")
     search.add_argument("--num-samples", type=_number(int, 1), help="configurations to sample")
-    search.add_argument(
-        "--max-epochs", type=_number(int, 1), help="epoch budget of every trial (and ASHA's max_t)"
-    )
+    search.add_argument("--max-epochs", type=_number(int, 1), help="epoch budget of every trial (and ASHA's max_t)")
     search.add_argument("--scheduler", choices=("asha", "fifo"), help="override the space's scheduler")
     search.add_argument("--storage-path", help="where the experiment folder goes (default ~/ray_results)")
     search.add_argument("--name", type=_name, help="experiment folder name (default <space>-<time>)")
     search.add_argument("--cpus-per-trial", type=_number(float, 0, inclusive=False), default=1.0)
     search.add_argument("--gpus-per-trial", type=_number(float, 0), default=0.0)
     search.add_argument("--max-concurrent", type=_number(int, 1), help="most trials at once")
-    search.add_argument(
-        "--seed", type=_number(int, 0), help="sampling seed (trial seeds are seed + config_id)"
-    )
+    search.add_argument("--seed", type=_number(int, 0), help="sampling seed (trial seeds are seed + config_id)")
     search.add_argument(
         "--data-root",
         help="folder of torchvision datasets (default $TUNE_STOP_DATA or ~/.cache/tune-stop/data)",
@@ -86,12 +83,41 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument(
         "--address", help="Ray cluster to join (auto, ray://host:port); default $RAY_ADDRESS or a local Ray"
     )
-    search.add_argument(
-        "--num-cpus", type=_number(int, 1), help="CPUs of a locally started Ray (default: all)"
-    )
+    search.add_argument("--num-cpus", type=_number(int, 1), help="CPUs of a locally started Ray (default: all)")
     search.add_argument("--quiet", action="store_true", help="no Ray progress tables")
 
     commands.add_parser("spaces", help="list the built-in search spaces")
+
+    recommend = commands.add_parser("recommend", help="recommend stopping parameters by K-fold cross-validation")
+    recommend.add_argument("experiment", help="a tune-stop experiment folder, or a CSV of curves")
+    recommend.add_argument(
+        "--metric",
+        action="append",
+        help="metric to stop on (repeatable; default: val_loss, val_accuracy, fid present)",
+    )
+    recommend.add_argument(
+        "--mode", choices=("min", "max"), help="direction of --metric (default: max for accuracies, else min)"
+    )
+    recommend.add_argument("--target", help="quality judged at the stop epoch (default: test_accuracy, else fid)")
+    recommend.add_argument("--target-mode", choices=("min", "max"), help="direction of --target (default: inferred)")
+    recommend.add_argument("--policy", choices=(*_FAMILIES, "all"), default="all", help="policy family to tune")
+    recommend.add_argument(
+        "--tolerance", type=_number(float, 0), default=0.01, help="largest mean relative regret (0.01 = 1%%)"
+    )
+    recommend.add_argument("--objective", choices=("tolerance", "tradeoff"), default="tolerance")
+    recommend.add_argument(
+        "--penalty",
+        type=_number(float, 0),
+        default=0.05,
+        help="weight of epochs saved for --objective tradeoff",
+    )
+    recommend.add_argument("--out", help="report folder (default ./<experiment>-report); never inside the experiment")
+
+    report = commands.add_parser("report", help="print per-trial stop reasons and the best trials")
+    report.add_argument("experiment", help="a tune-stop experiment folder")
+    report.add_argument("--metric", default="val_loss", help="metric that ranks the trials (default val_loss)")
+    report.add_argument("--mode", choices=("min", "max"), help="direction of --metric (default: inferred)")
+    report.add_argument("--top", type=_number(int, 1), default=5, help="best trials to show")
     return parser
 
 
@@ -169,8 +195,7 @@ def _format_summary(space: object, summary: object) -> str:
         "",
         f"tune-stop: {summary.num_trials} trials of {space.name} ({configs} configurations x "
         f"{space.num_folds} folds) in {summary.wall_time_s:.1f} s, {summary.num_errors} failed.",
-        "Stop reasons: "
-        + ", ".join(f"{reason} {count}" for reason, count in summary.reason_counts().most_common()),
+        "Stop reasons: " + ", ".join(f"{reason} {count}" for reason, count in summary.reason_counts().most_common()),
     ]
     best = summary.best
     if best is not None:
@@ -187,6 +212,95 @@ def _format_summary(space: object, summary: object) -> str:
     return "\n".join(lines)
 
 
+def _load(source: str) -> object:
+    from analysis import ExperimentError, load_curves
+
+    try:
+        return load_curves(source)
+    except ExperimentError as error:
+        raise UsageError(str(error)) from None
+
+
+def _cmd_recommend(args: argparse.Namespace) -> int:
+    import warnings
+
+    from analysis import analyse, infer_mode, write_report
+
+    source = Path(args.experiment).expanduser().resolve()
+    out = Path(args.out).expanduser().resolve() if args.out else Path.cwd() / f"{source.stem}-report"
+    if source.is_dir() and (out == source or source in out.parents):
+        raise UsageError(f"--out {out} is inside the experiment folder; reports never write there")
+    curves = _load(str(source))
+    metrics = [(m, args.mode or infer_mode(m)) for m in args.metric] if args.metric else None
+    families = _FAMILIES if args.policy == "all" else (args.policy,)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            analysis = analyse(
+                curves,  # type: ignore[arg-type]
+                metrics=metrics,
+                target=args.target,
+                target_mode=args.target_mode,
+                families=families,
+                tolerance=args.tolerance,
+                objective=args.objective,
+                penalty=args.penalty,
+            )
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+    for warning in caught:
+        if issubclass(warning.category, UserWarning):
+            print(f"tune-stop: warning: {warning.message}", file=sys.stderr)
+    written = write_report(analysis, out, tolerance=args.tolerance, source=str(source))
+    import pandas as pd
+
+    columns = [
+        "policy",
+        "metric",
+        "parameter",
+        "recommended",
+        "cv_regret_mean",
+        "cv_regret_std",
+        "cv_epochs_saved_mean",
+        "cv_epochs_saved_std",
+        "trigger_rate",
+        "n_censored",
+        "kind",
+    ]
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(analysis.recommendations[columns].round(4).to_string(index=False))
+    print(f"Report: {out} ({', '.join(p.name for p in written)})")
+    return EXIT_OK
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from analysis import infer_mode
+
+    curves = _load(args.experiment)
+    assert isinstance(curves, pd.DataFrame)
+    if args.metric not in curves:
+        raise UsageError(f"metric {args.metric!r} is not in the curves")
+    mode = args.mode or infer_mode(args.metric)
+    sign = 1.0 if mode == "min" else -1.0
+    ranked = curves.assign(_score=sign * pd.to_numeric(curves[args.metric], errors="coerce"))
+    per_trial = ranked.loc[ranked.groupby("trial_id")["_score"].idxmin().dropna()]
+    reasons = [c for c in ("stop_reason", "stop_epoch") if c in per_trial]
+    trials = per_trial[["trial_id", "config_id", "fold", *reasons, "epoch", args.metric]].rename(
+        columns={"epoch": "best_epoch", args.metric: f"best_{args.metric}"}
+    )
+    with pd.option_context("display.width", 200, "display.max_rows", 500):
+        print(f"Trials ({len(trials)}), best {args.metric} ({mode}) of each:")
+        print(trials.sort_values(["config_id", "fold"]).to_string(index=False))
+        if "stop_reason" in per_trial:
+            counts = per_trial["stop_reason"].fillna("unknown").value_counts()
+            print("\nStop reasons: " + ", ".join(f"{reason} {count}" for reason, count in counts.items()))
+        print(f"\nBest {args.top} trials by {args.metric}:")
+        print(trials.sort_values(f"best_{args.metric}", ascending=mode == "min").head(args.top).to_string(index=False))
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tune-stop`` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
@@ -194,6 +308,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "spaces":
             return _cmd_spaces()
+        if args.command == "recommend":
+            return _cmd_recommend(args)
+        if args.command == "report":
+            return _cmd_report(args)
         return _cmd_search(args)
     except UsageError as error:
         print(f"tune-stop: error: {error}", file=sys.stderr)

@@ -94,9 +94,7 @@ def _digits(root: Path, download: bool) -> Dataset:
     images = (bunch.images / 16.0).astype(np.float32)[:, None, :, :]  # (1797, 1, 8, 8)
     labels = bunch.target.astype(np.int64)
     # A fixed stratified 20% test split: digits has no official one.
-    x_train, x_test, y_train, y_test = train_test_split(
-        images, labels, test_size=0.2, stratify=labels, random_state=0
-    )
+    x_train, x_test, y_train, y_test = train_test_split(images, labels, test_size=0.2, stratify=labels, random_state=0)
     return Dataset(
         "digits",
         torch.from_numpy(x_train),
@@ -137,9 +135,7 @@ def _torchvision(name: str, folder: str, how_to_get: str) -> Callable[[Path, boo
     return load
 
 
-_MNIST_FILES = (
-    "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte"
-)
+_MNIST_FILES = "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte"
 
 DATASETS: dict[str, Callable[[Path, bool], Dataset]] = {
     "xor": _xor,
@@ -159,9 +155,7 @@ def _load_cached(name: str, root: str, download: bool) -> Dataset:
     return DATASETS[name](Path(root), download)
 
 
-def load_dataset(
-    name: str, data_root: str | os.PathLike[str] | None = None, *, download: bool = False
-) -> Dataset:
+def load_dataset(name: str, data_root: str | os.PathLike[str] | None = None, *, download: bool = False) -> Dataset:
     """Loads a named dataset, once per process (later calls return the cached tensors).
 
     Args:

@@ -84,9 +84,7 @@ class StopReasonsCallback(Callback):
         self.max_epochs_key = max_epochs_key
         self._rows: dict[str, dict[str, Any]] = {}
 
-    def _row(
-        self, trial: Trial, reason: str, epoch: int, metric: str, value: float, detail: str
-    ) -> dict[str, Any]:
+    def _row(self, trial: Trial, reason: str, epoch: int, metric: str, value: float, detail: str) -> dict[str, Any]:
         config = trial.config
         return {
             "trial_id": trial.trial_id,
@@ -116,9 +114,7 @@ class StopReasonsCallback(Callback):
         return self._row(trial, "terminated", epoch, "", math.nan, "ended by Tune")
 
     def _write(self, trial: Trial) -> None:
-        rows = sorted(
-            self._rows.values(), key=lambda row: (str(row["config_id"]), str(row["fold"]), row["trial_id"])
-        )
+        rows = sorted(self._rows.values(), key=lambda row: (str(row["config_id"]), str(row["fold"]), row["trial_id"]))
         write_csv_atomic(Path(trial.local_experiment_path) / STOP_REASONS_FILE, STOP_REASON_COLUMNS, rows)
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:

@@ -151,9 +151,7 @@ def build_scheduler(space: SearchSpace) -> TrialScheduler:
 
 def experiment_path(space: SearchSpace, options: SearchOptions) -> Path:
     """The folder the search writes: ``<storage_path>/<name>``."""
-    storage = (
-        Path(options.storage_path).expanduser().resolve() if options.storage_path else default_storage_path()
-    )
+    storage = Path(options.storage_path).expanduser().resolve() if options.storage_path else default_storage_path()
     return storage / (options.name or f"{space.name}-{time.strftime('%Y%m%d-%H%M%S')}")
 
 
@@ -186,9 +184,7 @@ def build_tuner(
             storage_path=str(path.parent),
             stop=stopper,
             callbacks=[
-                StopReasonsCallback(
-                    stopper, scheduler if isinstance(scheduler, RecordingASHAScheduler) else None
-                )
+                StopReasonsCallback(stopper, scheduler if isinstance(scheduler, RecordingASHAScheduler) else None)
             ],
             checkpoint_config=tune.CheckpointConfig(
                 checkpoint_frequency=options.checkpoint_frequency,
@@ -243,9 +239,7 @@ def _best_epoch(results: tune.ResultGrid, metric: str, mode: str) -> dict[str, A
     return best
 
 
-def run_search(
-    space: SearchSpace, options: SearchOptions, overrides: Mapping[str, Any] | None = None
-) -> SearchSummary:
+def run_search(space: SearchSpace, options: SearchOptions, overrides: Mapping[str, Any] | None = None) -> SearchSummary:
     """Runs the search to the end and summarises it.
 
     Raises:

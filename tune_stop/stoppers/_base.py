@@ -199,9 +199,7 @@ class HistoryStopper(Stopper):
             self._records[trial_id] = self.make_record(histories, epoch, decision)
         return decision.stop
 
-    def make_record(
-        self, histories: Mapping[str, Sequence[float]], epoch: int, decision: Decision
-    ) -> StopRecord:
+    def make_record(self, histories: Mapping[str, Sequence[float]], epoch: int, decision: Decision) -> StopRecord:
         """Describes a stop; the primary metric's value is the one that triggered it."""
         value = histories[self.metric][-1]
         return StopRecord(self.policy, self.metric, epoch, value, decision.reason)

@@ -50,9 +50,7 @@ class NonFiniteStopper(HistoryStopper):
             check_metric_name("metrics", name)
         super().__init__(names)
 
-    def make_record(
-        self, histories: Mapping[str, Sequence[float]], epoch: int, decision: Decision
-    ) -> StopRecord:
+    def make_record(self, histories: Mapping[str, Sequence[float]], epoch: int, decision: Decision) -> StopRecord:
         # Name the metric that actually went non-finite, not just the first one.
         bad = next(m for m in self._metrics if not math.isfinite(histories[m][-1]))
         value = histories[bad][-1]

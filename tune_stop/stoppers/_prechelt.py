@@ -69,9 +69,7 @@ def gl_rule(history: Sequence[float], *, alpha: float) -> Decision:
     return Decision(True, f"GL={gl:.4g} > alpha={alpha:g}")
 
 
-def pq_rule(
-    history: Sequence[float], train_history: Sequence[float], *, alpha: float, strip: int = 5
-) -> Decision:
+def pq_rule(history: Sequence[float], train_history: Sequence[float], *, alpha: float, strip: int = 5) -> Decision:
     """PQ_alpha: at strip ends, stop when GL(t) / P_k(t) > alpha.
 
     A stalled training error (P_k(t) = 0) makes the quotient ``inf`` when GL(t) > 0 and
@@ -161,9 +159,7 @@ class PQStopper(HistoryStopper):
         self.strip = int(strip)
 
     def decide(self, histories: Mapping[str, Sequence[float]], result: Mapping[str, Any]) -> Decision:
-        return pq_rule(
-            histories[self.metric], histories[self.train_metric], alpha=self.alpha, strip=self.strip
-        )
+        return pq_rule(histories[self.metric], histories[self.train_metric], alpha=self.alpha, strip=self.strip)
 
     def __repr__(self) -> str:
         return (

@@ -114,8 +114,6 @@ class ThresholdStopper(HistoryStopper):
 
     def __repr__(self) -> str:
         bound = (
-            f"threshold={self.threshold!r}"
-            if self.threshold is not None
-            else (f"threshold_key={self.threshold_key!r}")
+            f"threshold={self.threshold!r}" if self.threshold is not None else (f"threshold_key={self.threshold_key!r}")
         )
         return f"ThresholdStopper(metric={self.metric!r}, mode={self.mode!r}, {bound})"

@@ -43,7 +43,5 @@ class TrainableInfo:
 
 #: Trainables by the name used in search-space files.
 TRAINABLES: dict[str, TrainableInfo] = {
-    "perceptron": TrainableInfo(
-        PerceptronTrainable, PERCEPTRON_DEFAULTS, PERCEPTRON_METRICS, check_perceptron_config
-    ),
+    "perceptron": TrainableInfo(PerceptronTrainable, PERCEPTRON_DEFAULTS, PERCEPTRON_METRICS, check_perceptron_config),
 }

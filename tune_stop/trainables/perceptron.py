@@ -135,9 +135,7 @@ def train_epoch(
 
 
 @torch.no_grad()
-def evaluate(
-    model: nn.Module, objective: _Objective, x: torch.Tensor, y: torch.Tensor
-) -> tuple[float, float]:
+def evaluate(model: nn.Module, objective: _Objective, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
     """``(loss, accuracy)`` of the model on ``(x, y)`` in eval mode."""
     model.eval()
     output = model(x)
@@ -156,13 +154,9 @@ def check_perceptron_config(config: Mapping[str, Any]) -> None:
     if not isinstance(hidden, (list, tuple)) or not all(
         isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hidden
     ):
-        raise ValueError(
-            f"hidden_sizes must be a list of positive integers, but got hidden_sizes={hidden!r}."
-        )
+        raise ValueError(f"hidden_sizes must be a list of positive integers, but got hidden_sizes={hidden!r}.")
     if config["optimizer"] not in _OPTIMIZERS:
-        raise ValueError(
-            f"optimizer must be one of {sorted(_OPTIMIZERS)}, but got optimizer={config['optimizer']!r}."
-        )
+        raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)}, but got optimizer={config['optimizer']!r}.")
     for key in ("batch_size", "max_epochs"):
         value = config[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -196,9 +190,7 @@ class PerceptronTrainable(tune.Trainable):
         self.device = select_device()
         self.generator = seed_everything(int(s["seed"]))
         dataset = load_dataset(s["dataset"], s["data_root"], download=bool(s["download"]))
-        split = split_dataset(
-            dataset, num_folds=int(s["num_folds"]), fold=int(s["fold"]), seed=int(s["split_seed"])
-        )
+        split = split_dataset(dataset, num_folds=int(s["num_folds"]), fold=int(s["fold"]), seed=int(s["split_seed"]))
         self.split = Split(*(t.to(self.device) for t in vars(split).values()))
         in_features = math.prod(dataset.input_shape)
         self.model = build_model(in_features, dataset.num_classes, s["hidden_sizes"]).to(self.device)
@@ -249,9 +241,7 @@ class PerceptronTrainable(tune.Trainable):
     def load_checkpoint(self, checkpoint: str | dict[str, Any] | None) -> None:
         if not isinstance(checkpoint, str):
             raise TypeError(f"expected a checkpoint folder, but got {checkpoint!r}.")
-        state = torch.load(
-            os.path.join(checkpoint, _CHECKPOINT_FILE), map_location=self.device, weights_only=False
-        )
+        state = torch.load(os.path.join(checkpoint, _CHECKPOINT_FILE), map_location=self.device, weights_only=False)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.epoch = int(state["epoch"])

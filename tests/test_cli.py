@@ -35,6 +35,12 @@ def files(tmp_path):
     existing = tmp_path / "results" / "taken"
     existing.mkdir(parents=True)
     (existing / "stop_reasons.csv").write_text("trial_id,stop_reason\nabc,completed\n")
+    (tmp_path / "curves.csv").write_text(
+        "trial_id,fold,epoch,val_loss,test_accuracy\n"
+        + "".join(f"t{i},{i % 2},{e},{1 / e},{e / 10}\n" for i in range(4) for e in range(1, 6))
+    )
+    (tmp_path / "badepoch.csv").write_text("trial_id,epoch,val_loss\na,0,1.0\n")
+    (tmp_path / "empty.csv").write_text("")
     return tmp_path
 
 

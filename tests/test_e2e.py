@@ -82,6 +82,54 @@ def test_experiment_folder_is_a_standard_ray_experiment(mlp_search):
     assert summary.best["val_loss"] == pytest.approx(load_experiment(summary.experiment_path)["val_loss"].min())
 
 
+def test_recommend_writes_every_report_file(mlp_search, tmp_path, capsys):
+    from tune_stop.cli import main
+
+    _, summary, _ = mlp_search
+    before = sorted(p.relative_to(summary.experiment_path) for p in summary.experiment_path.rglob("*"))
+    out = tmp_path / "report"
+    assert main(["recommend", str(summary.experiment_path), "--out", str(out)]) == 0
+    assert f"Report: {out}" in capsys.readouterr().out
+    table = pd.read_csv(out / "recommendations.csv")
+    assert list(table.columns[:13]) == [
+        "policy",
+        "metric",
+        "mode",
+        "parameter",
+        "recommended",
+        "cv_regret_mean",
+        "cv_regret_std",
+        "cv_epochs_saved_mean",
+        "cv_epochs_saved_std",
+        "trigger_rate",
+        "n_curves",
+        "n_censored",
+        "n_folds",
+    ]
+    assert set(table["metric"]) == {"val_loss", "val_accuracy"}
+    assert (table["n_curves"] == 18).all() and (table["n_folds"] == 3).all()
+    candidates = pd.read_csv(out / "policies.csv")
+    assert candidates["recommended"].sum() == len(table)
+    markdown = (out / "recommendations.md").read_text()
+    assert "| policy | metric |" in markdown and "## Reading" in markdown
+    for name in ("curves_val_loss", "tradeoff_val_loss", "curves_val_accuracy", "tradeoff_val_accuracy"):
+        data = (out / f"{name}.png").read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+    # The experiment folder is untouched.
+    assert sorted(p.relative_to(summary.experiment_path) for p in summary.experiment_path.rglob("*")) == before
+
+
+def test_report_prints_stop_reasons_and_best_trials(mlp_search, capsys):
+    from tune_stop.cli import main
+
+    _, summary, curves = mlp_search
+    assert main(["report", str(summary.experiment_path)]) == 0
+    out = capsys.readouterr().out
+    assert "Stop reasons: " in out and "Best 5 trials by val_loss" in out
+    best_trial = curves.loc[curves["val_loss"].idxmin(), "trial_id"]
+    assert best_trial in out.split("Best 5 trials")[1].splitlines()[2]
+
+
 def test_xor_perceptron_tight_threshold_never_fires(ray_session, tmp_path):
     space = load_space("perceptron-xor").with_overrides(max_epochs=15)
     summary = run_search(space, SearchOptions(storage_path=str(tmp_path), name="xor", verbose=0))

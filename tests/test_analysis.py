@@ -1,0 +1,277 @@
+"""Replay and K-fold recommendation on curves with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import CurveSet, ExperimentError, Policy, analyse, load_curves, replay, stop_epochs
+from analysis._replay import replay_policy
+from tune_stop.stoppers import first_stop
+
+EPOCHS = 30
+
+
+def u_curve(
+    trial_id: str, fold: int = 0, minimum_at: int = 10, length: int = EPOCHS, budget: int = EPOCHS
+) -> list[dict]:
+    """val_loss = (t - m)^2 / 100 + 0.1 (minimum 0.1 at epoch m); test_accuracy = 1 - val_loss."""
+    rows = []
+    for epoch in range(1, length + 1):
+        val = (epoch - minimum_at) ** 2 / 100 + 0.1
+        rows.append(
+            {
+                "trial_id": trial_id,
+                "config_id": trial_id,
+                "fold": fold,
+                "epoch": epoch,
+                "val_loss": val,
+                "train_loss": 1.0 / epoch,
+                "test_accuracy": 1.0 - val,
+                "config/max_epochs": budget,
+            }
+        )
+    return rows
+
+
+def test_replay_gives_the_exact_stop_epochs_and_regret_on_a_known_curve():
+    curves = pd.DataFrame(u_curve("a"))
+    policies = [
+        # (t - 10)^2 <= 10 first at t = 7: val 0.19, test accuracy 0.81 against the best 0.9.
+        Policy("threshold", "val_loss", "min", (0.2,)),
+        # Improvements through epoch 10, then two epochs without: stop at 12.
+        Policy("patience", "val_loss", "min", (2.0,)),
+        # E_opt = 0.1 at epoch 10; epoch 11 has GL = 100 * (0.11 / 0.1 - 1) = 10 > 5.
+        Policy("gl", "val_loss", "min", (5.0,)),
+        # Strip ends 5, 10, 15, 20: 0.35, 0.1, 0.35, 1.1 -> rises at 15 and 20: UP_2 stops at 20.
+        Policy("up", "val_loss", "min", (2.0,)),
+    ]
+    table = replay(curves, policies, target="test_accuracy", target_mode="max").set_index("policy")
+    expected = {"threshold": 7, "patience": 12, "gl": 11, "up": 20}
+    for policy, epoch in expected.items():
+        row = table.loc[policy]
+        assert row["stop_epoch"] == epoch, policy
+        accuracy = 1.0 - ((epoch - 10) ** 2 / 100 + 0.1)
+        assert row["target_at_stop"] == pytest.approx(accuracy)
+        assert row["target_best"] == pytest.approx(0.9)
+        assert row["regret"] == pytest.approx((0.9 - accuracy) / 0.9)
+        last = 1.0 - ((EPOCHS - 10) ** 2 / 100 + 0.1)
+        assert row["regret_vs_last"] == pytest.approx((last - accuracy) / abs(last))
+        assert row["epochs_saved"] == pytest.approx(1 - epoch / EPOCHS)
+        assert bool(row["triggered"]) and not bool(row["censored"])
+
+
+def random_curves(seed: int, n: int = 60) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        length = int(rng.integers(3, 45))
+        t = np.arange(1, length + 1)
+        val = 1 / t + 0.01 * t * rng.uniform() + rng.normal(0, 0.02, length)
+        train = 1 / t + 0.05 + rng.normal(0, 0.005, length)
+        if i % 5 == 0:
+            val[rng.integers(0, length)] = rng.choice([np.nan, np.inf, -np.inf])
+        if i % 11 == 0:
+            train[rng.integers(0, length)] = np.nan
+        if i % 13 == 0:
+            val[:] = np.round(val, 1)  # ties
+        for epoch in range(length):
+            rows.append(
+                {
+                    "trial_id": f"t{i:03d}",
+                    "fold": i % 3,
+                    "epoch": epoch + 1,
+                    "val_loss": val[epoch],
+                    "train_loss": train[epoch],
+                    "val_accuracy": 1 - val[epoch],
+                    "test_accuracy": 1 - val[epoch],
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+POLICIES = [
+    Policy("threshold", "val_loss", "min", (0.6, 0.3, 0.2, 0.1, 0.05, 0.0)),
+    Policy("threshold", "val_accuracy", "max", (0.4, 0.8, 0.9, 0.95)),
+    Policy("patience", "val_loss", "min", (0.0, 1.0, 2.0, 3.0, 5.0)),
+    Policy("patience", "val_loss", "min", (0.0, 2.0, 4.0), min_delta=0.01),
+    Policy("patience", "val_accuracy", "max", (1.0, 3.0)),
+    Policy("gl", "val_loss", "min", (0.0, 0.5, 1.0, 2.0, 5.0, 20.0)),
+    Policy("pq", "val_loss", "min", (0.05, 0.2, 0.5, 1.0, 3.0), train_metric="train_loss", strip=3),
+    Policy("pq", "val_loss", "min", (0.5,), train_metric="train_loss", strip=5),
+    Policy("up", "val_loss", "min", (1.0, 2.0, 3.0), strip=3),
+    Policy("up", "val_loss", "min", (1.0, 2.0), strip=5),
+]
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("policy", POLICIES, ids=lambda p: f"{p.family}-{p.metric}-{p.strip}-{p.min_delta}")
+def test_vectorised_replay_agrees_with_the_live_rules_on_every_curve(seed, policy):
+    frame = random_curves(seed)
+    curves = CurveSet.from_frame(frame)
+    stops = stop_epochs(policy, curves)
+    for row, trial_id in enumerate(curves.trial_ids):
+        trial = frame[frame["trial_id"] == trial_id].sort_values("epoch")
+        history = trial[policy.metric].tolist()
+        for column, value in enumerate(policy.candidates):
+            expected, _ = first_stop(policy.rule(value, trial["train_loss"].tolist()), history)
+            assert stops[row, column] == (expected or 0), (trial_id, value)
+
+
+def test_threshold_candidates_span_the_observed_range_on_a_log_scale():
+    from analysis import threshold_candidates
+
+    values = np.array([0.01, 0.1, 1.0, np.nan, np.inf])
+    grid = threshold_candidates(values, "min", count=5)
+    assert grid[0] == pytest.approx(1.0) and grid[-1] == pytest.approx(0.01)
+    assert grid[2] == pytest.approx(0.1)  # the log-scale median
+    assert threshold_candidates(np.array([-1.0, 0.0, 1.0]), "max", count=3) == (-1.0, 0.0, 1.0)
+
+
+def test_censored_curve_is_excluded_when_the_decision_falls_after_its_end():
+    rows = u_curve("full") + u_curve("cut", length=8) + u_curve("cut-after", length=14)
+    curves = CurveSet.from_frame(pd.DataFrame(rows))
+    # Patience 2 stops the full curve at epoch 12: after "cut" ended at 8, before "cut-after" ended at 14.
+    result = replay_policy(Policy("patience", "val_loss", "min", (2.0,)), curves, "test_accuracy", "max")
+    by_trial = dict(zip(curves.trial_ids, result.evaluable[:, 0], strict=True))
+    assert by_trial == {"cut": False, "cut-after": True, "full": True}
+    table = replay(curves, [Policy("patience", "val_loss", "min", (2.0,))], target="test_accuracy", target_mode="max")
+    cut = table.set_index("trial_id").loc["cut"]
+    assert bool(cut["censored"]) and np.isnan(cut["stop_epoch"]) and np.isnan(cut["regret"])
+    # A curve that ran its whole budget and never fired is not censored: it trained to the end.
+    never = replay_policy(Policy("threshold", "val_loss", "min", (0.01,)), curves, "test_accuracy", "max")
+    full = list(curves.trial_ids).index("full")
+    assert never.evaluable[full, 0] and never.epochs_used[full, 0] == EPOCHS
+    assert not never.evaluable[list(curves.trial_ids).index("cut"), 0]
+
+
+def test_recommendation_counts_censored_curves():
+    rows = []
+    for fold in range(3):  # fewer than 3 curves per fold: the noise warning is expected
+        rows += u_curve(f"f{fold}", fold) + u_curve(f"c{fold}", fold, length=6)
+    with pytest.warns(UserWarning, match="fewer than 3 curves"):
+        analysis = analyse(pd.DataFrame(rows), metrics=[("val_loss", "min")], families=("patience",), baselines=False)
+    row = analysis.recommendations.iloc[0]
+    assert row["n_curves"] == 6
+    # The truncated curves (6 epochs, still improving) cannot show any patience rule firing.
+    assert row["n_censored"] == 3
+
+
+def folded_curves(seed: int = 0) -> pd.DataFrame:
+    """U-shaped curves whose minimum varies, in 4 folds."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(40):
+        rows += u_curve(f"t{i:02d}", fold=i % 4, minimum_at=int(rng.integers(6, 20)))
+    frame = pd.DataFrame(rows)
+    frame["val_loss"] += rng.normal(0, 0.003, len(frame))
+    return frame
+
+
+def test_the_choice_for_fold_k_does_not_depend_on_fold_k():
+    frame = folded_curves()
+    perturbed = frame.copy()
+    in_fold = perturbed["fold"] == 2
+    perturbed.loc[in_fold, "val_loss"] = perturbed.loc[in_fold, "val_loss"] * 3 + 1
+    perturbed.loc[in_fold, "test_accuracy"] = perturbed.loc[in_fold, "test_accuracy"][::-1].to_numpy()
+    # Keep the candidate grid fixed so only the curves differ.
+    policies = ("patience", "gl", "up")
+    before = analyse(frame, metrics=[("val_loss", "min")], families=policies, baselines=False)
+    after = analyse(perturbed, metrics=[("val_loss", "min")], families=policies, baselines=False)
+    choices = before.fold_choices.merge(after.fold_choices, on=["policy", "metric", "fold"], suffixes=("", "_after"))
+    held_out = choices[choices["fold"] == 2]
+    assert (held_out["value"] == held_out["value_after"]).all()
+    # ...while the perturbation is real: fold 2's held-out outcome changed.
+    assert not np.allclose(held_out["regret"], held_out["regret_after"], equal_nan=True)
+
+
+def test_recommendation_is_deterministic_and_respects_the_tolerance():
+    frame = folded_curves()
+    first = analyse(frame, tolerance=0.02)
+    second = analyse(frame, tolerance=0.02)
+    pd.testing.assert_frame_equal(first.recommendations, second.recommendations)
+    chosen = first.candidates[first.candidates["recommended"] & (first.candidates["kind"] == "recommended")]
+    feasible = first.candidates[(first.candidates["regret_all"] <= 0.02) & (first.candidates["kind"] == "recommended")]
+    for row in chosen.itertuples():
+        options = feasible[(feasible["policy"] == row.policy) & (feasible["metric"] == row.metric)]
+        if not options.empty:
+            assert row.regret_all <= 0.02
+            assert row.epochs_saved_all == pytest.approx(options["epochs_saved_all"].max())
+
+
+def test_tradeoff_objective_saves_more_with_a_larger_penalty():
+    frame = folded_curves()
+    saved = []
+    for penalty in (0.0, 10.0):
+        rec = analyse(
+            frame,
+            metrics=[("val_loss", "min")],
+            families=("threshold",),
+            baselines=False,
+            objective="tradeoff",
+            penalty=penalty,
+        ).recommendations.iloc[0]
+        saved.append(rec["epochs_saved_all"])
+    assert saved[1] > saved[0]
+
+
+def test_recommendation_columns_and_baselines():
+    analysis = analyse(folded_curves())
+    table = analysis.recommendations
+    for column in (
+        "policy",
+        "metric",
+        "mode",
+        "parameter",
+        "recommended",
+        "cv_regret_mean",
+        "cv_regret_std",
+        "cv_epochs_saved_mean",
+        "cv_epochs_saved_std",
+        "trigger_rate",
+        "n_curves",
+        "n_censored",
+        "n_folds",
+    ):
+        assert column in table
+    assert {"keras_default", "lightning_default", "prechelt_gl5", "prechelt_pq1", "prechelt_up3"} <= set(
+        table["policy"]
+    )
+    assert set(table.loc[table["kind"] == "recommended", "policy"]) == {"threshold", "patience", "gl", "pq", "up"}
+    assert (table["n_folds"] == 4).all()
+    threshold = table[(table["policy"] == "threshold")].iloc[0]
+    assert threshold["cv_regret_std"] >= 0 and 0 <= threshold["cv_epochs_saved_mean"] <= 1
+
+
+def test_warns_when_cross_validation_is_impossible():
+    frame = pd.DataFrame(u_curve("a") + u_curve("b"))
+    with pytest.warns(UserWarning, match="only 1 fold"):
+        table = analyse(frame, metrics=[("val_loss", "min")]).recommendations
+    assert table["cv_regret_mean"].isna().all() and table["recommended"].notna().all()
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"tolerance": -0.1}, "tolerance=-0.1"),
+        ({"objective": "fastest"}, "objective='fastest'"),
+        ({"families": ("early",)}, "policy='early'"),
+        ({"metrics": [("val_los", "min")]}, "metric 'val_los' is not in the curves"),
+        ({"target": "fid"}, "target 'fid' is not in the curves"),
+    ],
+)
+def test_bad_options(options, match):
+    with pytest.raises(ValueError, match=match):
+        analyse(folded_curves(), **options)
+
+
+def test_curves_from_a_csv_file(tmp_path):
+    path = tmp_path / "curves.csv"
+    folded_curves().to_csv(path, index=False)
+    frame = load_curves(path)
+    assert frame["trial_id"].nunique() == 40
+    assert analyse(frame).recommendations["n_curves"].eq(40).all()
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(ExperimentError, match="lacks the columns trial_id, epoch"):
+        load_curves(tmp_path / "bad.csv")

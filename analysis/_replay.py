@@ -23,8 +23,6 @@ from analysis._policies import Policy
 
 __all__ = ["CurveSet", "PolicyReplay", "replay", "replay_policy", "stop_epochs"]
 
-_CHUNK_ELEMENTS = 20_000_000  # booleans per temporary array (about 20 MB)
-
 
 @dataclass(frozen=True)
 class CurveSet:
@@ -92,17 +90,23 @@ def _valid(lengths: np.ndarray, num_epochs: int) -> np.ndarray:
 def _first_reaching(score: np.ndarray, limits: np.ndarray, lengths: np.ndarray, *, strict: bool) -> np.ndarray:
     """First epoch (from 1) where ``score > limit`` (strict) or ``>=``; 0 when never.
 
-    NaN in ``score`` never fires. The running maximum is non-decreasing, so the
-    number of epochs before it reaches a limit is the stop epoch minus one.
+    NaN in ``score`` never fires. The running maximum of the score is non-decreasing,
+    so a limit is reached at epoch ``1 + #{epochs whose running maximum is below it}``.
+    Ranking every running maximum among the sorted limits once turns that count, for
+    all limits at once, into a per-curve histogram of ranks and its cumulative sum:
+    O(curves x (epochs + candidates)) instead of O(curves x epochs x candidates).
     """
     running = np.fmax.accumulate(np.where(np.isnan(score), -np.inf, score), axis=1)
-    n, t = running.shape
-    counts = np.empty((n, len(limits)), dtype=np.int64)
-    step = max(1, _CHUNK_ELEMENTS // max(n * t, 1))
-    for start in range(0, len(limits), step):
-        chunk = limits[start : start + step][None, None, :]
-        below = running[:, :, None] <= chunk if strict else running[:, :, None] < chunk
-        counts[:, start : start + step] = below.sum(axis=1)
+    n, _ = running.shape
+    k = len(limits)
+    order = np.argsort(limits, kind="stable")
+    # rank = how many (sorted) limits this epoch has reached.
+    ranks = np.searchsorted(limits[order], running, side="left" if strict else "right")
+    histogram = np.bincount((np.arange(n)[:, None] * (k + 1) + ranks).ravel(), minlength=n * (k + 1))
+    # Epochs that have not yet reached sorted limit j: those with rank <= j.
+    not_reached = np.cumsum(histogram.reshape(n, k + 1), axis=1)[:, :k]
+    counts = np.empty((n, k), dtype=np.int64)
+    counts[:, order] = not_reached
     return np.where(counts < lengths[:, None], counts + 1, 0)
 
 

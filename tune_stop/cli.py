@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder of torchvision datasets (default $TUNE_STOP_DATA or ~/.cache/tune-stop/data)",
     )
     search.add_argument("--download", action="store_true", help="let torchvision download missing datasets")
+    search.add_argument("--fid-weights", help="local FID Inception weights file (for fid_features: inception)")
     search.add_argument(
         "--checkpoint-frequency",
         type=_number(int, 0),
@@ -140,6 +141,19 @@ def _check_data(space: object, data_root: str | None, download: bool) -> None:
             raise UsageError(str(error)) from None
 
 
+def _check_fid_weights(space: object, fid_weights: str | None) -> dict[str, object]:
+    from tune_stop.metrics import InceptionWeightsError, inception_weights_path
+
+    configs = space.trial_configs()  # type: ignore[attr-defined]
+    if not any(config["fid_features"] == "inception" for config in configs):
+        return {"fid_weights": str(Path(fid_weights).expanduser().resolve())} if fid_weights else {}
+    try:
+        path = inception_weights_path(fid_weights or configs[0]["fid_weights"])
+    except InceptionWeightsError as error:
+        raise UsageError(str(error)) from None
+    return {"fid_weights": str(path.resolve())}
+
+
 def _check_resources(cpus: float, gpus: float) -> None:
     import ray
 
@@ -179,7 +193,11 @@ def _cmd_search(args: argparse.Namespace) -> int:
     options = SearchOptions(**{**vars(options), "name": path.name, "storage_path": str(path.parent)})
     init_ray(options)
     _check_resources(options.cpus_per_trial, options.gpus_per_trial)
-    overrides = {"data_root": data_root, "download": args.download}
+    overrides: dict[str, object] = {"data_root": data_root, "download": args.download}
+    if space.trainable == "gan":
+        overrides.update(_check_fid_weights(space, args.fid_weights))
+    elif args.fid_weights:
+        raise UsageError(f"--fid-weights applies to GAN spaces, and {space.name} trains a {space.trainable}")
     summary = run_search(space, options, overrides)
     print(_format_summary(space, summary))
     return EXIT_TRIALS_FAILED if summary.num_errors else EXIT_OK

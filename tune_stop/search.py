@@ -190,6 +190,8 @@ def build_tuner(
                 checkpoint_frequency=options.checkpoint_frequency,
                 checkpoint_at_end=True,
             ),
+            # Trial artifacts (GAN sample grids) go to the storage path too.
+            sync_config=tune.SyncConfig(sync_artifacts=True),
             verbose=options.verbose,
         ),
     )

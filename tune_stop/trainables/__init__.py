@@ -8,6 +8,7 @@ from typing import Any
 
 from ray import tune
 
+from tune_stop.trainables.gan import GAN_DEFAULTS, GAN_METRICS, GANTrainable, check_gan_config
 from tune_stop.trainables.perceptron import (
     PERCEPTRON_DEFAULTS,
     PERCEPTRON_METRICS,
@@ -16,9 +17,12 @@ from tune_stop.trainables.perceptron import (
 )
 
 __all__ = [
+    "GAN_DEFAULTS",
+    "GAN_METRICS",
     "PERCEPTRON_DEFAULTS",
     "PERCEPTRON_METRICS",
     "TRAINABLES",
+    "GANTrainable",
     "PerceptronTrainable",
     "TrainableInfo",
 ]
@@ -44,4 +48,5 @@ class TrainableInfo:
 #: Trainables by the name used in search-space files.
 TRAINABLES: dict[str, TrainableInfo] = {
     "perceptron": TrainableInfo(PerceptronTrainable, PERCEPTRON_DEFAULTS, PERCEPTRON_METRICS, check_perceptron_config),
+    "gan": TrainableInfo(GANTrainable, GAN_DEFAULTS, GAN_METRICS, check_gan_config),
 }

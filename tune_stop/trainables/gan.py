@@ -1,0 +1,378 @@
+"""A DCGAN as a Ray Tune class ``Trainable`` reporting FID and discriminator accuracy.
+
+The generator and discriminator are sized from the dataset's image shape: 8x8x1
+(``digits``), 28x28x1 (``mnist``, ``fashion-mnist``) and 32x32x3 (``cifar10``). The GAN
+trains on the training folds; the held-out fold gives FID's reference statistics and
+the real images of ``d_accuracy``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from ray import tune
+from torch import nn
+
+from tune_stop.data import load_dataset, split_dataset
+from tune_stop.metrics import (
+    FEATURE_EXTRACTORS,
+    cache_dir,
+    classifier_features,
+    feature_statistics,
+    frechet_distance,
+    inception_features,
+    load_classifier,
+    load_inception,
+)
+from tune_stop.trainables._common import merged_config, rng_state, seed_everything, select_device, set_rng_state
+
+#: Every config key of :class:`GANTrainable` with its default; ``{}`` works.
+GAN_DEFAULTS: dict[str, Any] = {
+    "dataset": "digits",
+    "data_root": None,
+    "download": False,
+    "latent_dim": 32,
+    "width": 32,
+    "lr_g": 5e-4,
+    "lr_d": 5e-4,
+    "betas": [0.5, 0.999],
+    "batch_size": 64,
+    "d_steps": 1,
+    "label_smoothing": 0.0,
+    "seed": 0,
+    "max_epochs": 20,
+    "num_folds": 3,
+    "fold": 0,
+    "split_seed": 0,
+    "fid_features": "classifier",
+    "fid_samples": 500,
+    "fid_weights": None,
+    "sample_every": 5,
+}
+
+#: The metrics one ``step()`` reports (``fid_features`` is a string, the rest floats).
+GAN_METRICS = (
+    "epoch",
+    "d_loss",
+    "g_loss",
+    "d_accuracy",
+    "d_real_mean",
+    "d_fake_mean",
+    "fid",
+    "fid_samples",
+    "fid_features",
+    "epoch_time_s",
+    "fid_time_s",
+    "fold",
+)
+
+# (H, W) -> (starting size, upsampling layers)
+_GEOMETRY = {(8, 8): (2, 2), (28, 28): (7, 2), (32, 32): (4, 3)}
+_CHECKPOINT_FILE = "gan.pt"
+
+
+def _geometry(shape: tuple[int, ...]) -> tuple[int, int]:
+    if len(shape) != 3 or tuple(shape[1:]) not in _GEOMETRY:
+        raise ValueError(f"the DCGAN supports 8x8, 28x28 and 32x32 images, but got shape={tuple(shape)}.")
+    return _GEOMETRY[tuple(shape[1:])]  # type: ignore[index]
+
+
+class Generator(nn.Module):
+    """z -> linear -> (ch, s, s) -> [transposed conv, batch norm, ReLU]* -> tanh image."""
+
+    def __init__(self, latent_dim: int, width: int, shape: tuple[int, ...]) -> None:
+        super().__init__()
+        start, ups = _geometry(shape)
+        channels = width * 2 ** (ups - 1)
+        self.start, self.channels = start, channels
+        self.project = nn.Sequential(
+            nn.Linear(latent_dim, channels * start * start, bias=False),
+            nn.BatchNorm1d(channels * start * start),
+            nn.ReLU(True),
+        )
+        layers: list[nn.Module] = []
+        for _ in range(ups - 1):
+            layers += [
+                nn.ConvTranspose2d(channels, channels // 2, 4, 2, 1, bias=False),  # doubles H and W
+                nn.BatchNorm2d(channels // 2),
+                nn.ReLU(True),
+            ]
+            channels //= 2
+        layers += [nn.ConvTranspose2d(channels, shape[0], 4, 2, 1), nn.Tanh()]
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.project(z).view(-1, self.channels, self.start, self.start)  # (N, ch, s, s)
+        return self.body(x)  # (N, C, H, W) in [-1, 1]
+
+
+class Discriminator(nn.Module):
+    """image -> [conv, (batch norm), LeakyReLU]* -> linear logit."""
+
+    def __init__(self, width: int, shape: tuple[int, ...]) -> None:
+        super().__init__()
+        start, ups = _geometry(shape)
+        layers: list[nn.Module] = [nn.Conv2d(shape[0], width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        channels = width
+        for _ in range(ups - 1):
+            layers += [
+                nn.Conv2d(channels, channels * 2, 4, 2, 1, bias=False),  # halves H and W
+                nn.BatchNorm2d(channels * 2),
+                nn.LeakyReLU(0.2, True),
+            ]
+            channels *= 2
+        layers += [nn.Flatten(), nn.Linear(channels * start * start, 1)]
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x).squeeze(1)  # (N,) logits
+
+
+def check_gan_config(config: Mapping[str, Any]) -> None:
+    """Validates a full GAN config.
+
+    Raises:
+        ValueError: Naming the first bad key and its value.
+    """
+    for key in ("latent_dim", "width", "batch_size", "d_steps", "max_epochs", "fid_samples", "sample_every"):
+        value = config[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if key == "sample_every" else 1):
+            raise ValueError(
+                f"{key} must be an integer >= {0 if key == 'sample_every' else 1}, but got {key}={value!r}."
+            )
+    if config["fid_samples"] < 2:
+        raise ValueError(f"fid_samples must be >= 2, but got fid_samples={config['fid_samples']!r}.")
+    for key in ("lr_g", "lr_d"):
+        value = config[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise ValueError(f"{key} must be a positive number, but got {key}={value!r}.")
+    betas = config["betas"]
+    if not isinstance(betas, (list, tuple)) or len(betas) != 2 or not all(0 <= float(b) < 1 for b in betas):
+        raise ValueError(f"betas must be two numbers in [0, 1), but got betas={betas!r}.")
+    smoothing = config["label_smoothing"]
+    if not isinstance(smoothing, (int, float)) or not 0 <= smoothing < 0.5:
+        raise ValueError(f"label_smoothing must be in [0, 0.5), but got label_smoothing={smoothing!r}.")
+    if config["fid_features"] not in FEATURE_EXTRACTORS:
+        raise ValueError(
+            f"fid_features must be one of {list(FEATURE_EXTRACTORS)}, but got fid_features={config['fid_features']!r}."
+        )
+    if config["dataset"] in ("xor",):
+        raise ValueError("dataset='xor' has no images; the GAN needs digits, mnist, fashion-mnist or cifar10.")
+    if int(config["num_folds"]) < 2:
+        raise ValueError(
+            f"num_folds must be >= 2 (FID's reference is the held-out fold), but got {config['num_folds']!r}."
+        )
+
+
+_REFERENCE_STATS: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+
+class GANTrainable(tune.Trainable):
+    """Trains a DCGAN one epoch per ``step()`` and reports :data:`GAN_METRICS`.
+
+    Config keys and defaults are in :data:`GAN_DEFAULTS`. A sample grid is written to
+    ``samples/epoch_NNNN.png`` in the trial folder every ``sample_every`` epochs (0: never).
+    Losses or FID that go NaN/inf are reported as they are: the search's non-finite
+    guard stops the trial with reason ``non_finite``; nothing raises.
+    """
+
+    def setup(self, config: dict[str, Any]) -> None:
+        self._build(config)
+
+    def _build(self, config: Mapping[str, Any]) -> None:
+        self.settings = s = merged_config(GAN_DEFAULTS, config)
+        check_gan_config(s)
+        self.device = select_device()
+        self.generator_rng = seed_everything(int(s["seed"]))
+        self.dataset = load_dataset(s["dataset"], s["data_root"], download=bool(s["download"]))
+        split = split_dataset(
+            self.dataset, num_folds=int(s["num_folds"]), fold=int(s["fold"]), seed=int(s["split_seed"])
+        )
+        shape = self.dataset.input_shape
+        self.train_images = (split.x_train * 2 - 1).to(self.device)  # (N, C, H, W) in [-1, 1]
+        self.held_out = split.x_val  # (M, C, H, W) in [0, 1]
+        self.netG = Generator(int(s["latent_dim"]), int(s["width"]), shape).to(self.device)
+        self.netD = Discriminator(int(s["width"]), shape).to(self.device)
+        betas = (float(s["betas"][0]), float(s["betas"][1]))
+        self.optG = torch.optim.Adam(self.netG.parameters(), lr=float(s["lr_g"]), betas=betas)
+        self.optD = torch.optim.Adam(self.netD.parameters(), lr=float(s["lr_d"]), betas=betas)
+        self.fixed_noise = torch.randn(64, int(s["latent_dim"]), generator=self.generator_rng).to(self.device)
+        self.epoch = 0
+        self._extractor = self._feature_extractor()
+        self.reference = self._reference_statistics()
+
+    # -- FID --------------------------------------------------------------------------
+
+    def _feature_extractor(self) -> Any:
+        s = self.settings
+        if s["fid_features"] == "inception":
+            model = load_inception(s["fid_weights"], self.device)
+            return lambda images: inception_features(model, images)
+        classifier = load_classifier(
+            s["dataset"], self.dataset.x_train, self.dataset.y_train, self.dataset.num_classes
+        ).to(self.device)
+        return lambda images: classifier_features(classifier, images)
+
+    def _reference_statistics(self) -> tuple[np.ndarray, np.ndarray]:
+        """Statistics of the held-out fold, once per (dataset, fold, extractor, N), cached on disk."""
+        from filelock import FileLock
+
+        s = self.settings
+        count = min(int(s["fid_samples"]), len(self.held_out))
+        weights = str(s["fid_weights"]) if s["fid_features"] == "inception" else ""
+        key = f"{s['dataset']}|{s['num_folds']}|{s['fold']}|{s['split_seed']}|{s['fid_features']}|{weights}|{count}"
+        if key in _REFERENCE_STATS:
+            return _REFERENCE_STATS[key]
+        path = cache_dir() / "fid_reference" / f"{hashlib.sha1(key.encode()).hexdigest()[:20]}.npz"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(path) + ".lock"):
+            if path.is_file():
+                with np.load(path) as stored:
+                    stats = (stored["mu"], stored["sigma"])
+            else:
+                stats = feature_statistics(self._extractor(self.held_out[:count]))
+                temporary = path.with_name(path.stem + ".tmp.npz")
+                np.savez(temporary, mu=stats[0], sigma=stats[1])
+                os.replace(temporary, path)
+        _REFERENCE_STATS[key] = stats
+        return stats
+
+    @torch.no_grad()
+    def _fid(self) -> float:
+        s = self.settings
+        self.netG.eval()
+        count, latent = int(s["fid_samples"]), int(s["latent_dim"])
+        samples = []
+        for start in range(0, count, 500):
+            z = torch.randn(min(500, count - start), latent, generator=self.generator_rng).to(self.device)
+            samples.append((self.netG(z) + 1) / 2)
+        self.netG.train()
+        images = torch.cat(samples).clamp_(0, 1)
+        if not torch.isfinite(images).all():
+            return math.nan
+        mu, sigma = feature_statistics(self._extractor(images))
+        return frechet_distance(mu, sigma, *self.reference)
+
+    # -- training -------------------------------------------------------------------------
+
+    def train_epoch(self) -> dict[str, float]:
+        """One pass over the training folds; returns mean ``d_loss`` and ``g_loss``."""
+        s = self.settings
+        loss = nn.BCEWithLogitsLoss()
+        real_label = 1.0 - float(s["label_smoothing"])  # one-sided label smoothing
+        latent, batch_size = int(s["latent_dim"]), int(s["batch_size"])
+        order = torch.randperm(len(self.train_images), generator=self.generator_rng).to(self.device)
+        d_total, g_total, batches = 0.0, 0.0, 0
+        for start in range(0, len(order) - batch_size + 1, batch_size):
+            real = self.train_images[order[start : start + batch_size]]
+            # ---- update D: maximise log D(x) + log(1 - D(G(z))), fakes detached ----
+            for _ in range(int(s["d_steps"])):
+                z = torch.randn(batch_size, latent, generator=self.generator_rng).to(self.device)
+                fake = self.netG(z).detach()
+                d_loss = loss(self.netD(real), torch.full((batch_size,), real_label, device=self.device)) + loss(
+                    self.netD(fake), torch.zeros(batch_size, device=self.device)
+                )
+                self.optD.zero_grad(set_to_none=True)
+                d_loss.backward()
+                self.optD.step()
+            # ---- update G: maximise log D(G(z)) ----
+            z = torch.randn(batch_size, latent, generator=self.generator_rng).to(self.device)
+            g_loss = loss(self.netD(self.netG(z)), torch.ones(batch_size, device=self.device))
+            self.optG.zero_grad(set_to_none=True)
+            g_loss.backward()
+            self.optG.step()
+            d_total += d_loss.item()
+            g_total += g_loss.item()
+            batches += 1
+        return {"d_loss": d_total / max(batches, 1), "g_loss": g_total / max(batches, 1)}
+
+    @torch.no_grad()
+    def _discriminator_on_held_out(self) -> dict[str, float]:
+        """Accuracy of D on held-out real images against as many fresh fakes."""
+        self.netD.eval()
+        self.netG.eval()
+        real = (self.held_out * 2 - 1).to(self.device)
+        z = torch.randn(len(real), int(self.settings["latent_dim"]), generator=self.generator_rng).to(self.device)
+        real_logits, fake_logits = self.netD(real), self.netD(self.netG(z))
+        self.netD.train()
+        self.netG.train()
+        correct = (real_logits > 0).float().sum() + (fake_logits < 0).float().sum()
+        return {
+            "d_accuracy": float(correct) / (2 * len(real)),
+            "d_real_mean": float(torch.sigmoid(real_logits).mean()),
+            "d_fake_mean": float(torch.sigmoid(fake_logits).mean()),
+        }
+
+    def step(self) -> dict[str, Any]:
+        started = time.perf_counter()
+        losses = self.train_epoch()
+        self.epoch += 1
+        epoch_time = time.perf_counter() - started
+        started = time.perf_counter()
+        diverged = not all(math.isfinite(v) for v in losses.values())
+        fid = math.nan if diverged else self._fid()
+        fid_time = time.perf_counter() - started
+        every = int(self.settings["sample_every"])
+        if every and self.epoch % every == 0 and not diverged:
+            self._write_samples()
+        return {
+            "epoch": self.epoch,
+            **losses,
+            **self._discriminator_on_held_out(),
+            "fid": fid,
+            "fid_samples": float(self.settings["fid_samples"]),
+            "fid_features": str(self.settings["fid_features"]),
+            "epoch_time_s": epoch_time,
+            "fid_time_s": fid_time,
+            "fold": float(self.settings["fold"]),
+            "done": self.epoch >= int(self.settings["max_epochs"]),
+        }
+
+    @torch.no_grad()
+    def _write_samples(self) -> None:
+        from torchvision.utils import save_image
+
+        self.netG.eval()
+        images = (self.netG(self.fixed_noise) + 1) / 2
+        self.netG.train()
+        folder = Path(self.logdir) / "samples"
+        folder.mkdir(parents=True, exist_ok=True)
+        save_image(images.clamp(0, 1), folder / f"epoch_{self.epoch:04d}.png", nrow=8, padding=1)
+
+    # -- checkpoints and actor reuse ---------------------------------------------------
+
+    def save_checkpoint(self, checkpoint_dir: str) -> None:
+        torch.save(
+            {
+                "netG": self.netG.state_dict(),
+                "netD": self.netD.state_dict(),
+                "optG": self.optG.state_dict(),
+                "optD": self.optD.state_dict(),
+                "epoch": self.epoch,
+                "rng": rng_state(self.generator_rng),
+            },
+            os.path.join(checkpoint_dir, _CHECKPOINT_FILE),
+        )
+
+    def load_checkpoint(self, checkpoint: str | dict[str, Any] | None) -> None:
+        if not isinstance(checkpoint, str):
+            raise TypeError(f"expected a checkpoint folder, but got {checkpoint!r}.")
+        state = torch.load(os.path.join(checkpoint, _CHECKPOINT_FILE), map_location=self.device, weights_only=False)
+        self.netG.load_state_dict(state["netG"])
+        self.netD.load_state_dict(state["netD"])
+        self.optG.load_state_dict(state["optG"])
+        self.optD.load_state_dict(state["optD"])
+        self.epoch = int(state["epoch"])
+        set_rng_state(self.generator_rng, state["rng"])
+
+    def reset_config(self, new_config: dict[str, Any]) -> bool:
+        self._build(new_config)
+        return True

@@ -8,7 +8,7 @@ import time
 
 import pandas as pd
 
-from benchmarks import replay
+from benchmarks import gan_fid, replay
 
 
 def main() -> None:
@@ -16,7 +16,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, to show the suite runs (no timing claims)")
     args = parser.parse_args()
     rows = []
-    for module in (replay,):
+    for module in (replay, gan_fid):
         rows += module.run(quick=args.quick)
     table = pd.DataFrame(rows)
     print(

@@ -170,3 +170,55 @@ def test_failing_trials_are_recorded_as_error(ray_session, tmp_path):
     reasons = load_stop_reasons(summary.experiment_path)
     assert list(reasons["stop_reason"]) == ["error"] * 3
     assert all("not found" in detail for detail in reasons["detail"])
+
+
+def test_gan_digits_search_with_asha_and_per_trial_fid_thresholds(ray_session, tmp_path, monkeypatch):
+    monkeypatch.setenv("TUNE_STOP_CACHE", str(tmp_path / "cache"))
+    space = load_space("gan-digits").with_overrides(num_samples=2, max_epochs=6)
+    summary = run_search(space, SearchOptions(storage_path=str(tmp_path), name="gan", verbose=0))
+    assert summary.num_trials == 6 and summary.num_errors == 0
+    curves = load_experiment(summary.experiment_path)
+    reasons = load_stop_reasons(summary.experiment_path)
+    assert sorted(reasons["trial_id"]) == sorted(curves["trial_id"].unique())
+    assert set(reasons["stop_reason"]) <= {"threshold", "scheduler", "completed", "non_finite"}
+    for _, curve in curves.groupby("trial_id"):
+        reason, stop_epoch = curve["stop_reason"].iloc[0], int(curve["stop_epoch"].iloc[0])
+        assert stop_epoch == int(curve["epoch"].max())
+        fid_hit = curve["fid"] <= curve["config/fid_threshold"]
+        acc_hit = curve["d_accuracy"] >= curve["config/d_accuracy_threshold"]
+        first_hit = curve.loc[fid_hit | acc_hit, "epoch"]
+        if reason == "threshold":
+            assert int(first_hit.min()) == stop_epoch
+        else:
+            assert first_hit.empty
+    assert (curves["fid_samples"] == 500).all() and (curves["fid_features"] == "classifier").all()
+
+
+class DivergingGAN:
+    """Factory for a GANTrainable whose losses go NaN from epoch 3 on (a stand-in for divergence)."""
+
+    @staticmethod
+    def make():
+        from tune_stop.trainables import GANTrainable
+
+        class Diverging(GANTrainable):
+            def train_epoch(self):
+                losses = super().train_epoch()
+                return {k: float("nan") for k in losses} if self.epoch >= 2 else losses
+
+        return Diverging
+
+
+def test_a_diverging_gan_stops_as_non_finite_and_asha_never_sees_nan(ray_session, tmp_path, monkeypatch):
+    monkeypatch.setenv("TUNE_STOP_CACHE", str(tmp_path / "cache"))
+    space = load_space("gan-digits").with_overrides(num_samples=1, max_epochs=8)
+    options = SearchOptions(storage_path=str(tmp_path), name="nan", verbose=0)
+    summary = run_search(space, options, overrides={"width": 8}, trainable_cls=DivergingGAN.make())
+    assert summary.num_errors == 0
+    reasons = load_stop_reasons(summary.experiment_path)
+    # Trials that were not stopped earlier (by ASHA at epoch 3 or a threshold) diverge at epoch 3.
+    diverged = reasons[reasons["stop_reason"] == "non_finite"]
+    assert len(diverged) >= 1
+    assert (diverged["stop_epoch"] == 3).all()
+    assert set(diverged["metric"]) <= {"d_loss", "g_loss", "fid"}
+    assert set(reasons["stop_reason"]) <= {"non_finite", "threshold", "scheduler"}

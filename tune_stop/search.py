@@ -156,18 +156,24 @@ def experiment_path(space: SearchSpace, options: SearchOptions) -> Path:
 
 
 def build_tuner(
-    space: SearchSpace, options: SearchOptions, overrides: Mapping[str, Any] | None = None
+    space: SearchSpace,
+    options: SearchOptions,
+    overrides: Mapping[str, Any] | None = None,
+    trainable_cls: type[tune.Trainable] | None = None,
 ) -> tuple[tune.Tuner, Path]:
     """A ``tune.Tuner`` for the space, and the experiment folder it will write.
 
     The stopper is the space's policies behind a non-finite guard, the scheduler
     ASHA on ``epoch`` (or FIFO), and a callback writes ``stop_reasons.csv``.
+    ``trainable_cls`` replaces the space's trainable class (e.g. your subclass of it).
     """
     info = TRAINABLES[space.trainable]
     stopper = space.build_stopper()
     scheduler = build_scheduler(space)
     path = experiment_path(space, options)
-    trainable = tune.with_resources(info.cls, {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial})
+    trainable = tune.with_resources(
+        trainable_cls or info.cls, {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial}
+    )
     tuner = tune.Tuner(
         trainable,
         param_space=build_param_space(space, overrides),
@@ -241,7 +247,12 @@ def _best_epoch(results: tune.ResultGrid, metric: str, mode: str) -> dict[str, A
     return best
 
 
-def run_search(space: SearchSpace, options: SearchOptions, overrides: Mapping[str, Any] | None = None) -> SearchSummary:
+def run_search(
+    space: SearchSpace,
+    options: SearchOptions,
+    overrides: Mapping[str, Any] | None = None,
+    trainable_cls: type[tune.Trainable] | None = None,
+) -> SearchSummary:
     """Runs the search to the end and summarises it.
 
     Raises:
@@ -252,7 +263,7 @@ def run_search(space: SearchSpace, options: SearchOptions, overrides: Mapping[st
         raise FileExistsError(f"experiment folder {path} already exists; choose another --name")
     options = replace(options, name=path.name, storage_path=str(path.parent))
     init_ray(options)
-    tuner, _ = build_tuner(space, options, overrides)
+    tuner, _ = build_tuner(space, options, overrides, trainable_cls)
     started = time.perf_counter()
     results = tuner.fit()
     wall_time = time.perf_counter() - started

@@ -1,0 +1,144 @@
+"""The DCGAN trainable, driven directly (no Ray cluster needed)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.idx_files import make_mnist
+from tune_stop.trainables.gan import GAN_METRICS, Discriminator, GANTrainable, Generator
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("TUNE_STOP_CACHE", str(tmp_path / "cache"))
+
+
+def run(trainable: GANTrainable, epochs: int) -> list[dict]:
+    return [trainable.train() for _ in range(epochs)]
+
+
+@pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28), (3, 32, 32)])
+def test_generator_and_discriminator_are_sized_from_the_image_shape(shape):
+    generator, discriminator = Generator(16, 8, shape), Discriminator(8, shape)
+    images = generator(torch.randn(5, 16))
+    assert images.shape == (5, *shape)
+    assert float(images.detach().abs().max()) <= 1.0
+    assert discriminator(images).shape == (5,)
+
+
+def test_unsupported_image_shape():
+    with pytest.raises(ValueError, match="8x8, 28x28 and 32x32"):
+        Generator(16, 8, (1, 16, 16))
+
+
+def test_the_gan_learns_digits_fid_falls():
+    trainable = GANTrainable(config={"max_epochs": 8, "sample_every": 4})
+    try:
+        results = run(trainable, 8)
+        samples = sorted((Path(trainable.logdir) / "samples").glob("*.png"))
+    finally:
+        trainable.stop()
+    first, last = results[0]["fid"], results[-1]["fid"]
+    assert last < 0.5 * first, (first, last)
+    for result in results:
+        for key in GAN_METRICS:
+            assert key in result
+        assert isinstance(result["fid_features"], str) and result["fid_features"] == "classifier"
+        assert all(isinstance(result[k], float) for k in GAN_METRICS if k not in ("epoch", "fid_features"))
+        assert 0.0 <= result["d_accuracy"] <= 1.0 and result["fid_samples"] == 500.0
+        assert result["epoch_time_s"] > 0 and result["fid_time_s"] > 0
+    assert [p.name for p in samples] == ["epoch_0004.png", "epoch_0008.png"]
+    assert samples[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_checkpoint_restores_both_networks_optimisers_epoch_and_rng(tmp_path):
+    config = {"width": 16, "fid_samples": 100, "sample_every": 0, "seed": 4}
+    reference = GANTrainable(config=config)
+    run(reference, 2)
+    checkpoint = reference.save(str(tmp_path / "ckpt"))
+    expected = run(reference, 2)
+    restored = GANTrainable(config=config)
+    restored.restore(checkpoint)
+    resumed = run(restored, 2)
+    for trainable in (reference, restored):
+        trainable.stop()
+    assert [r["epoch"] for r in resumed] == [3, 4]
+    for a, b in zip(expected, resumed, strict=True):
+        for key in ("d_loss", "g_loss", "fid", "d_accuracy"):
+            assert a[key] == pytest.approx(b[key], rel=1e-5), key
+
+
+def test_reset_config_and_same_seed_same_curve():
+    config = {"width": 16, "fid_samples": 100, "sample_every": 0}
+    trainable = GANTrainable(config=config)
+    first = [r["fid"] for r in run(trainable, 2)]
+    assert trainable.reset_config({**config, "fold": 1})
+    second = run(trainable, 1)
+    fresh = GANTrainable(config={**config, "fold": 1})
+    expected = run(fresh, 1)
+    again = GANTrainable(config=config)
+    repeat = [r["fid"] for r in run(again, 2)]
+    for t in (trainable, fresh, again):
+        t.stop()
+    assert second[0]["epoch"] == 1 and second[0]["fold"] == 1.0
+    assert second[0]["fid"] == pytest.approx(expected[0]["fid"], rel=1e-5)
+    assert first == pytest.approx(repeat, rel=1e-6)
+
+
+def test_trains_on_28x28_mnist_format_files(tmp_path):
+    make_mnist(tmp_path / "data", n_train=150, n_test=30)
+    trainable = GANTrainable(
+        config={
+            "dataset": "mnist",
+            "data_root": str(tmp_path / "data"),
+            "width": 8,
+            "fid_samples": 40,
+            "batch_size": 32,
+            "sample_every": 1,
+        }
+    )
+    try:
+        result = trainable.train()
+    finally:
+        trainable.stop()
+    assert math.isfinite(result["fid"]) and result["epoch"] == 1
+
+
+def test_inception_features_inside_the_trainable(tmp_path, monkeypatch):
+    import pytorch_fid.inception as fid_inception
+
+    from tune_stop import metrics
+
+    path = tmp_path / "weights.pth"
+    torch.manual_seed(0)
+    torch.save(metrics._fid_network(fid_inception, None).state_dict(), path)
+    trainable = GANTrainable(
+        config={"fid_features": "inception", "fid_weights": str(path), "fid_samples": 6, "width": 8, "sample_every": 0}
+    )
+    try:
+        result = trainable.train()
+    finally:
+        trainable.stop()
+    assert result["fid_features"] == "inception" and math.isfinite(result["fid"])
+
+
+@pytest.mark.parametrize(
+    ("config", "match"),
+    [
+        ({"fid_features": "clip"}, "fid_features='clip'"),
+        ({"fid_samples": 1}, "fid_samples must be >= 2"),
+        ({"lr_g": 0}, "lr_g=0"),
+        ({"betas": [0.5]}, "betas="),
+        ({"label_smoothing": 0.7}, "label_smoothing=0.7"),
+        ({"d_steps": 0}, "d_steps=0"),
+        ({"dataset": "xor"}, "no images"),
+        ({"num_folds": 1}, "num_folds must be >= 2"),
+    ],
+)
+def test_bad_config(config, match):
+    with pytest.raises(ValueError, match=match):
+        GANTrainable(config=config)

@@ -242,6 +242,11 @@ def analyse(
         train_metric = _TRAIN_METRICS.get(metric) if _TRAIN_METRICS.get(metric) in columns else None
         values = curve_set.matrix(metric)
         policies = candidate_policies(families, metric, mode, values, train_metric, threshold_count)
+        if not policies:
+            raise ValueError(
+                f"none of the policies {', '.join(families)} applies to {metric} (mode={mode}): gl, pq and up "
+                "are defined on errors (mode='min'), and pq needs the training loss."
+            )
         kinds = ["recommended"] * len(policies)
         if baselines:
             extra = baseline_policies(metric, mode, train_metric)

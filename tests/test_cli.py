@@ -27,7 +27,11 @@ def folder_digest(path: Path) -> str:
 
 
 @pytest.fixture
-def files(tmp_path):
+def files(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # an empty torch hub cache
+    (tmp_path / "inception.yaml").write_text(
+        "trainable: gan\nmetric: fid\nnum_folds: 2\nconfig: {fid_features: inception}\n"
+    )
     (tmp_path / "bad.yaml").write_text(BAD_SPACE)
     (tmp_path / "broken.yaml").write_text("config: [\n")
     (tmp_path / "mnist.yaml").write_text(MNIST_SPACE)
@@ -39,6 +43,8 @@ def files(tmp_path):
         "trial_id,fold,epoch,val_loss,test_accuracy\n"
         + "".join(f"t{i},{i % 2},{e},{1 / e},{e / 10}\n" for i in range(4) for e in range(1, 6))
     )
+    (tmp_path / "exp").mkdir()
+    (tmp_path / "exp" / "experiment_state-2026.json").write_text("{}")
     (tmp_path / "badepoch.csv").write_text("trial_id,epoch,val_loss\na,0,1.0\n")
     (tmp_path / "empty.csv").write_text("")
     return tmp_path
@@ -69,6 +75,26 @@ BAD_INPUT = [
         ["search", "perceptron-digits", "--max-epochs", "2", "--scheduler", "asha"],
         "grace_period: 3 exceeds max_t=2",
     ),
+    (["search", "{tmp}/inception.yaml"], "FID Inception weights not found: put pt_inception-2015-12-05"),
+    (["search", "{tmp}/inception.yaml", "--fid-weights", "{tmp}/no.pth"], "no.pth does not exist"),
+    (["search", "mlp-digits", "--fid-weights", "{tmp}/no.pth"], "--fid-weights applies to GAN spaces"),
+    (["recommend", "{tmp}/nothing"], "no experiment folder at"),
+    (["recommend", "{tmp}/results/taken"], "is not a Ray Tune experiment folder"),
+    (["recommend", "{tmp}/results"], "is not a Ray Tune experiment folder"),
+    (["recommend", "{tmp}/bad.yaml"], "cannot read curves from"),
+    (
+        ["recommend", "{tmp}/curves.csv", "--metric", "val_loss", "--mode", "max", "--policy", "gl"],
+        "none of the policies gl applies to val_loss",
+    ),
+    (["recommend", "{tmp}/curves.csv", "--metric", "val_los"], "metric 'val_los' is not in the curves"),
+    (["recommend", "{tmp}/curves.csv", "--target", "fid"], "target 'fid' is not in the curves"),
+    (["recommend", "{tmp}/curves.csv", "--tolerance", "-1"], "--tolerance: must be >= 0"),
+    (["recommend", "{tmp}/curves.csv", "--policy", "early"], "invalid choice: 'early'"),
+    (["recommend", "{tmp}/badepoch.csv"], "epoch must hold integers >= 1"),
+    (["recommend", "{tmp}/empty.csv"], "cannot read curves from"),
+    (["recommend", "{tmp}/exp", "--out", "{tmp}/exp/report"], "is inside the experiment folder"),
+    (["report", "{tmp}/results/taken"], "is not a Ray Tune experiment folder"),
+    (["report", "{tmp}/curves.csv", "--metric", "fid"], "metric 'fid' is not in the curves"),
 ]
 
 

@@ -176,6 +176,11 @@ def _cmd_search(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
     data_root = str(Path(args.data_root).expanduser().resolve()) if args.data_root else None
     _check_data(space, data_root, args.download)
+    overrides: dict[str, object] = {"data_root": data_root, "download": args.download}
+    if space.trainable == "gan":
+        overrides.update(_check_fid_weights(space, args.fid_weights))
+    elif args.fid_weights:
+        raise UsageError(f"--fid-weights applies to GAN spaces, and {space.name} trains a {space.trainable}")
     options = SearchOptions(
         storage_path=args.storage_path,
         name=args.name,
@@ -193,11 +198,6 @@ def _cmd_search(args: argparse.Namespace) -> int:
     options = SearchOptions(**{**vars(options), "name": path.name, "storage_path": str(path.parent)})
     init_ray(options)
     _check_resources(options.cpus_per_trial, options.gpus_per_trial)
-    overrides: dict[str, object] = {"data_root": data_root, "download": args.download}
-    if space.trainable == "gan":
-        overrides.update(_check_fid_weights(space, args.fid_weights))
-    elif args.fid_weights:
-        raise UsageError(f"--fid-weights applies to GAN spaces, and {space.name} trains a {space.trainable}")
     summary = run_search(space, options, overrides)
     print(_format_summary(space, summary))
     return EXIT_TRIALS_FAILED if summary.num_errors else EXIT_OK

@@ -75,6 +75,8 @@ BAD_INPUT = [
         ["search", "perceptron-digits", "--max-epochs", "2", "--scheduler", "asha"],
         "grace_period: 3 exceeds max_t=2",
     ),
+    (["search", "gan-mnist", "--data-root", "{tmp}/data"], "dataset 'mnist' not found at"),
+    (["search", "gan-cifar10", "--data-root", "{tmp}/data"], "dataset 'cifar10' not found at"),
     (["search", "{tmp}/inception.yaml"], "FID Inception weights not found: put pt_inception-2015-12-05"),
     (["search", "{tmp}/inception.yaml", "--fid-weights", "{tmp}/no.pth"], "no.pth does not exist"),
     (["search", "mlp-digits", "--fid-weights", "{tmp}/no.pth"], "--fid-weights applies to GAN spaces"),

@@ -242,7 +242,7 @@ def _load(source: str) -> object:
 def _cmd_recommend(args: argparse.Namespace) -> int:
     import warnings
 
-    from analysis import analyse, infer_mode, write_report
+    from analysis import RECOMMENDATION_COLUMNS, analyse, infer_mode, write_report
 
     source = Path(args.experiment).expanduser().resolve()
     out = Path(args.out).expanduser().resolve() if args.out else Path.cwd() / f"{source.stem}-report"
@@ -272,19 +272,8 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     written = write_report(analysis, out, tolerance=args.tolerance, source=str(source))
     import pandas as pd
 
-    columns = [
-        "policy",
-        "metric",
-        "parameter",
-        "recommended",
-        "cv_regret_mean",
-        "cv_regret_std",
-        "cv_epochs_saved_mean",
-        "cv_epochs_saved_std",
-        "trigger_rate",
-        "n_censored",
-        "kind",
-    ]
+    hidden = {"mode", "n_curves", "n_folds", "target", "regret_all", "epochs_saved_all", "description"}
+    columns = [column for column in RECOMMENDATION_COLUMNS if column not in hidden]
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(analysis.recommendations[columns].round(4).to_string(index=False))
     print(f"Report: {out} ({', '.join(p.name for p in written)})")

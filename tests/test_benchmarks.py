@@ -17,3 +17,34 @@ def test_quick_benchmarks_run_and_print_ratios():
     assert run.returncode == 0, run.stderr[-2000:]
     assert "replay + K-fold recommend" in run.stdout
     assert "ratio" in run.stdout
+
+
+def test_gpu_check_dry_run_on_the_cpu():
+    run = subprocess.run(
+        [sys.executable, "-m", "benchmarks.gpu_check", "--gpus-per-trial", "0", "--quick"],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=400,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = [line for line in run.stdout.splitlines() if line.startswith((" gan-", "gan-"))]
+    assert len(lines) == 12 and all(" cpu " in line for line in lines)
+
+
+def test_gpu_check_without_a_gpu_says_so():
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    run = subprocess.run(
+        [sys.executable, "-m", "benchmarks.gpu_check"],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == [
+        "gpu_check: no CUDA device on this machine; run it on a GPU node (--gpus-per-trial 0 is a CPU dry run)"
+    ]

@@ -80,6 +80,7 @@ BAD_INPUT = [
     (["search", "{tmp}/inception.yaml"], "FID Inception weights not found: put pt_inception-2015-12-05"),
     (["search", "{tmp}/inception.yaml", "--fid-weights", "{tmp}/no.pth"], "no.pth does not exist"),
     (["search", "mlp-digits", "--fid-weights", "{tmp}/no.pth"], "--fid-weights applies to GAN spaces"),
+    (["search", "mlp-digits", "--amp"], "--amp applies to GAN spaces"),
     (["recommend", "{tmp}/nothing"], "no experiment folder at"),
     (["recommend", "{tmp}/results/taken"], "is not a Ray Tune experiment folder"),
     (["recommend", "{tmp}/results"], "is not a Ray Tune experiment folder"),

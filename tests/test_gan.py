@@ -126,6 +126,22 @@ def test_inception_features_inside_the_trainable(tmp_path, monkeypatch):
     assert result["fid_features"] == "inception" and math.isfinite(result["fid"])
 
 
+def test_mixed_precision_option_trains(tmp_path):
+    # On the CPU mixed precision is bfloat16 autocast; on CUDA float16 with loss scaling.
+    trainable = GANTrainable(config={"amp": True, "sample_every": 0})
+    try:
+        fids = [trainable.train()["fid"] for _ in range(6)]
+        assert trainable.amp_dtype == torch.bfloat16
+        restored = GANTrainable(config={"amp": True, "sample_every": 0})
+        restored.restore(trainable.save(str(tmp_path / "ckpt")))
+        assert restored.epoch == 6
+        restored.stop()
+    finally:
+        trainable.stop()
+    assert all(math.isfinite(f) for f in fids)
+    assert fids[-1] < 0.6 * fids[0]
+
+
 @pytest.mark.parametrize(
     ("config", "match"),
     [
@@ -137,6 +153,7 @@ def test_inception_features_inside_the_trainable(tmp_path, monkeypatch):
         ({"d_steps": 0}, "d_steps=0"),
         ({"dataset": "xor"}, "no images"),
         ({"num_folds": 1}, "num_folds must be >= 2"),
+        ({"amp": "yes"}, "amp='yes'"),
     ],
 )
 def test_bad_config(config, match):

@@ -75,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     search.add_argument("--download", action="store_true", help="let torchvision download missing datasets")
     search.add_argument("--fid-weights", help="local FID Inception weights file (for fid_features: inception)")
+    search.add_argument("--amp", action="store_true", help="mixed precision for GAN spaces (float16 on CUDA)")
     search.add_argument(
         "--checkpoint-frequency",
         type=_number(int, 0),
@@ -166,7 +167,8 @@ def _check_resources(cpus: float, gpus: float) -> None:
 
 def _cmd_search(args: argparse.Namespace) -> int:
     from search_spaces import SpaceError, load_space
-    from tune_stop.search import SearchOptions, experiment_path, init_ray, run_search
+    from tune_stop.cluster import StorageError
+    from tune_stop.search import SearchOptions, experiment_path, init_ray, path_exists, run_search
 
     try:
         space = load_space(args.space).with_overrides(
@@ -179,8 +181,11 @@ def _cmd_search(args: argparse.Namespace) -> int:
     overrides: dict[str, object] = {"data_root": data_root, "download": args.download}
     if space.trainable == "gan":
         overrides.update(_check_fid_weights(space, args.fid_weights))
-    elif args.fid_weights:
-        raise UsageError(f"--fid-weights applies to GAN spaces, and {space.name} trains a {space.trainable}")
+        if args.amp:
+            overrides["amp"] = True
+    elif args.fid_weights or args.amp:
+        flag = "--fid-weights" if args.fid_weights else "--amp"
+        raise UsageError(f"{flag} applies to GAN spaces, and {space.name} trains a {space.trainable}")
     options = SearchOptions(
         storage_path=args.storage_path,
         name=args.name,
@@ -193,12 +198,15 @@ def _cmd_search(args: argparse.Namespace) -> int:
         verbose=0 if args.quiet else 1,
     )
     path = experiment_path(space, options)
-    if path.exists():
+    if path_exists(path):
         raise UsageError(f"experiment folder {path} already exists; choose another --name")
-    options = SearchOptions(**{**vars(options), "name": path.name, "storage_path": str(path.parent)})
+    options = SearchOptions(**{**vars(options), "name": str(path).rstrip("/").rsplit("/", 1)[1]})
     init_ray(options)
     _check_resources(options.cpus_per_trial, options.gpus_per_trial)
-    summary = run_search(space, options, overrides)
+    try:
+        summary = run_search(space, options, overrides)
+    except StorageError as error:
+        raise UsageError(str(error)) from None
     print(_format_summary(space, summary))
     return EXIT_TRIALS_FAILED if summary.num_errors else EXIT_OK
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import io
 import logging
+import os
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -18,6 +20,7 @@ from ray import tune
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
 from search_spaces import SearchSpace
+from tune_stop.cluster import check_shared_storage
 from tune_stop.reasons import STOP_REASONS_FILE, StopReasonsCallback
 from tune_stop.schedulers import RecordingASHAScheduler
 from tune_stop.trainables import TRAINABLES
@@ -32,6 +35,8 @@ __all__ = [
     "default_storage_path",
     "experiment_path",
     "init_ray",
+    "is_uri",
+    "path_exists",
     "read_stop_reasons",
     "run_search",
 ]
@@ -52,6 +57,7 @@ class SearchOptions:
         address: Ray cluster address (``auto``, ``ray://host:port``); None starts Ray locally.
         num_cpus: CPUs of a locally started Ray; None uses all.
         verbose: Ray Tune's progress output level (0 silent, 1 status tables).
+        reuse_actors: Let a finished trial's actor run the next trial (keeps the data loaded).
     """
 
     storage_path: str | None = None
@@ -63,6 +69,7 @@ class SearchOptions:
     address: str | None = None
     num_cpus: int | None = None
     verbose: int = 1
+    reuse_actors: bool = True
 
 
 @dataclass
@@ -79,7 +86,7 @@ class SearchSummary:
         wall_time_s: Seconds spent in ``Tuner.fit``.
     """
 
-    experiment_path: Path
+    experiment_path: Path | str
     num_trials: int
     num_errors: int
     stop_reasons: list[dict[str, str]] = field(default_factory=list)
@@ -149,10 +156,39 @@ def build_scheduler(space: SearchSpace) -> TrialScheduler:
     )
 
 
-def experiment_path(space: SearchSpace, options: SearchOptions) -> Path:
-    """The folder the search writes: ``<storage_path>/<name>``."""
+def is_uri(path: str | os.PathLike[str] | None) -> bool:
+    """Whether a storage path is a URI (``s3://``, ``gs://``, ``file://``) rather than a local path."""
+    return path is not None and "://" in str(path)
+
+
+def experiment_path(space: SearchSpace, options: SearchOptions) -> Path | str:
+    """The folder the search writes, ``<storage_path>/<name>``: a local Path or a URI string."""
+    name = options.name or f"{space.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if is_uri(options.storage_path):
+        return f"{str(options.storage_path).rstrip('/')}/{name}"
     storage = Path(options.storage_path).expanduser().resolve() if options.storage_path else default_storage_path()
-    return storage / (options.name or f"{space.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    return storage / name
+
+
+def _open_uri(uri: str, name: str) -> Any:
+    """A pyarrow input stream for ``<uri>/<name>``, or None if there is no such file."""
+    import pyarrow.fs
+
+    filesystem, root = pyarrow.fs.FileSystem.from_uri(uri)
+    target = f"{root.rstrip('/')}/{name}"
+    if filesystem.get_file_info(target).type != pyarrow.fs.FileType.File:
+        return None
+    return filesystem.open_input_stream(target)
+
+
+def path_exists(path: Path | str) -> bool:
+    """Whether an experiment folder (local or URI) already exists."""
+    if not is_uri(path):
+        return Path(path).exists()
+    import pyarrow.fs
+
+    filesystem, root = pyarrow.fs.FileSystem.from_uri(str(path))
+    return filesystem.get_file_info(root).type != pyarrow.fs.FileType.NotFound
 
 
 def build_tuner(
@@ -160,7 +196,7 @@ def build_tuner(
     options: SearchOptions,
     overrides: Mapping[str, Any] | None = None,
     trainable_cls: type[tune.Trainable] | None = None,
-) -> tuple[tune.Tuner, Path]:
+) -> tuple[tune.Tuner, Path | str]:
     """A ``tune.Tuner`` for the space, and the experiment folder it will write.
 
     The stopper is the space's policies behind a non-finite guard, the scheduler
@@ -171,6 +207,9 @@ def build_tuner(
     stopper = space.build_stopper()
     scheduler = build_scheduler(space)
     path = experiment_path(space, options)
+    name, storage = (
+        (path.rsplit("/", 1)[1], path.rsplit("/", 1)[0]) if isinstance(path, str) else (path.name, path.parent)
+    )
     trainable = tune.with_resources(
         trainable_cls or info.cls, {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial}
     )
@@ -183,11 +222,11 @@ def build_tuner(
             scheduler=scheduler,
             num_samples=1,
             max_concurrent_trials=options.max_concurrent,
-            reuse_actors=True,
+            reuse_actors=options.reuse_actors,
         ),
         run_config=tune.RunConfig(
-            name=path.name,
-            storage_path=str(path.parent),
+            name=name,
+            storage_path=str(storage),
             stop=stopper,
             callbacks=[
                 StopReasonsCallback(stopper, scheduler if isinstance(scheduler, RecordingASHAScheduler) else None)
@@ -214,8 +253,14 @@ def init_ray(options: SearchOptions) -> None:
         ray.init(num_cpus=options.num_cpus, include_dashboard=False, log_to_driver=False)
 
 
-def read_stop_reasons(experiment_path: Path) -> list[dict[str, str]]:
-    """The rows of an experiment's ``stop_reasons.csv`` (empty if it has none)."""
+def read_stop_reasons(experiment_path: Path | str) -> list[dict[str, str]]:
+    """The rows of an experiment's ``stop_reasons.csv`` (empty if it has none); local or URI."""
+    if is_uri(experiment_path):
+        stream = _open_uri(str(experiment_path), STOP_REASONS_FILE)
+        if stream is None:
+            return []
+        with stream:
+            return list(csv.DictReader(io.StringIO(stream.read().decode())))
     path = Path(experiment_path) / STOP_REASONS_FILE
     if not path.is_file():
         return []
@@ -257,17 +302,21 @@ def run_search(
 
     Raises:
         FileExistsError: If the experiment folder already exists (nothing is overwritten).
+        StorageError: If the cluster has several nodes and the storage path is not shared.
     """
     path = experiment_path(space, options)
-    if path.exists():
+    if path_exists(path):
         raise FileExistsError(f"experiment folder {path} already exists; choose another --name")
-    options = replace(options, name=path.name, storage_path=str(path.parent))
+    given_storage = options.storage_path
+    options = replace(options, name=str(path).rstrip("/").rsplit("/", 1)[1])
     init_ray(options)
+    check_shared_storage(given_storage)
     tuner, _ = build_tuner(space, options, overrides, trainable_cls)
     started = time.perf_counter()
     results = tuner.fit()
     wall_time = time.perf_counter() - started
-    path = Path(results.experiment_path)
+    # Ray reports a URI without its scheme; keep the one the user gave.
+    path = path if is_uri(given_storage) else Path(results.experiment_path)
     return SearchSummary(
         experiment_path=path,
         num_trials=len(results),

@@ -56,6 +56,7 @@ GAN_DEFAULTS: dict[str, Any] = {
     "fid_samples": 500,
     "fid_weights": None,
     "sample_every": 5,
+    "amp": False,
 }
 
 #: The metrics one ``step()`` reports (``fid_features`` is a string, the rest floats).
@@ -164,6 +165,8 @@ def check_gan_config(config: Mapping[str, Any]) -> None:
         raise ValueError(
             f"fid_features must be one of {list(FEATURE_EXTRACTORS)}, but got fid_features={config['fid_features']!r}."
         )
+    if not isinstance(config["amp"], bool):
+        raise ValueError(f"amp must be true or false, but got amp={config['amp']!r}.")
     if config["dataset"] in ("xor",):
         raise ValueError("dataset='xor' has no images; the GAN needs digits, mnist, fashion-mnist or cifar10.")
     if int(config["num_folds"]) < 2:
@@ -205,6 +208,10 @@ class GANTrainable(tune.Trainable):
         self.optG = torch.optim.Adam(self.netG.parameters(), lr=float(s["lr_g"]), betas=betas)
         self.optD = torch.optim.Adam(self.netD.parameters(), lr=float(s["lr_d"]), betas=betas)
         self.fixed_noise = torch.randn(64, int(s["latent_dim"]), generator=self.generator_rng).to(self.device)
+        # Mixed precision: float16 with loss scaling on CUDA, bfloat16 on the CPU.
+        self.amp = bool(s["amp"])
+        self.amp_dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp and self.device.type == "cuda")
         self.epoch = 0
         self._extractor = self._feature_extractor()
         self.reference = self._reference_statistics()
@@ -276,23 +283,30 @@ class GANTrainable(tune.Trainable):
             # ---- update D: maximise log D(x) + log(1 - D(G(z))), fakes detached ----
             for _ in range(int(s["d_steps"])):
                 z = torch.randn(batch_size, latent, generator=self.generator_rng).to(self.device)
-                fake = self.netG(z).detach()
-                d_loss = loss(self.netD(real), torch.full((batch_size,), real_label, device=self.device)) + loss(
-                    self.netD(fake), torch.zeros(batch_size, device=self.device)
-                )
-                self.optD.zero_grad(set_to_none=True)
-                d_loss.backward()
-                self.optD.step()
+                with self._autocast():
+                    fake = self.netG(z).detach()
+                    d_loss = loss(self.netD(real), torch.full((batch_size,), real_label, device=self.device)) + loss(
+                        self.netD(fake), torch.zeros(batch_size, device=self.device)
+                    )
+                self._descend(self.optD, d_loss)
             # ---- update G: maximise log D(G(z)) ----
             z = torch.randn(batch_size, latent, generator=self.generator_rng).to(self.device)
-            g_loss = loss(self.netD(self.netG(z)), torch.ones(batch_size, device=self.device))
-            self.optG.zero_grad(set_to_none=True)
-            g_loss.backward()
-            self.optG.step()
+            with self._autocast():
+                g_loss = loss(self.netD(self.netG(z)), torch.ones(batch_size, device=self.device))
+            self._descend(self.optG, g_loss)
             d_total += d_loss.item()
             g_total += g_loss.item()
             batches += 1
         return {"d_loss": d_total / max(batches, 1), "g_loss": g_total / max(batches, 1)}
+
+    def _autocast(self) -> torch.autocast:
+        return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp)
+
+    def _descend(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(optimizer)
+        self.scaler.update()
 
     @torch.no_grad()
     def _discriminator_on_held_out(self) -> dict[str, float]:
@@ -356,6 +370,7 @@ class GANTrainable(tune.Trainable):
                 "netD": self.netD.state_dict(),
                 "optG": self.optG.state_dict(),
                 "optD": self.optD.state_dict(),
+                "scaler": self.scaler.state_dict(),
                 "epoch": self.epoch,
                 "rng": rng_state(self.generator_rng),
             },
@@ -370,6 +385,7 @@ class GANTrainable(tune.Trainable):
         self.netD.load_state_dict(state["netD"])
         self.optG.load_state_dict(state["optG"])
         self.optD.load_state_dict(state["optD"])
+        self.scaler.load_state_dict(state["scaler"])
         self.epoch = int(state["epoch"])
         set_rng_state(self.generator_rng, state["rng"])
 

@@ -1,0 +1,130 @@
+"""Cluster use: job submission to a real local head, a 2-node cluster, shared storage, URIs."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from analysis import load_experiment, load_stop_reasons
+from search_spaces import load_space
+from tune_stop.cluster import check_shared_storage
+from tune_stop.search import SearchOptions, run_search
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_one_node_needs_no_shared_storage(ray_session):
+    check_shared_storage(None)  # a single node: Ray's local default is fine
+
+
+def test_two_node_cluster_runs_trials_on_both_nodes_and_demands_shared_storage(tmp_path):
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONPATH": str(ROOT)}
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "multinode_search.py"), str(tmp_path / "shared")],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=400,
+        env=env,
+        cwd=ROOT,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert "give --storage-path on storage every node shares" in out["error"]
+    assert len(out["cluster_nodes"]) == 2
+    assert out["trial_nodes"] == out["cluster_nodes"]  # trials ran on both nodes
+    assert out["trials"] == 6 and out["reasons"] == 6  # 2 configurations x 3 folds
+    assert out["experiment"] == str(tmp_path / "shared" / "multi")
+    assert (tmp_path / "shared" / "multi" / "stop_reasons.csv").is_file()
+    assert not (Path.home() / "ray_results" / "no-storage").exists()
+
+
+def test_ray_job_submit_with_working_dir(tmp_path):
+    import ray
+
+    ray.shutdown()  # `ray stop` ends every Ray process here, this session's local Ray included
+    port, dashboard = free_port(), free_port()
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    ray_cli = str(BIN / "ray")
+    try:
+        start = subprocess.run(
+            [
+                ray_cli,
+                "start",
+                "--head",
+                "--node-ip-address",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--dashboard-host",
+                "127.0.0.1",
+                "--dashboard-port",
+                str(dashboard),
+                "--num-cpus",
+                "2",
+                "--include-dashboard",
+                "true",
+                "--disable-usage-stats",
+            ],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=180,
+            env=env,
+        )
+        assert start.returncode == 0, start.stderr[-3000:]
+        # The shipped script: `ray job submit --working-dir .` running `python -m tune_stop.cli search`.
+        submit = subprocess.run(
+            [
+                "bash",
+                str(ROOT / "examples" / "submit.sh"),
+                "perceptron-digits",
+                str(tmp_path),
+                "--max-epochs",
+                "4",
+                "--num-samples",
+                "1",
+                "--name",
+                "job",
+            ],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=400,
+            cwd=ROOT,
+            env={**env, "RAY_ADDRESS": f"http://127.0.0.1:{dashboard}", "GPUS_PER_TRIAL": "0"},
+        )
+        output = submit.stdout + submit.stderr
+        assert submit.returncode == 0, output[-3000:]
+        assert "succeeded" in output
+        assert f"Results: {tmp_path / 'job'}" in output
+    finally:
+        subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=120, env=env)
+    curves = load_experiment(tmp_path / "job")
+    assert curves["trial_id"].nunique() == 3 and set(curves["fold"]) == {0, 1, 2}
+    assert len(load_stop_reasons(tmp_path / "job")) == 3
+
+
+def test_storage_uri(ray_session, tmp_path):
+    space = load_space("perceptron-xor").with_overrides(max_epochs=3)
+    uri = f"file://{tmp_path}"
+    summary = run_search(space, SearchOptions(storage_path=uri, name="uri", verbose=0))
+    assert summary.experiment_path == f"{uri}/uri"
+    assert [row["stop_reason"] for row in summary.stop_reasons] == ["completed"] * 3
+    assert (tmp_path / "uri" / "stop_reasons.csv").is_file()
+    with pytest.raises(FileExistsError, match="already exists"):
+        run_search(space, SearchOptions(storage_path=uri, name="uri", verbose=0))

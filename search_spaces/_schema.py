@@ -88,6 +88,17 @@ _SCHEDULERS = {"asha": ("grace_period", "reduction_factor", "max_t"), "fifo": ()
 _METRIC_ARGUMENTS = ("metric", "train_metric", "metrics")
 _RESERVED_CONFIG = ("config_id", "fold", "num_folds")
 
+# The values a reported metric can take; a threshold outside them could never be reached.
+_UNIT = (0.0, 1.0)
+_NON_NEGATIVE = (0.0, math.inf)
+METRIC_RANGES: dict[str, tuple[float, float]] = {
+    **{
+        name: _UNIT
+        for name in ("train_accuracy", "val_accuracy", "test_accuracy", "d_accuracy", "d_real_mean", "d_fake_mean")
+    },
+    **{name: _NON_NEGATIVE for name in ("train_loss", "val_loss", "test_loss", "d_loss", "g_loss", "fid")},
+}
+
 
 class SpaceError(ValueError):
     """A problem in a search-space file, naming the file, the key and what is allowed."""
@@ -258,6 +269,27 @@ class SearchSpace:
             except (TypeError, ValueError) as error:
                 raise SpaceError(src, f"config (config_id {config['config_id']})", str(error)) from None
 
+    def _check_threshold_range(self, key: str, metric: Any, threshold: Any) -> None:
+        """A threshold (or a sampler's bounds) must lie in the metric's range, or it never fires."""
+        if metric not in METRIC_RANGES or threshold is None:
+            return
+        if _is_sampler(threshold):
+            args = next(iter(threshold.values()))
+            values = args if isinstance(args, list) else []
+        else:
+            values = [threshold]
+        low, high = METRIC_RANGES[metric]
+        for value in values:
+            if (
+                isinstance(value, numbers.Real)
+                and not isinstance(value, bool)
+                and math.isfinite(value)
+                and not low <= float(value) <= high
+            ):
+                raise SpaceError(
+                    self.source, f"{key}.threshold", f"{value!r} is outside the range of {metric} [{low:g}, {high:g}]"
+                )
+
     def _unreported(self, metric: Any) -> str:
         return f"{metric!r} is not reported by {self.trainable}; it reports {', '.join(self.reported_metrics)}"
 
@@ -308,6 +340,7 @@ class SearchSpace:
                 if metric not in self.reported_metrics:
                     raise SpaceError(src, f"{key}.{name}", self._unreported(metric))
         threshold = arguments.get("threshold")
+        self._check_threshold_range(key, arguments.get("metric"), threshold)
         if _is_sampler(threshold):
             if "grid" in threshold:
                 raise SpaceError(src, f"{key}.threshold", "grid is not supported for thresholds; use choice")
@@ -390,6 +423,8 @@ def _read(path: Path) -> dict[str, Any]:
         text = path.read_text()
     except OSError as error:
         raise SpaceError(str(path), "", f"cannot read the file ({error.strerror})") from None
+    except UnicodeDecodeError:
+        raise SpaceError(str(path), "", "is not UTF-8 text") from None
     try:
         if path.suffix == ".toml":
             data: Any = tomllib.loads(text)

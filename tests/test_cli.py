@@ -43,6 +43,13 @@ def files(tmp_path, monkeypatch):
         "trial_id,fold,epoch,val_loss,test_accuracy\n"
         + "".join(f"t{i},{i % 2},{e},{1 / e},{e / 10}\n" for i in range(4) for e in range(1, 6))
     )
+    (tmp_path / "corrupt").mkdir()
+    (tmp_path / "corrupt" / "experiment_state-2026.json").write_text("garbage{")
+    (tmp_path / "binary.yaml").write_bytes(b"\xff\xfe\x00 not text")
+    (tmp_path / "accuracy.yaml").write_text(
+        "trainable: perceptron\nmetric: val_loss\nnum_folds: 2\n"
+        "stoppers:\n  - {policy: threshold, metric: val_accuracy, mode: max, threshold: 1.5}\n"
+    )
     (tmp_path / "exp").mkdir()
     (tmp_path / "exp" / "experiment_state-2026.json").write_text("{}")
     (tmp_path / "badepoch.csv").write_text("trial_id,epoch,val_loss\na,0,1.0\n")
@@ -68,7 +75,7 @@ BAD_INPUT = [
     (["search", "mlp-digits", "--seed", "-1"], "--seed: must be >= 0"),
     (["search", "mlp-digits", "--name", "a/b"], "--name: must be a plain folder name"),
     (["search", "mlp-digits", "--bogus"], "unrecognized arguments: --bogus"),
-    (["search"], "the following arguments are required: space"),
+    (["search"], "give a SPACE to search, or --resume EXPERIMENT"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
     (["search", "mlp-digits", "--storage-path", "{tmp}/results", "--name", "taken"], "already exists"),
     (
@@ -82,6 +89,14 @@ BAD_INPUT = [
     (["search", "mlp-digits", "--fid-weights", "{tmp}/no.pth"], "--fid-weights applies to GAN spaces"),
     (["search", "mlp-digits", "--amp"], "--amp applies to GAN spaces"),
     (["recommend", "{tmp}/nothing"], "no experiment folder at"),
+    (["recommend", "{tmp}/corrupt"], "cannot read"),
+    (["report", "{tmp}/corrupt"], "cannot read"),
+    (["search", "{tmp}/binary.yaml"], "is not UTF-8 text"),
+    (["search", "{tmp}/accuracy.yaml"], "1.5 is outside the range of val_accuracy [0, 1]"),
+    (["search", "--resume", "{tmp}/results/taken"], "holds no tune-stop experiment"),
+    (["search", "--resume", "{tmp}/nothing"], "holds no tune-stop experiment"),
+    (["search", "mlp-digits", "--resume", "{tmp}/results/taken"], "give a SPACE to search, or --resume"),
+    (["search", "--max-failures", "-1", "mlp-digits"], "--max-failures: must be >= 0"),
     (["recommend", "{tmp}/results/taken"], "is not a Ray Tune experiment folder"),
     (["recommend", "{tmp}/results"], "is not a Ray Tune experiment folder"),
     (["recommend", "{tmp}/bad.yaml"], "cannot read curves from"),

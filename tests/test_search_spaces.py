@@ -135,6 +135,8 @@ MALFORMED = [
         "low < high",
     ),
     (("threshold: {uniform: [0.1, 0.5]}", "threshold: .nan"), "stoppers[0]", "threshold=nan"),
+    (("threshold: {uniform: [0.1, 0.5]}", "threshold: -0.5"), "stoppers[0].threshold", "outside the range of val_loss"),
+    (("threshold: {uniform: [0.1, 0.5]}", "threshold: {uniform: [-1.0, 0.5]}"), "stoppers[0].threshold", "outside"),
     (("name: asha", "name: hyperband"), "scheduler", "name must be one of"),
     (("reduction_factor: 2", "reduction_factor: 1"), "scheduler.reduction_factor", "> 1"),
     (("grace_period: 1", "grace_period: 9"), "scheduler.grace_period", "exceeds max_t"),

@@ -12,7 +12,10 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
+
+if TYPE_CHECKING:
+    from tune_stop.search import SearchSummary
 
 __all__ = ["main"]
 
@@ -59,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     search = commands.add_parser("search", help="run a search space with Ray Tune")
-    search.add_argument("space", help="a built-in space (see `tune-stop spaces`) or a .yaml/.toml file")
+    search.add_argument("space", nargs="?", help="a built-in space (see `tune-stop spaces`) or a .yaml/.toml file")
+    search.add_argument("--resume", metavar="EXPERIMENT", help="finish an interrupted search (instead of SPACE)")
     search.add_argument("--num-samples", type=_number(int, 1), help="configurations to sample")
     search.add_argument("--max-epochs", type=_number(int, 1), help="epoch budget of every trial (and ASHA's max_t)")
     search.add_argument("--scheduler", choices=("asha", "fifo"), help="override the space's scheduler")
@@ -84,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     search.add_argument(
         "--address", help="Ray cluster to join (auto, ray://host:port); default $RAY_ADDRESS or a local Ray"
+    )
+    search.add_argument(
+        "--max-failures", type=_number(int, 0), default=0, help="retries of a crashed trial from its last checkpoint"
     )
     search.add_argument("--num-cpus", type=_number(int, 1), help="CPUs of a locally started Ray (default: all)")
     search.add_argument("--quiet", action="store_true", help="no Ray progress tables")
@@ -165,8 +172,42 @@ def _check_resources(cpus: float, gpus: float) -> None:
         raise UsageError(f"--gpus-per-trial {gpus:g} exceeds the cluster's {available.get('GPU', 0):g} GPUs")
 
 
+def _cmd_resume(args: argparse.Namespace) -> int:
+    from tune_stop.search import SearchOptions, is_uri, resume_search
+
+    path: Path | str = args.resume if is_uri(args.resume) else Path(args.resume).expanduser().resolve()
+    ignored = [
+        flag
+        for flag, value in (
+            ("--num-samples", args.num_samples),
+            ("--max-epochs", args.max_epochs),
+            ("--scheduler", args.scheduler),
+            ("--name", args.name),
+            ("--seed", args.seed),
+        )
+        if value is not None
+    ]
+    if ignored:
+        raise UsageError(f"--resume continues the experiment as it was; drop {', '.join(ignored)}")
+    options = SearchOptions(
+        address=args.address or os.environ.get("RAY_ADDRESS"), num_cpus=args.num_cpus, verbose=0 if args.quiet else 1
+    )
+    try:
+        summary = resume_search(path, options)
+    except (FileNotFoundError, ValueError) as error:
+        raise UsageError(str(error)) from None
+    print(_format_summary(summary))
+    unfinished = summary.num_trials > len(summary.stop_reasons)
+    return EXIT_TRIALS_FAILED if summary.num_errors or unfinished else EXIT_OK
+
+
 def _cmd_search(args: argparse.Namespace) -> int:
     from search_spaces import SpaceError, load_space
+
+    if (args.space is None) == (args.resume is None):
+        raise UsageError("give a SPACE to search, or --resume EXPERIMENT to finish one (not both)")
+    if args.resume is not None:
+        return _cmd_resume(args)
     from tune_stop.cluster import StorageError
     from tune_stop.search import SearchOptions, experiment_path, init_ray, path_exists, run_search
 
@@ -196,6 +237,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
         address=args.address or os.environ.get("RAY_ADDRESS"),
         num_cpus=args.num_cpus,
         verbose=0 if args.quiet else 1,
+        max_failures=args.max_failures,
     )
     path = experiment_path(space, options)
     if path_exists(path):
@@ -207,20 +249,17 @@ def _cmd_search(args: argparse.Namespace) -> int:
         summary = run_search(space, options, overrides)
     except StorageError as error:
         raise UsageError(str(error)) from None
-    print(_format_summary(space, summary))
-    return EXIT_TRIALS_FAILED if summary.num_errors else EXIT_OK
+    print(_format_summary(summary))
+    unfinished = summary.num_trials > len(summary.stop_reasons)
+    return EXIT_TRIALS_FAILED if summary.num_errors or unfinished else EXIT_OK
 
 
-def _format_summary(space: object, summary: object) -> str:
-    from search_spaces import SearchSpace
-    from tune_stop.search import SearchSummary
-
-    assert isinstance(space, SearchSpace) and isinstance(summary, SearchSummary)
-    configs = summary.num_trials // max(space.num_folds, 1)
+def _format_summary(summary: SearchSummary) -> str:
+    configs = summary.num_trials // max(summary.num_folds, 1)
     lines = [
         "",
-        f"tune-stop: {summary.num_trials} trials of {space.name} ({configs} configurations x "
-        f"{space.num_folds} folds) in {summary.wall_time_s:.1f} s, {summary.num_errors} failed.",
+        f"tune-stop: {summary.num_trials} trials of {summary.space_name} ({configs} configurations x "
+        f"{summary.num_folds} folds) in {summary.wall_time_s:.1f} s, {summary.num_errors} failed.",
         "Stop reasons: " + ", ".join(f"{reason} {count}" for reason, count in summary.reason_counts().most_common()),
     ]
     best = summary.best
@@ -229,9 +268,15 @@ def _format_summary(space: object, summary: object) -> str:
             f"{key} {best[key]:.4g}" for key in ("val_accuracy", "test_accuracy", "test_loss") if key in best
         )
         lines.append(
-            f"Best {space.metric}: {best[space.metric]:.4g} at epoch {best.get('epoch')} of trial "
+            f"Best {summary.metric}: {best[summary.metric]:.4g} at epoch {best.get('epoch')} of trial "
             f"{best.get('trial_id')} (config_id {best.get('config_id')}, fold {int(best.get('fold', 0))})"
             + (f"; {extra}" if extra else "")
+        )
+    unfinished = summary.num_trials - len(summary.stop_reasons)
+    if unfinished > 0:
+        lines.append(
+            f"{unfinished} trials did not finish (interrupted?): finish them with "
+            f"`tune-stop search --resume {summary.experiment_path}`"
         )
     lines.append(f"Results: {summary.experiment_path}")
     lines.append("  stop reasons: stop_reasons.csv; curves: ray.tune.ExperimentAnalysis(<results>)")

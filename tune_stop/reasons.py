@@ -9,10 +9,8 @@ and ``terminated`` when Tune ended it for any other reason (e.g. a time budget).
 from __future__ import annotations
 
 import csv
+import io
 import math
-import os
-import tempfile
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +18,9 @@ from ray.tune import Callback, Stopper
 from ray.tune.experiment import Trial
 
 from tune_stop.schedulers import RecordingASHAScheduler
+from tune_stop.stoppers import last_stop_record
 
-__all__ = ["STOP_REASONS_FILE", "STOP_REASON_COLUMNS", "StopReasonsCallback", "write_csv_atomic"]
+__all__ = ["STOP_REASONS_FILE", "STOP_REASON_COLUMNS", "StopReasonsCallback"]
 
 STOP_REASONS_FILE = "stop_reasons.csv"
 STOP_REASON_COLUMNS = (
@@ -34,21 +33,6 @@ STOP_REASON_COLUMNS = (
     "value",
     "detail",
 )
-
-
-def write_csv_atomic(path: Path, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> None:
-    """Writes a CSV file through a temporary file and a rename, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", newline="") as stream:
-            writer = csv.DictWriter(stream, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _last_error_line(trial: Trial) -> str:
@@ -102,6 +86,8 @@ class StopReasonsCallback(Callback):
         epoch = int(result.get("epoch", result.get("training_iteration", 0)) or 0)
         stop_record = getattr(self.stopper, "stop_record", None)
         record = stop_record(trial.trial_id) if callable(stop_record) else None
+        # After Tuner.restore, Tune calls its own unpickled copy of the stopper, not ours.
+        record = record or last_stop_record(trial.trial_id)
         if record is not None:
             return self._row(trial, record.policy, record.epoch, record.metric, record.value, record.detail)
         max_epochs = trial.config.get(self.max_epochs_key)
@@ -115,7 +101,20 @@ class StopReasonsCallback(Callback):
 
     def _write(self, trial: Trial) -> None:
         rows = sorted(self._rows.values(), key=lambda row: (str(row["config_id"]), str(row["fold"]), row["trial_id"]))
-        write_csv_atomic(Path(trial.local_experiment_path) / STOP_REASONS_FILE, STOP_REASON_COLUMNS, rows)
+        # Straight to the storage path (not the driver's staging folder, synced only now and
+        # then), so the reasons of finished trials survive a killed driver.
+        storage = trial.storage
+        if storage is None:
+            return
+        filesystem, folder = storage.storage_filesystem, storage.experiment_fs_path
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=STOP_REASON_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+        temporary = f"{folder}/.{STOP_REASONS_FILE}.tmp"
+        with filesystem.open_output_stream(temporary) as stream:
+            stream.write(buffer.getvalue().encode())
+        filesystem.move(temporary, f"{folder}/{STOP_REASONS_FILE}")
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         self._rows[trial.trial_id] = self._classify(trial)
@@ -128,7 +127,16 @@ class StopReasonsCallback(Callback):
         self._write(trial)
 
     def get_state(self) -> dict[str, Any] | None:
-        return {"rows": dict(self._rows)}
+        # Tune saves this with every experiment snapshot and gives it back on
+        # Tuner.restore. Tune restores the stopper (with its histories) itself, but not
+        # ASHA's rungs (ray#30838): they travel here, so a resumed search makes the same
+        # stop decisions as an uninterrupted one.
+        return {
+            "rows": dict(self._rows),
+            "scheduler": self.scheduler.rung_state() if self.scheduler is not None else None,
+        }
 
     def set_state(self, state: dict[str, Any]) -> None:
         self._rows = dict(state.get("rows", {}))
+        if state.get("scheduler") is not None and self.scheduler is not None:
+            self.scheduler.restore_rung_state(state["scheduler"])

@@ -33,6 +33,22 @@ class RecordingASHAScheduler(AsyncHyperBandScheduler):
     def metric(self) -> str | None:
         return self._metric
 
+    def rung_state(self) -> dict[str, Any]:
+        """The rung records and trial assignments, which ``Tuner.restore`` would lose (ray#30838)."""
+        return {
+            "brackets": self._brackets,
+            "trial_info": self._trial_info,
+            "num_stopped": self._num_stopped,
+            "stopped": self.stopped,
+        }
+
+    def restore_rung_state(self, state: dict[str, Any]) -> None:
+        """Puts back what :meth:`rung_state` saved, so a resumed search decides as before."""
+        self._brackets = state["brackets"]
+        self._trial_info = state["trial_info"]
+        self._num_stopped = state["num_stopped"]
+        self.stopped = dict(state["stopped"])
+
     def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict[str, Any]) -> str:
         if not _finite(result, self._metric):
             return TrialScheduler.CONTINUE

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 import os
 import time
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import cloudpickle
 import numpy as np
 import pandas as pd
 import ray
@@ -25,7 +27,11 @@ from tune_stop.reasons import STOP_REASONS_FILE, StopReasonsCallback
 from tune_stop.schedulers import RecordingASHAScheduler
 from tune_stop.trainables import TRAINABLES
 
+METADATA_FILE = "tune-stop.json"
+PARAM_SPACE_FILE = "tune-stop-param-space.pkl"
+
 __all__ = [
+    "METADATA_FILE",
     "ConfigLookup",
     "SearchOptions",
     "SearchSummary",
@@ -37,7 +43,9 @@ __all__ = [
     "init_ray",
     "is_uri",
     "path_exists",
+    "read_metadata",
     "read_stop_reasons",
+    "resume_search",
     "run_search",
 ]
 
@@ -58,6 +66,7 @@ class SearchOptions:
         num_cpus: CPUs of a locally started Ray; None uses all.
         verbose: Ray Tune's progress output level (0 silent, 1 status tables).
         reuse_actors: Let a finished trial's actor run the next trial (keeps the data loaded).
+        max_failures: Retries of a crashed trial, each from its last checkpoint.
     """
 
     storage_path: str | None = None
@@ -70,6 +79,7 @@ class SearchOptions:
     num_cpus: int | None = None
     verbose: int = 1
     reuse_actors: bool = True
+    max_failures: int = 0
 
 
 @dataclass
@@ -84,6 +94,7 @@ class SearchSummary:
         best: The best epoch of any trial by the space's metric and mode (metrics and
             ``trial_id``, ``config_id``, ``fold``), or None when no trial reported.
         wall_time_s: Seconds spent in ``Tuner.fit``.
+        space_name, num_folds, metric, mode: What the search was.
     """
 
     experiment_path: Path | str
@@ -92,6 +103,10 @@ class SearchSummary:
     stop_reasons: list[dict[str, str]] = field(default_factory=list)
     best: dict[str, Any] | None = None
     wall_time_s: float = 0.0
+    space_name: str = ""
+    num_folds: int = 1
+    metric: str = ""
+    mode: str = "min"
 
     def reason_counts(self) -> Counter[str]:
         """How many trials stopped for each reason."""
@@ -196,12 +211,14 @@ def build_tuner(
     options: SearchOptions,
     overrides: Mapping[str, Any] | None = None,
     trainable_cls: type[tune.Trainable] | None = None,
+    param_space: dict[str, Any] | None = None,
 ) -> tuple[tune.Tuner, Path | str]:
     """A ``tune.Tuner`` for the space, and the experiment folder it will write.
 
     The stopper is the space's policies behind a non-finite guard, the scheduler
     ASHA on ``epoch`` (or FIFO), and a callback writes ``stop_reasons.csv``.
-    ``trainable_cls`` replaces the space's trainable class (e.g. your subclass of it).
+    ``trainable_cls`` replaces the space's trainable class (e.g. your subclass of it);
+    ``param_space`` is :func:`build_param_space`'s result, if already built.
     """
     info = TRAINABLES[space.trainable]
     stopper = space.build_stopper()
@@ -215,7 +232,7 @@ def build_tuner(
     )
     tuner = tune.Tuner(
         trainable,
-        param_space=build_param_space(space, overrides),
+        param_space=param_space if param_space is not None else build_param_space(space, overrides),
         tune_config=tune.TuneConfig(
             metric=space.metric,
             mode=space.mode,
@@ -237,6 +254,7 @@ def build_tuner(
             ),
             # Trial artifacts (GAN sample grids) go to the storage path too.
             sync_config=tune.SyncConfig(sync_artifacts=True),
+            failure_config=tune.FailureConfig(max_failures=options.max_failures),
             verbose=options.verbose,
         ),
     )
@@ -311,17 +329,118 @@ def run_search(
     options = replace(options, name=str(path).rstrip("/").rsplit("/", 1)[1])
     init_ray(options)
     check_shared_storage(given_storage)
-    tuner, _ = build_tuner(space, options, overrides, trainable_cls)
+    param_space = build_param_space(space, overrides)
+    tuner, _ = build_tuner(space, options, overrides, trainable_cls, param_space)
+    metadata = {
+        "space": space.name,
+        "trainable": space.trainable,
+        "metric": space.metric,
+        "mode": space.mode,
+        "num_folds": space.num_folds,
+        "cpus_per_trial": options.cpus_per_trial,
+        "gpus_per_trial": options.gpus_per_trial,
+    }
+    _write_text(path, METADATA_FILE, json.dumps(metadata, indent=2))
+    # Tuner.restore needs the param space again: Ray stores sample_from functions as placeholders.
+    _write_bytes(path, PARAM_SPACE_FILE, cloudpickle.dumps(param_space))
+    return _fit(tuner, str(path) if is_uri(given_storage) else None, metadata)
+
+
+def _fit(tuner: tune.Tuner, uri: str | None, metadata: Mapping[str, Any]) -> SearchSummary:
     started = time.perf_counter()
     results = tuner.fit()
     wall_time = time.perf_counter() - started
     # Ray reports a URI without its scheme; keep the one the user gave.
-    path = path if is_uri(given_storage) else Path(results.experiment_path)
+    path: Path | str = uri if uri is not None else Path(results.experiment_path)
     return SearchSummary(
         experiment_path=path,
         num_trials=len(results),
         num_errors=len(results.errors),
         stop_reasons=read_stop_reasons(path),
-        best=_best_epoch(results, space.metric, space.mode),
+        best=_best_epoch(results, metadata["metric"], metadata["mode"]),
         wall_time_s=wall_time,
+        space_name=metadata["space"],
+        num_folds=int(metadata["num_folds"]),
+        metric=metadata["metric"],
+        mode=metadata["mode"],
     )
+
+
+def _write_text(folder: Path | str, name: str, text: str) -> None:
+    _write_bytes(folder, name, text.encode())
+
+
+def _write_bytes(folder: Path | str, name: str, data: bytes) -> None:
+    if is_uri(folder):
+        import pyarrow.fs
+
+        filesystem, root = pyarrow.fs.FileSystem.from_uri(str(folder))
+        filesystem.create_dir(root, recursive=True)
+        with filesystem.open_output_stream(f"{root.rstrip('/')}/{name}") as stream:
+            stream.write(data)
+        return
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    temporary = Path(folder) / f".{name}.tmp"
+    temporary.write_bytes(data)
+    os.replace(temporary, Path(folder) / name)
+
+
+def _read_bytes(folder: Path | str, name: str) -> bytes | None:
+    if is_uri(folder):
+        stream = _open_uri(str(folder), name)
+        if stream is None:
+            return None
+        with stream:
+            return bytes(stream.read())
+    file = Path(folder) / name
+    return file.read_bytes() if file.is_file() else None
+
+
+def read_metadata(path: Path | str) -> dict[str, Any]:
+    """What ``run_search`` recorded about an experiment (``tune-stop.json``).
+
+    Raises:
+        FileNotFoundError: If the folder holds no tune-stop experiment.
+        ValueError: If the file is not valid JSON with the expected keys.
+    """
+    data = _read_bytes(path, METADATA_FILE)
+    text = data.decode() if data is not None else None
+    if text is None:
+        raise FileNotFoundError(f"{path} holds no tune-stop experiment ({METADATA_FILE} is missing)")
+    try:
+        metadata = json.loads(text)
+    except json.JSONDecodeError:
+        raise ValueError(f"{path}/{METADATA_FILE} is not valid JSON") from None
+    missing = [k for k in ("space", "trainable", "metric", "mode", "num_folds") if k not in metadata]
+    if missing or metadata["trainable"] not in TRAINABLES:
+        raise ValueError(f"{path}/{METADATA_FILE} is not a tune-stop record (missing or unknown: {missing})")
+    return dict(metadata)
+
+
+def resume_search(path: Path | str, options: SearchOptions) -> SearchSummary:
+    """Finishes an interrupted search with ``Tuner.restore``.
+
+    Finished trials are not run again; unfinished and errored ones continue from their
+    last checkpoints. The stoppers' histories and ASHA's rungs come back with the
+    stop-reasons callback's saved state, so decisions match an uninterrupted run.
+
+    Raises:
+        FileNotFoundError, ValueError: If ``path`` is not a tune-stop experiment.
+    """
+    metadata = read_metadata(path)
+    if not tune.Tuner.can_restore(str(path)):
+        raise ValueError(f"{path} has no Ray Tune experiment state to resume from")
+    init_ray(options)
+    info = TRAINABLES[metadata["trainable"]]
+    resources = {"cpu": metadata.get("cpus_per_trial", 1.0), "gpu": metadata.get("gpus_per_trial", 0.0)}
+    pickled = _read_bytes(path, PARAM_SPACE_FILE)
+    if pickled is None:
+        raise FileNotFoundError(f"{path} lacks {PARAM_SPACE_FILE}, which resuming needs")
+    tuner = tune.Tuner.restore(
+        str(path),
+        trainable=tune.with_resources(info.cls, resources),
+        param_space=cloudpickle.loads(pickled),
+        resume_unfinished=True,
+        resume_errored=True,
+    )
+    return _fit(tuner, str(path) if is_uri(path) else None, metadata)

@@ -11,6 +11,7 @@ from tune_stop.stoppers._base import (
     HistoryStopper,
     StopRecord,
     first_stop,
+    last_stop_record,
     mode_sign,
 )
 from tune_stop.stoppers._guards import (
@@ -47,6 +48,7 @@ __all__ = [
     "first_stop",
     "generalization_loss",
     "gl_rule",
+    "last_stop_record",
     "max_epoch_rule",
     "mode_sign",
     "non_finite_rule",

@@ -6,7 +6,7 @@ from typing import Any
 
 from ray.tune import Stopper
 
-from tune_stop.stoppers._base import StopRecord
+from tune_stop.stoppers._base import _LAST_RECORDS, StopRecord
 
 
 class AnyStopper(Stopper):
@@ -44,7 +44,8 @@ class AnyStopper(Stopper):
         if record is None:
             epoch = int(result.get("epoch", result.get("training_iteration", 0)))
             record = StopRecord(type(first).__name__, "", epoch, float("nan"), repr(first))
-        self._records[trial_id] = record
+        # The combination's choice (the first stopper in order) overrides the children's records.
+        self._records[trial_id] = _LAST_RECORDS[trial_id] = record
         return True
 
     def stop_all(self) -> bool:

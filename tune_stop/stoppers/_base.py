@@ -54,6 +54,16 @@ class StopRecord:
 
 Rule = Callable[[Sequence[float]], Decision]
 
+# The latest stop record of each trial in this (driver) process. After Tuner.restore,
+# Tune calls its own unpickled copy of the stopper; the stop-reasons callback finds the
+# records here. Trial ids are unique across experiments.
+_LAST_RECORDS: dict[str, StopRecord] = {}
+
+
+def last_stop_record(trial_id: str) -> StopRecord | None:
+    """The record of the last stopper (or combination) in this process that stopped ``trial_id``."""
+    return _LAST_RECORDS.get(trial_id)
+
 
 def first_stop(rule: Rule, history: Sequence[float]) -> tuple[int | None, str]:
     """Replays ``rule`` epoch by epoch and returns the first epoch it fires.
@@ -196,7 +206,7 @@ class HistoryStopper(Stopper):
             history.append(metric_value(result, metric))
         decision = self.decide(histories, result)
         if decision.stop:
-            self._records[trial_id] = self.make_record(histories, epoch, decision)
+            self._records[trial_id] = _LAST_RECORDS[trial_id] = self.make_record(histories, epoch, decision)
         return decision.stop
 
     def make_record(self, histories: Mapping[str, Sequence[float]], epoch: int, decision: Decision) -> StopRecord:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import random
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,6 +23,28 @@ def select_device() -> torch.device:
     if ray.is_initialized() and torch.cuda.is_available() and ray.get_gpu_ids():
         return torch.device("cuda")
     return torch.device("cpu")
+
+
+class InjectedFault(RuntimeError):
+    """The fault that the test-only ``fail_at_epoch`` config key asks for."""
+
+
+def inject_fault(config: Mapping[str, Any], epoch: int, trial_id: str) -> None:
+    """Test-only fault injection: raise once per trial at epoch ``fail_at_epoch``.
+
+    The fault comes after the epoch has trained and before it is reported, like a crash
+    mid-epoch. A marker file in ``fail_marker_dir`` (default: the temp folder) remembers
+    that the trial has failed, so the retry from the last checkpoint runs through.
+    """
+    at = config.get("fail_at_epoch")
+    if at is None or epoch != int(at):
+        return
+    marker = Path(config.get("fail_marker_dir") or tempfile.gettempdir()) / f"tune-stop-fault-{trial_id}-{epoch}"
+    if marker.exists():
+        return
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+    raise InjectedFault(f"injected fault at epoch {epoch} of trial {trial_id} (config fail_at_epoch)")
 
 
 def merged_config(defaults: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:

@@ -32,7 +32,14 @@ from tune_stop.metrics import (
     load_classifier,
     load_inception,
 )
-from tune_stop.trainables._common import merged_config, rng_state, seed_everything, select_device, set_rng_state
+from tune_stop.trainables._common import (
+    inject_fault,
+    merged_config,
+    rng_state,
+    seed_everything,
+    select_device,
+    set_rng_state,
+)
 
 #: Every config key of :class:`GANTrainable` with its default; ``{}`` works.
 GAN_DEFAULTS: dict[str, Any] = {
@@ -57,6 +64,8 @@ GAN_DEFAULTS: dict[str, Any] = {
     "fid_weights": None,
     "sample_every": 5,
     "amp": False,
+    "fail_at_epoch": None,
+    "fail_marker_dir": None,
 }
 
 #: The metrics one ``step()`` reports (``fid_features`` is a string, the rest floats).
@@ -329,6 +338,7 @@ class GANTrainable(tune.Trainable):
         started = time.perf_counter()
         losses = self.train_epoch()
         self.epoch += 1
+        inject_fault(self.settings, self.epoch, self.trial_id)
         epoch_time = time.perf_counter() - started
         started = time.perf_counter()
         diverged = not all(math.isfinite(v) for v in losses.values())

@@ -18,6 +18,7 @@ from torch import nn
 
 from tune_stop.data import Split, load_dataset, split_dataset
 from tune_stop.trainables._common import (
+    inject_fault,
     merged_config,
     rng_state,
     seed_everything,
@@ -41,6 +42,8 @@ PERCEPTRON_DEFAULTS: dict[str, Any] = {
     "fold": 0,
     "split_seed": 0,
     "seed": 0,
+    "fail_at_epoch": None,
+    "fail_marker_dir": None,
 }
 
 #: The metrics one ``step()`` reports.
@@ -213,6 +216,7 @@ class PerceptronTrainable(tune.Trainable):
             self.generator,
         )
         self.epoch += 1
+        inject_fault(self.settings, self.epoch, self.trial_id)
         val_loss, val_accuracy = evaluate(self.model, self.objective, split.x_val, split.y_val)
         test_loss, test_accuracy = evaluate(self.model, self.objective, split.x_test, split.y_test)
         return {

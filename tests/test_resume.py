@@ -1,0 +1,81 @@
+"""Kill and resume: a SIGKILLed search finished with `--resume` decides as an uninterrupted one."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+SCRIPT = Path(sys.executable).with_name("tune-stop")
+SEARCH = [
+    "perceptron-digits",
+    "--num-samples",
+    "3",
+    "--max-epochs",
+    "12",
+    "--scheduler",
+    "asha",
+    "--max-concurrent",
+    "1",
+    "--checkpoint-frequency",
+    "2",
+    "--num-cpus",
+    "2",
+    "--quiet",
+]
+
+
+def reasons(experiment: Path) -> dict[tuple[str, str], tuple[str, str]]:
+    with (experiment / "stop_reasons.csv").open() as stream:
+        rows = list(csv.DictReader(stream))
+    assert len({row["trial_id"] for row in rows}) == len(rows), "a trial was recorded twice"
+    return {(row["config_id"], row["fold"]): (row["stop_reason"], row["stop_epoch"]) for row in rows}
+
+
+def tune_stop(*argv: str, timeout: int = 400) -> subprocess.CompletedProcess:
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    return subprocess.run(
+        [str(SCRIPT), *argv], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=timeout, env=env
+    )
+
+
+def test_sigkill_then_resume_finishes_with_the_same_decisions(tmp_path):
+    reference = tune_stop("search", *SEARCH, "--storage-path", str(tmp_path), "--name", "reference")
+    assert reference.returncode == 0, reference.stderr[-3000:]
+    expected = reasons(tmp_path / "reference")
+    assert len(expected) == 9
+
+    experiment = tmp_path / "killed"
+    log = (tmp_path / "killed.log").open("w")
+    driver = subprocess.Popen(
+        [str(SCRIPT), "search", *SEARCH, "--storage-path", str(tmp_path), "--name", "killed"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        env={**os.environ, "RAY_AUTH_MODE": "disabled"},
+    )
+    deadline = time.monotonic() + 300
+    finished = 0
+    while time.monotonic() < deadline and driver.poll() is None:
+        if (experiment / "stop_reasons.csv").is_file():
+            finished = len(reasons(experiment))
+            if finished >= 3:
+                break
+        time.sleep(0.2)  # polling the experiment folder, not waiting for a result
+    assert driver.poll() is None, "the search ended before it could be killed"
+    os.killpg(driver.pid, signal.SIGKILL)
+    driver.wait(timeout=60)
+    assert 3 <= finished < 9
+
+    resumed = tune_stop("search", "--resume", str(experiment))
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "tune-stop: 9 trials of perceptron-digits" in resumed.stdout
+    assert reasons(experiment) == expected

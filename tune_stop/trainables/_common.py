@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import random
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from ray import tune
 
 
 def select_device() -> torch.device:
@@ -85,3 +87,47 @@ def set_rng_state(generator: torch.Generator, state: Mapping[str, Any]) -> None:
     generator.set_state(state["generator"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class EpochTrainable(tune.Trainable):
+    """One epoch per ``step()``; everything is (re)built from the config.
+
+    Subclasses implement ``_build(config)`` (setting ``self.device``, ``self.rng`` and
+    ``self.epoch``) and :meth:`stateful`. Checkpoints hold every stateful part, the epoch
+    and the RNG state, so a restored trial continues exactly where it stopped;
+    ``reset_config`` rebuilds in place, so Ray can reuse the actor (and its loaded data).
+    """
+
+    checkpoint_file: ClassVar[str] = "state.pt"
+    device: torch.device
+    rng: torch.Generator
+    epoch: int
+
+    def setup(self, config: dict[str, Any]) -> None:
+        self._build(config)
+
+    def _build(self, config: Mapping[str, Any]) -> None:
+        raise NotImplementedError
+
+    def stateful(self) -> dict[str, Any]:
+        """The parts with a ``state_dict`` (models, optimisers, scalers) by name."""
+        raise NotImplementedError
+
+    def save_checkpoint(self, checkpoint_dir: str) -> None:
+        state = {name: part.state_dict() for name, part in self.stateful().items()}
+        state.update(epoch=self.epoch, rng=rng_state(self.rng))
+        torch.save(state, os.path.join(checkpoint_dir, self.checkpoint_file))
+
+    def load_checkpoint(self, checkpoint: str | dict[str, Any] | None) -> None:
+        if not isinstance(checkpoint, str):
+            raise TypeError(f"expected a checkpoint folder, but got {checkpoint!r}.")
+        path = os.path.join(checkpoint, self.checkpoint_file)
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        for name, part in self.stateful().items():
+            part.load_state_dict(state[name])
+        self.epoch = int(state["epoch"])
+        set_rng_state(self.rng, state["rng"])
+
+    def reset_config(self, new_config: dict[str, Any]) -> bool:
+        self._build(new_config)
+        return True

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from ray import tune
 from torch import nn
 
 from tune_stop.data import load_dataset, split_dataset
@@ -33,12 +32,11 @@ from tune_stop.metrics import (
     load_inception,
 )
 from tune_stop.trainables._common import (
+    EpochTrainable,
     inject_fault,
     merged_config,
-    rng_state,
     seed_everything,
     select_device,
-    set_rng_state,
 )
 
 #: Every config key of :class:`GANTrainable` with its default; ``{}`` works.
@@ -86,7 +84,6 @@ GAN_METRICS = (
 
 # (H, W) -> (starting size, upsampling layers)
 _GEOMETRY = {(8, 8): (2, 2), (28, 28): (7, 2), (32, 32): (4, 3)}
-_CHECKPOINT_FILE = "gan.pt"
 
 
 def _geometry(shape: tuple[int, ...]) -> tuple[int, int]:
@@ -187,7 +184,7 @@ def check_gan_config(config: Mapping[str, Any]) -> None:
 _REFERENCE_STATS: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
 
-class GANTrainable(tune.Trainable):
+class GANTrainable(EpochTrainable):
     """Trains a DCGAN one epoch per ``step()`` and reports :data:`GAN_METRICS`.
 
     Config keys and defaults are in :data:`GAN_DEFAULTS`. A sample grid is written to
@@ -196,14 +193,13 @@ class GANTrainable(tune.Trainable):
     guard stops the trial with reason ``non_finite``; nothing raises.
     """
 
-    def setup(self, config: dict[str, Any]) -> None:
-        self._build(config)
+    checkpoint_file = "gan.pt"
 
     def _build(self, config: Mapping[str, Any]) -> None:
         self.settings = s = merged_config(GAN_DEFAULTS, config)
         check_gan_config(s)
         self.device = select_device()
-        self.generator_rng = seed_everything(int(s["seed"]))
+        self.rng = seed_everything(int(s["seed"]))
         self.dataset = load_dataset(s["dataset"], s["data_root"], download=bool(s["download"]))
         split = split_dataset(
             self.dataset, num_folds=int(s["num_folds"]), fold=int(s["fold"]), seed=int(s["split_seed"])
@@ -216,7 +212,7 @@ class GANTrainable(tune.Trainable):
         betas = (float(s["betas"][0]), float(s["betas"][1]))
         self.optG = torch.optim.Adam(self.netG.parameters(), lr=float(s["lr_g"]), betas=betas)
         self.optD = torch.optim.Adam(self.netD.parameters(), lr=float(s["lr_d"]), betas=betas)
-        self.fixed_noise = torch.randn(64, int(s["latent_dim"]), generator=self.generator_rng).to(self.device)
+        self.fixed_noise = torch.randn(64, int(s["latent_dim"]), generator=self.rng).to(self.device)
         # Mixed precision: float16 with loss scaling on CUDA, bfloat16 on the CPU.
         self.amp = bool(s["amp"])
         self.amp_dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
@@ -268,7 +264,7 @@ class GANTrainable(tune.Trainable):
         count, latent = int(s["fid_samples"]), int(s["latent_dim"])
         samples = []
         for start in range(0, count, 500):
-            z = torch.randn(min(500, count - start), latent, generator=self.generator_rng).to(self.device)
+            z = torch.randn(min(500, count - start), latent, generator=self.rng).to(self.device)
             samples.append((self.netG(z) + 1) / 2)
         self.netG.train()
         images = torch.cat(samples).clamp_(0, 1)
@@ -285,13 +281,13 @@ class GANTrainable(tune.Trainable):
         loss = nn.BCEWithLogitsLoss()
         real_label = 1.0 - float(s["label_smoothing"])  # one-sided label smoothing
         latent, batch_size = int(s["latent_dim"]), int(s["batch_size"])
-        order = torch.randperm(len(self.train_images), generator=self.generator_rng).to(self.device)
+        order = torch.randperm(len(self.train_images), generator=self.rng).to(self.device)
         d_total, g_total, batches = 0.0, 0.0, 0
         for start in range(0, len(order) - batch_size + 1, batch_size):
             real = self.train_images[order[start : start + batch_size]]
             # ---- update D: maximise log D(x) + log(1 - D(G(z))), fakes detached ----
             for _ in range(int(s["d_steps"])):
-                z = torch.randn(batch_size, latent, generator=self.generator_rng).to(self.device)
+                z = torch.randn(batch_size, latent, generator=self.rng).to(self.device)
                 with self._autocast():
                     fake = self.netG(z).detach()
                     d_loss = loss(self.netD(real), torch.full((batch_size,), real_label, device=self.device)) + loss(
@@ -299,7 +295,7 @@ class GANTrainable(tune.Trainable):
                     )
                 self._descend(self.optD, d_loss)
             # ---- update G: maximise log D(G(z)) ----
-            z = torch.randn(batch_size, latent, generator=self.generator_rng).to(self.device)
+            z = torch.randn(batch_size, latent, generator=self.rng).to(self.device)
             with self._autocast():
                 g_loss = loss(self.netD(self.netG(z)), torch.ones(batch_size, device=self.device))
             self._descend(self.optG, g_loss)
@@ -323,7 +319,7 @@ class GANTrainable(tune.Trainable):
         self.netD.eval()
         self.netG.eval()
         real = (self.held_out * 2 - 1).to(self.device)
-        z = torch.randn(len(real), int(self.settings["latent_dim"]), generator=self.generator_rng).to(self.device)
+        z = torch.randn(len(real), int(self.settings["latent_dim"]), generator=self.rng).to(self.device)
         real_logits, fake_logits = self.netD(real), self.netD(self.netG(z))
         self.netD.train()
         self.netG.train()
@@ -373,32 +369,5 @@ class GANTrainable(tune.Trainable):
 
     # -- checkpoints and actor reuse ---------------------------------------------------
 
-    def save_checkpoint(self, checkpoint_dir: str) -> None:
-        torch.save(
-            {
-                "netG": self.netG.state_dict(),
-                "netD": self.netD.state_dict(),
-                "optG": self.optG.state_dict(),
-                "optD": self.optD.state_dict(),
-                "scaler": self.scaler.state_dict(),
-                "epoch": self.epoch,
-                "rng": rng_state(self.generator_rng),
-            },
-            os.path.join(checkpoint_dir, _CHECKPOINT_FILE),
-        )
-
-    def load_checkpoint(self, checkpoint: str | dict[str, Any] | None) -> None:
-        if not isinstance(checkpoint, str):
-            raise TypeError(f"expected a checkpoint folder, but got {checkpoint!r}.")
-        state = torch.load(os.path.join(checkpoint, _CHECKPOINT_FILE), map_location=self.device, weights_only=False)
-        self.netG.load_state_dict(state["netG"])
-        self.netD.load_state_dict(state["netD"])
-        self.optG.load_state_dict(state["optG"])
-        self.optD.load_state_dict(state["optD"])
-        self.scaler.load_state_dict(state["scaler"])
-        self.epoch = int(state["epoch"])
-        set_rng_state(self.generator_rng, state["rng"])
-
-    def reset_config(self, new_config: dict[str, Any]) -> bool:
-        self._build(new_config)
-        return True
+    def stateful(self) -> dict[str, Any]:
+        return {"netG": self.netG, "netD": self.netD, "optG": self.optG, "optD": self.optD, "scaler": self.scaler}

@@ -8,22 +8,19 @@ squared error and SGD. With hidden layers it is an MLP trained with cross-entrop
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
-from ray import tune
 from torch import nn
 
 from tune_stop.data import Split, load_dataset, split_dataset
 from tune_stop.trainables._common import (
+    EpochTrainable,
     inject_fault,
     merged_config,
-    rng_state,
     seed_everything,
     select_device,
-    set_rng_state,
 )
 
 #: Every config key of :class:`PerceptronTrainable` with its default; ``{}`` works.
@@ -59,7 +56,6 @@ PERCEPTRON_METRICS = (
 )
 
 _OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
-_CHECKPOINT_FILE = "perceptron.pt"
 
 
 class Perceptron(nn.Module):
@@ -174,7 +170,7 @@ def check_perceptron_config(config: Mapping[str, Any]) -> None:
         raise ValueError(f"lr must be a positive number, but got lr={lr!r}.")
 
 
-class PerceptronTrainable(tune.Trainable):
+class PerceptronTrainable(EpochTrainable):
     """Trains a perceptron or MLP one epoch per ``step()``.
 
     Config keys and defaults are in :data:`PERCEPTRON_DEFAULTS`; ``{}`` trains the
@@ -183,15 +179,14 @@ class PerceptronTrainable(tune.Trainable):
     ``num_folds`` comes from the training split; the test split is only reported.
     """
 
-    def setup(self, config: dict[str, Any]) -> None:
-        self._build(config)
+    checkpoint_file = "perceptron.pt"
 
     def _build(self, config: Mapping[str, Any]) -> None:
         self.settings = merged_config(PERCEPTRON_DEFAULTS, config)
         check_perceptron_config(self.settings)
         s = self.settings
         self.device = select_device()
-        self.generator = seed_everything(int(s["seed"]))
+        self.rng = seed_everything(int(s["seed"]))
         dataset = load_dataset(s["dataset"], s["data_root"], download=bool(s["download"]))
         split = split_dataset(dataset, num_folds=int(s["num_folds"]), fold=int(s["fold"]), seed=int(s["split_seed"]))
         self.split = Split(*(t.to(self.device) for t in vars(split).values()))
@@ -213,7 +208,7 @@ class PerceptronTrainable(tune.Trainable):
             split.x_train,
             split.y_train,
             int(self.settings["batch_size"]),
-            self.generator,
+            self.rng,
         )
         self.epoch += 1
         inject_fault(self.settings, self.epoch, self.trial_id)
@@ -231,26 +226,5 @@ class PerceptronTrainable(tune.Trainable):
             "done": self.epoch >= int(self.settings["max_epochs"]),
         }
 
-    def save_checkpoint(self, checkpoint_dir: str) -> None:
-        torch.save(
-            {
-                "model": self.model.state_dict(),
-                "optimizer": self.optimizer.state_dict(),
-                "epoch": self.epoch,
-                "rng": rng_state(self.generator),
-            },
-            os.path.join(checkpoint_dir, _CHECKPOINT_FILE),
-        )
-
-    def load_checkpoint(self, checkpoint: str | dict[str, Any] | None) -> None:
-        if not isinstance(checkpoint, str):
-            raise TypeError(f"expected a checkpoint folder, but got {checkpoint!r}.")
-        state = torch.load(os.path.join(checkpoint, _CHECKPOINT_FILE), map_location=self.device, weights_only=False)
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.epoch = int(state["epoch"])
-        set_rng_state(self.generator, state["rng"])
-
-    def reset_config(self, new_config: dict[str, Any]) -> bool:
-        self._build(new_config)
-        return True
+    def stateful(self) -> dict[str, Any]:
+        return {"model": self.model, "optimizer": self.optimizer}

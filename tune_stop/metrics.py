@@ -17,8 +17,9 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -29,11 +30,14 @@ __all__ = [
     "InceptionWeightsError",
     "cache_dir",
     "classifier_features",
+    "disk_cached",
     "feature_statistics",
     "frechet_distance",
     "inception_features",
     "inception_weights_path",
 ]
+
+T = TypeVar("T")
 
 FEATURE_EXTRACTORS = ("classifier", "inception")
 FID_WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
@@ -79,6 +83,25 @@ def cache_dir() -> Path:
     """Per-node cache: ``$TUNE_STOP_CACHE``, else ``~/.cache/tune-stop``."""
     env = os.environ.get("TUNE_STOP_CACHE")
     return Path(env) if env else Path.home() / ".cache" / "tune-stop"
+
+
+def disk_cached(path: Path, load: Callable[[Path], T], compute: Callable[[], T], save: Callable[[T, Path], None]) -> T:
+    """``load(path)`` if the file exists, else ``compute()`` and save it atomically.
+
+    A file lock makes processes that ask at the same time (trials starting together on
+    one node) compute once; the others wait and load the result.
+    """
+    from filelock import FileLock
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path) + ".lock"):
+        if path.is_file():
+            return load(path)
+        value = compute()
+        temporary = path.with_name(f".{path.stem}.tmp{path.suffix}")
+        save(value, temporary)
+        os.replace(temporary, path)
+        return value
 
 
 # -- the classifier extractor ---------------------------------------------------------
@@ -140,22 +163,21 @@ def load_classifier(
     Trained on ``images`` (the dataset's training split, in ``[0, 1]``) once per dataset
     and node; a file lock makes trials that start together wait for one training run.
     """
-    from filelock import FileLock
-
     key = f"{dataset}-{tuple(images.shape[1:])}-{len(images)}-{epochs}-{seed}"
     if key in _CLASSIFIERS:
         return _CLASSIFIERS[key]
-    path = cache_dir() / "classifiers" / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}-{dataset}.pt"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(path) + ".lock"):
+
+    def load(path: Path) -> FeatureClassifier:
         model = FeatureClassifier(images.shape[1], num_classes)
-        if path.is_file():
-            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        else:
-            model = _train_classifier(images, labels, num_classes, epochs, seed)
-            temporary = path.with_suffix(".tmp")
-            torch.save(model.state_dict(), temporary)
-            os.replace(temporary, path)
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        return model
+
+    model = disk_cached(
+        cache_dir() / "classifiers" / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}-{dataset}.pt",
+        load,
+        lambda: _train_classifier(images, labels, num_classes, epochs, seed),
+        lambda model, path: torch.save(model.state_dict(), path),
+    )
     _CLASSIFIERS[key] = model.eval()
     return _CLASSIFIERS[key]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
 import os
 import time
 from collections import Counter
@@ -48,8 +47,6 @@ __all__ = [
     "resume_search",
     "run_search",
 ]
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,6 +24,7 @@ from tune_stop.metrics import (
     FEATURE_EXTRACTORS,
     cache_dir,
     classifier_features,
+    disk_cached,
     feature_statistics,
     frechet_distance,
     inception_features,
@@ -235,25 +235,26 @@ class GANTrainable(EpochTrainable):
 
     def _reference_statistics(self) -> tuple[np.ndarray, np.ndarray]:
         """Statistics of the held-out fold, once per (dataset, fold, extractor, N), cached on disk."""
-        from filelock import FileLock
-
         s = self.settings
         count = min(int(s["fid_samples"]), len(self.held_out))
         weights = str(s["fid_weights"]) if s["fid_features"] == "inception" else ""
         key = f"{s['dataset']}|{s['num_folds']}|{s['fold']}|{s['split_seed']}|{s['fid_features']}|{weights}|{count}"
         if key in _REFERENCE_STATS:
             return _REFERENCE_STATS[key]
-        path = cache_dir() / "fid_reference" / f"{hashlib.sha1(key.encode()).hexdigest()[:20]}.npz"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(path) + ".lock"):
-            if path.is_file():
-                with np.load(path) as stored:
-                    stats = (stored["mu"], stored["sigma"])
-            else:
-                stats = feature_statistics(self._extractor(self.held_out[:count]))
-                temporary = path.with_name(path.stem + ".tmp.npz")
-                np.savez(temporary, mu=stats[0], sigma=stats[1])
-                os.replace(temporary, path)
+
+        def load(path: Path) -> tuple[np.ndarray, np.ndarray]:
+            with np.load(path) as stored:
+                return stored["mu"], stored["sigma"]
+
+        def save(stats: tuple[np.ndarray, np.ndarray], path: Path) -> None:
+            np.savez(path, mu=stats[0], sigma=stats[1])
+
+        stats = disk_cached(
+            cache_dir() / "fid_reference" / f"{hashlib.sha1(key.encode()).hexdigest()[:20]}.npz",
+            load,
+            lambda: feature_statistics(self._extractor(self.held_out[:count])),
+            save,
+        )
         _REFERENCE_STATS[key] = stats
         return stats
 

@@ -19,6 +19,7 @@ from ray.tune.experiment import Trial
 
 from tune_stop.schedulers import RecordingASHAScheduler
 from tune_stop.stoppers import last_stop_record
+from tune_stop.stoppers._base import result_epoch
 
 __all__ = ["STOP_REASONS_FILE", "STOP_REASON_COLUMNS", "StopReasonsCallback"]
 
@@ -83,7 +84,7 @@ class StopReasonsCallback(Callback):
 
     def _classify(self, trial: Trial) -> dict[str, Any]:
         result = trial.last_result or {}
-        epoch = int(result.get("epoch", result.get("training_iteration", 0)) or 0)
+        epoch = result_epoch(result, fallback=0)
         stop_record = getattr(self.stopper, "stop_record", None)
         record = stop_record(trial.trial_id) if callable(stop_record) else None
         # After Tuner.restore, Tune calls its own unpickled copy of the stopper, not ours.
@@ -122,7 +123,7 @@ class StopReasonsCallback(Callback):
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         result = trial.last_result or {}
-        epoch = int(result.get("epoch", result.get("training_iteration", 0)) or 0)
+        epoch = result_epoch(result, fallback=0)
         self._rows[trial.trial_id] = self._row(trial, "error", epoch, "", math.nan, _last_error_line(trial))
         self._write(trial)
 

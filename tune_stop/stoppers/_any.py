@@ -6,7 +6,7 @@ from typing import Any
 
 from ray.tune import Stopper
 
-from tune_stop.stoppers._base import _LAST_RECORDS, StopRecord
+from tune_stop.stoppers._base import _LAST_RECORDS, StopRecord, result_epoch
 
 
 class AnyStopper(Stopper):
@@ -42,7 +42,7 @@ class AnyStopper(Stopper):
         first = fired[0]
         record = first.stop_record(trial_id) if hasattr(first, "stop_record") else None
         if record is None:
-            epoch = int(result.get("epoch", result.get("training_iteration", 0)))
+            epoch = result_epoch(result, fallback=0)
             record = StopRecord(type(first).__name__, "", epoch, float("nan"), repr(first))
         # The combination's choice (the first stopper in order) overrides the children's records.
         self._records[trial_id] = _LAST_RECORDS[trial_id] = record

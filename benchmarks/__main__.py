@@ -8,7 +8,7 @@ import time
 
 import pandas as pd
 
-from benchmarks import gan_fid, replay
+from benchmarks import asha_vs_fifo, compute_saved, gan_fid, memory, replay, search_overhead
 
 
 def main() -> None:
@@ -16,14 +16,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, to show the suite runs (no timing claims)")
     args = parser.parse_args()
     rows = []
-    for module in (replay, gan_fid):
+    for module in (replay, gan_fid, search_overhead, compute_saved, asha_vs_fifo, memory):
         rows += module.run(quick=args.quick)
     table = pd.DataFrame(rows)
     print(
         f"{platform.node()} {platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d')}"
         + (" (quick: sizes too small for the targets)" if args.quick else "")
     )
-    with pd.option_context("display.width", 200, "display.max_colwidth", 80):
+    with pd.option_context("display.width", 400, "display.max_colwidth", 300):
         print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
 
 

@@ -381,11 +381,16 @@ class SearchSpace:
         unless the space fixes it).
         """
         rng = np.random.default_rng(self.seed)
+        # Thresholds come from their own stream, so a space with its threshold policies
+        # removed (e.g. a FIFO full-training baseline) samples the same hyperparameters.
+        threshold_rng = np.random.default_rng([self.seed, 1])
         values = dict(self.config)
+        threshold_keys = set()
         for spec in self.stoppers:
             threshold = spec.get("threshold")
             if _is_sampler(threshold):
                 values[threshold_key(spec["metric"])] = threshold
+                threshold_keys.add(threshold_key(spec["metric"]))
         grid_keys = [k for k, v in values.items() if _is_sampler(v) and "grid" in v]
         grids = [values[k]["grid"] for k in grid_keys]
         configs: list[dict[str, Any]] = []
@@ -396,7 +401,8 @@ class SearchSpace:
                     if key in grid_keys:
                         config[key] = point[grid_keys.index(key)]
                     elif _is_sampler(value):
-                        sampled = _domain(self.source, key, value).sample(random_state=rng)
+                        stream = threshold_rng if key in threshold_keys else rng
+                        sampled = _domain(self.source, key, value).sample(random_state=stream)
                         config[key] = sampled.item() if isinstance(sampled, np.generic) else sampled
                     else:
                         config[key] = value

@@ -178,3 +178,17 @@ def test_unknown_space_and_missing_file(tmp_path):
         load_space("no-such-space")
     with pytest.raises(SpaceError, match="no such file"):
         load_space(tmp_path / "absent.yaml")
+
+
+def test_removing_the_threshold_policies_keeps_the_sampled_hyperparameters():
+    """A FIFO full-training baseline of a space must train the very same configurations."""
+    from dataclasses import replace
+
+    space = load_space("gan-digits")
+    guard_only = replace(space, stoppers=[spec for spec in space.stoppers if spec["policy"] == "non_finite"])
+    with_thresholds, without = space.sample_configs(), guard_only.sample_configs()
+    assert [sorted(set(a) - set(b)) for a, b in zip(with_thresholds, without, strict=True)] == [
+        ["d_accuracy_threshold", "fid_threshold"]
+    ] * len(without)
+    assert [{k: a[k] for k in b} for a, b in zip(with_thresholds, without, strict=True)] == without
+    assert len({config["lr_g"] for config in without}) == len(without)  # really sampled

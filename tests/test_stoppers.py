@@ -316,3 +316,17 @@ def test_live_stoppers_agree_with_rules_on_random_curves(seed):
     ]
     for stopper, rule in cases:
         assert feed(stopper, val, extra={"train_loss": train}) == first_stop(rule, val)[0], stopper
+
+
+def test_forget_drops_a_finished_trials_history_but_keeps_its_stop_record():
+    stopper = AnyStopper(NonFiniteStopper("val_loss"), PatienceStopper("val_loss", "min", patience=1))
+    decisions = []
+    for epoch, loss in enumerate([1.0, 0.9, 0.95], start=1):
+        decisions.append(stopper("a", {"epoch": epoch, "val_loss": loss}))
+        stopper("b", {"epoch": epoch, "val_loss": loss})
+    assert decisions == [False, False, True]
+    stopper.forget("a")
+    assert stopper.stoppers[1].history("a") == [] and stopper.stoppers[0].history("a") == []
+    assert stopper.stoppers[1].history("b") == [1.0, 0.9, 0.95]
+    record = stopper.stop_record("a")
+    assert record is not None and record.policy == "patience" and record.epoch == 3

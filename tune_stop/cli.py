@@ -87,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="checkpoint every N epochs (0: at the end only)",
     )
     search.add_argument(
+        "--report-interval",
+        type=_number(float, 0),
+        default=0.5,
+        help="seconds a trial trains between reports to the driver; stops stay exact (0: every epoch)",
+    )
+    search.add_argument("--tensorboard", action="store_true", help="also write TensorBoard event files")
+    search.add_argument(
         "--address", help="Ray cluster to join (auto, ray://host:port); default $RAY_ADDRESS or a local Ray"
     )
     search.add_argument(
@@ -238,6 +245,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
         num_cpus=args.num_cpus,
         verbose=0 if args.quiet else 1,
         max_failures=args.max_failures,
+        report_interval_s=args.report_interval,
+        tensorboard=args.tensorboard,
     )
     path = experiment_path(space, options)
     if path_exists(path):

@@ -120,6 +120,10 @@ class StopReasonsCallback(Callback):
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         self._rows[trial.trial_id] = self._classify(trial)
         self._write(trial)
+        # A finished trial never reports again: its histories are no longer needed.
+        forget = getattr(self.stopper, "forget", None)
+        if callable(forget):
+            forget(trial.trial_id)
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         result = trial.last_result or {}

@@ -8,7 +8,8 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 import ray
 from ray import tune
+from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
 from search_spaces import SearchSpace
@@ -25,9 +27,11 @@ from tune_stop.cluster import check_shared_storage
 from tune_stop.reasons import STOP_REASONS_FILE, StopReasonsCallback
 from tune_stop.schedulers import RecordingASHAScheduler
 from tune_stop.trainables import TRAINABLES
+from tune_stop.trainables._common import EpochTrainable, ReportPlan
 
 METADATA_FILE = "tune-stop.json"
 PARAM_SPACE_FILE = "tune-stop-param-space.pkl"
+REPORT_PLAN_FILE = "tune-stop-report-plan.pkl"
 
 __all__ = [
     "METADATA_FILE",
@@ -42,10 +46,14 @@ __all__ = [
     "init_ray",
     "is_uri",
     "path_exists",
+    "planned_trainable",
     "read_metadata",
     "read_stop_reasons",
+    "report_plan",
     "resume_search",
     "run_search",
+    "scheduler_milestones",
+    "tune_environment",
 ]
 
 
@@ -64,6 +72,10 @@ class SearchOptions:
         verbose: Ray Tune's progress output level (0 silent, 1 status tables).
         reuse_actors: Let a finished trial's actor run the next trial (keeps the data loaded).
         max_failures: Retries of a crashed trial, each from its last checkpoint.
+        report_interval_s: A trial trains up to this long between round trips to the
+            driver, with every stop, ASHA decision and checkpoint still at its exact
+            epoch (see ``ReportPlan``); 0 sends every epoch on its own.
+        tensorboard: Also write TensorBoard event files (costs driver time per result).
     """
 
     storage_path: str | None = None
@@ -77,6 +89,8 @@ class SearchOptions:
     verbose: int = 1
     reuse_actors: bool = True
     max_failures: int = 0
+    report_interval_s: float = 0.5
+    tensorboard: bool = False
 
 
 @dataclass
@@ -168,6 +182,53 @@ def build_scheduler(space: SearchSpace) -> TrialScheduler:
     )
 
 
+def scheduler_milestones(scheduler: TrialScheduler) -> frozenset[int]:
+    """The epochs at which ASHA compares trials (its rungs, as Ray computes them); none for FIFO."""
+    if not isinstance(scheduler, RecordingASHAScheduler):
+        return frozenset()
+    return frozenset(int(milestone) for bracket in scheduler._brackets for milestone, _ in bracket._rungs)
+
+
+def report_plan(space: SearchSpace, options: SearchOptions) -> ReportPlan | None:
+    """How trials of this search batch their epochs; None when every epoch goes on its own."""
+    if options.report_interval_s <= 0:
+        return None
+    return ReportPlan(
+        stopper=space.build_stopper(),
+        milestones=scheduler_milestones(build_scheduler(space)),
+        checkpoint_frequency=options.checkpoint_frequency,
+        interval_s=options.report_interval_s,
+    )
+
+
+def planned_trainable(cls: type[tune.Trainable], plan: ReportPlan | None) -> type[tune.Trainable]:
+    """``cls`` with the report plan attached (unchanged when there is no plan or it is not an EpochTrainable)."""
+    if plan is None or not issubclass(cls, EpochTrainable):
+        return cls
+    return type(cls.__name__, (cls,), {"report_plan": plan, "__doc__": cls.__doc__})
+
+
+@contextmanager
+def tune_environment() -> Iterator[None]:
+    """Ray Tune's own switches, for a ``Tuner.fit`` of :func:`build_tuner`'s tuner.
+
+    Lets Tune take several results per call (trials with a :class:`ReportPlan` decide how
+    many) and keeps Tune to the loggers the tuner was given. Without it the same search
+    runs correctly, one round trip per epoch and with TensorBoard files.
+    """
+    wanted = {"TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1", "TUNE_RESULT_BUFFER_LENGTH": "1000"}
+    saved = {key: os.environ.get(key) for key in wanted}
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def is_uri(path: str | os.PathLike[str] | None) -> bool:
     """Whether a storage path is a URI (``s3://``, ``gs://``, ``file://``) rather than a local path."""
     return path is not None and "://" in str(path)
@@ -220,13 +281,16 @@ def build_tuner(
     info = TRAINABLES[space.trainable]
     stopper = space.build_stopper()
     scheduler = build_scheduler(space)
+    cls = planned_trainable(trainable_cls or info.cls, report_plan(space, options))
+    planned = cls is not (trainable_cls or info.cls)
     path = experiment_path(space, options)
     name, storage = (
         (path.rsplit("/", 1)[1], path.rsplit("/", 1)[0]) if isinstance(path, str) else (path.name, path.parent)
     )
-    trainable = tune.with_resources(
-        trainable_cls or info.cls, {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial}
-    )
+    trainable = tune.with_resources(cls, {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial})
+    loggers: list[tune.Callback] = [CSVLoggerCallback(), JsonLoggerCallback()]
+    if options.tensorboard:
+        loggers.append(TBXLoggerCallback())
     tuner = tune.Tuner(
         trainable,
         param_space=param_space if param_space is not None else build_param_space(space, overrides),
@@ -243,11 +307,13 @@ def build_tuner(
             storage_path=str(storage),
             stop=stopper,
             callbacks=[
-                StopReasonsCallback(stopper, scheduler if isinstance(scheduler, RecordingASHAScheduler) else None)
+                StopReasonsCallback(stopper, scheduler if isinstance(scheduler, RecordingASHAScheduler) else None),
+                *loggers,
             ],
             checkpoint_config=tune.CheckpointConfig(
                 checkpoint_frequency=options.checkpoint_frequency,
-                checkpoint_at_end=True,
+                # A planned trial asks for its last checkpoint itself: Tune turns buffering off otherwise.
+                checkpoint_at_end=not planned,
             ),
             # Trial artifacts (GAN sample grids) go to the storage path too.
             sync_config=tune.SyncConfig(sync_artifacts=True),
@@ -340,12 +406,14 @@ def run_search(
     _write_text(path, METADATA_FILE, json.dumps(metadata, indent=2))
     # Tuner.restore needs the param space again: Ray stores sample_from functions as placeholders.
     _write_bytes(path, PARAM_SPACE_FILE, cloudpickle.dumps(param_space))
+    _write_bytes(path, REPORT_PLAN_FILE, cloudpickle.dumps(report_plan(space, options)))
     return _fit(tuner, str(path) if is_uri(given_storage) else None, metadata)
 
 
 def _fit(tuner: tune.Tuner, uri: str | None, metadata: Mapping[str, Any]) -> SearchSummary:
     started = time.perf_counter()
-    results = tuner.fit()
+    with tune_environment():
+        results = tuner.fit()
     wall_time = time.perf_counter() - started
     # Ray reports a URI without its scheme; keep the one the user gave.
     path: Path | str = uri if uri is not None else Path(results.experiment_path)
@@ -433,9 +501,12 @@ def resume_search(path: Path | str, options: SearchOptions) -> SearchSummary:
     pickled = _read_bytes(path, PARAM_SPACE_FILE)
     if pickled is None:
         raise FileNotFoundError(f"{path} lacks {PARAM_SPACE_FILE}, which resuming needs")
+    # Older experiments have no plan file: their trials report every epoch on its own.
+    plan_bytes = _read_bytes(path, REPORT_PLAN_FILE)
+    plan = cloudpickle.loads(plan_bytes) if plan_bytes is not None else None
     tuner = tune.Tuner.restore(
         str(path),
-        trainable=tune.with_resources(info.cls, resources),
+        trainable=tune.with_resources(planned_trainable(info.cls, plan), resources),
         param_space=cloudpickle.loads(pickled),
         resume_unfinished=True,
         resume_errored=True,

@@ -55,5 +55,12 @@ class AnyStopper(Stopper):
         """Why the first firing stopper stopped ``trial_id``, or ``None``."""
         return self._records.get(trial_id)
 
+    def forget(self, trial_id: str) -> None:
+        """Drops a finished trial's histories (its stop record stays)."""
+        for stopper in self.stoppers:
+            forget = getattr(stopper, "forget", None)
+            if callable(forget):
+                forget(trial_id)
+
     def __repr__(self) -> str:
         return f"AnyStopper({', '.join(repr(s) for s in self.stoppers)})"

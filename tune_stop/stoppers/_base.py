@@ -225,6 +225,10 @@ class HistoryStopper(Stopper):
         """Why this stopper stopped ``trial_id``, or ``None`` if it did not."""
         return self._records.get(trial_id)
 
+    def forget(self, trial_id: str) -> None:
+        """Drops a finished trial's histories (its stop record stays), so memory does not grow with trials."""
+        self._histories.pop(trial_id, None)
+
     def history(self, trial_id: str, metric: str | None = None) -> list[float]:
         """A copy of the values this stopper has seen for a trial (epoch 1 first)."""
         histories = self._histories.get(trial_id, {})

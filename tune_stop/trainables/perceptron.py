@@ -8,11 +8,8 @@ squared error and SGD. With hidden layers it is an MLP trained with cross-entrop
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
-
-import torch
-from torch import nn
 
 from tune_stop.data import Split, load_dataset, split_dataset
 from tune_stop.trainables._common import (
@@ -22,6 +19,7 @@ from tune_stop.trainables._common import (
     seed_everything,
     select_device,
 )
+from tune_stop.training import OPTIMIZERS, Objective, build_model, evaluate, train_epoch
 
 #: Every config key of :class:`PerceptronTrainable` with its default; ``{}`` works.
 PERCEPTRON_DEFAULTS: dict[str, Any] = {
@@ -55,93 +53,6 @@ PERCEPTRON_METRICS = (
     "fold",
 )
 
-_OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
-
-
-class Perceptron(nn.Module):
-    """A single linear layer with a sigmoid: the classic perceptron (delta rule)."""
-
-    def __init__(self, in_features: int, out_features: int) -> None:
-        super().__init__()
-        self.linear = nn.Linear(in_features, out_features)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.linear(x.flatten(1)))
-
-
-def build_model(in_features: int, num_classes: int, hidden_sizes: Sequence[int]) -> nn.Module:
-    """The perceptron (no hidden layers) or an MLP with ReLU hidden layers."""
-    if not hidden_sizes:
-        return Perceptron(in_features, 1 if num_classes == 2 else num_classes)
-    layers: list[nn.Module] = [nn.Flatten()]
-    width = in_features
-    for size in hidden_sizes:
-        layers += [nn.Linear(width, size), nn.ReLU()]
-        width = size
-    layers.append(nn.Linear(width, num_classes))
-    return nn.Sequential(*layers)
-
-
-class _Objective:
-    """Loss and predicted class for the perceptron (MSE) or the MLP (cross-entropy)."""
-
-    def __init__(self, perceptron: bool, num_classes: int) -> None:
-        self.perceptron = perceptron
-        self.num_classes = num_classes
-
-    def loss(self, output: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        if not self.perceptron:
-            return nn.functional.cross_entropy(output, labels)
-        if output.shape[1] == 1:
-            target = labels.float()[:, None]
-        else:
-            target = nn.functional.one_hot(labels, self.num_classes).float()
-        return nn.functional.mse_loss(output, target)
-
-    def predict(self, output: torch.Tensor) -> torch.Tensor:
-        if output.shape[1] == 1:
-            return (output[:, 0] > 0.5).long()
-        return output.argmax(dim=1)
-
-
-def train_epoch(
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    objective: _Objective,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    batch_size: int,
-    generator: torch.Generator,
-) -> tuple[float, float]:
-    """One pass over shuffled mini-batches.
-
-    Returns:
-        ``(mean training loss, training accuracy)`` over the batches of this epoch.
-    """
-    model.train()
-    order = torch.randperm(len(x), generator=generator).to(x.device)
-    total_loss, correct = 0.0, 0
-    for start in range(0, len(x), batch_size):
-        batch = order[start : start + batch_size]
-        output = model(x[batch])
-        loss = objective.loss(output, y[batch])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        total_loss += loss.item() * len(batch)
-        correct += int((objective.predict(output.detach()) == y[batch]).sum())
-    return total_loss / len(x), correct / len(x)
-
-
-@torch.no_grad()
-def evaluate(model: nn.Module, objective: _Objective, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-    """``(loss, accuracy)`` of the model on ``(x, y)`` in eval mode."""
-    model.eval()
-    output = model(x)
-    loss = float(objective.loss(output, y))
-    accuracy = float((objective.predict(output) == y).float().mean())
-    return loss, accuracy
-
 
 def check_perceptron_config(config: Mapping[str, Any]) -> None:
     """Validates a full perceptron config.
@@ -154,8 +65,8 @@ def check_perceptron_config(config: Mapping[str, Any]) -> None:
         isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hidden
     ):
         raise ValueError(f"hidden_sizes must be a list of positive integers, but got hidden_sizes={hidden!r}.")
-    if config["optimizer"] not in _OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)}, but got optimizer={config['optimizer']!r}.")
+    if config["optimizer"] not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, but got optimizer={config['optimizer']!r}.")
     for key in ("batch_size", "max_epochs"):
         value = config[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -192,11 +103,11 @@ class PerceptronTrainable(EpochTrainable):
         self.split = Split(*(t.to(self.device) for t in vars(split).values()))
         in_features = math.prod(dataset.input_shape)
         self.model = build_model(in_features, dataset.num_classes, s["hidden_sizes"]).to(self.device)
-        self.objective = _Objective(perceptron=not s["hidden_sizes"], num_classes=dataset.num_classes)
+        self.objective = Objective(perceptron=not s["hidden_sizes"], num_classes=dataset.num_classes)
         options: dict[str, Any] = {"lr": float(s["lr"]), "weight_decay": float(s["weight_decay"])}
         if s["optimizer"] == "sgd":
             options["momentum"] = float(s["momentum"])
-        self.optimizer = _OPTIMIZERS[s["optimizer"]](self.model.parameters(), **options)
+        self.optimizer = OPTIMIZERS[s["optimizer"]](self.model.parameters(), **options)
         self.epoch = 0
 
     def step(self) -> dict[str, Any]:

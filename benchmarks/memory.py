@@ -1,0 +1,155 @@
+"""Peak memory of the search driver and of one trial worker, and the driver's growth per trial.
+
+Two searches of ``perceptron-xor`` (FIFO, tiny trials, so the trial count is large)
+run in fresh processes, with few and with many trials. A sampling thread reads the
+resident set size (RSS) of the driver and the peak RSS (``VmHWM``) of every trial actor
+(``ray::PerceptronTrainable``) from ``/proc`` every 50 ms (Linux only). The driver's
+growth per extra finished trial is set against the size of that trial's result rows
+(its ``result.json``): Ray Tune keeps each trial's results in memory (its ``Trial``
+objects, then one DataFrame per trial in the ``ResultGrid``); tune-stop drops a
+finished trial's stopping histories.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+EPOCHS = 10
+
+
+def _status_bytes(pid: str, field: str) -> int:
+    """A memory field of ``/proc/<pid>/status`` (``VmRSS``, ``VmHWM``) in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+class PeakSampler(threading.Thread):
+    """Records the peak RSS of this process and of the trial actors until stopped."""
+
+    def __init__(self, interval_s: float = 0.05) -> None:
+        super().__init__(daemon=True)
+        self.interval_s = interval_s
+        self.driver_peak = 0
+        self.worker_peak = 0
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            self.driver_peak = max(self.driver_peak, _status_bytes("self", "VmRSS"))
+            for folder in Path("/proc").iterdir():
+                if not folder.name.isdigit():
+                    continue
+                try:
+                    if (folder / "cmdline").read_bytes().startswith(b"ray::PerceptronTrainable"):
+                        self.worker_peak = max(self.worker_peak, _status_bytes(folder.name, "VmHWM"))
+                except OSError:  # the process ended meanwhile
+                    continue
+            self._halt.wait(self.interval_s)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join()
+
+
+def child(num_trials: int) -> dict[str, float]:
+    """One search of ``num_trials`` trials in this process; RSS figures in bytes."""
+    import ray
+
+    from search_spaces import load_space
+    from tune_stop.search import SearchOptions, init_ray, run_search
+
+    space = load_space("perceptron-xor").with_overrides(num_samples=num_trials, max_epochs=EPOCHS, scheduler="fifo")
+    options = SearchOptions(num_cpus=2, verbose=0, checkpoint_frequency=0)
+    init_ray(options)
+    with tempfile.TemporaryDirectory() as storage:
+        options = SearchOptions(storage_path=storage, name="memory", verbose=0, checkpoint_frequency=0)
+        before = _status_bytes("self", "VmRSS")
+        sampler = PeakSampler()
+        sampler.start()
+        summary = run_search(space, options)
+        sampler.stop()
+        after = _status_bytes("self", "VmRSS")
+        result_bytes = sum(p.stat().st_size for p in Path(summary.experiment_path).glob("*/result.json"))
+    ray.shutdown()
+    return {
+        "trials": summary.num_trials,
+        "driver_before": before,
+        "driver_after": after,
+        "driver_peak": sampler.driver_peak,
+        "worker_peak": sampler.worker_peak,
+        "result_bytes": result_bytes,
+    }
+
+
+def _measure(num_trials: int) -> dict[str, float]:
+    run = subprocess.run(
+        [sys.executable, "-m", "benchmarks.memory", "--child", str(num_trials)],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "RAY_AUTH_MODE": "disabled"},
+        timeout=600,
+    )
+    if run.returncode != 0:
+        raise RuntimeError(f"memory child failed: {run.stderr[-2000:]}")
+    return dict(json.loads(run.stdout.strip().splitlines()[-1]))
+
+
+def run(quick: bool = False) -> list[dict[str, object]]:
+    few, many = (4, 16) if quick else (25, 200)
+    small, large = _measure(few), _measure(many)
+    mib = 2**20
+    growth = {m: m_["driver_after"] - m_["driver_before"] for m, m_ in (("small", small), ("large", large))}
+    per_trial = (growth["large"] - growth["small"]) / (large["trials"] - small["trials"])
+    rows_per_trial = (large["result_bytes"] - small["result_bytes"]) / (large["trials"] - small["trials"])
+    return [
+        {
+            "benchmark": "memory: driver peak RSS",
+            "size": f"{large['trials']:.0f} trials (perceptron-xor, {EPOCHS} epochs)",
+            "seconds": float("nan"),
+            "baseline_s": float("nan"),
+            "ratio": large["driver_peak"] / small["driver_peak"],
+            "note": (
+                f"{large['driver_peak'] / mib:.0f} MiB vs {small['driver_peak'] / mib:.0f} MiB with "
+                f"{small['trials']:.0f} trials (ratio = many / few)"
+            ),
+        },
+        {
+            "benchmark": "memory: driver growth per finished trial",
+            "size": f"{small['trials']:.0f} -> {large['trials']:.0f} trials",
+            "seconds": float("nan"),
+            "baseline_s": float("nan"),
+            "ratio": per_trial / rows_per_trial,
+            "note": (
+                f"{per_trial / 1024:.1f} KiB per trial against {rows_per_trial / 1024:.1f} KiB of its result rows "
+                "(result.json); ratio = growth / rows"
+            ),
+        },
+        {
+            "benchmark": "memory: one trial worker peak RSS",
+            "size": "perceptron-xor actor",
+            "seconds": float("nan"),
+            "baseline_s": float("nan"),
+            "ratio": large["worker_peak"] / small["worker_peak"],
+            "note": (
+                f"{large['worker_peak'] / mib:.0f} MiB after {large['trials']:.0f} trials vs "
+                f"{small['worker_peak'] / mib:.0f} MiB after {small['trials']:.0f} (ratio = many / few)"
+            ),
+        },
+    ]
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--child":
+        print(json.dumps(child(int(sys.argv[2]))))
+    else:
+        for row in run():
+            print(row)

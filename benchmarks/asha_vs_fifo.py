@@ -34,10 +34,8 @@ def compare(space_name: str, seeds: list[int], overrides: dict[str, int], storag
             (fifo_full_training(space), fifo_s, fifo_best),
             (space, asha_s, asha_best),
         ):
-            options = SearchOptions(
-                storage_path=storage, name=f"{space_name}-{seed}-{len(times)}{id(times)}", verbose=0
-            )
-            summary = run_search(variant, options)
+            name = f"{space_name}-{seed}-{'asha' if variant is space else 'fifo'}"
+            summary = run_search(variant, SearchOptions(storage_path=storage, name=name, verbose=0))
             if summary.num_errors or summary.best is None:
                 raise RuntimeError(f"{space_name} (seed {seed}) had {summary.num_errors} failed trials")
             times.append(summary.wall_time_s)
@@ -47,7 +45,6 @@ def compare(space_name: str, seeds: list[int], overrides: dict[str, int], storag
     speedups = [f / a for f, a in zip(fifo_s, asha_s, strict=True)]
     spread = statistics.stdev(fifo_best) if len(fifo_best) > 1 else float("nan")
     gap = statistics.mean(asha_best) - statistics.mean(fifo_best)
-    space = load_space(space_name).with_overrides(**overrides)
     budget = space.num_samples * space.num_folds * space.max_epochs
     return {
         "benchmark": f"ASHA + thresholds vs FIFO: {space_name}",

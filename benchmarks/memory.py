@@ -67,8 +67,7 @@ def child(num_trials: int) -> dict[str, float]:
     from tune_stop.search import SearchOptions, init_ray, run_search
 
     space = load_space("perceptron-xor").with_overrides(num_samples=num_trials, max_epochs=EPOCHS, scheduler="fifo")
-    options = SearchOptions(num_cpus=2, verbose=0, checkpoint_frequency=0)
-    init_ray(options)
+    init_ray(SearchOptions(num_cpus=2))
     with tempfile.TemporaryDirectory() as storage:
         options = SearchOptions(storage_path=storage, name="memory", verbose=0, checkpoint_frequency=0)
         before = _status_bytes("self", "VmRSS")
@@ -107,9 +106,10 @@ def run(quick: bool = False) -> list[dict[str, object]]:
     few, many = (4, 16) if quick else (25, 200)
     small, large = _measure(few), _measure(many)
     mib = 2**20
-    growth = {m: m_["driver_after"] - m_["driver_before"] for m, m_ in (("small", small), ("large", large))}
-    per_trial = (growth["large"] - growth["small"]) / (large["trials"] - small["trials"])
-    rows_per_trial = (large["result_bytes"] - small["result_bytes"]) / (large["trials"] - small["trials"])
+    extra_trials = large["trials"] - small["trials"]
+    growth = [measured["driver_after"] - measured["driver_before"] for measured in (small, large)]
+    per_trial = (growth[1] - growth[0]) / extra_trials
+    rows_per_trial = (large["result_bytes"] - small["result_bytes"]) / extra_trials
     return [
         {
             "benchmark": "memory: driver peak RSS",

@@ -8,6 +8,7 @@ import pytest
 
 from analysis import CurveSet, ExperimentError, Policy, analyse, load_curves, replay, stop_epochs
 from analysis._replay import replay_policy
+from tests.expected import RECOMMENDATION_COLUMNS
 from tune_stop.stoppers import first_stop
 
 EPOCHS = 30
@@ -219,21 +220,7 @@ def test_tradeoff_objective_saves_more_with_a_larger_penalty():
 def test_recommendation_columns_and_baselines():
     analysis = analyse(folded_curves())
     table = analysis.recommendations
-    for column in (
-        "policy",
-        "metric",
-        "mode",
-        "parameter",
-        "recommended",
-        "cv_regret_mean",
-        "cv_regret_std",
-        "cv_epochs_saved_mean",
-        "cv_epochs_saved_std",
-        "trigger_rate",
-        "n_curves",
-        "n_censored",
-        "n_folds",
-    ):
+    for column in RECOMMENDATION_COLUMNS:
         assert column in table
     assert {"keras_default", "lightning_default", "prechelt_gl5", "prechelt_pq1", "prechelt_up3"} <= set(
         table["policy"]

@@ -7,6 +7,7 @@ import pytest
 
 from analysis import load_experiment, load_stop_reasons
 from search_spaces import load_space, threshold_key
+from tests.expected import RECOMMENDATION_COLUMNS
 from tune_stop.search import SearchOptions, run_search
 
 pytestmark = pytest.mark.e2e
@@ -91,21 +92,7 @@ def test_recommend_writes_every_report_file(mlp_search, tmp_path, capsys):
     assert main(["recommend", str(summary.experiment_path), "--out", str(out)]) == 0
     assert f"Report: {out}" in capsys.readouterr().out
     table = pd.read_csv(out / "recommendations.csv")
-    assert list(table.columns[:13]) == [
-        "policy",
-        "metric",
-        "mode",
-        "parameter",
-        "recommended",
-        "cv_regret_mean",
-        "cv_regret_std",
-        "cv_epochs_saved_mean",
-        "cv_epochs_saved_std",
-        "trigger_rate",
-        "n_curves",
-        "n_censored",
-        "n_folds",
-    ]
+    assert list(table.columns[:13]) == RECOMMENDATION_COLUMNS
     assert set(table["metric"]) == {"val_loss", "val_accuracy"}
     assert (table["n_curves"] == 18).all() and (table["n_folds"] == 3).all()
     candidates = pd.read_csv(out / "policies.csv")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 from ray.tune.result import SHOULD_CHECKPOINT
 
 from analysis import load_experiment
@@ -135,6 +136,4 @@ def test_batched_search_makes_the_same_decisions_as_one_epoch_at_a_time(ray_sess
     for trial_dir in Path(batched.experiment_path).glob("PerceptronTrainable_*"):
         curve = pd.read_csv(trial_dir / "progress.csv")
         last = max(trial_dir.glob("checkpoint_*"), key=lambda p: int(p.name.split("_")[1]))
-        import torch
-
         assert torch.load(last / "perceptron.pt", weights_only=False)["epoch"] == curve["epoch"].max()

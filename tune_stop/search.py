@@ -281,8 +281,9 @@ def build_tuner(
     info = TRAINABLES[space.trainable]
     stopper = space.build_stopper()
     scheduler = build_scheduler(space)
-    cls = planned_trainable(trainable_cls or info.cls, report_plan(space, options))
-    planned = cls is not (trainable_cls or info.cls)
+    base_cls = trainable_cls or info.cls
+    cls = planned_trainable(base_cls, report_plan(space, options))
+    planned = cls is not base_cls
     path = experiment_path(space, options)
     name, storage = (
         (path.rsplit("/", 1)[1], path.rsplit("/", 1)[0]) if isinstance(path, str) else (path.name, path.parent)

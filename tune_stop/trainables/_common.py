@@ -210,8 +210,8 @@ class EpochTrainable(tune.Trainable):
                     return results
                 return [result]
             results.append(result)
-            epoch = int(result[TRAINING_ITERATION])
-            if epoch in plan.milestones or time.monotonic() >= deadline:
+            # Milestones need no check here: each one is due a checkpoint, so it ends a batch above.
+            if time.monotonic() >= deadline:
                 return results
 
     def _build(self, config: Mapping[str, Any]) -> None:
@@ -224,7 +224,7 @@ class EpochTrainable(tune.Trainable):
     def save_checkpoint(self, checkpoint_dir: str) -> None:
         state = {name: part.state_dict() for name, part in self.stateful().items()}
         state.update(epoch=self.epoch, rng=rng_state(self.rng))
-        if getattr(self, "_local_stopper", None) is not None:
+        if self._local_stopper is not None:
             state["local_stopper"] = pickle.dumps(self._local_stopper)
         torch.save(state, os.path.join(checkpoint_dir, self.checkpoint_file))
 
@@ -239,7 +239,7 @@ class EpochTrainable(tune.Trainable):
         set_rng_state(self.rng, state["rng"])
         # The stopping rules' histories up to this epoch, so the trial keeps agreeing with the driver.
         self._held_back = None
-        if "local_stopper" in state and getattr(self, "_local_stopper", None) is not None:
+        if "local_stopper" in state and self._local_stopper is not None:
             self._local_stopper = pickle.loads(state["local_stopper"])
 
     def reset_config(self, new_config: dict[str, Any]) -> bool:

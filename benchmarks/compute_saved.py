@@ -17,7 +17,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from analysis import analyse, load_experiment
+from analysis import Analysis, analyse, load_experiment
 from search_spaces import load_space
 from tune_stop.search import SearchOptions, run_search
 
@@ -32,9 +32,11 @@ def record_full_curves(num_samples: int, max_epochs: int, storage: str) -> pd.Da
     return load_experiment(summary.experiment_path)
 
 
-def held_out_regret_vs_last(analysis, policy_name: str) -> float:  # type: ignore[no-untyped-def]
+def held_out_regret_vs_last(analysis: Analysis, policy_name: str) -> float:
     """Mean over held-out folds of the regret against training to the end, for the fold's choice."""
     result = next(r for r, _, _ in analysis.replays if r.policy.name == policy_name and r.policy.metric == "val_loss")
+    if analysis.curves is None:
+        raise ValueError("the analysis holds no curves")
     folds = analysis.curves.folds
     choices = analysis.fold_choices.query("policy == @policy_name and metric == 'val_loss'")
     candidates = np.asarray(result.policy.candidates, dtype=float)

@@ -18,9 +18,12 @@ def test_quick_benchmarks_run_and_print_ratios():
     for name in (
         "replay + K-fold recommend",
         "search overhead (Tuner.fit)",
+        "search overhead vs a spawn pool",
         "epochs saved: recommended threshold",
         "ASHA + thresholds vs FIFO: gan-digits",
-        "memory: driver growth per finished trial",
+        "ASHA alone vs FIFO: mlp-digits",
+        "memory: driver Python objects kept per finished trial",
+        "memory: driver RSS growth per finished trial",
     ):
         assert name in run.stdout, name
     assert "ratio" in run.stdout

@@ -12,8 +12,9 @@ finished trial's stopping histories.
 RSS also counts memory outside Python's heap (Ray's C++ core worker, allocator arenas
 that are not returned to the system), so a second pair of searches runs with
 ``tracemalloc`` on: the Python objects still alive after ``run_search`` returns, per
-extra trial, are what the driver itself keeps. A warm-up search first takes the
-one-time costs (imports, caches) out of both measurements.
+extra trial, are what the driver itself keeps. A third pair runs plain Ray Tune (a
+trivial class trainable) with the same trial counts, the baseline for the RSS growth. A
+warm-up search first takes the one-time costs (imports, caches) out of every measurement.
 """
 
 from __future__ import annotations

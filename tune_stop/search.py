@@ -19,11 +19,12 @@ import numpy as np
 import pandas as pd
 import ray
 from ray import tune
-from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback
+from ray.tune.logger import TBXLoggerCallback
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
 from search_spaces import SearchSpace
 from tune_stop.cluster import check_shared_storage
+from tune_stop.loggers import CSVLogger, JsonLogger
 from tune_stop.reasons import STOP_REASONS_FILE, StopReasonsCallback
 from tune_stop.schedulers import RecordingASHAScheduler
 from tune_stop.trainables import TRAINABLES
@@ -289,7 +290,7 @@ def build_tuner(
         (path.rsplit("/", 1)[1], path.rsplit("/", 1)[0]) if isinstance(path, str) else (path.name, path.parent)
     )
     trainable = tune.with_resources(cls, {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial})
-    loggers: list[tune.Callback] = [CSVLoggerCallback(), JsonLoggerCallback()]
+    loggers: list[tune.Callback] = [CSVLogger(), JsonLogger()]
     if options.tensorboard:
         loggers.append(TBXLoggerCallback())
     tuner = tune.Tuner(

@@ -1,0 +1,38 @@
+"""Ray Tune's CSV and JSON result loggers, without losing epochs when a trial is retried.
+
+When a trial restarts from a checkpoint (``--max-failures``), Ray Tune 2.60's loggers
+first copy the trial's ``progress.csv``/``result.json`` back from the storage path over
+the driver's own copy. The storage copy is only synced now and then (``SyncConfig``), so
+it can be older than the driver's: every epoch reported between that sync and the crash
+disappears from the results, although the trial trained it and the stoppers saw it.
+
+These loggers keep the driver's copy when it exists (it holds every result this driver
+received) and copy from storage only when it does not, as in a resumed experiment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
+
+if TYPE_CHECKING:
+    from ray.tune.experiment import Trial
+
+__all__ = ["CSVLogger", "JsonLogger"]
+
+
+class _KeepDriverCopy:
+    def _restore_from_remote(self, file_name: str, trial: Trial) -> None:
+        if trial.local_path is not None and Path(trial.local_path, file_name).is_file():
+            return
+        super()._restore_from_remote(file_name, trial)  # type: ignore[misc]
+
+
+class CSVLogger(_KeepDriverCopy, CSVLoggerCallback):
+    """``CSVLoggerCallback`` (``progress.csv``) that keeps a retried trial's earlier rows."""
+
+
+class JsonLogger(_KeepDriverCopy, JsonLoggerCallback):
+    """``JsonLoggerCallback`` (``result.json``) that keeps a retried trial's earlier rows."""

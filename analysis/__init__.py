@@ -5,6 +5,7 @@ applies stopping policies to them with the live rules' semantics; ``recommend``
 chooses each policy's parameter by K-fold cross-validation over the data folds.
 """
 
+from analysis._ceiling import SavingsCeiling, savings_ceiling
 from analysis._load import ExperimentError, load_curves, load_experiment, load_stop_reasons
 from analysis._policies import FAMILIES, Policy, baseline_policies, candidate_policies, threshold_candidates
 from analysis._recommend import (
@@ -29,6 +30,7 @@ __all__ = [
     "ExperimentError",
     "Policy",
     "PolicyReplay",
+    "SavingsCeiling",
     "analyse",
     "baseline_policies",
     "candidate_policies",
@@ -42,6 +44,7 @@ __all__ = [
     "recommend",
     "replay",
     "replay_policy",
+    "savings_ceiling",
     "stop_epochs",
     "threshold_candidates",
     "write_report",

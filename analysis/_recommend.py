@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from analysis._ceiling import SavingsCeiling, savings_ceiling
 from analysis._policies import FAMILIES, baseline_policies, candidate_policies
 from analysis._replay import CurveSet, PolicyReplay, replay_policy
 
@@ -127,6 +128,7 @@ class Analysis:
         replays: The replay of every policy, for plots.
         curves: The curve matrices.
         target, target_mode: The quality judged at the stop epoch.
+        ceiling: The most epochs any rule could save within the tolerance (hindsight bound).
     """
 
     recommendations: pd.DataFrame
@@ -136,6 +138,7 @@ class Analysis:
     curves: CurveSet | None = None
     target: str = ""
     target_mode: str = "max"
+    ceiling: SavingsCeiling | None = None
 
 
 def _cross_validate(
@@ -328,6 +331,7 @@ def analyse(
         curves=curve_set,
         target=target,
         target_mode=target_mode,
+        ceiling=savings_ceiling(curve_set, target, target_mode, tolerance),
     )
 
 

@@ -91,6 +91,13 @@ def markdown_report(analysis: Analysis, tolerance: float, source: str) -> str:
             saved = _pm(float(baseline["cv_epochs_saved_mean"]), float(baseline["cv_epochs_saved_std"]))
             regret = _pm(float(baseline["cv_regret_mean"]), float(baseline["cv_regret_std"]))
             lines.append(f"  - baseline `{baseline['policy']}`: saved {saved} at {regret} regret.")
+    ceiling = analysis.ceiling
+    if ceiling is not None and ceiling.n_curves:
+        lines.append(
+            f"- Ceiling: stopping each of the {ceiling.n_curves} complete curves at its best moment in hindsight "
+            f"would save at most {_percent(ceiling.epochs_saved)} of the epochs within the "
+            f"{_percent(ceiling.tolerance)} tolerance; no stopping rule can save more on these curves."
+        )
     censored = int(table["n_censored"].max()) if len(table) else 0
     if censored:
         lines += [

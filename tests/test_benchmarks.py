@@ -20,6 +20,7 @@ def test_quick_benchmarks_run_and_print_ratios():
         "search overhead (Tuner.fit)",
         "search overhead vs a spawn pool",
         "epochs saved: recommended threshold",
+        "epochs saved: hindsight ceiling",
         "ASHA + thresholds vs FIFO: gan-digits",
         "ASHA alone vs FIFO: mlp-digits",
         "memory: driver Python objects kept per finished trial",

@@ -338,6 +338,12 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     columns = [column for column in RECOMMENDATION_COLUMNS if column not in hidden]
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(analysis.recommendations[columns].round(4).to_string(index=False))
+    ceiling = analysis.ceiling
+    if ceiling is not None and ceiling.n_curves:
+        print(
+            f"Ceiling: no stopping rule saves more than {ceiling.epochs_saved:.1%} of the epochs of these "
+            f"{ceiling.n_curves} complete curves within the {ceiling.tolerance:.1%} tolerance (hindsight bound)."
+        )
     print(f"Report: {out} ({', '.join(p.name for p in written)})")
     return EXIT_OK
 

@@ -107,3 +107,54 @@ def test_idx_files_load_through_torchvision(tmp_path, name, folder):
     assert data.y_train.tolist() == labels.tolist()
     split = split_dataset(data, num_folds=3, fold=1)
     assert len(split.x_val) == 20 and len(split.x_train) == 40
+
+
+_LOAD_SPLIT = """
+import sys, hashlib
+from tune_stop.data import load_dataset, split_dataset
+split = split_dataset(load_dataset("digits"), num_folds=3, fold=1, seed=0)
+digest = hashlib.sha1(split.x_train.numpy().tobytes() + split.y_val.numpy().tobytes()).hexdigest()
+print("sklearn" in sys.modules, digest)
+"""
+
+
+def test_digits_and_folds_come_from_the_disk_cache_without_importing_sklearn(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TUNE_STOP_CACHE": str(tmp_path)}
+
+    def load_in_a_fresh_process() -> list[str]:
+        run = subprocess.run([sys.executable, "-c", _LOAD_SPLIT], env=env, capture_output=True, text=True, check=True)
+        return run.stdout.split()
+
+    filled, digest = load_in_a_fresh_process()
+    assert filled == "True"  # the first process computes with scikit-learn and fills the cache
+    assert load_in_a_fresh_process() == ["False", digest]  # a trial worker starting later reads it
+    assert len(list((tmp_path / "datasets").glob("digits-*.npz"))) == 1
+    assert len(list((tmp_path / "folds").glob("*.npz"))) == 1
+
+
+def test_cached_folds_are_keyed_by_the_labels_and_match_scikit_learn(tmp_path, monkeypatch):
+    from sklearn.model_selection import StratifiedKFold
+
+    monkeypatch.setenv("TUNE_STOP_CACHE", str(tmp_path))
+    rng = np.random.default_rng(0)
+    for labels in (rng.integers(0, 3, 60), rng.integers(0, 3, 60), rng.integers(0, 4, 61)):
+        splits = list(StratifiedKFold(n_splits=4, shuffle=True, random_state=5).split(np.zeros(len(labels)), labels))
+        for fold, (train_idx, val_idx) in enumerate(splits):
+            for _ in range(2):  # computed, then read back from the cache
+                cached = fold_indices(labels, num_folds=4, fold=fold, seed=5)
+                assert np.array_equal(cached[0], train_idx) and np.array_equal(cached[1], val_idx)
+    assert len(list((tmp_path / "folds").glob("*.npz"))) == 3
+
+
+def test_an_unusable_cache_is_skipped(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("TUNE_STOP_CACHE", str(blocker))
+    labels = np.arange(40) % 4
+    train_idx, val_idx = fold_indices(labels, num_folds=4, fold=2, seed=1)
+    assert len(val_idx) == 10 and not set(train_idx) & set(val_idx)
+    assert blocker.read_text() == "a file where the cache folder should be"

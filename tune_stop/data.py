@@ -11,6 +11,8 @@ Images are float32 in ``[0, 1]`` with shape ``(N, C, H, W)``; labels are int64.
 from __future__ import annotations
 
 import functools
+import hashlib
+import importlib.metadata
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from tune_stop._cache import cache_dir, npz_cached
 
 __all__ = [
     "DATASETS",
@@ -86,7 +90,12 @@ def _xor(root: Path, download: bool) -> Dataset:
     return Dataset("xor", x, y, x, y, num_classes=2, holdout=False)
 
 
-def _digits(root: Path, download: bool) -> Dataset:
+def _sklearn_version() -> str:
+    """scikit-learn's version, read without importing it (the import takes about a second)."""
+    return importlib.metadata.version("scikit-learn")
+
+
+def _digits_arrays() -> dict[str, np.ndarray]:
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -95,12 +104,18 @@ def _digits(root: Path, download: bool) -> Dataset:
     labels = bunch.target.astype(np.int64)
     # A fixed stratified 20% test split: digits has no official one.
     x_train, x_test, y_train, y_test = train_test_split(images, labels, test_size=0.2, stratify=labels, random_state=0)
+    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+
+
+def _digits(root: Path, download: bool) -> Dataset:
+    # Cached on disk so that trial workers skip importing scikit-learn.
+    arrays = npz_cached(cache_dir() / "datasets" / f"digits-sklearn-{_sklearn_version()}.npz", _digits_arrays)
     return Dataset(
         "digits",
-        torch.from_numpy(x_train),
-        torch.from_numpy(y_train),
-        torch.from_numpy(x_test),
-        torch.from_numpy(y_test),
+        torch.from_numpy(arrays["x_train"]),
+        torch.from_numpy(arrays["y_train"]),
+        torch.from_numpy(arrays["x_test"]),
+        torch.from_numpy(arrays["y_test"]),
         num_classes=10,
     )
 
@@ -200,16 +215,26 @@ def fold_indices(
         raise ValueError(f"fold must be an integer in [0, {num_folds}), but got fold={fold!r}.")
     if num_folds > len(y):
         raise ValueError(f"num_folds={num_folds} exceeds the {len(y)} training examples.")
-    from sklearn.model_selection import KFold, StratifiedKFold  # imported here: trial workers start faster
 
-    _, counts = np.unique(y, return_counts=True)
-    splitter: KFold | StratifiedKFold
-    if counts.min() >= num_folds:
-        splitter = StratifiedKFold(n_splits=num_folds, shuffle=True, random_state=seed)
-    else:
-        splitter = KFold(n_splits=num_folds, shuffle=True, random_state=seed)
-    train_idx, val_idx = list(splitter.split(np.zeros(len(y)), y))[fold]
-    return train_idx, val_idx
+    def all_folds() -> dict[str, np.ndarray]:
+        from sklearn.model_selection import KFold, StratifiedKFold
+
+        _, counts = np.unique(y, return_counts=True)
+        splitter: KFold | StratifiedKFold
+        if counts.min() >= num_folds:
+            splitter = StratifiedKFold(n_splits=num_folds, shuffle=True, random_state=seed)
+        else:
+            splitter = KFold(n_splits=num_folds, shuffle=True, random_state=seed)
+        arrays = {}
+        for k, (train_idx, val_idx) in enumerate(splitter.split(np.zeros(len(y)), y)):
+            arrays[f"train_{k}"], arrays[f"val_{k}"] = train_idx, val_idx
+        return arrays
+
+    # Every fold of a split, cached on disk by the labels' content: trial workers skip importing scikit-learn.
+    labels_key = hashlib.sha1(np.ascontiguousarray(y).tobytes() + str((y.dtype.str, y.shape)).encode()).hexdigest()
+    name = f"{labels_key[:20]}-k{num_folds}-seed{seed}-sklearn-{_sklearn_version()}.npz"
+    folds = npz_cached(cache_dir() / "folds" / name, all_folds)
+    return folds[f"train_{fold}"], folds[f"val_{fold}"]
 
 
 def split_dataset(dataset: Dataset, *, num_folds: int, fold: int, seed: int = 0) -> Split:

@@ -17,13 +17,14 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
+
+from tune_stop._cache import cache_dir, disk_cached
 
 __all__ = [
     "FEATURE_EXTRACTORS",
@@ -37,7 +38,6 @@ __all__ = [
     "inception_weights_path",
 ]
 
-T = TypeVar("T")
 
 FEATURE_EXTRACTORS = ("classifier", "inception")
 FID_WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
@@ -77,31 +77,6 @@ def feature_statistics(features: np.ndarray | torch.Tensor) -> tuple[np.ndarray,
     array = features.detach().cpu().double().numpy() if isinstance(features, torch.Tensor) else features
     array = np.asarray(array, dtype=np.float64)
     return array.mean(axis=0), np.cov(array, rowvar=False)
-
-
-def cache_dir() -> Path:
-    """Per-node cache: ``$TUNE_STOP_CACHE``, else ``~/.cache/tune-stop``."""
-    env = os.environ.get("TUNE_STOP_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "tune-stop"
-
-
-def disk_cached(path: Path, load: Callable[[Path], T], compute: Callable[[], T], save: Callable[[T, Path], None]) -> T:
-    """``load(path)`` if the file exists, else ``compute()`` and save it atomically.
-
-    A file lock makes processes that ask at the same time (trials starting together on
-    one node) compute once; the others wait and load the result.
-    """
-    from filelock import FileLock
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(path) + ".lock"):
-        if path.is_file():
-            return load(path)
-        value = compute()
-        temporary = path.with_name(f".{path.stem}.tmp{path.suffix}")
-        save(value, temporary)
-        os.replace(temporary, path)
-        return value
 
 
 # -- the classifier extractor ---------------------------------------------------------

@@ -140,6 +140,7 @@ MALFORMED = [
     (("name: asha", "name: hyperband"), "scheduler", "name must be one of"),
     (("reduction_factor: 2", "reduction_factor: 1"), "scheduler.reduction_factor", "> 1"),
     (("grace_period: 1", "grace_period: 9"), "scheduler.grace_period", "exceeds max_t"),
+    (("{uniform: [0.1, 0.5]}}", "{uniform: [0.1, 0.5]}, grace_period: -1}"), "stoppers[0]", "grace_period=-1"),
     (("grace_period: 1", "brackets: 1"), "scheduler.brackets", "allowed: "),
     (("description: test space", "descripton: test space"), "descripton", "unknown key"),
 ]

@@ -66,6 +66,17 @@ def test_threshold_rule_and_stopper(curve, mode, threshold, expected):
     assert feed(ThresholdStopper("val_loss", mode, threshold=threshold), curve) == expected
 
 
+def test_threshold_grace_period_ignores_the_leading_epochs():
+    # A GAN discriminator's accuracy is near 1 early on in runs that then do well.
+    curve = [0.999, 0.99, 0.8, 0.7, 0.995, 0.6]
+    for grace, expected in ((0, 1), (1, 2), (2, 5), (5, None)):
+        rule = functools.partial(threshold_rule, mode="max", threshold=0.99, grace_period=grace)
+        assert first_stop(rule, curve)[0] == expected
+        stopper = ThresholdStopper("val_loss", "max", threshold_key="t", grace_period=grace)
+        assert feed(stopper, curve, config={"t": 0.99}) == expected
+    assert "grace_period=2" in repr(ThresholdStopper("val_loss", threshold=0.1, grace_period=2))
+
+
 def test_threshold_per_trial_from_config():
     stopper = ThresholdStopper("val_loss", "min", threshold_key="val_loss_threshold")
     curve = [0.9, 0.5, 0.3, 0.1]
@@ -254,6 +265,8 @@ def test_missing_metric_names_it():
         (lambda: ThresholdStopper("val_loss", "min", NAN), ValueError, "threshold=nan"),
         (lambda: ThresholdStopper(3, "min", 0.1), TypeError, "metric=3"),
         (lambda: ThresholdStopper("", "min", 0.1), ValueError, "metric=''"),
+        (lambda: ThresholdStopper("val_loss", "min", 0.1, grace_period=-1), ValueError, "grace_period=-1"),
+        (lambda: ThresholdStopper("val_loss", "min", 0.1, grace_period=1.5), TypeError, "grace_period=1.5"),
         (lambda: PatienceStopper("val_loss", patience=-1), ValueError, "patience=-1"),
         (lambda: PatienceStopper("val_loss", patience=2.5), TypeError, "patience=2.5"),
         (lambda: PatienceStopper("val_loss", patience=True), TypeError, "patience=True"),

@@ -17,7 +17,7 @@ from tune_stop.stoppers._base import (
 )
 
 
-def threshold_rule(history: Sequence[float], *, mode: str, threshold: float) -> Decision:
+def threshold_rule(history: Sequence[float], *, mode: str, threshold: float, grace_period: int = 0) -> Decision:
     """Stops when the last value reaches ``threshold``.
 
     Reaching means ``value <= threshold`` for ``mode="min"`` and ``value >= threshold``
@@ -28,12 +28,16 @@ def threshold_rule(history: Sequence[float], *, mode: str, threshold: float) -> 
         history: The metric's values, epoch 1 first.
         mode: ``"min"`` or ``"max"``.
         threshold: The target value. ``0.0`` is a valid threshold.
+        grace_period: Leading epochs in which the rule never fires (as Keras'
+            ``start_from_epoch``), for metrics whose early values mislead, such as a
+            GAN discriminator's accuracy, which is near 1 in the first epochs of
+            trainings that go on to do well.
 
     Returns:
         The decision at the last epoch of ``history``.
     """
     sign = mode_sign(mode)
-    if not history:
+    if len(history) <= grace_period:
         return CONTINUE
     current = history[-1]
     # Non-finite values are the non-finite guard's business, not a crossing.
@@ -58,6 +62,7 @@ class ThresholdStopper(HistoryStopper):
         mode: ``"min"`` (stop when ``metric <= threshold``) or ``"max"``.
         threshold: A fixed threshold.
         threshold_key: A config key holding the trial's threshold (``a/b`` for nested).
+        grace_period: Leading epochs in which it never stops (integer ``>= 0``).
 
     Raises:
         ValueError: If neither or both of ``threshold`` and ``threshold_key`` are given,
@@ -73,6 +78,7 @@ class ThresholdStopper(HistoryStopper):
         mode: str = "min",
         threshold: float | None = None,
         threshold_key: str | None = None,
+        grace_period: int = 0,
     ) -> None:
         check_metric_name("metric", metric)
         mode_sign(mode)
@@ -85,10 +91,12 @@ class ThresholdStopper(HistoryStopper):
             check_number("threshold", threshold)
         if threshold_key is not None:
             check_metric_name("threshold_key", threshold_key)
+        check_number("grace_period", grace_period, integer=True, minimum=0)
         super().__init__([metric])
         self.mode = mode
         self.threshold = threshold
         self.threshold_key = threshold_key
+        self.grace_period = int(grace_period)
 
     def trial_threshold(self, result: Mapping[str, Any]) -> float:
         """The threshold that applies to the trial that produced ``result``.
@@ -110,10 +118,16 @@ class ThresholdStopper(HistoryStopper):
         return float(check_number(self.threshold_key, value))
 
     def decide(self, histories: Mapping[str, Sequence[float]], result: Mapping[str, Any]) -> Decision:
-        return threshold_rule(histories[self.metric], mode=self.mode, threshold=self.trial_threshold(result))
+        return threshold_rule(
+            histories[self.metric],
+            mode=self.mode,
+            threshold=self.trial_threshold(result),
+            grace_period=self.grace_period,
+        )
 
     def __repr__(self) -> str:
         bound = (
             f"threshold={self.threshold!r}" if self.threshold is not None else (f"threshold_key={self.threshold_key!r}")
         )
-        return f"ThresholdStopper(metric={self.metric!r}, mode={self.mode!r}, {bound})"
+        grace = f", grace_period={self.grace_period}" if self.grace_period else ""
+        return f"ThresholdStopper(metric={self.metric!r}, mode={self.mode!r}, {bound}{grace})"

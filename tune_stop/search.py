@@ -23,6 +23,7 @@ from ray.tune.logger import TBXLoggerCallback
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
 from search_spaces import SearchSpace
+from tune_stop._actor_reuse import keep_starting_actors
 from tune_stop.cluster import check_shared_storage
 from tune_stop.loggers import CSVLogger, JsonLogger
 from tune_stop.reasons import STOP_REASONS_FILE, StopReasonsCallback
@@ -214,14 +215,16 @@ def tune_environment() -> Iterator[None]:
     """Ray Tune's own switches, for a ``Tuner.fit`` of :func:`build_tuner`'s tuner.
 
     Lets Tune take several results per call (trials with a :class:`ReportPlan` decide how
-    many) and keeps Tune to the loggers the tuner was given. Without it the same search
+    many), keeps Tune to the loggers the tuner was given, and keeps its actor reuse from
+    killing actors while they start (:func:`keep_starting_actors`). Without it the same search
     runs correctly, one round trip per epoch and with TensorBoard files.
     """
     wanted = {"TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1", "TUNE_RESULT_BUFFER_LENGTH": "1000"}
     saved = {key: os.environ.get(key) for key in wanted}
     os.environ.update(wanted)
     try:
-        yield
+        with keep_starting_actors():
+            yield
     finally:
         for key, value in saved.items():
             if value is None:

@@ -27,7 +27,8 @@ def warm_up(config: dict[str, Any]) -> None:
     """Loads the dataset and builds an optimizer once, so forked workers inherit a warm parent.
 
     The first optimizer imports ``torch._dynamo`` (about a second) and the first load
-    imports scikit-learn; whether the parent already did depends on what ran before.
+    imports scikit-learn when the disk cache is cold; whether the parent already did
+    depends on what ran before.
     """
     load_dataset(config["dataset"], config["data_root"])
     OPTIMIZERS[config["optimizer"]](torch.nn.Linear(1, 1).parameters(), lr=0.1)

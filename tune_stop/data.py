@@ -90,6 +90,7 @@ def _xor(root: Path, download: bool) -> Dataset:
     return Dataset("xor", x, y, x, y, num_classes=2, holdout=False)
 
 
+@functools.cache
 def _sklearn_version() -> str:
     """scikit-learn's version, read without importing it (the import takes about a second)."""
     return importlib.metadata.version("scikit-learn")

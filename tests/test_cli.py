@@ -29,6 +29,8 @@ def folder_digest(path: Path) -> str:
 @pytest.fixture
 def files(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # an empty torch hub cache
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")  # reports default to ./<experiment>-report
     (tmp_path / "inception.yaml").write_text(
         "trainable: gan\nmetric: fid\nnum_folds: 2\nconfig: {fid_features: inception}\n"
     )
@@ -138,6 +140,7 @@ def test_bad_input_is_one_line_and_exit_code_2(files, capsys, argv, words):
     assert words in lines[0]
     assert captured.out == ""
     assert folder_digest(files) == before  # nothing already written changed
+    assert not any(Path.cwd().iterdir())  # and nothing new was written
 
 
 def test_more_gpus_than_the_cluster_has(ray_session, capsys, tmp_path):

@@ -1,7 +1,8 @@
-"""Tiny datasets in the real MNIST IDX on-disk format, for the torchvision loaders."""
+"""Tiny datasets in the real on-disk formats (MNIST IDX, CIFAR-10 pickled batches) for torchvision."""
 
 from __future__ import annotations
 
+import pickle
 import struct
 from pathlib import Path
 
@@ -28,3 +29,30 @@ def make_mnist(
     write_idx(raw / "t10k-images-idx3-ubyte", rng.integers(0, 256, size=(n_test, 28, 28), dtype=np.uint8))
     write_idx(raw / "t10k-labels-idx1-ubyte", np.arange(n_test, dtype=np.uint8) % 10)
     return images, labels
+
+
+CIFAR10_BATCHES = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch")
+
+
+def make_cifar10(root: Path, per_batch: int = 4, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Writes tiny CIFAR-10 python batches under ``root/cifar-10-batches-py``.
+
+    Each batch is a pickled dict whose ``data`` rows hold an image's red, green and blue
+    planes (3 x 1024 bytes) and whose ``labels`` is a list, as in cifar-10-python.tar.gz.
+    Returns the training images (N, 3, 32, 32) and labels, in batch order.
+    """
+    rng = np.random.default_rng(seed)
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True, exist_ok=True)
+    train_images, train_labels = [], []
+    for index, name in enumerate(CIFAR10_BATCHES):
+        images = rng.integers(0, 256, size=(per_batch, 3, 32, 32), dtype=np.uint8)
+        labels = [(index * per_batch + i) % 10 for i in range(per_batch)]
+        batch = {"batch_label": name, "labels": labels, "data": images.reshape(per_batch, 3072)}
+        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
+        if name != "test_batch":
+            train_images.append(images)
+            train_labels.extend(labels)
+    meta = {"label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]}
+    (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=2))
+    return np.concatenate(train_images), np.asarray(train_labels)

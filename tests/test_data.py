@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
-from tests.idx_files import make_mnist
+from tests.idx_files import make_cifar10, make_mnist
 from tune_stop.data import DatasetNotFoundError, fold_indices, load_dataset, split_dataset
 
 
@@ -107,6 +109,35 @@ def test_idx_files_load_through_torchvision(tmp_path, name, folder):
     assert data.y_train.tolist() == labels.tolist()
     split = split_dataset(data, num_folds=3, fold=1)
     assert len(split.x_val) == 20 and len(split.x_train) == 40
+
+
+def test_cifar10_batches_load_through_torchvision_as_channels_first(tmp_path, monkeypatch):
+    import torchvision.datasets.cifar as tv_cifar
+
+    # torchvision checks each batch against the md5 of the real 163 MB archive's files; the
+    # tiny batches here have the real format but not those bytes, so only existence is checked.
+    monkeypatch.setattr(tv_cifar, "check_integrity", lambda path, md5=None: Path(path).is_file())
+    images, labels = make_cifar10(tmp_path, per_batch=4)
+    data = load_dataset("cifar10", tmp_path)
+    assert data.input_shape == (3, 32, 32)
+    assert len(data.x_train) == 20 and len(data.x_test) == 4
+    assert data.x_train.is_contiguous()
+    assert torch.equal(data.x_train * 255.0, torch.from_numpy(images).float())  # red plane first, as written
+    assert data.y_train.tolist() == labels.tolist()
+    assert float(data.x_train.max()) <= 1.0
+
+
+def test_cifar10_with_wrong_checksums_is_reported_as_corrupted(tmp_path):
+    make_cifar10(tmp_path, per_batch=2)  # real format, but not the real archive's bytes
+    with pytest.raises(DatasetNotFoundError, match=r"'cifar10' incomplete or corrupted at .*cifar-10-batches-py"):
+        load_dataset("cifar10", tmp_path)
+
+
+def test_mnist_with_a_missing_file_is_reported_as_incomplete(tmp_path):
+    make_mnist(tmp_path, "MNIST")
+    (tmp_path / "MNIST" / "raw" / "t10k-labels-idx1-ubyte").unlink()
+    with pytest.raises(DatasetNotFoundError, match=r"'mnist' incomplete or corrupted at .*MNIST/raw: put the MNIST"):
+        load_dataset("mnist", tmp_path)
 
 
 _LOAD_SPLIT = """

@@ -36,7 +36,7 @@ __all__ = [
 
 
 class DatasetNotFoundError(FileNotFoundError):
-    """A dataset's files are not at the path looked at (and no download was asked for)."""
+    """A dataset's files are missing or fail torchvision's checks (and no download was asked for)."""
 
 
 @dataclass(frozen=True)
@@ -132,8 +132,11 @@ def _torchvision(name: str, folder: str, how_to_get: str) -> Callable[[Path, boo
         except RuntimeError as error:
             if "not found" not in str(error).lower():
                 raise
+            where = root / folder
+            # torchvision says "not found or corrupted" for both; a folder with files in it is the latter.
+            state = "incomplete or corrupted at" if where.is_dir() and any(where.iterdir()) else "not found at"
             raise DatasetNotFoundError(
-                f"dataset {name!r} not found at {root / folder}: {how_to_get}, "
+                f"dataset {name!r} {state} {where}: {how_to_get}, "
                 "or pass --download (config download=True) where there is network access"
             ) from None
 
@@ -181,7 +184,7 @@ def load_dataset(name: str, data_root: str | os.PathLike[str] | None = None, *, 
 
     Raises:
         ValueError: If ``name`` is not a known dataset.
-        DatasetNotFoundError: If the files are missing, naming the path and how to get them.
+        DatasetNotFoundError: If the files are missing or corrupted, naming the path and how to get them.
     """
     if name not in DATASETS:
         raise ValueError(f"dataset must be one of {sorted(DATASETS)}, but got dataset={name!r}.")

@@ -49,6 +49,8 @@ class Policy:
         strip: Strip length of PQ and UP.
         min_delta: Patience's ``min_delta``.
         name: Label in reports (the family unless it is a baseline).
+        grace_period: Threshold's leading epochs in which it never fires, as the live
+            :class:`~tune_stop.stoppers.ThresholdStopper` was given them.
     """
 
     family: str
@@ -59,6 +61,7 @@ class Policy:
     strip: int = 5
     min_delta: float = 0.0
     name: str = field(default="")
+    grace_period: int = 0
 
     def __post_init__(self) -> None:
         if self.family not in PARAMETERS:
@@ -72,6 +75,10 @@ class Policy:
             raise ValueError("pq needs train_metric, but got train_metric=None.")
         if not self.candidates:
             raise ValueError(f"candidates must not be empty for {self.family} on {self.metric!r}.")
+        if isinstance(self.grace_period, bool) or not isinstance(self.grace_period, int) or self.grace_period < 0:
+            raise ValueError(f"grace_period must be an integer >= 0, but got grace_period={self.grace_period!r}.")
+        if self.grace_period and self.family != "threshold":
+            raise ValueError(f"grace_period applies to the threshold family, not to {self.family}.")
         if not self.name:
             object.__setattr__(self, "name", self.family)
 
@@ -82,7 +89,7 @@ class Policy:
     def rule(self, value: float, train_history: Sequence[float] = ()) -> Callable[[Sequence[float]], Decision]:
         """The live rule with the candidate ``value`` bound (for ``first_stop``)."""
         if self.family == "threshold":
-            return functools.partial(threshold_rule, mode=self.mode, threshold=value)
+            return functools.partial(threshold_rule, mode=self.mode, threshold=value, grace_period=self.grace_period)
         if self.family == "patience":
             return functools.partial(patience_rule, mode=self.mode, patience=int(value), min_delta=self.min_delta)
         if self.family == "gl":
@@ -99,8 +106,9 @@ class Policy:
     def describe(self, value: float) -> str:
         """Plain-language statement of the policy at ``value``."""
         relation = "<=" if self.mode == "min" else ">="
+        from_epoch = f", from epoch {self.grace_period + 1} on" if self.grace_period else ""
         return {
-            "threshold": f"stop at the first epoch {self.metric} {relation} {value:.4g}",
+            "threshold": f"stop at the first epoch {self.metric} {relation} {value:.4g}{from_epoch}",
             "patience": f"stop after {int(value)} epochs without improvement of {self.metric}",
             "gl": f"stop when {self.metric} is {value:g}% above its best (Prechelt GL)",
             "pq": f"stop when GL/progress of {self.metric} exceeds {value:g} (Prechelt PQ)",
@@ -133,8 +141,13 @@ def candidate_policies(
     values: np.ndarray,
     train_metric: str | None,
     threshold_count: int = 100,
+    grace_period: int = 0,
 ) -> list[Policy]:
-    """The default candidate grid of each requested family that applies to this metric."""
+    """The default candidate grid of each requested family that applies to this metric.
+
+    ``grace_period`` is given to the threshold family (the live stopper's epochs in which
+    it never fires); ``values`` should then leave those epochs out.
+    """
     policies = []
     for family in families:
         if family in ("gl", "pq", "up") and mode != "min":
@@ -152,7 +165,8 @@ def candidate_policies(
             candidates = threshold_candidates(values, mode, threshold_count)
             if not candidates:
                 continue
-        policies.append(Policy(family, metric, mode, candidates, train_metric=train_metric))
+        grace = grace_period if family == "threshold" else 0
+        policies.append(Policy(family, metric, mode, candidates, train_metric=train_metric, grace_period=grace))
     return policies
 
 

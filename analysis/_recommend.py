@@ -8,7 +8,7 @@ folds are the error bars. The recommended value is then chosen on all folds.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -188,6 +188,7 @@ def analyse(
     penalty: float = 0.05,
     threshold_count: int = 100,
     baselines: bool = True,
+    grace_periods: Mapping[str, int] | None = None,
 ) -> Analysis:
     """Replays the policies and recommends each one's parameter by K-fold cross-validation.
 
@@ -203,6 +204,8 @@ def analyse(
         penalty: Weight of the epochs saved in the ``tradeoff`` objective.
         threshold_count: Number of threshold candidates (quantiles of the observed range).
         baselines: Add rows for Keras' and Lightning's default patience and Prechelt's GL/PQ/UP.
+        grace_periods: Per metric, the leading epochs in which the live threshold stopper
+            never fires (its ``grace_period``); the threshold family is replayed with them.
 
     Raises:
         ValueError: For an unknown objective or family, a bad tolerance, or a metric or
@@ -215,6 +218,9 @@ def analyse(
     for family in families:
         if family not in FAMILIES:
             raise ValueError(f"policy must be one of {list(FAMILIES)}, but got policy={family!r}.")
+    for metric, grace in (grace_periods or {}).items():
+        if isinstance(grace, bool) or not isinstance(grace, int) or grace < 0:
+            raise ValueError(f"grace_period must be an integer >= 0, but got grace_period={grace!r} for {metric!r}.")
     curve_set = curves if isinstance(curves, CurveSet) else CurveSet.from_frame(curves)
     columns = list(curve_set.frame.columns)
     metrics = list(metrics) if metrics is not None else default_metrics(columns)
@@ -243,8 +249,9 @@ def analyse(
     rows, candidate_rows, replays, fold_rows = [], [], [], []
     for metric, mode in metrics:
         train_metric = _TRAIN_METRICS.get(metric) if _TRAIN_METRICS.get(metric) in columns else None
-        values = curve_set.matrix(metric)
-        policies = candidate_policies(families, metric, mode, values, train_metric, threshold_count)
+        grace = (grace_periods or {}).get(metric, 0)
+        values = curve_set.matrix(metric)[:, grace:]  # candidates from the epochs the threshold can fire at
+        policies = candidate_policies(families, metric, mode, values, train_metric, threshold_count, grace)
         if not policies:
             raise ValueError(
                 f"none of the policies {', '.join(families)} applies to {metric} (mode={mode}): gl, pq and up "

@@ -171,6 +171,7 @@ def stop_epochs(policy: Policy, curves: CurveSet) -> np.ndarray:
     sign = 1.0 if policy.mode == "min" else -1.0
     if policy.family == "threshold":
         score = np.where(np.isfinite(values), -sign * values, np.nan)
+        score[:, : policy.grace_period] = np.nan  # the rule never fires in its grace period
         return _first_reaching(score, -sign * candidates, lengths, strict=False)
     if policy.family == "patience":
         return _patience(values, lengths, sign, candidates.astype(np.int64), policy.min_delta)

@@ -371,6 +371,14 @@ class SearchSpace:
             stoppers.insert(0, NonFiniteStopper(sorted(guarded)))
         return AnyStopper(*stoppers)
 
+    def threshold_grace_periods(self) -> dict[str, int]:
+        """``{metric: grace_period}`` of the threshold policies that have one (for the replay)."""
+        return {
+            spec["metric"]: int(spec["grace_period"])
+            for spec in self.stoppers
+            if spec.get("policy") == "threshold" and spec.get("grace_period")
+        }
+
     def sample_configs(self) -> list[dict[str, Any]]:
         """The configurations of the search, before the fold expansion.
 

@@ -104,6 +104,8 @@ def random_curves(seed: int, n: int = 60) -> pd.DataFrame:
 POLICIES = [
     Policy("threshold", "val_loss", "min", (0.6, 0.3, 0.2, 0.1, 0.05, 0.0)),
     Policy("threshold", "val_accuracy", "max", (0.4, 0.8, 0.9, 0.95)),
+    Policy("threshold", "val_loss", "min", (0.6, 0.3, 0.2, 0.1), grace_period=4),
+    Policy("threshold", "val_accuracy", "max", (0.4, 0.8, 0.9), grace_period=1),
     Policy("patience", "val_loss", "min", (0.0, 1.0, 2.0, 3.0, 5.0)),
     Policy("patience", "val_loss", "min", (0.0, 2.0, 4.0), min_delta=0.01),
     Policy("patience", "val_accuracy", "max", (1.0, 3.0)),
@@ -116,7 +118,9 @@ POLICIES = [
 
 
 @pytest.mark.parametrize("seed", range(3))
-@pytest.mark.parametrize("policy", POLICIES, ids=lambda p: f"{p.family}-{p.metric}-{p.strip}-{p.min_delta}")
+@pytest.mark.parametrize(
+    "policy", POLICIES, ids=lambda p: f"{p.family}-{p.metric}-{p.strip}-{p.min_delta}-{p.grace_period}"
+)
 def test_vectorised_replay_agrees_with_the_live_rules_on_every_curve(seed, policy):
     frame = random_curves(seed)
     curves = CurveSet.from_frame(frame)
@@ -255,6 +259,8 @@ def test_warns_when_cross_validation_is_impossible():
         ({"families": ("early",)}, "policy='early'"),
         ({"metrics": [("val_los", "min")]}, "metric 'val_los' is not in the curves"),
         ({"target": "fid"}, "target 'fid' is not in the curves"),
+        ({"grace_periods": {"val_loss": -1}}, "grace_period=-1 for 'val_loss'"),
+        ({"grace_periods": {"val_loss": 1.5}}, "grace_period=1.5 for 'val_loss'"),
     ],
 )
 def test_bad_options(options, match):
@@ -350,3 +356,59 @@ def test_savings_ceiling_leaves_out_censored_curves_and_flat_curves_stop_at_once
     assert ceiling.epochs_saved == pytest.approx(0.9)
     nothing = savings_ceiling(CurveSet.from_frame(pd.DataFrame(u_curve("cut", length=8))), "test_accuracy", "max", 0.01)
     assert nothing.n_curves == 0 and np.isnan(nothing.epochs_saved)
+
+
+def misleading_start_curves() -> pd.DataFrame:
+    """d_accuracy starts near 1 and dips before it climbs for good; fid improves until epoch 8.
+
+    A threshold on d_accuracy with no grace fires at epoch 1 on every curve, where fid is
+    worst; its live stopper has ``grace_period=3``, so the replay must not stop before epoch 4.
+    """
+    rows = []
+    for trial in range(12):
+        peak = 0.99 + 0.0005 * trial
+        for epoch in range(1, 13):
+            accuracy = peak if epoch == 1 else 0.6 + 0.03 * epoch
+            rows.append(
+                {
+                    "trial_id": f"g{trial:02d}",
+                    "fold": trial % 3,
+                    "epoch": epoch,
+                    "d_accuracy": accuracy,
+                    "fid": 30.0 + (epoch - 8) ** 2 + trial,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_threshold_is_replayed_and_recommended_with_the_live_grace_period():
+    curves = misleading_start_curves()
+    options = {"metrics": [("d_accuracy", "max")], "target": "fid", "families": ("threshold",), "baselines": False}
+    plain = analyse(curves, **options)
+    graced = analyse(curves, grace_periods={"d_accuracy": 3}, **options)
+    plain_stops = plain.replays[0][0].stop_epoch
+    graced_replay = graced.replays[0][0]
+    assert graced_replay.policy.grace_period == 3
+    # Candidates come from the epochs the threshold can fire at, so none is the epoch-1 peak alone.
+    assert min(graced_replay.policy.candidates) >= curves.loc[curves["epoch"] > 3, "d_accuracy"].min()
+    assert (graced_replay.stop_epoch[graced_replay.stop_epoch > 0] > 3).all()
+    assert (plain_stops[:, 0] == 1).all()  # with no grace the loosest candidate fires at once
+    row, plain_row = graced.recommendations.iloc[0], plain.recommendations.iloc[0]
+    assert row["description"].startswith("stop at the first epoch d_accuracy >= ")
+    assert row["description"].endswith(", from epoch 4 on")
+    # Replayed as it will run, the recommendation meets the 1% tolerance; replayed without
+    # the grace, no threshold does (each one fires at epoch 1 or not before the end).
+    assert row["cv_regret_mean"] <= 0.01 < plain_row["cv_regret_mean"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"family": "patience", "candidates": (1.0,), "grace_period": 2}, "applies to the threshold family"),
+        ({"family": "threshold", "candidates": (0.5,), "grace_period": -1}, "grace_period=-1"),
+        ({"family": "threshold", "candidates": (0.5,), "grace_period": True}, "grace_period=True"),
+    ],
+)
+def test_bad_grace_period(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        Policy(metric="val_loss", **kwargs)

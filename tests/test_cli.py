@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tune_stop.cli import main
@@ -111,6 +113,8 @@ BAD_INPUT = [
     (["recommend", "{tmp}/curves.csv", "--metric", "val_los"], "metric 'val_los' is not in the curves"),
     (["recommend", "{tmp}/curves.csv", "--target", "fid"], "target 'fid' is not in the curves"),
     (["recommend", "{tmp}/curves.csv", "--tolerance", "-1"], "--tolerance: must be >= 0"),
+    (["recommend", "{tmp}/curves.csv", "--grace-period", "-1"], "--grace-period: must be >= 0"),
+    (["recommend", "{tmp}/curves.csv", "--grace-period", "2.5"], "--grace-period: expected an integer"),
     (["recommend", "{tmp}/curves.csv", "--policy", "early"], "invalid choice: 'early'"),
     (["recommend", "{tmp}/badepoch.csv"], "epoch must hold integers >= 1"),
     (["recommend", "{tmp}/empty.csv"], "cannot read curves from"),
@@ -141,6 +145,33 @@ def test_bad_input_is_one_line_and_exit_code_2(files, capsys, argv, words):
     assert captured.out == ""
     assert folder_digest(files) == before  # nothing already written changed
     assert not any(Path.cwd().iterdir())  # and nothing new was written
+
+
+def test_recommend_replays_the_threshold_with_the_given_grace_period(files, capsys):
+    argv = ["recommend", str(files / "curves.csv"), "--metric", "val_loss", "--policy", "threshold"]
+    assert run_main([*argv, "--out", str(files / "plain")]) == 0
+    assert run_main([*argv, "--grace-period", "2", "--out", str(files / "graced")]) == 0
+    out = capsys.readouterr().out
+    assert "grace periods" not in out  # a CSV records no search space: nothing is read from one
+    plain = pd.read_csv(files / "plain" / "policies.csv").query("policy == 'threshold'")
+    graced = pd.read_csv(files / "graced" / "policies.csv").query("policy == 'threshold'")
+    # val_loss = 1/epoch: the candidates of the graced replay come from epochs 3 to 5 only.
+    assert plain["value"].max() == pytest.approx(1.0) and graced["value"].max() == pytest.approx(1 / 3)
+    assert "from epoch 3 on" in (files / "graced" / "recommendations.md").read_text()
+
+
+def test_recommend_reads_the_grace_periods_the_search_space_recorded(tmp_path, capsys):
+    from tune_stop.cli import _grace_periods
+
+    record = {"space": "gan-digits", "trainable": "gan", "metric": "fid", "mode": "min", "num_folds": 3}
+    curves = pd.DataFrame({"trial_id": ["a"], "epoch": [1], "d_accuracy": [0.5], "fid": [90.0]})
+    (tmp_path / "tune-stop.json").write_text(json.dumps({**record, "threshold_grace_periods": {"d_accuracy": 5}}))
+    assert _grace_periods(tmp_path, None, curves) == {"d_accuracy": 5}
+    assert "grace periods (epochs): d_accuracy 5" in capsys.readouterr().out
+    assert _grace_periods(tmp_path, 0, curves) == {"trial_id": 0, "epoch": 0, "d_accuracy": 0, "fid": 0}
+    (tmp_path / "tune-stop.json").write_text(json.dumps(record))  # recorded by an older tune-stop
+    assert _grace_periods(tmp_path, None, curves) == {}
+    assert _grace_periods(tmp_path / "curves.csv", None, curves) == {}
 
 
 def test_more_gpus_than_the_cluster_has(ray_session, capsys, tmp_path):

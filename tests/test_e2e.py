@@ -8,7 +8,7 @@ import pytest
 from analysis import load_experiment, load_stop_reasons
 from search_spaces import load_space, threshold_key
 from tests.expected import RECOMMENDATION_COLUMNS
-from tune_stop.search import SearchOptions, run_search
+from tune_stop.search import SearchOptions, read_metadata, run_search
 
 pytestmark = pytest.mark.e2e
 
@@ -170,6 +170,8 @@ def test_gan_digits_search_with_asha_and_per_trial_fid_thresholds(ray_session, t
     assert set(reasons["stop_reason"]) <= {"threshold", "scheduler", "completed", "non_finite"}
     acc_grace = next(s["grace_period"] for s in space.stoppers if s.get("metric") == "d_accuracy")
     assert 0 < acc_grace < space.max_epochs
+    # Recorded for `tune-stop recommend`, which replays the threshold with the same grace.
+    assert read_metadata(summary.experiment_path)["threshold_grace_periods"] == {"d_accuracy": acc_grace}
     for _, curve in curves.groupby("trial_id"):
         reason, stop_epoch = curve["stop_reason"].iloc[0], int(curve["stop_epoch"].iloc[0])
         assert stop_epoch == int(curve["epoch"].max())

@@ -193,3 +193,8 @@ def test_removing_the_threshold_policies_keeps_the_sampled_hyperparameters():
     ] * len(without)
     assert [{k: a[k] for k in b} for a, b in zip(with_thresholds, without, strict=True)] == without
     assert len({config["lr_g"] for config in without}) == len(without)  # really sampled
+
+
+def test_threshold_grace_periods_are_the_threshold_policies_that_have_one():
+    assert load_space("gan-digits").threshold_grace_periods() == {"d_accuracy": 5}
+    assert load_space("mlp-digits").threshold_grace_periods() == {}

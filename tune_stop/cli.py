@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from tune_stop.search import SearchSummary
 
 __all__ = ["main"]
@@ -117,6 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
     recommend.add_argument("--target", help="quality judged at the stop epoch (default: test_accuracy, else fid)")
     recommend.add_argument("--target-mode", choices=("min", "max"), help="direction of --target (default: inferred)")
     recommend.add_argument("--policy", choices=(*_FAMILIES, "all"), default="all", help="policy family to tune")
+    recommend.add_argument(
+        "--grace-period",
+        type=_number(int, 0),
+        help="epochs in which the threshold never fires, for every metric "
+        "(default: the experiment's threshold stoppers' grace_period, else 0)",
+    )
     recommend.add_argument(
         "--tolerance", type=_number(float, 0), default=0.01, help="largest mean relative regret (0.01 = 1%%)"
     )
@@ -292,13 +300,32 @@ def _format_summary(summary: SearchSummary) -> str:
     return "\n".join(lines)
 
 
-def _load(source: str) -> object:
+def _load(source: str) -> pd.DataFrame:
     from analysis import ExperimentError, load_curves
 
     try:
         return load_curves(source)
     except ExperimentError as error:
         raise UsageError(str(error)) from None
+
+
+def _grace_periods(source: Path, given: int | None, curves: pd.DataFrame) -> dict[str, int]:
+    """The threshold's grace period per metric: ``--grace-period``, else the experiment's own."""
+    if given is not None:
+        return {str(column): given for column in curves.columns}
+    from tune_stop.search import read_metadata
+
+    try:
+        recorded = read_metadata(source).get("threshold_grace_periods") or {}
+    except (FileNotFoundError, ValueError):  # a CSV of curves, or an experiment of an older tune-stop
+        return {}
+    if not isinstance(recorded, dict):
+        return {}
+    grace_periods = {str(k): v for k, v in recorded.items() if isinstance(v, int) and v > 0}
+    if grace_periods:
+        listed = ", ".join(f"{metric} {grace}" for metric, grace in grace_periods.items())
+        print(f"Threshold replayed with the experiment's grace periods (epochs): {listed}")
+    return grace_periods
 
 
 def _cmd_recommend(args: argparse.Namespace) -> int:
@@ -313,11 +340,12 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     curves = _load(str(source))
     metrics = [(m, args.mode or infer_mode(m)) for m in args.metric] if args.metric else None
     families = _FAMILIES if args.policy == "all" else (args.policy,)
+    grace_periods = _grace_periods(source, args.grace_period, curves)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             analysis = analyse(
-                curves,  # type: ignore[arg-type]
+                curves,
                 metrics=metrics,
                 target=args.target,
                 target_mode=args.target_mode,
@@ -325,6 +353,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
                 tolerance=args.tolerance,
                 objective=args.objective,
                 penalty=args.penalty,
+                grace_periods=grace_periods,
             )
         except ValueError as error:
             raise UsageError(str(error)) from None
@@ -354,7 +383,6 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from analysis import infer_mode
 
     curves = _load(args.experiment)
-    assert isinstance(curves, pd.DataFrame)
     if args.metric not in curves:
         raise UsageError(f"metric {args.metric!r} is not in the curves")
     mode = args.mode or infer_mode(args.metric)

@@ -7,7 +7,14 @@ chooses each policy's parameter by K-fold cross-validation over the data folds.
 
 from analysis._ceiling import SavingsCeiling, savings_ceiling
 from analysis._load import ExperimentError, load_curves, load_experiment, load_stop_reasons
-from analysis._policies import FAMILIES, Policy, baseline_policies, candidate_policies, threshold_candidates
+from analysis._policies import (
+    FAMILIES,
+    SETTINGS,
+    Policy,
+    baseline_policies,
+    candidate_policies,
+    threshold_candidates,
+)
 from analysis._recommend import (
     OBJECTIVES,
     RECOMMENDATION_COLUMNS,
@@ -25,6 +32,7 @@ __all__ = [
     "FAMILIES",
     "OBJECTIVES",
     "RECOMMENDATION_COLUMNS",
+    "SETTINGS",
     "Analysis",
     "CurveSet",
     "ExperimentError",

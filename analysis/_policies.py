@@ -9,8 +9,9 @@ uses, which is what the vectorised replay is tested against.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -19,6 +20,7 @@ from tune_stop.stoppers import Decision, gl_rule, mode_sign, patience_rule, pq_r
 __all__ = [
     "FAMILIES",
     "PARAMETERS",
+    "SETTINGS",
     "Policy",
     "baseline_policies",
     "candidate_policies",
@@ -28,6 +30,14 @@ __all__ = [
 #: The tuned parameter of each family.
 PARAMETERS = {"threshold": "threshold", "patience": "patience", "gl": "alpha", "pq": "alpha", "up": "strips"}
 FAMILIES = tuple(PARAMETERS)
+
+#: The live stoppers' fixed arguments that the replay keeps (the tuned one is in PARAMETERS).
+SETTINGS = {
+    "threshold": ("grace_period",),
+    "patience": ("min_delta", "grace_period"),
+    "pq": ("strip",),
+    "up": ("strip",),
+}
 
 #: Default grids (Prechelt evaluated GL 1-5, PQ 0.5-3, UP 2-4 with strips of 5 epochs).
 PATIENCE_GRID = (0, 1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30)
@@ -49,8 +59,8 @@ class Policy:
         strip: Strip length of PQ and UP.
         min_delta: Patience's ``min_delta``.
         name: Label in reports (the family unless it is a baseline).
-        grace_period: Threshold's leading epochs in which it never fires, as the live
-            :class:`~tune_stop.stoppers.ThresholdStopper` was given them.
+        grace_period: Threshold's and patience's leading epochs that the rule ignores,
+            as the live stopper was given them.
     """
 
     family: str
@@ -77,8 +87,14 @@ class Policy:
             raise ValueError(f"candidates must not be empty for {self.family} on {self.metric!r}.")
         if isinstance(self.grace_period, bool) or not isinstance(self.grace_period, int) or self.grace_period < 0:
             raise ValueError(f"grace_period must be an integer >= 0, but got grace_period={self.grace_period!r}.")
-        if self.grace_period and self.family != "threshold":
-            raise ValueError(f"grace_period applies to the threshold family, not to {self.family}.")
+        if self.grace_period and self.family not in ("threshold", "patience"):
+            raise ValueError(f"grace_period applies to the threshold and patience families, not to {self.family}.")
+        if self.min_delta and self.family != "patience":
+            raise ValueError(f"min_delta applies to the patience family, not to {self.family}.")
+        if not (isinstance(self.min_delta, (int, float)) and self.min_delta >= 0):
+            raise ValueError(f"min_delta must be a number >= 0, but got min_delta={self.min_delta!r}.")
+        if isinstance(self.strip, bool) or not isinstance(self.strip, int) or self.strip < 1:
+            raise ValueError(f"strip must be an integer >= 1, but got strip={self.strip!r}.")
         if not self.name:
             object.__setattr__(self, "name", self.family)
 
@@ -91,7 +107,13 @@ class Policy:
         if self.family == "threshold":
             return functools.partial(threshold_rule, mode=self.mode, threshold=value, grace_period=self.grace_period)
         if self.family == "patience":
-            return functools.partial(patience_rule, mode=self.mode, patience=int(value), min_delta=self.min_delta)
+            return functools.partial(
+                patience_rule,
+                mode=self.mode,
+                patience=int(value),
+                min_delta=self.min_delta,
+                grace_period=self.grace_period,
+            )
         if self.family == "gl":
             return functools.partial(gl_rule, alpha=value)
         if self.family == "up":
@@ -109,7 +131,9 @@ class Policy:
         from_epoch = f", from epoch {self.grace_period + 1} on" if self.grace_period else ""
         return {
             "threshold": f"stop at the first epoch {self.metric} {relation} {value:.4g}{from_epoch}",
-            "patience": f"stop after {int(value)} epochs without improvement of {self.metric}",
+            "patience": f"stop after {int(value)} epochs without improvement of {self.metric}"
+            + (f" by more than {self.min_delta:g}" if self.min_delta else "")
+            + from_epoch,
             "gl": f"stop when {self.metric} is {value:g}% above its best (Prechelt GL)",
             "pq": f"stop when GL/progress of {self.metric} exceeds {value:g} (Prechelt PQ)",
             "up": f"stop when {self.metric} rose over {int(value)} strips of {self.strip} epochs (Prechelt UP)",
@@ -141,13 +165,15 @@ def candidate_policies(
     values: np.ndarray,
     train_metric: str | None,
     threshold_count: int = 100,
-    grace_period: int = 0,
+    settings: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[Policy]:
     """The default candidate grid of each requested family that applies to this metric.
 
-    ``grace_period`` is given to the threshold family (the live stopper's epochs in which
-    it never fires); ``values`` should then leave those epochs out.
+    ``settings`` gives, per family, the live stopper's fixed arguments the replay keeps
+    (:data:`SETTINGS`), e.g. ``{"threshold": {"grace_period": 5}}``. Threshold candidates
+    come from the ``values`` after the threshold's grace period.
     """
+    settings = settings or {}
     policies = []
     for family in families:
         if family in ("gl", "pq", "up") and mode != "min":
@@ -161,12 +187,12 @@ def candidate_policies(
             "pq": PQ_GRID,
             "up": tuple(float(s) for s in UP_GRID),
         }[family]
+        fixed = dict(settings.get(family, {}))
         if family == "threshold":
-            candidates = threshold_candidates(values, mode, threshold_count)
+            candidates = threshold_candidates(values[:, int(fixed.get("grace_period", 0)) :], mode, threshold_count)
             if not candidates:
                 continue
-        grace = grace_period if family == "threshold" else 0
-        policies.append(Policy(family, metric, mode, candidates, train_metric=train_metric, grace_period=grace))
+        policies.append(Policy(family, metric, mode, candidates, train_metric=train_metric, **fixed))
     return policies
 
 

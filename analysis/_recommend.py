@@ -10,12 +10,13 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from analysis._ceiling import SavingsCeiling, savings_ceiling
-from analysis._policies import FAMILIES, baseline_policies, candidate_policies
+from analysis._policies import FAMILIES, SETTINGS, baseline_policies, candidate_policies
 from analysis._replay import CurveSet, PolicyReplay, replay_policy
 
 __all__ = [
@@ -188,7 +189,7 @@ def analyse(
     penalty: float = 0.05,
     threshold_count: int = 100,
     baselines: bool = True,
-    grace_periods: Mapping[str, int] | None = None,
+    settings: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
 ) -> Analysis:
     """Replays the policies and recommends each one's parameter by K-fold cross-validation.
 
@@ -204,8 +205,12 @@ def analyse(
         penalty: Weight of the epochs saved in the ``tradeoff`` objective.
         threshold_count: Number of threshold candidates (quantiles of the observed range).
         baselines: Add rows for Keras' and Lightning's default patience and Prechelt's GL/PQ/UP.
-        grace_periods: Per metric, the leading epochs in which the live threshold stopper
-            never fires (its ``grace_period``); the threshold family is replayed with them.
+        settings: The live stoppers' fixed arguments, per family and metric, that the
+            replay keeps while it tunes the family's parameter, e.g. ``{"threshold":
+            {"d_accuracy": {"grace_period": 5}}, "patience": {"val_loss": {"min_delta":
+            0.001}}}``; the metric ``"*"`` stands for every metric not named.
+            :data:`analysis.SETTINGS` lists them; a search records its space's as
+            :meth:`search_spaces.SearchSpace.replay_settings`. Baselines keep theirs.
 
     Raises:
         ValueError: For an unknown objective or family, a bad tolerance, or a metric or
@@ -218,9 +223,15 @@ def analyse(
     for family in families:
         if family not in FAMILIES:
             raise ValueError(f"policy must be one of {list(FAMILIES)}, but got policy={family!r}.")
-    for metric, grace in (grace_periods or {}).items():
-        if isinstance(grace, bool) or not isinstance(grace, int) or grace < 0:
-            raise ValueError(f"grace_period must be an integer >= 0, but got grace_period={grace!r} for {metric!r}.")
+    settings = settings or {}
+    for family, per_metric in settings.items():
+        allowed = SETTINGS.get(family, ())
+        for metric, arguments in per_metric.items():
+            unknown = sorted(set(arguments) - set(allowed))
+            if unknown:
+                raise ValueError(
+                    f"settings for {family} on {metric!r}: {unknown} cannot be set (allowed: {list(allowed)})."
+                )
     curve_set = curves if isinstance(curves, CurveSet) else CurveSet.from_frame(curves)
     columns = list(curve_set.frame.columns)
     metrics = list(metrics) if metrics is not None else default_metrics(columns)
@@ -249,9 +260,12 @@ def analyse(
     rows, candidate_rows, replays, fold_rows = [], [], [], []
     for metric, mode in metrics:
         train_metric = _TRAIN_METRICS.get(metric) if _TRAIN_METRICS.get(metric) in columns else None
-        grace = (grace_periods or {}).get(metric, 0)
-        values = curve_set.matrix(metric)[:, grace:]  # candidates from the epochs the threshold can fire at
-        policies = candidate_policies(families, metric, mode, values, train_metric, threshold_count, grace)
+        values = curve_set.matrix(metric)
+        fixed = {family: per_metric.get(metric, per_metric.get("*", {})) for family, per_metric in settings.items()}
+        try:
+            policies = candidate_policies(families, metric, mode, values, train_metric, threshold_count, fixed)
+        except ValueError as error:
+            raise ValueError(f"settings for {metric!r}: {error}") from None
         if not policies:
             raise ValueError(
                 f"none of the policies {', '.join(families)} applies to {metric} (mode={mode}): gl, pq and up "

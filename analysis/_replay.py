@@ -142,7 +142,7 @@ def _strip_ends(num_epochs: int, strip: int) -> np.ndarray:
 
 
 def _patience(
-    values: np.ndarray, lengths: np.ndarray, sign: float, patience: np.ndarray, min_delta: float
+    values: np.ndarray, lengths: np.ndarray, sign: float, patience: np.ndarray, min_delta: float, grace_period: int
 ) -> np.ndarray:
     n, t = values.shape
     k = len(patience)
@@ -150,7 +150,7 @@ def _patience(
     wait = np.zeros((n, k), dtype=np.int64)
     stops = np.zeros((n, k), dtype=np.int64)
     signed = sign * values
-    for epoch in range(t):
+    for epoch in range(grace_period, t):  # the rule ignores its grace period
         active = (epoch < lengths)[:, None] & (stops == 0)
         value = signed[:, epoch][:, None]
         wait += active
@@ -174,7 +174,7 @@ def stop_epochs(policy: Policy, curves: CurveSet) -> np.ndarray:
         score[:, : policy.grace_period] = np.nan  # the rule never fires in its grace period
         return _first_reaching(score, -sign * candidates, lengths, strict=False)
     if policy.family == "patience":
-        return _patience(values, lengths, sign, candidates.astype(np.int64), policy.min_delta)
+        return _patience(values, lengths, sign, candidates.astype(np.int64), policy.min_delta, policy.grace_period)
     if policy.family == "gl":
         return _first_reaching(_generalization_loss(values), candidates, lengths, strict=True)
     if policy.family == "pq":

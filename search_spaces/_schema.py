@@ -371,13 +371,23 @@ class SearchSpace:
             stoppers.insert(0, NonFiniteStopper(sorted(guarded)))
         return AnyStopper(*stoppers)
 
-    def threshold_grace_periods(self) -> dict[str, int]:
-        """``{metric: grace_period}`` of the threshold policies that have one (for the replay)."""
-        return {
-            spec["metric"]: int(spec["grace_period"])
-            for spec in self.stoppers
-            if spec.get("policy") == "threshold" and spec.get("grace_period")
-        }
+    def replay_settings(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """The stoppers' fixed arguments that ``tune-stop recommend`` replays them with.
+
+        ``{family: {metric: {argument: value}}}`` for the arguments of
+        :data:`analysis.SETTINGS` that the space sets (threshold's ``grace_period``;
+        patience's ``min_delta`` and ``grace_period``; PQ's and UP's ``strip``), so that
+        the recommendation is made for the stopper as it runs.
+        """
+        from analysis import SETTINGS
+
+        settings: dict[str, dict[str, dict[str, Any]]] = {}
+        for spec in self.stoppers:
+            names = SETTINGS.get(spec.get("policy", ""), ())
+            fixed = {name: spec[name] for name in names if isinstance(spec.get(name), numbers.Real)}
+            if fixed:
+                settings.setdefault(spec["policy"], {}).setdefault(spec["metric"], fixed)
+        return settings
 
     def sample_configs(self) -> list[dict[str, Any]]:
         """The configurations of the search, before the fold expansion.

@@ -106,6 +106,7 @@ POLICIES = [
     Policy("threshold", "val_accuracy", "max", (0.4, 0.8, 0.9, 0.95)),
     Policy("threshold", "val_loss", "min", (0.6, 0.3, 0.2, 0.1), grace_period=4),
     Policy("threshold", "val_accuracy", "max", (0.4, 0.8, 0.9), grace_period=1),
+    Policy("patience", "val_loss", "min", (0.0, 2.0, 4.0), min_delta=0.01, grace_period=3),
     Policy("patience", "val_loss", "min", (0.0, 1.0, 2.0, 3.0, 5.0)),
     Policy("patience", "val_loss", "min", (0.0, 2.0, 4.0), min_delta=0.01),
     Policy("patience", "val_accuracy", "max", (1.0, 3.0)),
@@ -259,8 +260,11 @@ def test_warns_when_cross_validation_is_impossible():
         ({"families": ("early",)}, "policy='early'"),
         ({"metrics": [("val_los", "min")]}, "metric 'val_los' is not in the curves"),
         ({"target": "fid"}, "target 'fid' is not in the curves"),
-        ({"grace_periods": {"val_loss": -1}}, "grace_period=-1 for 'val_loss'"),
-        ({"grace_periods": {"val_loss": 1.5}}, "grace_period=1.5 for 'val_loss'"),
+        ({"settings": {"threshold": {"val_loss": {"grace_period": -1}}}}, "'val_loss': grace_period must be"),
+        ({"settings": {"patience": {"*": {"min_delta": -0.1}}}}, "'val_loss': min_delta must be a number >= 0"),
+        ({"settings": {"up": {"val_loss": {"strip": 0}}}}, "strip must be an integer >= 1"),
+        ({"settings": {"gl": {"val_loss": {"strip": 3}}}}, r"gl on 'val_loss': \['strip'\] cannot be set"),
+        ({"settings": {"early": {"val_loss": {"strip": 3}}}}, "early on 'val_loss'"),
     ],
 )
 def test_bad_options(options, match):
@@ -385,7 +389,7 @@ def test_threshold_is_replayed_and_recommended_with_the_live_grace_period():
     curves = misleading_start_curves()
     options = {"metrics": [("d_accuracy", "max")], "target": "fid", "families": ("threshold",), "baselines": False}
     plain = analyse(curves, **options)
-    graced = analyse(curves, grace_periods={"d_accuracy": 3}, **options)
+    graced = analyse(curves, settings={"threshold": {"d_accuracy": {"grace_period": 3}}}, **options)
     plain_stops = plain.replays[0][0].stop_epoch
     graced_replay = graced.replays[0][0]
     assert graced_replay.policy.grace_period == 3
@@ -404,7 +408,8 @@ def test_threshold_is_replayed_and_recommended_with_the_live_grace_period():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"family": "patience", "candidates": (1.0,), "grace_period": 2}, "applies to the threshold family"),
+        ({"family": "gl", "candidates": (1.0,), "grace_period": 2}, "applies to the threshold and patience families"),
+        ({"family": "threshold", "candidates": (0.5,), "min_delta": 0.1}, "min_delta applies to the patience family"),
         ({"family": "threshold", "candidates": (0.5,), "grace_period": -1}, "grace_period=-1"),
         ({"family": "threshold", "candidates": (0.5,), "grace_period": True}, "grace_period=True"),
     ],
@@ -412,3 +417,20 @@ def test_threshold_is_replayed_and_recommended_with_the_live_grace_period():
 def test_bad_grace_period(kwargs, match):
     with pytest.raises(ValueError, match=match):
         Policy(metric="val_loss", **kwargs)
+
+
+def test_patience_is_replayed_with_the_live_min_delta_and_grace_period():
+    frame = folded_curves()
+    options = {"metrics": [("val_loss", "min")], "families": ("patience",), "baselines": False}
+    settings = {"patience": {"val_loss": {"min_delta": 0.01, "grace_period": 2}}}
+    analysis = analyse(frame, settings=settings, **options)
+    policy = analysis.replays[0][0].policy
+    assert (policy.min_delta, policy.grace_period) == (0.01, 2)
+    expected = stop_epochs(
+        Policy("patience", "val_loss", "min", policy.candidates, min_delta=0.01, grace_period=2), analysis.curves
+    )
+    assert np.array_equal(analysis.replays[0][0].stop_epoch, expected)
+    assert not np.array_equal(
+        expected, stop_epochs(Policy("patience", "val_loss", "min", policy.candidates), analysis.curves)
+    )
+    assert analysis.recommendations.iloc[0]["description"].endswith("of val_loss by more than 0.01, from epoch 3 on")

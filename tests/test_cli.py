@@ -152,7 +152,7 @@ def test_recommend_replays_the_threshold_with_the_given_grace_period(files, caps
     assert run_main([*argv, "--out", str(files / "plain")]) == 0
     assert run_main([*argv, "--grace-period", "2", "--out", str(files / "graced")]) == 0
     out = capsys.readouterr().out
-    assert "grace periods" not in out  # a CSV records no search space: nothing is read from one
+    assert "stopper settings" not in out  # a CSV records no search space: nothing is read from one
     plain = pd.read_csv(files / "plain" / "policies.csv").query("policy == 'threshold'")
     graced = pd.read_csv(files / "graced" / "policies.csv").query("policy == 'threshold'")
     # val_loss = 1/epoch: the candidates of the graced replay come from epochs 3 to 5 only.
@@ -160,18 +160,23 @@ def test_recommend_replays_the_threshold_with_the_given_grace_period(files, caps
     assert "from epoch 3 on" in (files / "graced" / "recommendations.md").read_text()
 
 
-def test_recommend_reads_the_grace_periods_the_search_space_recorded(tmp_path, capsys):
-    from tune_stop.cli import _grace_periods
+def test_recommend_reads_the_stopper_settings_the_search_recorded(tmp_path, capsys):
+    from tune_stop.cli import _replay_settings
 
     record = {"space": "gan-digits", "trainable": "gan", "metric": "fid", "mode": "min", "num_folds": 3}
-    curves = pd.DataFrame({"trial_id": ["a"], "epoch": [1], "d_accuracy": [0.5], "fid": [90.0]})
-    (tmp_path / "tune-stop.json").write_text(json.dumps({**record, "threshold_grace_periods": {"d_accuracy": 5}}))
-    assert _grace_periods(tmp_path, None, curves) == {"d_accuracy": 5}
-    assert "grace periods (epochs): d_accuracy 5" in capsys.readouterr().out
-    assert _grace_periods(tmp_path, 0, curves) == {"trial_id": 0, "epoch": 0, "d_accuracy": 0, "fid": 0}
+    recorded = {"threshold": {"d_accuracy": {"grace_period": 5}}, "patience": {"val_loss": {"min_delta": 0.001}}}
+    (tmp_path / "tune-stop.json").write_text(json.dumps({**record, "replay_settings": recorded}))
+    assert _replay_settings(tmp_path, None) == recorded
+    out = capsys.readouterr().out
+    assert "stopper settings: threshold on d_accuracy: grace_period 5; patience on val_loss: min_delta 0.001" in out
+    # --grace-period applies to every metric, over what the experiment recorded.
+    assert _replay_settings(tmp_path, 0) == {
+        "threshold": {"*": {"grace_period": 0}, "d_accuracy": {"grace_period": 0}},
+        "patience": {"*": {"grace_period": 0}, "val_loss": {"min_delta": 0.001, "grace_period": 0}},
+    }
     (tmp_path / "tune-stop.json").write_text(json.dumps(record))  # recorded by an older tune-stop
-    assert _grace_periods(tmp_path, None, curves) == {}
-    assert _grace_periods(tmp_path / "curves.csv", None, curves) == {}
+    assert _replay_settings(tmp_path, None) == {}
+    assert _replay_settings(tmp_path / "curves.csv", None) == {}
 
 
 def test_more_gpus_than_the_cluster_has(ray_session, capsys, tmp_path):

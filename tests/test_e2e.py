@@ -90,7 +90,9 @@ def test_recommend_writes_every_report_file(mlp_search, tmp_path, capsys):
     before = sorted(p.relative_to(summary.experiment_path) for p in summary.experiment_path.rglob("*"))
     out = tmp_path / "report"
     assert main(["recommend", str(summary.experiment_path), "--out", str(out)]) == 0
-    assert f"Report: {out}" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert f"Report: {out}" in printed
+    assert "Replayed with the experiment's stopper settings: patience on val_loss: min_delta 0.001" in printed
     table = pd.read_csv(out / "recommendations.csv")
     assert list(table.columns[:13]) == RECOMMENDATION_COLUMNS
     assert set(table["metric"]) == {"val_loss", "val_accuracy"}
@@ -171,7 +173,8 @@ def test_gan_digits_search_with_asha_and_per_trial_fid_thresholds(ray_session, t
     acc_grace = next(s["grace_period"] for s in space.stoppers if s.get("metric") == "d_accuracy")
     assert 0 < acc_grace < space.max_epochs
     # Recorded for `tune-stop recommend`, which replays the threshold with the same grace.
-    assert read_metadata(summary.experiment_path)["threshold_grace_periods"] == {"d_accuracy": acc_grace}
+    settings = read_metadata(summary.experiment_path)["replay_settings"]
+    assert settings == {"threshold": {"d_accuracy": {"grace_period": acc_grace}}}
     for _, curve in curves.groupby("trial_id"):
         reason, stop_epoch = curve["stop_reason"].iloc[0], int(curve["stop_epoch"].iloc[0])
         assert stop_epoch == int(curve["epoch"].max())

@@ -195,6 +195,7 @@ def test_removing_the_threshold_policies_keeps_the_sampled_hyperparameters():
     assert len({config["lr_g"] for config in without}) == len(without)  # really sampled
 
 
-def test_threshold_grace_periods_are_the_threshold_policies_that_have_one():
-    assert load_space("gan-digits").threshold_grace_periods() == {"d_accuracy": 5}
-    assert load_space("mlp-digits").threshold_grace_periods() == {}
+def test_replay_settings_are_the_fixed_arguments_the_stoppers_were_given():
+    assert load_space("gan-digits").replay_settings() == {"threshold": {"d_accuracy": {"grace_period": 5}}}
+    assert load_space("mlp-digits").replay_settings() == {"patience": {"val_loss": {"min_delta": 0.001}}}
+    assert load_space("perceptron-xor").replay_settings() == {}

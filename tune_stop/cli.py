@@ -122,8 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     recommend.add_argument(
         "--grace-period",
         type=_number(int, 0),
-        help="epochs in which the threshold never fires, for every metric "
-        "(default: the experiment's threshold stoppers' grace_period, else 0)",
+        help="leading epochs that threshold and patience ignore, on every metric "
+        "(default: the experiment's stoppers' grace_period, else 0)",
     )
     recommend.add_argument(
         "--tolerance", type=_number(float, 0), default=0.01, help="largest mean relative regret (0.01 = 1%%)"
@@ -309,23 +309,38 @@ def _load(source: str) -> pd.DataFrame:
         raise UsageError(str(error)) from None
 
 
-def _grace_periods(source: Path, given: int | None, curves: pd.DataFrame) -> dict[str, int]:
-    """The threshold's grace period per metric: ``--grace-period``, else the experiment's own."""
-    if given is not None:
-        return {str(column): given for column in curves.columns}
+def _replay_settings(source: Path, grace_period: int | None) -> dict[str, dict[str, dict[str, object]]]:
+    """The stoppers' fixed arguments to replay with: the experiment's own, ``--grace-period`` on top."""
+    from analysis import SETTINGS
     from tune_stop.search import read_metadata
 
     try:
-        recorded = read_metadata(source).get("threshold_grace_periods") or {}
-    except (FileNotFoundError, ValueError):  # a CSV of curves, or an experiment of an older tune-stop
-        return {}
-    if not isinstance(recorded, dict):
-        return {}
-    grace_periods = {str(k): v for k, v in recorded.items() if isinstance(v, int) and v > 0}
-    if grace_periods:
-        listed = ", ".join(f"{metric} {grace}" for metric, grace in grace_periods.items())
-        print(f"Threshold replayed with the experiment's grace periods (epochs): {listed}")
-    return grace_periods
+        recorded = read_metadata(source).get("replay_settings")
+    except (FileNotFoundError, ValueError):  # a CSV of curves, or not a tune-stop experiment
+        recorded = None
+    settings: dict[str, dict[str, dict[str, object]]] = {}
+    if isinstance(recorded, dict):  # absent in experiments of tune-stop before 0.1.0's replay settings
+        for family, per_metric in recorded.items():
+            if family in SETTINGS and isinstance(per_metric, dict):
+                settings[family] = {str(m): dict(a) for m, a in per_metric.items() if isinstance(a, dict)}
+    if settings:
+        listed = "; ".join(
+            f"{family} on {metric}: " + ", ".join(f"{name} {value}" for name, value in arguments.items())
+            for family, per_metric in settings.items()
+            for metric, arguments in per_metric.items()
+        )
+        print(f"Replayed with the experiment's stopper settings: {listed}")
+    if grace_period is not None:
+        settings["threshold"] = _with_grace(settings.get("threshold", {}), grace_period)
+        settings["patience"] = _with_grace(settings.get("patience", {}), grace_period)
+    return settings
+
+
+def _with_grace(per_metric: dict[str, dict[str, object]], grace_period: int) -> dict[str, dict[str, object]]:
+    """``per_metric`` with ``grace_period`` for every metric (``"*"`` stands for those not listed)."""
+    graced: dict[str, dict[str, object]] = {"*": {"grace_period": grace_period}}
+    graced.update({metric: {**arguments, "grace_period": grace_period} for metric, arguments in per_metric.items()})
+    return graced
 
 
 def _cmd_recommend(args: argparse.Namespace) -> int:
@@ -340,7 +355,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     curves = _load(str(source))
     metrics = [(m, args.mode or infer_mode(m)) for m in args.metric] if args.metric else None
     families = _FAMILIES if args.policy == "all" else (args.policy,)
-    grace_periods = _grace_periods(source, args.grace_period, curves)
+    settings = _replay_settings(source, args.grace_period)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -353,7 +368,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
                 tolerance=args.tolerance,
                 objective=args.objective,
                 penalty=args.penalty,
-                grace_periods=grace_periods,
+                settings=settings,
             )
         except ValueError as error:
             raise UsageError(str(error)) from None

@@ -405,7 +405,7 @@ def run_search(
         "metric": space.metric,
         "mode": space.mode,
         "num_folds": space.num_folds,
-        "threshold_grace_periods": space.threshold_grace_periods(),
+        "replay_settings": space.replay_settings(),
         "cpus_per_trial": options.cpus_per_trial,
         "gpus_per_trial": options.gpus_per_trial,
     }

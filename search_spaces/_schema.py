@@ -156,6 +156,9 @@ class SearchSpace:
         config: Hyperparameters: fixed values or ``{sampler: args}``.
         stoppers: Policy specs, ``{"policy": name, **arguments}``.
         scheduler: ``{"name": "asha" | "fifo", **arguments}``.
+        replayed_stoppers: The specs whose fixed arguments ``tune-stop recommend``
+            replays (see :meth:`replay_settings`); ``None``: ``stoppers``. Set by
+            :meth:`full_curves`, which removes the stoppers but not what they were.
     """
 
     name: str
@@ -170,6 +173,7 @@ class SearchSpace:
     config: dict[str, Any]
     stoppers: list[dict[str, Any]] = field(default_factory=list)
     scheduler: dict[str, Any] = field(default_factory=lambda: {"name": "fifo"})
+    replayed_stoppers: list[dict[str, Any]] | None = None
 
     # -- derived views -------------------------------------------------------------
 
@@ -361,15 +365,37 @@ class SearchSpace:
         ``non_finite`` before any scheduler sees the value.
         """
         stoppers = [self._build_stopper(i, spec) for i, spec in enumerate(self.stoppers)]
+        if not any(isinstance(s, NonFiniteStopper) for s in stoppers):
+            stoppers.insert(0, NonFiniteStopper(self._guarded_metrics()))
+        return AnyStopper(*stoppers)
+
+    def _guarded_metrics(self) -> list[str]:
+        """The scheduler's metric and every metric a stopper watches."""
         guarded = {self.metric}
         for spec in self.stoppers:
             for name in _METRIC_ARGUMENTS:
                 value = spec.get(name)
                 guarded.update([value] if isinstance(value, str) else value or [])
         guarded.discard("epoch")
-        if not any(isinstance(s, NonFiniteStopper) for s in stoppers):
-            stoppers.insert(0, NonFiniteStopper(sorted(guarded)))
-        return AnyStopper(*stoppers)
+        return sorted(guarded)
+
+    def full_curves(self) -> SearchSpace:
+        """A copy that trains every trial to its epoch budget, to record whole curves.
+
+        FIFO, and no stopper but the non-finite guard (the space's own, or one on every
+        metric its stoppers watch), so ``tune-stop recommend`` sees no censored curve.
+        The hyperparameters sampled are the same (thresholds have their own random
+        stream), and :meth:`replay_settings` still gives the removed stoppers' settings.
+        """
+        guards = [spec for spec in self.stoppers if spec.get("policy") == "non_finite"]
+        space = replace(
+            self,
+            stoppers=guards or [{"policy": "non_finite", "metrics": self._guarded_metrics()}],
+            scheduler={"name": "fifo"},
+            replayed_stoppers=self.stoppers if self.replayed_stoppers is None else self.replayed_stoppers,
+        )
+        space.validate()
+        return space
 
     def replay_settings(self) -> dict[str, dict[str, dict[str, Any]]]:
         """The stoppers' fixed arguments that ``tune-stop recommend`` replays them with.
@@ -382,7 +408,7 @@ class SearchSpace:
         from analysis import SETTINGS
 
         settings: dict[str, dict[str, dict[str, Any]]] = {}
-        for spec in self.stoppers:
+        for spec in self.stoppers if self.replayed_stoppers is None else self.replayed_stoppers:
             names = SETTINGS.get(spec.get("policy", ""), ())
             fixed = {name: spec[name] for name in names if isinstance(spec.get(name), numbers.Real)}
             if fixed:

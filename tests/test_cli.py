@@ -101,6 +101,8 @@ BAD_INPUT = [
     (["search", "--resume", "{tmp}/nothing"], "holds no tune-stop experiment"),
     (["search", "mlp-digits", "--resume", "{tmp}/results/taken"], "give a SPACE to search, or --resume"),
     (["search", "--max-failures", "-1", "mlp-digits"], "--max-failures: must be >= 0"),
+    (["search", "mlp-digits", "--full-curves", "--scheduler", "asha"], "--full-curves trains every trial"),
+    (["search", "--resume", "{tmp}/results/taken", "--full-curves"], "drop --full-curves"),
     (["search", "mlp-digits", "--report-interval", "-0.5"], "--report-interval: must be >= 0"),
     (["search", "mlp-digits", "--report-interval", "nan"], "--report-interval: must be >= 0"),
     (["recommend", "{tmp}/results/taken"], "is not a Ray Tune experiment folder"),

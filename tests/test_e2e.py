@@ -119,6 +119,24 @@ def test_report_prints_stop_reasons_and_best_trials(mlp_search, capsys):
     assert best_trial in out.split("Best 5 trials")[1].splitlines()[2]
 
 
+def test_full_curves_then_recommend_sees_no_censored_curve(ray_session, tmp_path, capsys):
+    from tune_stop.cli import main
+
+    argv = ["search", "mlp-digits", "--full-curves", "--max-epochs", "5", "--num-samples", "2", "--quiet"]
+    assert main([*argv, "--storage-path", str(tmp_path), "--name", "full"]) == 0
+    experiment = tmp_path / "full"
+    reasons = load_stop_reasons(experiment)
+    assert len(reasons) == 6 and set(reasons["stop_reason"]) == {"completed"}
+    assert (load_experiment(experiment).groupby("trial_id")["epoch"].max() == 5).all()
+    capsys.readouterr()
+    assert main(["recommend", str(experiment), "--out", str(tmp_path / "report"), "--policy", "patience"]) == 0
+    # The patience removed for the recording is replayed as the space had it.
+    assert "patience on val_loss: min_delta 0.001" in capsys.readouterr().out
+    table = pd.read_csv(tmp_path / "report" / "recommendations.csv").set_index(["policy", "metric"])
+    assert (table["n_censored"] == 0).all()
+    assert table.loc[("patience", "val_loss"), "description"].endswith("by more than 0.001")
+
+
 def test_xor_perceptron_tight_threshold_never_fires(ray_session, tmp_path):
     space = load_space("perceptron-xor").with_overrides(max_epochs=15)
     summary = run_search(space, SearchOptions(storage_path=str(tmp_path), name="xor", verbose=0))

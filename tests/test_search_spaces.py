@@ -199,3 +199,20 @@ def test_replay_settings_are_the_fixed_arguments_the_stoppers_were_given():
     assert load_space("gan-digits").replay_settings() == {"threshold": {"d_accuracy": {"grace_period": 5}}}
     assert load_space("mlp-digits").replay_settings() == {"patience": {"val_loss": {"min_delta": 0.001}}}
     assert load_space("perceptron-xor").replay_settings() == {}
+
+
+def test_full_curves_keeps_only_the_guard_and_the_stoppers_settings_for_the_replay(tmp_path):
+    gan = load_space("gan-digits")
+    full = gan.full_curves()
+    assert full.scheduler == {"name": "fifo"}
+    assert full.stoppers == [{"policy": "non_finite", "metrics": ["d_loss", "g_loss", "fid"]}]
+    assert full.replay_settings() == gan.replay_settings() == {"threshold": {"d_accuracy": {"grace_period": 5}}}
+    without_thresholds = [{k: v for k, v in c.items() if not k.endswith("_threshold")} for c in gan.sample_configs()]
+    assert full.sample_configs() == without_thresholds  # the same hyperparameters
+    # A space with no guard of its own gets one on every metric its stoppers watched.
+    original = load_space(write(tmp_path, VALID))
+    user = original.full_curves()
+    assert user.stoppers == [{"policy": "non_finite", "metrics": ["val_loss"]}]
+    (stopper,) = user.build_stopper().stoppers
+    assert isinstance(stopper, NonFiniteStopper)
+    assert user.full_curves().replayed_stoppers == original.stoppers  # applying it twice changes nothing

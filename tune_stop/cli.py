@@ -69,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--num-samples", type=_number(int, 1), help="configurations to sample")
     search.add_argument("--max-epochs", type=_number(int, 1), help="epoch budget of every trial (and ASHA's max_t)")
     search.add_argument("--scheduler", choices=("asha", "fifo"), help="override the space's scheduler")
+    search.add_argument(
+        "--full-curves",
+        action="store_true",
+        help="train every trial to its budget (FIFO, only the non-finite guard) to record "
+        "whole curves for `tune-stop recommend`",
+    )
     search.add_argument("--storage-path", help="where the experiment folder goes (default ~/ray_results)")
     search.add_argument("--name", type=_name, help="experiment folder name (default <space>-<time>)")
     search.add_argument("--cpus-per-trial", type=_number(float, 0, inclusive=False), default=1.0)
@@ -199,6 +205,7 @@ def _cmd_resume(args: argparse.Namespace) -> int:
             ("--scheduler", args.scheduler),
             ("--name", args.name),
             ("--seed", args.seed),
+            ("--full-curves", args.full_curves or None),
         )
         if value is not None
     ]
@@ -226,10 +233,14 @@ def _cmd_search(args: argparse.Namespace) -> int:
     from tune_stop.cluster import StorageError
     from tune_stop.search import SearchOptions, experiment_path, init_ray, path_exists, run_search
 
+    if args.full_curves and args.scheduler == "asha":
+        raise UsageError("--full-curves trains every trial to its budget; drop --scheduler asha")
     try:
         space = load_space(args.space).with_overrides(
             num_samples=args.num_samples, max_epochs=args.max_epochs, scheduler=args.scheduler, seed=args.seed
         )
+        if args.full_curves:
+            space = space.full_curves()
     except SpaceError as error:
         raise UsageError(str(error)) from None
     data_root = str(Path(args.data_root).expanduser().resolve()) if args.data_root else None

@@ -33,16 +33,12 @@ from tune_stop.search import SearchOptions, init_ray, run_search
 
 def fifo_full_training(space: SearchSpace) -> SearchSpace:
     """The same configurations, every trial to ``max_epochs``: FIFO, only the non-finite guard."""
-    return replace(space.with_overrides(scheduler="fifo"), stoppers=_guard(space))
+    return space.full_curves()
 
 
 def asha_alone(space: SearchSpace) -> SearchSpace:
     """The space's scheduler without its thresholds: only the non-finite guard."""
-    return replace(space, stoppers=_guard(space))
-
-
-def _guard(space: SearchSpace) -> list[dict[str, Any]]:
-    return [spec for spec in space.stoppers if spec["policy"] == "non_finite"]
+    return replace(space, stoppers=space.full_curves().stoppers)
 
 
 @dataclass

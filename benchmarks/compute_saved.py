@@ -13,7 +13,6 @@ A last row bounds what any rule could save on the same curves (``analysis.saving
 from __future__ import annotations
 
 import tempfile
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -25,8 +24,7 @@ from tune_stop.search import SearchOptions, run_search
 
 def record_full_curves(num_samples: int, max_epochs: int, storage: str) -> pd.DataFrame:
     """Every trial of ``mlp-digits`` trained to ``max_epochs`` (only the non-finite guard armed)."""
-    space = load_space("mlp-digits").with_overrides(num_samples=num_samples, max_epochs=max_epochs, scheduler="fifo")
-    space = replace(space, stoppers=[{"policy": "non_finite", "metrics": ["train_loss", "val_loss"]}])
+    space = load_space("mlp-digits").with_overrides(num_samples=num_samples, max_epochs=max_epochs).full_curves()
     summary = run_search(space, SearchOptions(storage_path=storage, name="full-curves", verbose=0))
     if summary.num_errors:
         raise RuntimeError(f"{summary.num_errors} trials failed while recording curves")

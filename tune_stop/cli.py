@@ -330,7 +330,7 @@ def _replay_settings(source: Path, grace_period: int | None) -> dict[str, dict[s
     except (FileNotFoundError, ValueError):  # a CSV of curves, or not a tune-stop experiment
         recorded = None
     settings: dict[str, dict[str, dict[str, object]]] = {}
-    if isinstance(recorded, dict):  # absent in experiments of tune-stop before 0.1.0's replay settings
+    if isinstance(recorded, dict):  # experiments recorded before replay settings existed have none
         for family, per_metric in recorded.items():
             if family in SETTINGS and isinstance(per_metric, dict):
                 settings[family] = {str(m): dict(a) for m, a in per_metric.items() if isinstance(a, dict)}

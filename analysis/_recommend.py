@@ -16,8 +16,10 @@ import numpy as np
 import pandas as pd
 
 from analysis._ceiling import SavingsCeiling, savings_ceiling
-from analysis._policies import FAMILIES, SETTINGS, baseline_policies, candidate_policies
+from analysis._defaults import TRAIN_METRICS, default_metrics, default_target, infer_mode
+from analysis._policies import baseline_policies, candidate_policies
 from analysis._replay import CurveSet, PolicyReplay, replay_policy
+from tune_stop.stoppers import FAMILIES
 
 __all__ = [
     "OBJECTIVES",
@@ -53,25 +55,6 @@ RECOMMENDATION_COLUMNS = [
     "epochs_saved_all",
     "description",
 ]
-
-_DEFAULT_METRICS = (("val_loss", "min"), ("val_accuracy", "max"), ("fid", "min"))
-_DEFAULT_TARGETS = (("test_accuracy", "max"), ("fid", "min"))
-_TRAIN_METRICS = {"val_loss": "train_loss"}
-
-
-def infer_mode(metric: str) -> str:
-    """``"max"`` for accuracies, ``"min"`` for everything else (losses, errors, FID)."""
-    return "max" if "acc" in metric.lower() else "min"
-
-
-def default_metrics(columns: Sequence[str]) -> list[tuple[str, str]]:
-    """The validation metrics present among ``columns``, with their modes."""
-    return [(metric, mode) for metric, mode in _DEFAULT_METRICS if metric in columns]
-
-
-def default_target(columns: Sequence[str]) -> tuple[str, str] | None:
-    """The held-out quality to judge stops by: ``test_accuracy``, else ``fid``."""
-    return next(((t, m) for t, m in _DEFAULT_TARGETS if t in columns), None)
 
 
 @dataclass(frozen=True)
@@ -183,7 +166,7 @@ def analyse(
     metrics: Sequence[tuple[str, str]] | None = None,
     target: str | None = None,
     target_mode: str | None = None,
-    families: Sequence[str] = FAMILIES,
+    families: Sequence[str] = tuple(FAMILIES),
     tolerance: float = 0.01,
     objective: str = "tolerance",
     penalty: float = 0.05,
@@ -209,7 +192,8 @@ def analyse(
             replay keeps while it tunes the family's parameter, e.g. ``{"threshold":
             {"d_accuracy": {"grace_period": 5}}, "patience": {"val_loss": {"min_delta":
             0.001}}}``; the metric ``"*"`` stands for every metric not named.
-            :data:`analysis.SETTINGS` lists them; a search records its space's as
+            each family's ``settings`` in :data:`tune_stop.stoppers.FAMILIES` lists
+            them; a search records its space's as
             :meth:`search_spaces.SearchSpace.replay_settings`. Baselines keep theirs.
 
     Raises:
@@ -225,7 +209,7 @@ def analyse(
             raise ValueError(f"policy must be one of {list(FAMILIES)}, but got policy={family!r}.")
     settings = settings or {}
     for family, per_metric in settings.items():
-        allowed = SETTINGS.get(family, ())
+        allowed = FAMILIES[family].settings if family in FAMILIES else ()
         for metric, arguments in per_metric.items():
             unknown = sorted(set(arguments) - set(allowed))
             if unknown:
@@ -259,7 +243,7 @@ def analyse(
 
     rows, candidate_rows, replays, fold_rows = [], [], [], []
     for metric, mode in metrics:
-        train_metric = _TRAIN_METRICS.get(metric) if _TRAIN_METRICS.get(metric) in columns else None
+        train_metric = TRAIN_METRICS.get(metric) if TRAIN_METRICS.get(metric) in columns else None
         values = curve_set.matrix(metric)
         fixed = {family: per_metric.get(metric, per_metric.get("*", {})) for family, per_metric in settings.items()}
         try:

@@ -1,9 +1,10 @@
 """Vectorised replay of stopping policies on recorded learning curves.
 
-Every family is evaluated for all curves and all candidate values at once with NumPy
-(curves x epochs x candidates); only patience, whose state depends on its own past,
-loops over epochs, still vectorised over curves and candidates. The tests check the
-stop epochs against the live rules (``tune_stop.stoppers``) on every curve.
+The replay runs the live stoppers themselves: each computes its per-epoch score for
+all curves at once (:meth:`tune_stop.stoppers.HistoryStopper.scores`, the function
+its live rule tests), and every candidate value is a limit on those scores, found for
+all curves and candidates at once. A differential test pins the replay to the live
+stoppers on thousands of random curves.
 
 Censoring: a curve that ended before its epoch budget (stopped by ASHA or by the
 trial's own stopper) says nothing about epochs after its end. A candidate that has
@@ -18,8 +19,18 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from ray.tune import Stopper
 
+from analysis._defaults import default_target, infer_mode
 from analysis._policies import Policy
+from tune_stop.stoppers import (
+    AnyStopper,
+    HistoryStopper,
+    NonFiniteStopper,
+    first_reaching,
+    first_reaching_per_curve,
+    mode_sign,
+)
 
 __all__ = ["CurveSet", "PolicyReplay", "replay", "replay_policy", "stop_epochs"]
 
@@ -82,121 +93,59 @@ class CurveSet:
         values[self.frame["_row"].to_numpy(), epochs] = column
         return values
 
+    def matrices(self, metrics: Sequence[str]) -> dict[str, np.ndarray]:
+        """:meth:`matrix` of each of ``metrics``.
 
-def _valid(lengths: np.ndarray, num_epochs: int) -> np.ndarray:
-    return np.arange(num_epochs)[None, :] < lengths[:, None]
+        Raises:
+            ValueError: If a metric is not in the curves.
+        """
+        missing = [metric for metric in metrics if metric not in self.frame]
+        if missing:
+            reported = ", ".join(c for c in self.frame.columns if not c.startswith(("config/", "_")))
+            raise ValueError(f"{', '.join(map(repr, missing))} not in the curves; they have: {reported}")
+        return {metric: self.matrix(metric) for metric in metrics}
 
-
-def _first_reaching(score: np.ndarray, limits: np.ndarray, lengths: np.ndarray, *, strict: bool) -> np.ndarray:
-    """First epoch (from 1) where ``score > limit`` (strict) or ``>=``; 0 when never.
-
-    NaN in ``score`` never fires. The running maximum of the score is non-decreasing,
-    so a limit is reached at epoch ``1 + #{epochs whose running maximum is below it}``.
-    Ranking every running maximum among the sorted limits once turns that count, for
-    all limits at once, into a per-curve histogram of ranks and its cumulative sum:
-    O(curves x (epochs + candidates)) instead of O(curves x epochs x candidates).
-    """
-    running = np.fmax.accumulate(np.where(np.isnan(score), -np.inf, score), axis=1)
-    n, _ = running.shape
-    k = len(limits)
-    order = np.argsort(limits, kind="stable")
-    # rank = how many (sorted) limits this epoch has reached.
-    ranks = np.searchsorted(limits[order], running, side="left" if strict else "right")
-    histogram = np.bincount((np.arange(n)[:, None] * (k + 1) + ranks).ravel(), minlength=n * (k + 1))
-    # Epochs that have not yet reached sorted limit j: those with rank <= j.
-    not_reached = np.cumsum(histogram.reshape(n, k + 1), axis=1)[:, :k]
-    counts = np.empty((n, k), dtype=np.int64)
-    counts[:, order] = not_reached
-    return np.where(counts < lengths[:, None], counts + 1, 0)
+    def configs(self) -> dict[str, np.ndarray]:
+        """Each trial's config value per key (the ``config/<key>`` columns), ``(n_curves,)`` arrays."""
+        first = self.frame.groupby("_row", sort=True).first()
+        return {
+            column.removeprefix("config/"): first[column].to_numpy()
+            for column in first.columns
+            if column.startswith("config/")
+        }
 
 
-def _relative_excess(value: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """``(value - reference) / |reference|``; with a zero reference 0 (equal) or inf."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        excess = (value - reference) / np.abs(reference)
-    return np.where(reference == 0, np.where(value == 0, 0.0, np.inf), excess)
+def _stopper_epochs(stopper: HistoryStopper, curves: CurveSet, limits: np.ndarray) -> np.ndarray:
+    """First epochs at which ``stopper`` fires with each limit: ``(n_curves, n_limits)``, 0 if never."""
+    scores = stopper.scores(curves.matrices(stopper.metrics))
+    return first_reaching(scores, limits, curves.lengths, strict=stopper.strict)
 
 
-def _generalization_loss(values: np.ndarray) -> np.ndarray:
-    finite = np.isfinite(values)
-    optimum = np.minimum.accumulate(np.where(finite, values, np.inf), axis=1)
-    gl = 100.0 * _relative_excess(values, optimum)
-    return np.where(finite & np.isfinite(optimum), gl, np.nan)
+def _first_non_finite(metric: str, curves: CurveSet) -> np.ndarray:
+    """``(n_curves,)`` first epoch at which ``metric`` is NaN or infinite, 0 if never."""
+    guard = NonFiniteStopper(metric)
+    return _stopper_epochs(guard, curves, np.ones(1))[:, 0]
 
 
-def _training_progress(train: np.ndarray, strip: int) -> np.ndarray:
-    n, t = train.shape
-    progress = np.full((n, t), np.nan)
-    if t < strip:
-        return progress
-    windows = np.lib.stride_tricks.sliding_window_view(train, strip, axis=1)  # (n, t - strip + 1, strip)
-    complete = np.isfinite(windows).all(axis=2)
-    with np.errstate(invalid="ignore"):
-        value = 1000.0 * _relative_excess(windows.mean(axis=2), windows.min(axis=2))
-    progress[:, strip - 1 :] = np.where(complete, value, np.nan)
-    return progress
-
-
-def _strip_ends(num_epochs: int, strip: int) -> np.ndarray:
-    return (np.arange(1, num_epochs + 1) % strip) == 0
-
-
-def _patience(
-    values: np.ndarray, lengths: np.ndarray, sign: float, patience: np.ndarray, min_delta: float, grace_period: int
-) -> np.ndarray:
-    n, t = values.shape
-    k = len(patience)
-    best = np.full((n, k), np.inf)
-    wait = np.zeros((n, k), dtype=np.int64)
-    stops = np.zeros((n, k), dtype=np.int64)
-    signed = sign * values
-    for epoch in range(grace_period, t):  # the rule ignores its grace period
-        active = (epoch < lengths)[:, None] & (stops == 0)
-        value = signed[:, epoch][:, None]
-        wait += active
-        with np.errstate(invalid="ignore"):
-            improved = active & (value < best - min_delta)
-        best = np.where(improved, value, best)
-        wait = np.where(improved, 0, wait)
-        fire = active & ~improved & (wait >= patience[None, :])
-        stops = np.where(fire, epoch + 1, stops)
-    return stops
+def _earliest(stops: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """Element-wise earliest of two stop-epoch arrays where 0 means never."""
+    never = np.iinfo(np.int64).max
+    earliest = np.minimum(np.where(stops > 0, stops, never), np.where(other > 0, other, never))
+    return np.where(earliest == never, 0, earliest)
 
 
 def stop_epochs(policy: Policy, curves: CurveSet) -> np.ndarray:
-    """``(n_curves, n_candidates)`` first stop epochs (from 1); 0 where the policy never fired."""
-    values = curves.matrix(policy.metric)
-    lengths = curves.lengths
-    candidates = np.asarray(policy.candidates, dtype=float)
-    sign = 1.0 if policy.mode == "min" else -1.0
-    if policy.family == "threshold":
-        score = np.where(np.isfinite(values), -sign * values, np.nan)
-        score[:, : policy.grace_period] = np.nan  # the rule never fires in its grace period
-        return _first_reaching(score, -sign * candidates, lengths, strict=False)
-    if policy.family == "patience":
-        return _patience(values, lengths, sign, candidates.astype(np.int64), policy.min_delta, policy.grace_period)
-    if policy.family == "gl":
-        return _first_reaching(_generalization_loss(values), candidates, lengths, strict=True)
-    if policy.family == "pq":
-        assert policy.train_metric is not None
-        gl = _generalization_loss(values)
-        progress = _training_progress(curves.matrix(policy.train_metric), policy.strip)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            quotient = np.where(progress == 0, np.where(gl > 0, np.inf, 0.0), gl / progress)
-        quotient = np.where(np.isnan(gl) | np.isnan(progress), np.nan, quotient)
-        quotient[:, ~_strip_ends(values.shape[1], policy.strip)] = np.nan
-        return _first_reaching(quotient, candidates, lengths, strict=True)
-    # UP: run length of rises between successive strip ends.
-    strip = policy.strip
-    ends = values[:, strip - 1 :: strip]
-    with np.errstate(invalid="ignore"):
-        rises = ends[:, 1:] > ends[:, :-1]
-    counts = np.cumsum(rises, axis=1)
-    runs: np.ndarray = counts - np.maximum.accumulate(np.where(rises, 0, counts), axis=1)
-    score = np.full(values.shape, np.nan)
-    score[:, 2 * strip - 1 :: strip] = runs
-    score[~_valid(lengths, values.shape[1])] = np.nan
-    return _first_reaching(score, candidates, lengths, strict=False)
+    """``(n_curves, n_candidates)`` first stop epochs (from 1); 0 where the policy never fired.
+
+    The live stopper of the policy (:meth:`Policy.stopper`) computes its per-epoch
+    scores once; every candidate is a limit on them.
+    """
+    stopper = policy.stopper(policy.candidates[0])
+    limits = np.array([stopper.limit(value) for value in policy.candidates])
+    stops = _stopper_epochs(stopper, curves, limits)
+    if policy.check_finite:
+        stops = _earliest(stops, _first_non_finite(policy.metric, curves)[:, None])
+    return stops
 
 
 @dataclass(frozen=True)
@@ -277,28 +226,142 @@ def replay_policy(policy: Policy, curves: CurveSet, target: str, target_mode: st
 
 def replay(
     curves: pd.DataFrame | CurveSet,
-    policies: Sequence[Policy],
+    policies: Sequence[Policy] | Sequence[Stopper],
     *,
-    target: str,
-    target_mode: str,
+    target: str | None = None,
+    target_mode: str | None = None,
 ) -> pd.DataFrame:
-    """Applies each policy's candidates to every curve.
+    """Applies policies (with all their candidates) or live stoppers to every curve.
 
     Args:
         curves: Long learning curves (see :func:`analysis.load_experiment`) or a CurveSet.
-        policies: Policies with their candidate values.
-        target: The quality judged at the stop epoch (e.g. ``test_accuracy``).
-        target_mode: ``"min"`` or ``"max"`` for the target.
+        policies: :class:`Policy` objects with their candidate values, or live stoppers
+            (any tune-stop stopper or :class:`~tune_stop.stoppers.AnyStopper`; a
+            ``ThresholdStopper`` with ``threshold_key`` reads each trial's threshold
+            from the curves' ``config/<key>`` column), not both.
+        target: The quality judged at the stop epoch; default ``test_accuracy``, else
+            ``fid``, else the first policy's metric.
+        target_mode: ``"min"`` or ``"max"`` for the target; inferred from its name by default.
 
     Returns:
-        One row per (policy, candidate, trial): ``policy``, ``family``, ``metric``,
-        ``parameter``, ``value``, ``trial_id``, ``config_id``, ``fold``, ``stop_epoch``
-        (NaN where censored), ``epochs_used``, ``triggered``, ``censored``,
-        ``metric_at_stop``, ``target_at_stop``, ``target_best``, ``target_last``,
-        ``regret``, ``regret_vs_last``, ``epochs_saved``. Censored rows keep their
-        identifiers and have NaN outcomes.
+        For policies, one row per (policy, candidate, trial): ``policy``, ``family``,
+        ``metric``, ``parameter``, ``value``, ``trial_id``, ``config_id``, ``fold``,
+        ``stop_epoch`` (NaN where censored), ``epochs_used``, ``triggered``,
+        ``censored``, ``metric_at_stop``, ``target_at_stop``, ``target_best``,
+        ``target_last``, ``regret``, ``regret_vs_last``, ``epochs_saved``. Censored
+        rows keep their identifiers and have NaN outcomes.
+
+        For stoppers, one row per (stopper, trial): ``stopper`` (its position in the
+        list), ``trial_id``, ``config_id``, ``fold``, ``stop_epoch`` (NaN where it never
+        fired on the recorded curve), ``reason`` (the policy that fired, as in
+        ``stop_reasons.csv``; ``""`` where none did), ``epochs_used``, ``censored``
+        (never fired on a curve cut short), ``target_at_stop``, ``target_best`` and
+        ``regret`` (NaN where censored).
+
+    Raises:
+        ValueError: For a mixed list, a stopper the replay cannot run (named with its
+            position), or a metric, target or config key missing from the curves.
     """
     curve_set = curves if isinstance(curves, CurveSet) else CurveSet.from_frame(curves)
+    if not policies:
+        return pd.DataFrame()
+    if all(isinstance(p, Stopper) for p in policies):
+        first = policies[0]
+        metric, mode = getattr(first, "metric", None), getattr(first, "mode", None)
+        target, target_mode = _target(curve_set, target, target_mode, metric, mode)
+        return _replay_stoppers(curve_set, list(policies), target, target_mode)  # type: ignore[arg-type]
+    if not all(isinstance(p, Policy) for p in policies):
+        raise ValueError("replay takes either Policy objects or live stoppers, not a mix of both.")
+    first_policy: Policy = policies[0]  # type: ignore[assignment]
+    target, target_mode = _target(curve_set, target, target_mode, first_policy.metric, first_policy.mode)
+    return _replay_policies(curve_set, list(policies), target, target_mode)  # type: ignore[arg-type]
+
+
+def _target(
+    curves: CurveSet, target: str | None, target_mode: str | None, metric: str | None, mode: str | None
+) -> tuple[str, str]:
+    """The target and its direction: as given, else as :func:`analysis.analyse` defaults them."""
+    if target is None:
+        found = default_target(list(curves.frame.columns))
+        if found is not None:
+            target, inferred = found
+        elif metric is not None:
+            target, inferred = metric, mode or infer_mode(metric)
+        else:
+            raise ValueError("no target: give target= (none of test_accuracy, fid is in the curves).")
+        target_mode = target_mode or inferred
+    if target not in curves.frame:
+        raise ValueError(f"target {target!r} is not in the curves.")
+    return target, target_mode or infer_mode(target)
+
+
+def _stopper_stops(
+    stopper: Stopper, curves: CurveSet, configs: dict[str, np.ndarray], where: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(stop epochs, reasons)`` of one live stopper on every curve; epoch 0 and reason "" where it never fired."""
+    n = len(curves.trial_ids)
+    if isinstance(stopper, AnyStopper):
+        # Every child sees every epoch; the earliest fires, and among those the first in order names it.
+        stops = np.zeros(n, dtype=np.int64)
+        reasons = np.full(n, "", dtype=object)
+        for index, child in enumerate(stopper.stoppers):
+            child_stops, child_reasons = _stopper_stops(child, curves, configs, f"{where}.stoppers[{index}]")
+            earlier = (child_stops > 0) & ((stops == 0) | (child_stops < stops))
+            stops = np.where(earlier, child_stops, stops)
+            reasons = np.where(earlier, child_reasons, reasons)
+        return stops, reasons
+    if not isinstance(stopper, HistoryStopper):
+        raise ValueError(
+            f"{where}: {type(stopper).__name__} is not a tune-stop stopper, so it cannot be replayed "
+            "(replayable: the stoppers of tune_stop.stoppers and AnyStopper of them)."
+        )
+    try:
+        scores = stopper.scores(curves.matrices(stopper.metrics))
+        limits = stopper.limits(n, configs)
+    except NotImplementedError as error:
+        raise ValueError(f"{where}: {error}") from None
+    except ValueError as error:
+        raise ValueError(f"{where} ({stopper!r}): {error}") from None
+    stops = first_reaching_per_curve(scores, limits, curves.lengths, strict=stopper.strict)
+    return stops, np.where(stops > 0, stopper.policy, "").astype(object)
+
+
+def _replay_stoppers(curves: CurveSet, stoppers: list[Stopper], target: str, target_mode: str) -> pd.DataFrame:
+    configs = curves.configs()
+    target_values = curves.matrix(target)
+    target_sign = mode_sign(target_mode)
+    n = len(curves.trial_ids)
+    finite_target = np.where(np.isfinite(target_values), target_sign * target_values, np.inf)
+    has_target = np.isfinite(finite_target).any(axis=1)
+    best = target_sign * np.where(has_target, finite_target.min(axis=1), np.nan)
+    frames = []
+    for index, stopper in enumerate(stoppers):
+        stops, reasons = _stopper_stops(stopper, curves, configs, f"stoppers[{index}]")
+        used = np.where(stops > 0, stops, curves.lengths)
+        censored = (stops == 0) & ~curves.complete
+        at_stop = target_values[np.arange(n), used - 1]
+        regret = _relative_regret(at_stop, best, target_sign)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "stopper": index,
+                    "trial_id": curves.trial_ids,
+                    "config_id": curves.config_ids,
+                    "fold": curves.folds,
+                    "stop_epoch": np.where(stops > 0, stops, np.nan),
+                    "reason": reasons,
+                    "epochs_used": used,
+                    "censored": censored,
+                    "target_at_stop": np.where(censored, np.nan, at_stop),
+                    "target_best": best,
+                    "regret": np.where(censored | ~has_target, np.nan, regret),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _replay_policies(curve_set: CurveSet, policies: list[Policy], target: str, target_mode: str) -> pd.DataFrame:
     frames = []
     for policy in policies:
         result = replay_policy(policy, curve_set, target, target_mode)
@@ -334,4 +397,4 @@ def replay(
                 }
             )
         )
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return pd.concat(frames, ignore_index=True)

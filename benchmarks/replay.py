@@ -3,6 +3,8 @@
 Full size: 10,000 curves x 200 epochs x 100 threshold candidates x 5 folds (target:
 under 5 s for the vectorised replay plus recommendation on this machine). The
 baseline loop runs on a subset and is scaled to the full size per (curve, candidate).
+The patience row replays the live stopper's own scan for all curves at once, against
+the live ``PatienceStopper`` fed epoch by epoch (and checks that they agree).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import CurveSet, Policy, analyse, replay_policy, threshold_candidates
+from tune_stop.stoppers import FAMILIES
 
 
 def synthetic_curves(num_curves: int, num_epochs: int, seed: int = 0) -> pd.DataFrame:
@@ -70,6 +73,22 @@ def run(quick: bool = False) -> list[dict[str, object]]:
     )
     recommend_s = time.perf_counter() - started
 
+    patience = Policy("patience", "val_loss", "min", tuple(float(v) for v in FAMILIES["patience"].grid))
+    started = time.perf_counter()
+    patience_stops = replay_policy(patience, curves, "test_accuracy", "max").stop_epoch
+    patience_s = time.perf_counter() - started
+    started = time.perf_counter()
+    live_subset = min(subset, 50)
+    for curve in range(live_subset):
+        for column, value in enumerate(patience.candidates):
+            stopper, stop = patience.stopper(value), 0
+            for epoch, loss in enumerate(values[curve], start=1):
+                if stopper("t", {"epoch": epoch, "val_loss": float(loss)}):
+                    stop = epoch
+                    break
+            assert stop == patience_stops[curve, column], "the live stopper and the replay disagree"
+    live_s = (time.perf_counter() - started) * num_curves / live_subset
+
     targets = curves.matrix("test_accuracy")
     started = time.perf_counter()
     loop = python_loop(list(values[:subset]), list(targets[:subset]), thresholds)
@@ -94,6 +113,14 @@ def run(quick: bool = False) -> list[dict[str, object]]:
             "baseline_s": loop_s,
             "ratio": recommend_s / loop_s,
             "note": f"target < 5 s; recommended threshold {row['recommended']:.4g}",
+        },
+        {
+            "benchmark": "replay (patience)",
+            "size": f"{num_curves} curves x {num_epochs} epochs x {len(patience.candidates)} candidates",
+            "seconds": patience_s,
+            "baseline_s": live_s,
+            "ratio": patience_s / live_s,
+            "note": f"baseline: the live PatienceStopper fed epoch by epoch on {live_subset} curves, scaled",
         },
         {
             "benchmark": "curves to matrices",

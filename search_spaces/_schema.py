@@ -37,16 +37,7 @@ import yaml
 from ray import tune
 from ray.tune import Stopper
 
-from tune_stop.stoppers import (
-    AnyStopper,
-    GLStopper,
-    MaxEpochStopper,
-    NonFiniteStopper,
-    PatienceStopper,
-    PQStopper,
-    ThresholdStopper,
-    UPStopper,
-)
+from tune_stop.stoppers import FAMILIES, POLICIES, AnyStopper, NonFiniteStopper
 from tune_stop.trainables import TRAINABLES
 
 __all__ = [
@@ -61,16 +52,6 @@ __all__ = [
 BUILTIN_DIR = Path(__file__).resolve().parent
 
 SAMPLERS = ("choice", "uniform", "loguniform", "randint", "grid")
-
-POLICIES: dict[str, type[Stopper]] = {
-    "threshold": ThresholdStopper,
-    "patience": PatienceStopper,
-    "gl": GLStopper,
-    "pq": PQStopper,
-    "up": UPStopper,
-    "non_finite": NonFiniteStopper,
-    "max_epochs": MaxEpochStopper,
-}
 
 _TOP_LEVEL = (
     "description",
@@ -400,17 +381,17 @@ class SearchSpace:
     def replay_settings(self) -> dict[str, dict[str, dict[str, Any]]]:
         """The stoppers' fixed arguments that ``tune-stop recommend`` replays them with.
 
-        ``{family: {metric: {argument: value}}}`` for the arguments of
-        :data:`analysis.SETTINGS` that the space sets (threshold's ``grace_period``;
-        patience's ``min_delta`` and ``grace_period``; PQ's and UP's ``strip``), so that
-        the recommendation is made for the stopper as it runs.
+        ``{family: {metric: {argument: value}}}`` for each family's ``settings`` in
+        :data:`tune_stop.stoppers.FAMILIES` that the space sets (threshold's
+        ``grace_period``; patience's ``min_delta``, ``grace_period`` and ``baseline``;
+        PQ's ``strip`` and ``train_metric``; UP's ``strip``), so that the recommendation
+        is made for the stopper as it runs.
         """
-        from analysis import SETTINGS
-
         settings: dict[str, dict[str, dict[str, Any]]] = {}
         for spec in self.stoppers if self.replayed_stoppers is None else self.replayed_stoppers:
-            names = SETTINGS.get(spec.get("policy", ""), ())
-            fixed = {name: spec[name] for name in names if isinstance(spec.get(name), numbers.Real)}
+            family = FAMILIES.get(spec.get("policy", ""))
+            names = family.settings if family is not None else ()
+            fixed = {name: spec[name] for name in names if name in spec and not _is_sampler(spec[name])}
             if fixed:
                 settings.setdefault(spec["policy"], {}).setdefault(spec["metric"], fixed)
         return settings

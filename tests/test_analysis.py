@@ -18,7 +18,7 @@ from analysis import (
 )
 from analysis._replay import replay_policy
 from tests.expected import RECOMMENDATION_COLUMNS
-from tune_stop.stoppers import first_stop
+from tests.live import live_stop_epoch
 
 EPOCHS = 30
 
@@ -104,34 +104,32 @@ def random_curves(seed: int, n: int = 60) -> pd.DataFrame:
 POLICIES = [
     Policy("threshold", "val_loss", "min", (0.6, 0.3, 0.2, 0.1, 0.05, 0.0)),
     Policy("threshold", "val_accuracy", "max", (0.4, 0.8, 0.9, 0.95)),
-    Policy("threshold", "val_loss", "min", (0.6, 0.3, 0.2, 0.1), grace_period=4),
-    Policy("threshold", "val_accuracy", "max", (0.4, 0.8, 0.9), grace_period=1),
-    Policy("patience", "val_loss", "min", (0.0, 2.0, 4.0), min_delta=0.01, grace_period=3),
+    Policy("threshold", "val_loss", "min", (0.6, 0.3, 0.2, 0.1), settings={"grace_period": 4}),
+    Policy("threshold", "val_accuracy", "max", (0.4, 0.8, 0.9), settings={"grace_period": 1}),
+    Policy("patience", "val_loss", "min", (0.0, 2.0, 4.0), settings={"min_delta": 0.01, "grace_period": 3}),
     Policy("patience", "val_loss", "min", (0.0, 1.0, 2.0, 3.0, 5.0)),
-    Policy("patience", "val_loss", "min", (0.0, 2.0, 4.0), min_delta=0.01),
+    Policy("patience", "val_loss", "min", (0.0, 2.0, 4.0), settings={"min_delta": 0.01}),
     Policy("patience", "val_accuracy", "max", (1.0, 3.0)),
     Policy("gl", "val_loss", "min", (0.0, 0.5, 1.0, 2.0, 5.0, 20.0)),
-    Policy("pq", "val_loss", "min", (0.05, 0.2, 0.5, 1.0, 3.0), train_metric="train_loss", strip=3),
-    Policy("pq", "val_loss", "min", (0.5,), train_metric="train_loss", strip=5),
-    Policy("up", "val_loss", "min", (1.0, 2.0, 3.0), strip=3),
-    Policy("up", "val_loss", "min", (1.0, 2.0), strip=5),
+    Policy("pq", "val_loss", "min", (0.05, 0.2, 0.5, 1.0, 3.0), train_metric="train_loss", settings={"strip": 3}),
+    Policy("pq", "val_loss", "min", (0.5,), train_metric="train_loss", settings={"strip": 5}),
+    Policy("up", "val_loss", "min", (1.0, 2.0, 3.0), settings={"strip": 3}),
+    Policy("up", "val_loss", "min", (1.0, 2.0), settings={"strip": 5}),
 ]
 
 
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize(
-    "policy", POLICIES, ids=lambda p: f"{p.family}-{p.metric}-{p.strip}-{p.min_delta}-{p.grace_period}"
+    "policy", POLICIES, ids=lambda p: f"{p.family}-{p.metric}-{'-'.join(f'{k}{v}' for k, v in p.settings.items())}"
 )
-def test_vectorised_replay_agrees_with_the_live_rules_on_every_curve(seed, policy):
+def test_vectorised_replay_agrees_with_the_live_stoppers_on_every_curve(seed, policy):
     frame = random_curves(seed)
     curves = CurveSet.from_frame(frame)
     stops = stop_epochs(policy, curves)
     for row, trial_id in enumerate(curves.trial_ids):
         trial = frame[frame["trial_id"] == trial_id].sort_values("epoch")
-        history = trial[policy.metric].tolist()
         for column, value in enumerate(policy.candidates):
-            expected, _ = first_stop(policy.rule(value, trial["train_loss"].tolist()), history)
-            assert stops[row, column] == (expected or 0), (trial_id, value)
+            assert stops[row, column] == live_stop_epoch(policy.stopper(value), trial), (trial_id, value)
 
 
 def test_threshold_candidates_span_the_observed_range_on_a_log_scale():
@@ -261,8 +259,8 @@ def test_warns_when_cross_validation_is_impossible():
         ({"metrics": [("val_los", "min")]}, "metric 'val_los' is not in the curves"),
         ({"target": "fid"}, "target 'fid' is not in the curves"),
         ({"settings": {"threshold": {"val_loss": {"grace_period": -1}}}}, "'val_loss': grace_period must be"),
-        ({"settings": {"patience": {"*": {"min_delta": -0.1}}}}, "'val_loss': min_delta must be a number >= 0"),
-        ({"settings": {"up": {"val_loss": {"strip": 0}}}}, "strip must be an integer >= 1"),
+        ({"settings": {"patience": {"*": {"min_delta": -0.1}}}}, "'val_loss': min_delta must be >= 0"),
+        ({"settings": {"up": {"val_loss": {"strip": 0}}}}, "strip must be >= 1"),
         ({"settings": {"gl": {"val_loss": {"strip": 3}}}}, r"gl on 'val_loss': \['strip'\] cannot be set"),
         ({"settings": {"early": {"val_loss": {"strip": 3}}}}, "early on 'val_loss'"),
     ],
@@ -392,7 +390,7 @@ def test_threshold_is_replayed_and_recommended_with_the_live_grace_period():
     graced = analyse(curves, settings={"threshold": {"d_accuracy": {"grace_period": 3}}}, **options)
     plain_stops = plain.replays[0][0].stop_epoch
     graced_replay = graced.replays[0][0]
-    assert graced_replay.policy.grace_period == 3
+    assert graced_replay.policy.settings == {"grace_period": 3}
     # Candidates come from the epochs the threshold can fire at, so none is the epoch-1 peak alone.
     assert min(graced_replay.policy.candidates) >= curves.loc[curves["epoch"] > 3, "d_accuracy"].min()
     assert (graced_replay.stop_epoch[graced_replay.stop_epoch > 0] > 3).all()
@@ -408,15 +406,19 @@ def test_threshold_is_replayed_and_recommended_with_the_live_grace_period():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"family": "gl", "candidates": (1.0,), "grace_period": 2}, "applies to the threshold and patience families"),
-        ({"family": "threshold", "candidates": (0.5,), "min_delta": 0.1}, "min_delta applies to the patience family"),
-        ({"family": "threshold", "candidates": (0.5,), "grace_period": -1}, "grace_period=-1"),
-        ({"family": "threshold", "candidates": (0.5,), "grace_period": True}, "grace_period=True"),
+        ({"family": "gl", "settings": {"grace_period": 2}}, r"gl cannot keep \['grace_period'\] fixed"),
+        ({"family": "threshold", "settings": {"min_delta": 0.1}}, r"threshold cannot keep \['min_delta'\] fixed"),
+        ({"family": "threshold", "settings": {"grace_period": -1}}, "grace_period=-1"),
+        ({"family": "threshold", "settings": {"grace_period": True}}, "grace_period=True"),
+        ({"family": "up", "mode": "max"}, "up is defined on errors"),
+        ({"family": "pq"}, "pq needs train_metric"),
+        ({"family": "early"}, "family='early'"),
+        ({"family": "gl", "candidates": ()}, "candidates must not be empty"),
     ],
 )
-def test_bad_grace_period(kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        Policy(metric="val_loss", **kwargs)
+def test_bad_policy_arguments_are_the_live_stoppers_errors(kwargs, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        Policy(**{"metric": "val_loss", "candidates": (1.0,), **kwargs})
 
 
 def test_patience_is_replayed_with_the_live_min_delta_and_grace_period():
@@ -425,12 +427,83 @@ def test_patience_is_replayed_with_the_live_min_delta_and_grace_period():
     settings = {"patience": {"val_loss": {"min_delta": 0.01, "grace_period": 2}}}
     analysis = analyse(frame, settings=settings, **options)
     policy = analysis.replays[0][0].policy
-    assert (policy.min_delta, policy.grace_period) == (0.01, 2)
+    assert dict(policy.settings) == {"min_delta": 0.01, "grace_period": 2}
     expected = stop_epochs(
-        Policy("patience", "val_loss", "min", policy.candidates, min_delta=0.01, grace_period=2), analysis.curves
+        Policy("patience", "val_loss", "min", policy.candidates, settings={"min_delta": 0.01, "grace_period": 2}),
+        analysis.curves,
     )
     assert np.array_equal(analysis.replays[0][0].stop_epoch, expected)
     assert not np.array_equal(
         expected, stop_epochs(Policy("patience", "val_loss", "min", policy.candidates), analysis.curves)
     )
     assert analysis.recommendations.iloc[0]["description"].endswith("of val_loss by more than 0.01, from epoch 3 on")
+
+
+def test_replay_runs_live_stoppers_with_the_default_target_and_names_the_reason():
+    from tune_stop.stoppers import AnyStopper, NonFiniteStopper, PatienceStopper, ThresholdStopper
+
+    curves = pd.DataFrame(u_curve("a") + u_curve("b", minimum_at=20))
+    stoppers = [
+        ThresholdStopper("val_loss", "min", threshold=0.2),
+        AnyStopper(NonFiniteStopper("val_loss"), PatienceStopper("val_loss", "min", patience=2)),
+        ThresholdStopper("val_loss", "min", threshold=0.0),
+    ]
+    table = replay(curves, stoppers).set_index(["stopper", "trial_id"])
+    # (t - 10)^2 <= 10 first at t = 7; (t - 20)^2 <= 10 first at t = 17. Patience 2: the minimum + 2.
+    assert table.loc[(0, "a"), "stop_epoch"] == 7 and table.loc[(0, "b"), "stop_epoch"] == 17
+    assert table.loc[(1, "a"), ["stop_epoch", "reason"]].tolist() == [12, "patience"]
+    assert table.loc[(0, "a"), "regret"] == pytest.approx((0.9 - 0.81) / 0.9)  # target: test_accuracy
+    never = table.loc[(2, "a")]
+    assert np.isnan(never["stop_epoch"]) and never["reason"] == "" and not never["censored"]
+    assert never["epochs_used"] == EPOCHS
+
+
+def test_patience_baseline_is_replayed_as_the_live_stopper_runs_it():
+    frame = random_curves(seed=3)
+    options = {"metrics": [("val_loss", "min")], "target": "val_accuracy", "families": ("patience",)}
+    options["baselines"] = False
+    baseline = float(frame["val_loss"].quantile(0.2))
+    with_baseline = analyse(frame, settings={"patience": {"val_loss": {"baseline": baseline}}}, **options)
+    policy = with_baseline.replays[0][0].policy
+    assert policy.settings == {"baseline": baseline}
+    curves = with_baseline.curves
+    for value, stops in zip(policy.candidates, with_baseline.replays[0][0].stop_epoch.T, strict=True):
+        for row, trial_id in enumerate(curves.trial_ids):
+            trial = frame[frame["trial_id"] == trial_id]
+            assert stops[row] == live_stop_epoch(policy.stopper(value), trial)
+    plain = analyse(frame, **options).replays[0][0].stop_epoch
+    assert not np.array_equal(plain, with_baseline.replays[0][0].stop_epoch)
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda: [__import__("ray.tune.stopper").tune.stopper.MaximumIterationStopper(3)], r"stoppers\[0\]: Maximum"),
+        (
+            lambda: [
+                __import__("tune_stop.stoppers").stoppers.AnyStopper(
+                    __import__("tune_stop.stoppers").stoppers.NonFiniteStopper("val_loss"),
+                    __import__("ray.tune.stopper").tune.stopper.MaximumIterationStopper(3),
+                )
+            ],
+            r"stoppers\[0\]\.stoppers\[1\]: MaximumIterationStopper is not a tune-stop stopper",
+        ),
+        (
+            lambda: [__import__("tune_stop.stoppers").stoppers.ThresholdStopper("val_loss", threshold_key="nope")],
+            r"threshold_key='nope' is not in the curves' configs",
+        ),
+        (
+            lambda: [
+                Policy("gl", "val_loss", "min", (1.0,)),
+                __import__("tune_stop.stoppers").stoppers.GLStopper("val_loss"),
+            ],
+            "not a mix",
+        ),
+        (lambda: [__import__("tune_stop.stoppers").stoppers.GLStopper("val_los")], r"'val_los' not in the curves"),
+    ],
+)
+def test_replay_refuses_what_it_cannot_run_in_one_line(make, match):
+    curves = pd.DataFrame(u_curve("a"))
+    with pytest.raises(ValueError, match=match) as caught:
+        replay(curves, make())
+    assert "\n" not in str(caught.value)

@@ -117,7 +117,10 @@ BAD_INPUT = [
     (["recommend", "{tmp}/curves.csv", "--tolerance", "-1"], "--tolerance: must be >= 0"),
     (["recommend", "{tmp}/curves.csv", "--grace-period", "-1"], "--grace-period: must be >= 0"),
     (["recommend", "{tmp}/curves.csv", "--grace-period", "2.5"], "--grace-period: expected an integer"),
-    (["recommend", "{tmp}/curves.csv", "--policy", "early"], "invalid choice: 'early'"),
+    (
+        ["recommend", "{tmp}/curves.csv", "--policy", "early"],
+        "--policy must be one of threshold, patience, gl, pq, up or all, but got --policy early",
+    ),
     (["recommend", "{tmp}/badepoch.csv"], "epoch must hold integers >= 1"),
     (["recommend", "{tmp}/empty.csv"], "cannot read curves from"),
     (["recommend", "{tmp}/exp", "--out", "{tmp}/exp/report"], "is inside the experiment folder"),

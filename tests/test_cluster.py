@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -25,6 +30,17 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def _end_process_group(pgid: int, grace_s: float = 30.0) -> None:
+    """Ends every process of the process group ``pgid`` (SIGTERM, then SIGKILL after ``grace_s``)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline:
+            os.killpg(pgid, 0)  # raises ProcessLookupError once the group is gone
+            time.sleep(0.5)  # waiting for processes to exit, not for a test to pass
+        os.killpg(pgid, signal.SIGKILL)
 
 
 def test_one_node_needs_no_shared_storage(ray_session):
@@ -54,39 +70,43 @@ def test_two_node_cluster_runs_trials_on_both_nodes_and_demands_shared_storage(t
 
 
 def test_ray_job_submit_with_working_dir(tmp_path):
-    import ray
-
-    ray.shutdown()  # `ray stop` ends every Ray process here, this session's local Ray included
     port, dashboard = free_port(), free_port()
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     ray_cli = str(BIN / "ray")
+    temp_dir = tempfile.mkdtemp(prefix="ts-head-")  # short: Ray's socket paths live under it
+    # `ray start` in a session of its own: the head's processes stay in its process group, so
+    # ending that group ends this head and nothing else (`ray stop` ends every Ray here).
+    head = subprocess.Popen(
+        [
+            ray_cli,
+            "start",
+            "--head",
+            "--temp-dir",
+            temp_dir,
+            "--node-ip-address",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dashboard-host",
+            "127.0.0.1",
+            "--dashboard-port",
+            str(dashboard),
+            "--num-cpus",
+            "2",
+            "--include-dashboard",
+            "true",
+            "--disable-usage-stats",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
     try:
-        start = subprocess.run(
-            [
-                ray_cli,
-                "start",
-                "--head",
-                "--node-ip-address",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--dashboard-host",
-                "127.0.0.1",
-                "--dashboard-port",
-                str(dashboard),
-                "--num-cpus",
-                "2",
-                "--include-dashboard",
-                "true",
-                "--disable-usage-stats",
-            ],
-            capture_output=True,
-            text=True,
-            stdin=subprocess.DEVNULL,
-            timeout=180,
-            env=env,
-        )
-        assert start.returncode == 0, start.stderr[-3000:]
+        started, _ = head.communicate(timeout=180)
+        assert head.returncode == 0, started[-3000:]
         # The shipped script: `ray job submit --working-dir .` running `python -m tune_stop.cli search`.
         submit = subprocess.run(
             [
@@ -113,7 +133,8 @@ def test_ray_job_submit_with_working_dir(tmp_path):
         assert "succeeded" in output
         assert f"Results: {tmp_path / 'job'}" in output
     finally:
-        subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=120, env=env)
+        _end_process_group(head.pid)
+        shutil.rmtree(temp_dir, ignore_errors=True)
     curves = load_experiment(tmp_path / "job")
     assert curves["trial_id"].nunique() == 3 and set(curves["fold"]) == {0, 1, 2}
     assert len(load_stop_reasons(tmp_path / "job")) == 3

@@ -109,13 +109,11 @@ def test_trains_on_28x28_mnist_format_files(tmp_path):
 
 
 def test_inception_features_inside_the_trainable(tmp_path, monkeypatch):
-    import pytorch_fid.inception as fid_inception
-
-    from tune_stop import metrics
+    from tune_stop._compat import fid_inception_network
 
     path = tmp_path / "weights.pth"
     torch.manual_seed(0)
-    torch.save(metrics._fid_network(fid_inception, None).state_dict(), path)
+    torch.save(fid_inception_network().state_dict(), path)
     trainable = GANTrainable(
         config={"fid_features": "inception", "fid_weights": str(path), "fid_samples": 6, "width": 8, "sample_every": 0}
     )

@@ -10,6 +10,7 @@ import torch
 from pytorch_fid.fid_score import calculate_frechet_distance
 
 from tune_stop import metrics
+from tune_stop._compat import fid_inception_network, fid_inception_v3_from_state
 from tune_stop.metrics import (
     InceptionWeightsError,
     feature_statistics,
@@ -74,22 +75,13 @@ def test_inception_without_weights_says_which_file_and_where(hub_dir, tmp_path):
 
 
 def _random_fid_network_state():
-    import pytorch_fid.inception as fid_inception
-
     torch.manual_seed(0)
-    return metrics._fid_network(fid_inception, None).state_dict()
+    return fid_inception_network().state_dict()
 
 
 def test_inception_loads_a_pytorch_fid_module_state_dict_and_gives_2048_features(hub_dir, tmp_path):
-    import pytorch_fid.inception as fid_inception
-
     state = _random_fid_network_state()
-    original = fid_inception.fid_inception_v3
-    fid_inception.fid_inception_v3 = lambda: metrics._fid_network(fid_inception, state)
-    try:
-        module = fid_inception.InceptionV3([3])
-    finally:
-        fid_inception.fid_inception_v3 = original
+    module = fid_inception_v3_from_state(state, [3])
     path = tmp_path / "inception.pt"
     torch.save(module.state_dict(), path)
     model = load_inception(path)

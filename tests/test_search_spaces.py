@@ -201,6 +201,20 @@ def test_replay_settings_are_the_fixed_arguments_the_stoppers_were_given():
     assert load_space("perceptron-xor").replay_settings() == {}
 
 
+def test_replay_settings_keep_every_fixed_argument_of_the_registry_baseline_and_train_metric_included(tmp_path):
+    text = VALID.replace(
+        "  - {policy: patience, metric: val_loss, patience: 2}\n",
+        "  - {policy: patience, metric: val_loss, patience: 2, baseline: 0.4, grace_period: 1}\n"
+        "  - {policy: pq, metric: val_loss, train_metric: train_loss, alpha: 1.0, strip: 3}\n"
+        "  - {policy: up, metric: val_loss, strips: 2, strip: 4}\n",
+    )
+    assert load_space(write(tmp_path, text)).replay_settings() == {
+        "patience": {"val_loss": {"grace_period": 1, "baseline": 0.4}},
+        "pq": {"val_loss": {"strip": 3, "train_metric": "train_loss"}},
+        "up": {"val_loss": {"strip": 4}},
+    }
+
+
 def test_full_curves_keeps_only_the_guard_and_the_stoppers_settings_for_the_replay(tmp_path):
     gan = load_space("gan-digits")
     full = gan.full_curves()

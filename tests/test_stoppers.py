@@ -108,6 +108,13 @@ PATIENCE_CASES = [
     ([0.9, 0.8, 0.85, 0.3, 0.35], {"patience": 2, "baseline": 0.5}, 3),  # never beat the baseline in time
     ([0.9, 0.8, 0.85, 0.3, 0.35], {"patience": 2}, None),
     ([1.0, NAN, NAN], {"patience": 2}, 3),  # NaN is an epoch without improvement
+    # min_delta as Keras and Lightning compare it, value + min_delta < best: 0.3 + 0.1 is
+    # 0.4000000000000001, not < 0.4, so epoch 2 does not improve (0.3 < 0.4 - 0.1 said it did).
+    ([0.4, 0.3, 0.3], {"patience": 1, "min_delta": 0.1}, 2),
+    ([0.3, 0.4, 0.4], {"patience": 1, "min_delta": 0.1, "mode": "max"}, 3),  # 0.4 - 0.1 > 0.3 improves
+    # The baseline is compared the same way: 0.3 + 0.1 is not < 0.4, so epoch 3 improves on the
+    # best without restarting the wait, which reaches 3 at epoch 4.
+    ([1.0, 0.9, 0.3, 0.29], {"patience": 3, "min_delta": 0.1, "baseline": 0.4}, 4),
 ]
 
 
@@ -117,6 +124,12 @@ def test_patience_rule_and_stopper(curve, kwargs, expected):
     rule = functools.partial(patience_rule, **options)
     assert first_stop(rule, curve)[0] == expected
     assert feed(PatienceStopper("val_loss", **options), curve) == expected
+
+
+def test_training_progress_of_a_stalled_strip_is_exactly_zero():
+    for strip in range(1, 11):
+        for value in (0.47, 0.1, 0.3, 1 / 3, 2.7):
+            assert training_progress([value] * strip, strip) == 0.0, (strip, value)
 
 
 def test_generalization_loss_and_training_progress_by_hand():
@@ -152,6 +165,11 @@ PQ_CASES = [
     ([1.0, 0.8, 0.9, 0.95, 1.2], [1.0, 0.5, 0.45, 0.44, 0.43], 0.1, 5, 5),
     ([1.0, 0.8, 0.9, 0.95, 1.2], [1.0, 0.5, 0.45, 0.44, 0.43], 0.2, 5, None),
     ([1.0, 0.8, 0.9, 0.95], [1.0, 0.5, NAN, 0.44], 0.5, 2, None),
+    # A stalled strip is P = 0 exactly (sum / k rounded 0.47 * 5 / 5 below 0.47), so GL > 0 stops.
+    ([1.0, 1.0, 1.0, 1.0, 1.1], [0.47] * 5, 0.5, 5, 5),
+    # Strips of 8 or more: numpy sums them pairwise, Python in order; both forms now sum in order.
+    ([1.0] * 7 + [1.1], [0.1] * 8, 0.5, 8, 8),
+    ([1.0] * 9 + [1.1], [0.3] * 10, 0.5, 10, 10),
 ]
 
 
@@ -343,3 +361,18 @@ def test_forget_drops_a_finished_trials_history_but_keeps_its_stop_record():
     assert stopper.stoppers[1].history("b") == [1.0, 0.9, 0.95]
     record = stopper.stop_record("a")
     assert record is not None and record.policy == "patience" and record.epoch == 3
+
+
+@pytest.mark.parametrize("dumps", [pickle.dumps, cloudpickle.dumps])
+def test_patience_stopper_resumes_its_scan_and_restarts_it_for_a_retried_trial(dumps):
+    rule = functools.partial(patience_rule, mode="min", patience=2, min_delta=0.01, grace_period=1, baseline=0.9)
+    stopper = PatienceStopper("val_loss", patience=2, min_delta=0.01, grace_period=1, baseline=0.9)
+    curve = [1.0, 0.5, 0.2, 0.1]
+    for epoch, value in enumerate(curve, start=1):
+        assert stopper("t", {"epoch": epoch, "val_loss": value}) == rule(curve[:epoch]).stop
+    stopper = pickle.loads(dumps(stopper))  # as Tune does at a checkpoint: the scan state goes along
+    # Retried from epoch 3 with other values: resumed from the stale best (0.1) it would stop at 4.
+    retried = [1.0, 0.5, 0.45, 0.4, 0.35]
+    decisions = [stopper("t", {"epoch": epoch, "val_loss": retried[epoch - 1]}) for epoch in (3, 4, 5)]
+    assert decisions == [rule(retried[:epoch]).stop for epoch in (3, 4, 5)] == [False, False, False]
+    assert stopper.history("t") == retried

@@ -14,40 +14,22 @@ resources; the idle actor goes to a trial whose actor is still waiting for them 
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from tune_stop._compat import patched_reuse_cached_actor
+
 __all__ = ["keep_starting_actors"]
+
+
+def _keep_own_actor(trial: Any, own_actor: Any, is_started: Callable[[Any], bool]) -> bool:
+    """Keep a trial's own actor once it holds its resources (it is starting or started)."""
+    return own_actor is not None and bool(is_started(own_actor))
 
 
 @contextmanager
 def keep_starting_actors() -> Iterator[None]:
     """Within the block, Tune's actor reuse leaves starting actors alone (see the module)."""
-    from ray.tune.execution.tune_controller import TuneController
-
-    original = getattr(TuneController, "_maybe_reuse_cached_actor", None)
-    if original is None or getattr(original, "keeps_starting_actors", False):
-        yield  # another Ray version, or already applied
-        return
-
-    @functools.wraps(original)
-    def maybe_reuse_cached_actor(controller: Any, trial: Any) -> bool:
-        own_actor = getattr(controller, "_trial_to_actor", {}).get(trial)
-        manager = getattr(controller, "_actor_manager", None)
-        if (
-            own_actor is not None
-            and manager is not None
-            and trial not in getattr(controller, "_resetting_trials", ())
-            and manager.is_actor_started(own_actor)
-        ):
-            return False
-        return bool(original(controller, trial))
-
-    maybe_reuse_cached_actor.keeps_starting_actors = True  # type: ignore[attr-defined]
-    TuneController._maybe_reuse_cached_actor = maybe_reuse_cached_actor  # type: ignore[method-assign,assignment]
-    try:
+    with patched_reuse_cached_actor(_keep_own_actor):
         yield
-    finally:
-        TuneController._maybe_reuse_cached_actor = original  # type: ignore[method-assign]

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 EXIT_OK, EXIT_TRIALS_FAILED, EXIT_USAGE = 0, 1, 2
-_FAMILIES = ("threshold", "patience", "gl", "pq", "up")
 
 
 class UsageError(Exception):
@@ -124,7 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     recommend.add_argument("--target", help="quality judged at the stop epoch (default: test_accuracy, else fid)")
     recommend.add_argument("--target-mode", choices=("min", "max"), help="direction of --target (default: inferred)")
-    recommend.add_argument("--policy", choices=(*_FAMILIES, "all"), default="all", help="policy family to tune")
+    # Checked against the family registry when the command runs, so --help needs no Ray import.
+    recommend.add_argument(
+        "--policy", default="all", help="policy family to tune (see the README's policy table), or all (default)"
+    )
     recommend.add_argument(
         "--grace-period",
         type=_number(int, 0),
@@ -322,8 +324,8 @@ def _load(source: str) -> pd.DataFrame:
 
 def _replay_settings(source: Path, grace_period: int | None) -> dict[str, dict[str, dict[str, object]]]:
     """The stoppers' fixed arguments to replay with: the experiment's own, ``--grace-period`` on top."""
-    from analysis import SETTINGS
     from tune_stop.search import read_metadata
+    from tune_stop.stoppers import FAMILIES
 
     try:
         recorded = read_metadata(source).get("replay_settings")
@@ -332,7 +334,7 @@ def _replay_settings(source: Path, grace_period: int | None) -> dict[str, dict[s
     settings: dict[str, dict[str, dict[str, object]]] = {}
     if isinstance(recorded, dict):  # experiments recorded before replay settings existed have none
         for family, per_metric in recorded.items():
-            if family in SETTINGS and isinstance(per_metric, dict):
+            if family in FAMILIES and isinstance(per_metric, dict):
                 settings[family] = {str(m): dict(a) for m, a in per_metric.items() if isinstance(a, dict)}
     if settings:
         listed = "; ".join(
@@ -358,14 +360,17 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     import warnings
 
     from analysis import RECOMMENDATION_COLUMNS, analyse, infer_mode, write_report
+    from tune_stop.stoppers import FAMILIES
 
+    if args.policy != "all" and args.policy not in FAMILIES:
+        raise UsageError(f"--policy must be one of {', '.join(FAMILIES)} or all, but got --policy {args.policy}")
     source = Path(args.experiment).expanduser().resolve()
     out = Path(args.out).expanduser().resolve() if args.out else Path.cwd() / f"{source.stem}-report"
     if source.is_dir() and (out == source or source in out.parents):
         raise UsageError(f"--out {out} is inside the experiment folder; reports never write there")
     curves = _load(str(source))
     metrics = [(m, args.mode or infer_mode(m)) for m in args.metric] if args.metric else None
-    families = _FAMILIES if args.policy == "all" else (args.policy,)
+    families = tuple(FAMILIES) if args.policy == "all" else (args.policy,)
     settings = _replay_settings(source, args.grace_period)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -12,27 +12,16 @@ received) and copy from storage only when it does not, as in a resumed experimen
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING
-
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
-if TYPE_CHECKING:
-    from ray.tune.experiment import Trial
+from tune_stop._compat import KeepDriverCopy
 
 __all__ = ["CSVLogger", "JsonLogger"]
 
 
-class _KeepDriverCopy:
-    def _restore_from_remote(self, file_name: str, trial: Trial) -> None:
-        if trial.local_path is not None and Path(trial.local_path, file_name).is_file():
-            return
-        super()._restore_from_remote(file_name, trial)  # type: ignore[misc]
-
-
-class CSVLogger(_KeepDriverCopy, CSVLoggerCallback):
+class CSVLogger(KeepDriverCopy, CSVLoggerCallback):
     """``CSVLoggerCallback`` (``progress.csv``) that keeps a retried trial's earlier rows."""
 
 
-class JsonLogger(_KeepDriverCopy, JsonLoggerCallback):
+class JsonLogger(KeepDriverCopy, JsonLoggerCallback):
     """``JsonLoggerCallback`` (``result.json``) that keeps a retried trial's earlier rows."""

@@ -18,13 +18,13 @@ import hashlib
 import math
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from tune_stop._cache import cache_dir, disk_cached
+from tune_stop._compat import fid_inception_v3_from_state
 
 __all__ = [
     "FEATURE_EXTRACTORS",
@@ -191,23 +191,6 @@ def inception_weights_path(weights: str | os.PathLike[str] | None = None) -> Pat
 _INCEPTIONS: dict[str, nn.Module] = {}
 
 
-def _fid_network(fid_inception: Any, state: dict[str, torch.Tensor] | None) -> nn.Module:
-    """pytorch-fid's ``fid_inception_v3()`` architecture, with local weights instead of a download."""
-    inception = fid_inception._inception_v3(num_classes=1008, aux_logits=False, weights=None)
-    inception.Mixed_5b = fid_inception.FIDInceptionA(192, pool_features=32)
-    inception.Mixed_5c = fid_inception.FIDInceptionA(256, pool_features=64)
-    inception.Mixed_5d = fid_inception.FIDInceptionA(288, pool_features=64)
-    inception.Mixed_6b = fid_inception.FIDInceptionC(768, channels_7x7=128)
-    inception.Mixed_6c = fid_inception.FIDInceptionC(768, channels_7x7=160)
-    inception.Mixed_6d = fid_inception.FIDInceptionC(768, channels_7x7=160)
-    inception.Mixed_6e = fid_inception.FIDInceptionC(768, channels_7x7=192)
-    inception.Mixed_7b = fid_inception.FIDInceptionE_1(1280)
-    inception.Mixed_7c = fid_inception.FIDInceptionE_2(2048)
-    if state is not None:
-        inception.load_state_dict(state)
-    return inception
-
-
 def load_inception(weights: str | os.PathLike[str] | None = None, device: torch.device | None = None) -> nn.Module:
     """pytorch-fid's ``InceptionV3`` (2048-d pool block) with weights from a local file.
 
@@ -217,7 +200,7 @@ def load_inception(weights: str | os.PathLike[str] | None = None, device: torch.
     Raises:
         InceptionWeightsError: If no weights file is found.
     """
-    import pytorch_fid.inception as fid_inception
+    from pytorch_fid.inception import InceptionV3
 
     path = inception_weights_path(weights)
     key = f"{path.resolve()}:{device}"
@@ -225,13 +208,7 @@ def load_inception(weights: str | os.PathLike[str] | None = None, device: torch.
         return _INCEPTIONS[key]
     state = torch.load(path, map_location="cpu", weights_only=True)
     wrapped = any(k.startswith("blocks.") for k in state)
-    # InceptionV3 calls fid_inception_v3(), which downloads; build it from the local file.
-    original = fid_inception.fid_inception_v3
-    fid_inception.fid_inception_v3 = lambda: _fid_network(fid_inception, None if wrapped else state)
-    try:
-        model = fid_inception.InceptionV3([fid_inception.InceptionV3.BLOCK_INDEX_BY_DIM[2048]])
-    finally:
-        fid_inception.fid_inception_v3 = original
+    model = fid_inception_v3_from_state(None if wrapped else state, [InceptionV3.BLOCK_INDEX_BY_DIM[2048]])
     if wrapped:
         model.load_state_dict(state)
     model = model.eval().to(device or torch.device("cpu"))

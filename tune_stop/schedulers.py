@@ -8,6 +8,14 @@ from typing import Any
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import AsyncHyperBandScheduler, TrialScheduler
 
+from tune_stop._compat import (
+    asha_forget_trial,
+    asha_metric,
+    asha_restore_rung_state,
+    asha_rung_state,
+    asha_time_attr,
+)
+
 __all__ = ["RecordingASHAScheduler"]
 
 
@@ -31,34 +39,27 @@ class RecordingASHAScheduler(AsyncHyperBandScheduler):
 
     @property
     def metric(self) -> str | None:
-        return self._metric
+        return asha_metric(self)
 
     def rung_state(self) -> dict[str, Any]:
         """The rung records and trial assignments, which ``Tuner.restore`` would lose (ray#30838)."""
-        return {
-            "brackets": self._brackets,
-            "trial_info": self._trial_info,
-            "num_stopped": self._num_stopped,
-            "stopped": self.stopped,
-        }
+        return {**asha_rung_state(self), "stopped": self.stopped}
 
     def restore_rung_state(self, state: dict[str, Any]) -> None:
         """Puts back what :meth:`rung_state` saved, so a resumed search decides as before."""
-        self._brackets = state["brackets"]
-        self._trial_info = state["trial_info"]
-        self._num_stopped = state["num_stopped"]
+        asha_restore_rung_state(self, state)
         self.stopped = dict(state["stopped"])
 
     def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict[str, Any]) -> str:
-        if not _finite(result, self._metric):
+        if not _finite(result, self.metric):
             return TrialScheduler.CONTINUE
         action = super().on_trial_result(tune_controller, trial, result)
         if action == TrialScheduler.STOP:
-            self.stopped[trial.trial_id] = int(result.get(self._time_attr, 0))
+            self.stopped[trial.trial_id] = int(result.get(asha_time_attr(self), 0))
         return action
 
     def on_trial_complete(self, tune_controller: Any, trial: Trial, result: dict[str, Any]) -> None:
-        if not _finite(result, self._metric):
-            self._trial_info.pop(trial.trial_id, None)
+        if not _finite(result, self.metric):
+            asha_forget_trial(self, trial.trial_id)
             return
         super().on_trial_complete(tune_controller, trial, result)

@@ -24,6 +24,7 @@ from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
 from search_spaces import SearchSpace
 from tune_stop._actor_reuse import keep_starting_actors
+from tune_stop._compat import asha_milestones
 from tune_stop.cluster import check_shared_storage
 from tune_stop.loggers import CSVLogger, JsonLogger
 from tune_stop.reasons import STOP_REASONS_FILE, StopReasonsCallback
@@ -188,7 +189,7 @@ def scheduler_milestones(scheduler: TrialScheduler) -> frozenset[int]:
     """The epochs at which ASHA compares trials (its rungs, as Ray computes them); none for FIFO."""
     if not isinstance(scheduler, RecordingASHAScheduler):
         return frozenset()
-    return frozenset(int(milestone) for bracket in scheduler._brackets for milestone, _ in bracket._rungs)
+    return asha_milestones(scheduler)
 
 
 def report_plan(space: SearchSpace, options: SearchOptions) -> ReportPlan | None:

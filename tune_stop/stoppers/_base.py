@@ -1,10 +1,13 @@
 """Shared pieces of the stopping policies: decisions, validation and the Ray wiring.
 
-Every policy is written once as a pure *rule*: a function of a plain history of
-floats (epochs numbered from 1, ``history[t - 1]`` is epoch ``t``) that returns a
-:class:`Decision`. The Ray Tune ``Stopper`` classes only keep one history per
-``trial_id`` and ask the rule; the offline replay in :mod:`analysis` calls the same
-rules, so live and replayed decisions cannot drift apart.
+Every policy is written once as a per-epoch *score* over a ``(curves, epochs)``
+matrix (see :mod:`tune_stop.stoppers._scores`). Its *rule*, a function of a plain
+history of floats (epochs numbered from 1, ``history[t - 1]`` is epoch ``t``), asks the
+score of the last epoch whether it reaches the limit and returns a :class:`Decision`.
+The Ray Tune ``Stopper`` classes keep one history per ``trial_id`` and ask the rule;
+the offline replay (:mod:`analysis`) asks the same stoppers for the same scores on
+all curves at once (:meth:`HistoryStopper.scores`), so live and replayed decisions
+cannot drift apart.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
+import numpy as np
 from ray.tune import Stopper
 
 
@@ -178,13 +182,20 @@ def result_epoch(result: Mapping[str, Any], fallback: int) -> int:
 class HistoryStopper(Stopper):
     """Base class: keeps one history per (trial, metric) and asks a pure rule.
 
-    Subclasses set ``policy`` and implement :meth:`decide`. Histories are indexed by
-    the result's ``epoch``: a result for an epoch already seen (a trial retried from a
-    checkpoint) replaces that epoch and drops the ones after it, so a curve never
-    holds duplicated epochs.
+    Subclasses set ``policy`` and implement :meth:`decide`; to be replayable offline
+    they also set ``parameter`` and ``strict`` and implement :meth:`scores` (the
+    quantity their rule tests, for many curves at once) and, where the parameter is not
+    already on the score's scale, :meth:`limit`. Histories are indexed by the result's
+    ``epoch``: a result for an epoch already seen (a trial retried from a checkpoint)
+    replaces that epoch and drops the ones after it, so a curve never holds duplicated
+    epochs.
     """
 
     policy: ClassVar[str] = "custom"
+    #: The argument a recommendation tunes (``threshold``, ``patience``, ``alpha``, ...).
+    parameter: ClassVar[str] = ""
+    #: Whether a score must exceed the limit (``>``) rather than reach it (``>=``).
+    strict: ClassVar[bool] = False
 
     def __init__(self, metrics: Sequence[str]) -> None:
         self._metrics = tuple(metrics)
@@ -196,6 +207,45 @@ class HistoryStopper(Stopper):
         """The primary monitored metric (the first one)."""
         return self._metrics[0]
 
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """Every metric this stopper reads, the primary one first."""
+        return self._metrics
+
+    def scores(self, matrices: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The per-epoch score the rule tests, for many curves at once.
+
+        Args:
+            matrices: ``(n_curves, n_epochs)`` float matrices of every metric in
+                :attr:`metrics`, NaN past each curve's end.
+
+        Returns:
+            ``(n_curves, n_epochs)`` scores, NaN where the rule cannot fire; the rule
+            fires at the first epoch whose score reaches :meth:`limits`.
+
+        Raises:
+            NotImplementedError: For stoppers that cannot be replayed.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not define scores, so it cannot be replayed.")
+
+    def limit(self, value: float) -> float:
+        """The limit on the score's scale for the tuned parameter's ``value``."""
+        return float(value)
+
+    def limits(self, num_curves: int, configs: Mapping[str, np.ndarray]) -> np.ndarray:
+        """This stopper's own limit for each of ``num_curves`` curves.
+
+        Args:
+            num_curves: Number of curves.
+            configs: Per-curve config values by key (a ``ThresholdStopper`` with
+                ``threshold_key`` reads each trial's own threshold there).
+        """
+        return np.full(num_curves, self.limit(getattr(self, self.parameter)))
+
+    def describe(self) -> str:
+        """The policy in plain language (for reports)."""
+        return repr(self)
+
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
         histories = self._histories.setdefault(trial_id, {m: [] for m in self._metrics})
         primary = histories[self._metrics[0]]
@@ -204,7 +254,7 @@ class HistoryStopper(Stopper):
             history = histories[metric]
             del history[max(epoch - 1, 0) :]
             history.append(metric_value(result, metric))
-        decision = self.decide(histories, result)
+        decision = self.decide_trial(trial_id, histories, result)
         if decision.stop:
             self._records[trial_id] = _LAST_RECORDS[trial_id] = self.make_record(histories, epoch, decision)
         return decision.stop
@@ -217,6 +267,12 @@ class HistoryStopper(Stopper):
     def decide(self, histories: Mapping[str, Sequence[float]], result: Mapping[str, Any]) -> Decision:
         """Applies the rule to this trial's histories. Implemented by each policy."""
         raise NotImplementedError
+
+    def decide_trial(
+        self, trial_id: str, histories: Mapping[str, Sequence[float]], result: Mapping[str, Any]
+    ) -> Decision:
+        """:meth:`decide` for ``trial_id``; a policy whose rule scans the whole history may resume its scan."""
+        return self.decide(histories, result)
 
     def stop_all(self) -> bool:
         return False

@@ -6,6 +6,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from tune_stop.stoppers._base import (
     CONTINUE,
     Decision,
@@ -41,6 +43,7 @@ class NonFiniteStopper(HistoryStopper):
     """
 
     policy = "non_finite"
+    parameter = "metrics"
 
     def __init__(self, metrics: str | Sequence[str]) -> None:
         names = [metrics] if isinstance(metrics, str) else list(metrics)
@@ -63,6 +66,17 @@ class NonFiniteStopper(HistoryStopper):
                 return decision
         return CONTINUE
 
+    def scores(self, matrices: Mapping[str, np.ndarray]) -> np.ndarray:
+        """1 at every epoch where a monitored metric is non-finite, NaN elsewhere (fires at 1)."""
+        bad = np.logical_or.reduce([~np.isfinite(matrices[metric]) for metric in self._metrics])
+        return np.where(bad, 1.0, np.nan)
+
+    def limits(self, num_curves: int, configs: Mapping[str, np.ndarray]) -> np.ndarray:
+        return np.ones(num_curves)
+
+    def describe(self) -> str:
+        return f"stop at once when {' or '.join(self._metrics)} is NaN or infinite"
+
     def __repr__(self) -> str:
         return f"NonFiniteStopper(metrics={list(self._metrics)!r})"
 
@@ -76,6 +90,7 @@ class MaxEpochStopper(HistoryStopper):
     """
 
     policy = "max_epochs"
+    parameter = "max_epochs"
 
     def __init__(self, max_epochs: int, metric: str = "epoch") -> None:
         check_number("max_epochs", max_epochs, integer=True, minimum=1)
@@ -85,6 +100,14 @@ class MaxEpochStopper(HistoryStopper):
 
     def decide(self, histories: Mapping[str, Sequence[float]], result: Mapping[str, Any]) -> Decision:
         return max_epoch_rule(histories[self.metric], max_epochs=self.max_epochs)
+
+    def scores(self, matrices: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The number of epochs run so far, at every epoch (fires at ``max_epochs``)."""
+        n, num_epochs = next(iter(matrices.values())).shape
+        return np.broadcast_to(np.arange(1.0, num_epochs + 1), (n, num_epochs)).copy()
+
+    def describe(self) -> str:
+        return f"stop after {self.max_epochs} epochs"
 
     def __repr__(self) -> str:
         return f"MaxEpochStopper(max_epochs={self.max_epochs})"

@@ -7,9 +7,10 @@ the monitored metrics must be lower-is-better (a loss or an error rate).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+import numpy as np
 
 from tune_stop.stoppers._base import (
     CONTINUE,
@@ -18,41 +19,102 @@ from tune_stop.stoppers._base import (
     check_metric_name,
     check_number,
 )
+from tune_stop.stoppers._scores import as_matrix, reaches, relative_excess
 
 
-def _relative_excess(value: float, reference: float) -> float:
-    """``value / reference - 1``, generalised to ``(value - reference) / |reference|``.
+def _strip_ends(num_epochs: int, strip: int) -> np.ndarray:
+    """Which epochs (from 1) end a strip."""
+    return (np.arange(1, num_epochs + 1) % strip) == 0
 
-    With a zero reference the excess is ``0`` for a zero value and ``inf`` otherwise.
+
+def gl_scores(values: np.ndarray) -> np.ndarray:
+    """GL(t) = 100 * (E_va(t) / E_opt(t) - 1) at every epoch.
+
+    E_opt(t) is the lowest finite value so far. NaN where the value is not finite or no
+    finite value has been seen; a zero E_opt gives 0 for a zero value, else inf.
+
+    Args:
+        values: ``(n_curves, n_epochs)`` validation errors.
     """
-    if reference == 0.0:
-        return 0.0 if value == 0.0 else math.inf
-    return (value - reference) / abs(reference)
+    finite = np.isfinite(values)
+    optimum = np.minimum.accumulate(np.where(finite, values, np.inf), axis=1)
+    gl = 100.0 * relative_excess(values, optimum)
+    return np.where(finite & np.isfinite(optimum), gl, np.nan)
+
+
+def training_progress_scores(train_values: np.ndarray, strip: int) -> np.ndarray:
+    """P_k(t) = 1000 * (sum of the strip's E_tr / (k * min of the strip's E_tr) - 1) at every epoch.
+
+    Computed as ``1000 * sum(E_tr - min) / (k * |min|)`` over the last ``strip`` epochs,
+    summed in epoch order, so a stalled strip gives exactly 0 (``sum / k`` does not
+    round back to the minimum). NaN where the strip is incomplete or holds a
+    non-finite value; a zero minimum gives 0 for a flat strip, else inf.
+
+    Args:
+        train_values: ``(n_curves, n_epochs)`` training errors.
+        strip: Strip length k.
+    """
+    n, num_epochs = train_values.shape
+    progress = np.full((n, num_epochs), np.nan)
+    if num_epochs < strip:
+        return progress
+    windows = num_epochs - strip + 1
+    # Window j ends at epoch j + strip; position i of it is train_values[:, i + j].
+    views = [train_values[:, i : i + windows] for i in range(strip)]
+    complete = np.logical_and.reduce([np.isfinite(view) for view in views])
+    minimum = np.minimum.reduce(views)
+    excess = np.zeros((n, windows))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for view in views:
+            excess += view - minimum
+        value = 1000.0 * excess / (strip * np.abs(minimum))
+    value = np.where(minimum == 0, np.where(excess == 0, 0.0, np.inf), value)
+    progress[:, strip - 1 :] = np.where(complete, value, np.nan)
+    return progress
+
+
+def pq_scores(values: np.ndarray, train_values: np.ndarray, *, strip: int) -> np.ndarray:
+    """PQ's quotient GL(t) / P_k(t) at strip ends, NaN elsewhere.
+
+    A stalled training error (P_k(t) = 0) gives ``inf`` when GL(t) > 0 and ``0`` when
+    GL(t) = 0. Non-finite values in either matrix give NaN.
+    """
+    gl = gl_scores(values)
+    progress = training_progress_scores(train_values, strip)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        quotient = np.where(progress == 0, np.where(gl > 0, np.inf, 0.0), gl / progress)
+    quotient = np.where(np.isnan(gl) | np.isnan(progress), np.nan, quotient)
+    quotient[:, ~_strip_ends(values.shape[1], strip)] = np.nan
+    return quotient
+
+
+def up_scores(values: np.ndarray, *, strip: int) -> np.ndarray:
+    """UP's run of successive strips whose end value rose, at strip ends; NaN elsewhere.
+
+    At strip end t the score is the largest s with E_va(t) > E_va(t - k) > ... >
+    E_va(t - s*k), so UP_s fires when it reaches s (first possible at epoch
+    (s + 1) * k). Comparisons with NaN are false: a NaN ends the run.
+    """
+    scores = np.full(values.shape, np.nan)
+    ends = values[:, strip - 1 :: strip]
+    with np.errstate(invalid="ignore"):
+        rises = ends[:, 1:] > ends[:, :-1]
+    counts = np.cumsum(rises, axis=1)
+    runs: np.ndarray = counts - np.maximum.accumulate(np.where(rises, 0, counts), axis=1)
+    scores[:, 2 * strip - 1 :: strip] = runs
+    return scores
 
 
 def generalization_loss(history: Sequence[float]) -> float:
-    """GL(t) = 100 * (E_va(t) / E_opt(t) - 1) at the last epoch of ``history``.
-
-    E_opt(t) is the lowest finite value so far. Returns NaN when the last value is not
-    finite or no finite value has been seen.
-    """
-    current = history[-1]
-    finite = [v for v in history if math.isfinite(v)]
-    if not math.isfinite(current) or not finite:
-        return math.nan
-    return 100.0 * _relative_excess(current, min(finite))
+    """GL(t) at the last epoch of ``history`` (see :func:`gl_scores`); NaN when not defined."""
+    return float(gl_scores(as_matrix(history))[0, -1]) if len(history) else float("nan")
 
 
 def training_progress(train_history: Sequence[float], strip: int) -> float:
-    """P_k(t) = 1000 * (sum of the strip's E_tr / (k * min of the strip's E_tr) - 1).
-
-    Computed over the last ``strip`` epochs of ``train_history``; NaN when the strip is
-    incomplete or holds a non-finite value.
-    """
-    window = list(train_history[-strip:])
-    if len(window) < strip or not all(math.isfinite(v) for v in window):
-        return math.nan
-    return 1000.0 * _relative_excess(sum(window) / strip, min(window))
+    """P_k(t) over the last ``strip`` epochs of ``train_history`` (see :func:`training_progress_scores`)."""
+    if len(train_history) < strip:
+        return float("nan")
+    return float(training_progress_scores(as_matrix(train_history[-strip:]), strip)[0, -1])
 
 
 def gl_rule(history: Sequence[float], *, alpha: float) -> Decision:
@@ -60,17 +122,17 @@ def gl_rule(history: Sequence[float], *, alpha: float) -> Decision:
 
     NaN and inf never trigger GL (they are ignored when taking E_opt).
     """
-    if not history:
+    if len(history) == 0:
         return CONTINUE
-    gl = generalization_loss(history)
-    # NaN compares false: a non-finite epoch does not trigger GL.
-    if not gl > alpha:
+    gl = gl_scores(as_matrix(history))[0, -1]
+    # NaN never reaches: a non-finite epoch does not trigger GL.
+    if not reaches(gl, alpha, strict=True):
         return CONTINUE
     return Decision(True, f"GL={gl:.4g} > alpha={alpha:g}")
 
 
 def pq_rule(history: Sequence[float], train_history: Sequence[float], *, alpha: float, strip: int = 5) -> Decision:
-    """PQ_alpha: at strip ends, stop when GL(t) / P_k(t) > alpha.
+    """PQ_alpha: at strip ends, stop when GL(t) / P_k(t) > alpha (see :func:`pq_scores`).
 
     A stalled training error (P_k(t) = 0) makes the quotient ``inf`` when GL(t) > 0 and
     ``0`` when GL(t) = 0. Non-finite values in either history never trigger PQ.
@@ -82,17 +144,13 @@ def pq_rule(history: Sequence[float], train_history: Sequence[float], *, alpha: 
         strip: Strip length k.
     """
     epoch = len(history)
-    # PQ is only evaluated at the end of a strip.
+    # PQ is only evaluated at the end of a strip, with the training errors of its epochs.
     if epoch == 0 or epoch % strip != 0 or len(train_history) < epoch:
         return CONTINUE
-    gl = generalization_loss(history)
-    progress = training_progress(train_history[:epoch], strip)
-    if math.isnan(gl) or math.isnan(progress):
+    quotient = pq_scores(as_matrix(history), as_matrix(train_history[:epoch]), strip=strip)[0, -1]
+    if not reaches(quotient, alpha, strict=True):
         return CONTINUE
-    quotient = (math.inf if gl > 0 else 0.0) if progress == 0 else gl / progress
-    if not quotient > alpha:
-        return CONTINUE
-    return Decision(True, f"GL/P={quotient:.4g} > alpha={alpha:g} (GL={gl:.4g}, P={progress:.4g})")
+    return Decision(True, f"GL/P={quotient:.4g} > alpha={alpha:g} (GL={generalization_loss(history):.4g})")
 
 
 def up_rule(history: Sequence[float], *, strips: int, strip: int = 5) -> Decision:
@@ -102,14 +160,11 @@ def up_rule(history: Sequence[float], *, strips: int, strip: int = 5) -> Decisio
     The first comparison needs a strip end before it, so UP_s can fire from epoch
     (s + 1) * k on. Comparisons with NaN are false, so NaN never triggers UP.
     """
-    epoch = len(history)
-    # UP is only evaluated at strip ends with s earlier strip ends to compare against.
-    if epoch == 0 or epoch % strip != 0 or epoch < (strips + 1) * strip:
+    if len(history) == 0:
         return CONTINUE
-    for i in range(strips):
-        later, earlier = history[epoch - 1 - i * strip], history[epoch - 1 - (i + 1) * strip]
-        if not later > earlier:
-            return CONTINUE
+    run = up_scores(as_matrix(history), strip=strip)[0, -1]
+    if not reaches(run, strips, strict=False):
+        return CONTINUE
     return Decision(True, f"error rose over {strips} successive strips of {strip} epochs")
 
 
@@ -122,6 +177,8 @@ class GLStopper(HistoryStopper):
     """
 
     policy = "gl"
+    parameter = "alpha"
+    strict = True
 
     def __init__(self, metric: str, alpha: float = 5.0) -> None:
         check_metric_name("metric", metric)
@@ -131,6 +188,12 @@ class GLStopper(HistoryStopper):
 
     def decide(self, histories: Mapping[str, Sequence[float]], result: Mapping[str, Any]) -> Decision:
         return gl_rule(histories[self.metric], alpha=self.alpha)
+
+    def scores(self, matrices: Mapping[str, np.ndarray]) -> np.ndarray:
+        return gl_scores(matrices[self.metric])
+
+    def describe(self) -> str:
+        return f"stop when {self.metric} is more than {self.alpha:g}% above its best (Prechelt GL)"
 
     def __repr__(self) -> str:
         return f"GLStopper(metric={self.metric!r}, alpha={self.alpha})"
@@ -147,6 +210,8 @@ class PQStopper(HistoryStopper):
     """
 
     policy = "pq"
+    parameter = "alpha"
+    strict = True
 
     def __init__(self, metric: str, train_metric: str, alpha: float = 0.75, strip: int = 5) -> None:
         check_metric_name("metric", metric)
@@ -160,6 +225,15 @@ class PQStopper(HistoryStopper):
 
     def decide(self, histories: Mapping[str, Sequence[float]], result: Mapping[str, Any]) -> Decision:
         return pq_rule(histories[self.metric], histories[self.train_metric], alpha=self.alpha, strip=self.strip)
+
+    def scores(self, matrices: Mapping[str, np.ndarray]) -> np.ndarray:
+        return pq_scores(matrices[self.metric], matrices[self.train_metric], strip=self.strip)
+
+    def describe(self) -> str:
+        return (
+            f"stop when GL of {self.metric} over the progress of {self.train_metric} exceeds {self.alpha:g} "
+            f"at the end of a strip of {self.strip} epochs (Prechelt PQ)"
+        )
 
     def __repr__(self) -> str:
         return (
@@ -178,6 +252,7 @@ class UPStopper(HistoryStopper):
     """
 
     policy = "up"
+    parameter = "strips"
 
     def __init__(self, metric: str, strips: int = 3, strip: int = 5) -> None:
         check_metric_name("metric", metric)
@@ -189,6 +264,12 @@ class UPStopper(HistoryStopper):
 
     def decide(self, histories: Mapping[str, Sequence[float]], result: Mapping[str, Any]) -> Decision:
         return up_rule(histories[self.metric], strips=self.strips, strip=self.strip)
+
+    def scores(self, matrices: Mapping[str, np.ndarray]) -> np.ndarray:
+        return up_scores(matrices[self.metric], strip=self.strip)
+
+    def describe(self) -> str:
+        return f"stop when {self.metric} rose over {self.strips} successive strips of {self.strip} epochs (Prechelt UP)"
 
     def __repr__(self) -> str:
         return f"UPStopper(metric={self.metric!r}, strips={self.strips}, strip={self.strip})"

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+import numpy as np
 
 from tune_stop.stoppers._base import (
     CONTINUE,
@@ -15,6 +16,30 @@ from tune_stop.stoppers._base import (
     mode_sign,
     result_value,
 )
+from tune_stop.stoppers._scores import as_matrix, reaches
+
+
+def threshold_scores(values: np.ndarray, *, mode: str, grace_period: int = 0) -> np.ndarray:
+    """The threshold family's score: ``-sign * value``, which reaches ``-sign * threshold``.
+
+    Turning both directions into "the score reaches the limit" keeps one comparison
+    (:func:`threshold_limit` maps a threshold to its limit). Non-finite values and the
+    first ``grace_period`` epochs score NaN: they never reach a threshold.
+
+    Args:
+        values: ``(n_curves, n_epochs)`` values of the metric.
+        mode: ``"min"`` or ``"max"``.
+        grace_period: Leading epochs in which the rule never fires.
+    """
+    sign = mode_sign(mode)
+    scores = np.where(np.isfinite(values), -sign * values, np.nan)
+    scores[:, :grace_period] = np.nan
+    return scores
+
+
+def threshold_limit(threshold: float, mode: str) -> float:
+    """The score a value must reach to reach ``threshold`` (see :func:`threshold_scores`)."""
+    return -mode_sign(mode) * float(threshold)
 
 
 def threshold_rule(history: Sequence[float], *, mode: str, threshold: float, grace_period: int = 0) -> Decision:
@@ -36,18 +61,14 @@ def threshold_rule(history: Sequence[float], *, mode: str, threshold: float, gra
     Returns:
         The decision at the last epoch of ``history``.
     """
-    sign = mode_sign(mode)
-    if len(history) <= grace_period:
+    if len(history) == 0:
         return CONTINUE
-    current = history[-1]
-    # Non-finite values are the non-finite guard's business, not a crossing.
-    if not math.isfinite(current):
+    score = threshold_scores(as_matrix(history), mode=mode, grace_period=grace_period)[0, -1]
+    # Not there yet (non-finite values and the grace period score NaN: never there).
+    if not reaches(score, threshold_limit(threshold, mode), strict=False):
         return CONTINUE
-    # Not there yet.
-    if sign * current > sign * threshold:
-        return CONTINUE
-    relation = "<=" if sign > 0 else ">="
-    return Decision(True, f"{current:.6g} {relation} threshold {threshold:.6g}")
+    relation = "<=" if mode == "min" else ">="
+    return Decision(True, f"{history[-1]:.6g} {relation} threshold {threshold:.6g}")
 
 
 class ThresholdStopper(HistoryStopper):
@@ -71,6 +92,7 @@ class ThresholdStopper(HistoryStopper):
     """
 
     policy = "threshold"
+    parameter = "threshold"
 
     def __init__(
         self,
@@ -124,6 +146,38 @@ class ThresholdStopper(HistoryStopper):
             threshold=self.trial_threshold(result),
             grace_period=self.grace_period,
         )
+
+    def scores(self, matrices: Mapping[str, np.ndarray]) -> np.ndarray:
+        return threshold_scores(matrices[self.metric], mode=self.mode, grace_period=self.grace_period)
+
+    def limit(self, value: float) -> float:
+        return threshold_limit(value, self.mode)
+
+    def limits(self, num_curves: int, configs: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The fixed threshold's limit, or each trial's own from ``configs[threshold_key]``.
+
+        Raises:
+            ValueError: If ``threshold_key`` is not among ``configs`` or a trial's value
+                is missing or not a finite number.
+        """
+        if self.threshold is not None:
+            return np.full(num_curves, self.limit(self.threshold))
+        key = str(self.threshold_key)
+        if key not in configs:
+            raise ValueError(
+                f"threshold_key={key!r} is not in the curves' configs (no 'config/{key}' column), "
+                "so each trial's threshold is unknown."
+            )
+        thresholds = np.asarray(configs[key], dtype=np.float64)
+        if not np.isfinite(thresholds).all():
+            raise ValueError(f"threshold_key={key!r}: some trials have no finite threshold in 'config/{key}'.")
+        return np.asarray(-mode_sign(self.mode) * thresholds)
+
+    def describe(self) -> str:
+        relation = "<=" if self.mode == "min" else ">="
+        bound = f"{self.threshold:.4g}" if self.threshold is not None else f"the trial's config[{self.threshold_key!r}]"
+        from_epoch = f", from epoch {self.grace_period + 1} on" if self.grace_period else ""
+        return f"stop at the first epoch {self.metric} {relation} {bound}{from_epoch}"
 
     def __repr__(self) -> str:
         bound = (

@@ -1,0 +1,28 @@
+"""What the analysis assumes when the user does not say: metrics, targets and directions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = ["TRAIN_METRICS", "default_metrics", "default_target", "infer_mode"]
+
+_DEFAULT_METRICS = (("val_loss", "min"), ("val_accuracy", "max"), ("fid", "min"))
+_DEFAULT_TARGETS = (("test_accuracy", "max"), ("fid", "min"))
+
+#: The training metric that goes with a validation metric (Prechelt's PQ reads both).
+TRAIN_METRICS = {"val_loss": "train_loss"}
+
+
+def infer_mode(metric: str) -> str:
+    """``"max"`` for accuracies, ``"min"`` for everything else (losses, errors, FID)."""
+    return "max" if "acc" in metric.lower() else "min"
+
+
+def default_metrics(columns: Sequence[str]) -> list[tuple[str, str]]:
+    """The validation metrics present among ``columns``, with their modes."""
+    return [(metric, mode) for metric, mode in _DEFAULT_METRICS if metric in columns]
+
+
+def default_target(columns: Sequence[str]) -> tuple[str, str] | None:
+    """The held-out quality to judge stops by: ``test_accuracy``, else ``fid``."""
+    return next(((t, m) for t, m in _DEFAULT_TARGETS if t in columns), None)

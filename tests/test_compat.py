@@ -1,0 +1,107 @@
+"""Canaries for the private Ray Tune and pytorch-fid internals tune-stop uses, all owned by ``tune_stop._compat``.
+
+Each test fails when the installed library no longer has the internal in the shape
+``_compat`` expects; ``test_no_private_access_outside_compat`` keeps them in one place.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from pathlib import Path
+
+import ray
+from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
+
+from tune_stop import _compat
+from tune_stop.schedulers import RecordingASHAScheduler
+
+ROOT = Path(__file__).resolve().parents[1]
+OWN_PACKAGES = ("tune_stop", "analysis", "search_spaces")
+
+
+def test_installed_ray_is_in_the_tested_range_and_pyproject_pins_it():
+    assert _compat.ray_version_tested(ray.__version__)
+    low, high = _compat.RAY_TESTED
+    assert f"ray[default,tune]>={low},<{high}" in (ROOT / "pyproject.toml").read_text()
+    assert not _compat.ray_version_tested("2.59.1") and not _compat.ray_version_tested(high + ".0")
+
+
+def test_asha_internals_metric_time_attr_and_rungs():
+    scheduler = RecordingASHAScheduler(
+        time_attr="epoch", metric="val_loss", mode="min", max_t=27, grace_period=1, reduction_factor=3
+    )
+    assert _compat.asha_metric(scheduler) == "val_loss" and _compat.asha_time_attr(scheduler) == "epoch"
+    assert _compat.asha_milestones(scheduler) == {1, 3, 9, 27}
+    state = _compat.asha_rung_state(scheduler)
+    assert set(state) == {"brackets", "trial_info", "num_stopped"} and isinstance(state["trial_info"], dict)
+    state["trial_info"]["t"] = state["brackets"][0]
+    _compat.asha_forget_trial(scheduler, "t")
+    assert "t" not in _compat.asha_rung_state(scheduler)["trial_info"]
+    other = RecordingASHAScheduler(time_attr="epoch", metric="val_loss", mode="min", max_t=27)
+    _compat.asha_restore_rung_state(other, state)
+    assert _compat.asha_rung_state(other)["brackets"] is state["brackets"]
+
+
+def test_logger_restore_hook_has_the_signature_keep_driver_copy_overrides():
+    for callback in (CSVLoggerCallback, JsonLoggerCallback):
+        hook = inspect.signature(callback._restore_from_remote)
+        assert list(hook.parameters) == ["self", "file_name", "trial"], callback
+
+
+def test_tune_controller_actor_reuse_internals():
+    from ray.tune.execution.placement_groups import PlacementGroupFactory  # noqa: F401  (Tune is importable)
+    from ray.tune.execution.tune_controller import TuneController
+
+    assert list(inspect.signature(TuneController._maybe_reuse_cached_actor).parameters) == ["self", "trial"]
+    init = inspect.getsource(TuneController.__init__)
+    for attribute in ("_trial_to_actor", "_actor_manager", "_resetting_trials"):
+        assert f"self.{attribute}" in init, attribute
+    from ray.air.execution import FixedResourceManager  # noqa: F401
+    from ray.air.execution._internal import RayActorManager
+
+    assert callable(RayActorManager.is_actor_started)
+    with _compat.patched_reuse_cached_actor(lambda trial, actor, started: False) as applied:
+        assert applied and TuneController._maybe_reuse_cached_actor.tune_stop_patched
+        with _compat.patched_reuse_cached_actor(lambda trial, actor, started: False) as nested:
+            assert not nested  # applied once only
+    assert not getattr(TuneController._maybe_reuse_cached_actor, "tune_stop_patched", False)
+
+
+def test_pytorch_fid_inception_builder_internals():
+    import pytorch_fid.inception as fid_inception
+
+    assert callable(fid_inception._inception_v3) and callable(fid_inception.fid_inception_v3)
+    network = _compat.fid_inception_network()
+    assert type(network.Mixed_7c).__name__ == "FIDInceptionE_2" and network.fc.out_features == 1008
+    model = _compat.fid_inception_v3_from_state(network.state_dict(), [0])
+    assert fid_inception.fid_inception_v3 is not None and len(model.blocks) == 1
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def _private_accesses(path: Path) -> list[str]:
+    """``x._name`` where x is not self/cls, and imports of private modules of other packages."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Attribute) and _private(node.attr):
+            owner = node.value.id if isinstance(node.value, ast.Name) else ""
+            if owner not in ("self", "cls", "np"):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: .{node.attr}")
+        module = node.module if isinstance(node, ast.ImportFrom) and node.module else ""
+        if module and not module.startswith(OWN_PACKAGES) and any(_private(part) for part in module.split(".")):
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno}: from {module}")
+    return found
+
+
+def test_no_private_access_outside_compat():
+    files = [
+        path
+        for package in ("tune_stop", "analysis", "search_spaces")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if path.name != "_compat.py"
+    ]
+    accesses = [access for path in files for access in _private_accesses(path)]
+    assert accesses == []

@@ -2,19 +2,22 @@
 
 ``load_experiment`` reads an experiment folder into tidy learning curves; ``replay``
 runs stopping policies (or the live stoppers themselves) on them, through the live
-stoppers' own per-epoch scores; ``recommend``
-chooses each policy's parameter by K-fold cross-validation over the data folds.
+stoppers' own per-epoch scores; ``recommend`` chooses each policy's parameter for the
+next search, with prediction intervals from resampled configurations and a grouped
+cross-validation that holds out whole configurations.
 """
 
 from analysis._ceiling import SavingsCeiling, savings_ceiling
 from analysis._defaults import default_metrics, default_target, infer_mode
 from analysis._load import ExperimentError, load_curves, load_experiment, load_stop_reasons
 from analysis._policies import Policy, baseline_policies, candidate_policies, threshold_candidates
-from analysis._recommend import OBJECTIVES, RECOMMENDATION_COLUMNS, Analysis, analyse, recommend
+from analysis._intervals import Split, make_split, predicted_means
+from analysis._recommend import CHOICES, OBJECTIVES, RECOMMENDATION_COLUMNS, Analysis, analyse, recommend
 from analysis._replay import CurveSet, PolicyReplay, replay, replay_policy, stop_epochs
 from analysis._report import markdown_report, write_report
 
 __all__ = [
+    "CHOICES",
     "OBJECTIVES",
     "RECOMMENDATION_COLUMNS",
     "Analysis",
@@ -23,6 +26,7 @@ __all__ = [
     "Policy",
     "PolicyReplay",
     "SavingsCeiling",
+    "Split",
     "analyse",
     "baseline_policies",
     "candidate_policies",
@@ -32,7 +36,9 @@ __all__ = [
     "load_curves",
     "load_experiment",
     "load_stop_reasons",
+    "make_split",
     "markdown_report",
+    "predicted_means",
     "recommend",
     "replay",
     "replay_policy",

@@ -33,6 +33,21 @@ class ExperimentError(ValueError):
     """A folder that is missing, unreadable, or not a Ray Tune experiment."""
 
 
+def as_reported(curves: pd.DataFrame) -> pd.DataFrame:
+    """Each trial's rows as its live stoppers last saw them, from rows in report order.
+
+    An epoch reported again (a trial retried from a checkpoint) replaces the earlier
+    report and drops every epoch after it, as :class:`tune_stop.stoppers.HistoryStopper`
+    does: a row survives only if no later row of its trial has an epoch at or below its own.
+    """
+    if curves.empty:
+        return curves
+    reversed_epochs = curves["epoch"].iloc[::-1]
+    from_here = reversed_epochs.groupby(curves["trial_id"].iloc[::-1], sort=False).cummin().iloc[::-1]
+    after = from_here.groupby(curves["trial_id"], sort=False).shift(-1)
+    return curves[after.isna() | (curves["epoch"] < after)]
+
+
 def _check_folder(path: Path) -> None:
     if not path.exists():
         raise ExperimentError(f"no experiment folder at {path}")
@@ -72,8 +87,9 @@ def load_experiment(path: str | os.PathLike[str]) -> pd.DataFrame:
     Columns: ``trial_id``, ``config_id``, ``fold``, ``config/<key>`` for every
     hyperparameter, ``epoch``, every reported metric, and the trial's ``stop_reason``
     and ``stop_epoch`` (empty where no reason was recorded). Rows are sorted by
-    ``config_id``, ``fold``, ``trial_id`` and ``epoch``; an epoch reported twice (a trial
-    retried from a checkpoint) keeps its last report.
+    ``config_id``, ``fold``, ``trial_id`` and ``epoch``; an epoch reported again (a trial
+    retried from a checkpoint) keeps its last report and drops the epochs reported after
+    the earlier one, as the live stoppers do (:func:`as_reported`).
 
     Raises:
         ExperimentError: If ``path`` is not a readable Ray Tune experiment folder.
@@ -91,10 +107,11 @@ def load_experiment(path: str | os.PathLike[str]) -> pd.DataFrame:
         curve = analysis.trial_dataframes.get(trial.trial_id)
         if curve is None or curve.empty:
             continue
+        if "epoch" not in curve:  # a trainable written without tune-stop: Ray's own count of reports
+            curve["epoch"] = curve["training_iteration"] if "training_iteration" in curve else range(1, len(curve) + 1)
         curve = curve.drop(columns=[c for c in curve.columns if c in _RAY_COLUMNS or c.startswith("config/")])
-        if "epoch" not in curve:
-            curve["epoch"] = range(1, len(curve) + 1)
-        curve = curve.drop_duplicates("epoch", keep="last")
+        curve = curve.assign(trial_id=trial.trial_id)
+        curve = as_reported(curve).drop(columns="trial_id")
         curve.insert(0, "trial_id", trial.trial_id)
         curve.insert(1, "config_id", trial.config.get("config_id", trial.trial_id))
         curve = curve.drop(columns="fold", errors="ignore")
@@ -114,8 +131,9 @@ def load_experiment(path: str | os.PathLike[str]) -> pd.DataFrame:
 def load_curves(source: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
     """Curves from an experiment folder, a CSV file of curves, or a DataFrame.
 
-    A CSV or DataFrame needs at least ``trial_id`` and ``epoch`` (integers from 1);
-    ``fold`` defaults to 0 and ``config_id`` to the trial.
+    A CSV or DataFrame needs at least ``trial_id`` and ``epoch`` (integers from 1; Ray's
+    ``training_iteration`` stands in for a missing ``epoch``), one row per (trial, epoch)
+    in report order; ``fold`` defaults to 0 and ``config_id`` to the trial.
 
     Raises:
         ExperimentError: If the source is unreadable or lacks the required columns.
@@ -132,6 +150,8 @@ def load_curves(source: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
         except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
             raise ExperimentError(f"cannot read curves from {path} ({type(error).__name__})") from None
         where = str(path)
+    if "epoch" not in frame and "training_iteration" in frame:
+        frame = frame.rename(columns={"training_iteration": "epoch"})
     missing = [c for c in ("trial_id", "epoch") if c not in frame]
     if missing:
         raise ExperimentError(f"{where} lacks the columns {', '.join(missing)}")
@@ -144,4 +164,4 @@ def load_curves(source: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
         frame["fold"] = 0
     if "config_id" not in frame:
         frame["config_id"] = frame["trial_id"]
-    return frame.drop_duplicates(["trial_id", "epoch"], keep="last")
+    return as_reported(frame)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -52,7 +51,7 @@ class Policy:
     mode: str = "min"
     candidates: tuple[float, ...] = ()
     train_metric: str | None = None
-    settings: Mapping[str, Any] = field(default_factory=dict)
+    settings: Mapping[str, Any] = field(default_factory=dict, hash=False)
     name: str = ""
     check_finite: bool = False
 
@@ -61,8 +60,10 @@ class Policy:
             raise ValueError(f"family must be one of {list(FAMILIES)}, but got family={self.family!r}.")
         mode_sign(self.mode)
         if not self.candidates:
-            raise ValueError(f"candidates must not be empty for {self.family} on {self.metric!r}.")
-        object.__setattr__(self, "settings", MappingProxyType(dict(self.settings)))
+            raise ValueError(
+                f"candidates must not be empty for {self.family} on {self.metric!r}, but got candidates={self.candidates!r}."
+            )
+        object.__setattr__(self, "settings", dict(self.settings))
         # The live stopper validates every argument, so the replay accepts exactly what runs.
         for value in self.candidates:
             self.stopper(value)

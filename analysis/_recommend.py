@@ -1,8 +1,11 @@
-"""K-fold cross-validated recommendation of stopping-policy parameters.
+"""Recommendation of stopping-policy parameters for the user's next search.
 
-For each data fold k, the candidate is chosen on the curves of the other folds by the
-objective and evaluated on fold k's curves; the mean and standard deviation across
-folds are the error bars. The recommended value is then chosen on all folds.
+For every policy the replay gives each candidate's outcome on every curve. The
+recommended candidate is the one that saves the most epochs while the *upper* end of
+its regret interval, for a new search of ``new_configs`` configurations, stays within
+the tolerance. The same rule is checked by grouped cross-validation: in each cell it
+chooses on the other configurations (on the other data folds) and is judged on the
+held-out ones, which report how often the choice stayed within the tolerance.
 """
 
 from __future__ import annotations
@@ -17,23 +20,31 @@ import pandas as pd
 
 from analysis._ceiling import SavingsCeiling, savings_ceiling
 from analysis._defaults import TRAIN_METRICS, default_metrics, default_target, infer_mode
-from analysis._policies import baseline_policies, candidate_policies
+from analysis._intervals import Split, config_sums, make_split, predicted_means
+from analysis._policies import Policy, baseline_policies, candidate_policies
 from analysis._replay import CurveSet, PolicyReplay, replay_policy
 from tune_stop.stoppers import FAMILIES
 
 __all__ = [
+    "CHOICES",
     "OBJECTIVES",
     "RECOMMENDATION_COLUMNS",
     "Analysis",
     "analyse",
     "choose_candidate",
-    "default_metrics",
-    "default_target",
-    "infer_mode",
     "recommend",
 ]
 
 OBJECTIVES = ("tolerance", "tradeoff")
+
+#: What the ``choice`` column says about how the value was chosen.
+CHOICES = {
+    "within": "within the tolerance",
+    "fallback": "nothing within the tolerance: lowest regret",
+    "tradeoff": "best trade-off",
+    "never": "never fires on these curves: saves nothing",
+    "none": "no evaluable curve",
+}
 
 RECOMMENDATION_COLUMNS = [
     "policy",
@@ -41,63 +52,112 @@ RECOMMENDATION_COLUMNS = [
     "mode",
     "parameter",
     "recommended",
-    "cv_regret_mean",
-    "cv_regret_std",
-    "cv_epochs_saved_mean",
-    "cv_epochs_saved_std",
+    "regret",
+    "regret_low",
+    "regret_high",
+    "epochs_saved",
+    "epochs_saved_low",
+    "epochs_saved_high",
+    "interval",
+    "new_configs",
+    "regret_vs_full",
     "trigger_rate",
+    "cv_regret_mean",
+    "cv_epochs_saved_mean",
+    "cv_within_tolerance",
+    "cv_unit",
+    "cv_groups",
+    "cv_cells",
     "n_curves",
+    "n_configs",
     "n_censored",
+    "n_no_target",
     "n_folds",
     "kind",
     "target",
-    "regret_all",
-    "epochs_saved_all",
+    "choice",
     "description",
 ]
 
+#: Simulated new searches for the reported intervals, and for each cross-validation cell's choice.
+_DRAWS, _CV_DRAWS = 2000, 400
+
 
 @dataclass(frozen=True)
-class _Stats:
-    """Per-candidate statistics over a set of curves, arrays of shape ``(n_candidates,)``."""
+class _Estimate:
+    """Per-candidate means over the evaluable curves of a set, arrays of shape ``(n_candidates,)``."""
 
     n_evaluable: np.ndarray
-    n_censored: np.ndarray
     regret: np.ndarray
     epochs_saved: np.ndarray
     trigger_rate: np.ndarray
+    regret_high: np.ndarray
+    regret_low: np.ndarray
+    epochs_saved_low: np.ndarray
+    epochs_saved_high: np.ndarray
 
 
-def _stats(result: PolicyReplay, mask: np.ndarray) -> _Stats:
+def _estimate(
+    result: PolicyReplay,
+    mask: np.ndarray,
+    split: Split,
+    *,
+    new_configs: int,
+    level: float,
+    rng: np.random.Generator,
+    draws: int,
+) -> _Estimate:
+    """Point estimates and prediction intervals of each candidate on the curves in ``mask``."""
     evaluable = result.evaluable & mask[:, None]
     count = evaluable.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         regret = np.where(evaluable, result.regret, 0.0).sum(axis=0) / count
         saved = np.where(evaluable, result.epochs_saved, 0.0).sum(axis=0) / count
         trigger = (evaluable & result.triggered).sum(axis=0) / count
-    return _Stats(count, mask.sum() - count, regret, saved, trigger)
+    rows = np.flatnonzero(mask)
+    intervals = []
+    for values in (result.regret, result.epochs_saved):
+        sums, counts = config_sums(values[rows], evaluable[rows], split.config_index[rows], split.n_configs)
+        present = counts.sum(axis=1) > 0  # configurations with a curve in this set
+        intervals.append(
+            predicted_means(
+                sums[present], counts[present], new_configs=new_configs, level=level, rng=rng, draws=draws
+            )
+        )
+    (regret_low, regret_high), (saved_low, saved_high) = intervals
+    return _Estimate(count, regret, saved, trigger, regret_high, regret_low, saved_low, saved_high)
 
 
-def choose_candidate(stats: _Stats, objective: str, tolerance: float, penalty: float) -> int | None:
-    """Index of the chosen candidate, or None when no candidate is evaluable.
+def choose_candidate(
+    estimate: _Estimate, objective: str, tolerance: float, penalty: float
+) -> tuple[int | None, str]:
+    """Index of the chosen candidate and how it was chosen (a key of :data:`CHOICES`).
 
-    ``tolerance``: the most epochs saved with mean relative regret ``<= tolerance``
-    (ties: lower regret, then the earlier candidate); if none qualifies, the lowest
-    regret. ``tradeoff``: the highest ``-regret + penalty * epochs_saved``.
+    ``tolerance``: the most epochs saved among the candidates whose regret interval's
+    upper end is within ``tolerance`` (ties: lower regret, then the most conservative,
+    i.e. the later candidate); if none qualifies, the lowest regret. ``tradeoff``: the
+    highest ``-regret + penalty * epochs_saved``. Candidates are ordered from the one
+    that fires earliest to the one that fires latest.
     """
-    valid = (stats.n_evaluable > 0) & np.isfinite(stats.regret)
+    valid = (estimate.n_evaluable > 0) & np.isfinite(estimate.regret)
     if not valid.any():
-        return None
+        return None, "none"
     index = np.arange(len(valid))
     if objective == "tradeoff":
-        score = np.where(valid, -stats.regret + penalty * stats.epochs_saved, -np.inf)
-        return int(np.argmax(score))
-    feasible = valid & (stats.regret <= tolerance)
-    if feasible.any():
-        # lexsort: last key is primary. Most saved, then least regret, then earliest.
-        order = np.lexsort((index, stats.regret, -stats.epochs_saved, ~feasible))
-        return int(order[0])
-    return int(np.argmin(np.where(valid, stats.regret, np.inf)))
+        score = np.where(valid, -estimate.regret + penalty * estimate.epochs_saved, -np.inf)
+        chosen, how = int(index[score == score.max()][-1]), "tradeoff"
+    else:
+        feasible = valid & (estimate.regret_high <= tolerance)
+        if feasible.any():
+            # lexsort: the last key is primary. Most saved, then least regret, then the latest.
+            chosen = int(np.lexsort((-index, estimate.regret, -estimate.epochs_saved, ~feasible))[0])
+            how = "within"
+        else:
+            regret = np.where(valid, estimate.regret, np.inf)
+            chosen, how = int(index[regret == regret.min()][-1]), "fallback"
+    if estimate.trigger_rate[chosen] == 0:
+        how = "never"
+    return chosen, how
 
 
 @dataclass
@@ -106,58 +166,180 @@ class Analysis:
 
     Attributes:
         recommendations: One row per (metric, policy), columns :data:`RECOMMENDATION_COLUMNS`.
-        candidates: Every candidate with its cross-validated statistics (``policies.csv``).
-        fold_choices: Per (metric, policy, held-out fold): the candidate chosen on the other
-            folds (``value``) and its held-out ``regret``, ``epochs_saved``, ``trigger_rate``.
-        replays: The replay of every policy, for plots.
+        candidates: Every candidate with its estimates and intervals (``policies.csv``).
+        cv_choices: Per (metric, policy, held-out cell): the cell's ``group`` and
+            ``fold``, the candidate chosen without it (``value``), and its held-out
+            ``regret``, ``epochs_saved``, ``trigger_rate`` and ``within_tolerance``.
+        replays: The replay of every policy with its chosen index and kind, for plots.
         curves: The curve matrices.
+        split: How configurations were held out.
         target, target_mode: The quality judged at the stop epoch.
+        interval: The level of the prediction intervals.
+        new_configs: The size of the new search the intervals are for.
         ceiling: The most epochs any rule could save within the tolerance (hindsight bound).
     """
 
     recommendations: pd.DataFrame
     candidates: pd.DataFrame
-    fold_choices: pd.DataFrame = field(default_factory=pd.DataFrame)
+    cv_choices: pd.DataFrame = field(default_factory=pd.DataFrame)
     replays: list[tuple[PolicyReplay, int | None, str]] = field(default_factory=list)
     curves: CurveSet | None = None
+    split: Split | None = None
     target: str = ""
     target_mode: str = "max"
+    interval: float = 0.8
+    new_configs: int = 0
     ceiling: SavingsCeiling | None = None
 
 
-def _cross_validate(
-    result: PolicyReplay, folds: np.ndarray, objective: str, tolerance: float, penalty: float
-) -> tuple[dict[str, float], list[tuple[object, int | None, float, float, float]], list[_Stats]]:
-    """Held-out statistics of the candidate chosen without each fold."""
-    per_fold: list[tuple[float, float, float]] = []
-    records: list[tuple[object, int | None, float, float, float]] = []
-    chosen: list[int | None] = []
-    held_out: list[_Stats] = []
-    for fold in np.unique(folds):
-        train, test = folds != fold, folds == fold
-        index = choose_candidate(_stats(result, train), objective, tolerance, penalty)
-        test_stats = _stats(result, test)
-        held_out.append(test_stats)
-        chosen.append(index)
-        outcome = (np.nan, np.nan, np.nan)
-        if index is not None and test_stats.n_evaluable[index] > 0:
-            outcome = (
-                test_stats.regret[index],
-                test_stats.epochs_saved[index],
-                test_stats.trigger_rate[index],
+@dataclass(frozen=True)
+class _Options:
+    objective: str
+    tolerance: float
+    penalty: float
+    level: float
+    new_configs: int
+    seed: int
+
+
+def _cross_validate(result: PolicyReplay, split: Split, options: _Options) -> list[dict[str, Any]]:
+    """The choice rule run without each held-out cell, judged on the cell."""
+    rng = np.random.default_rng([options.seed, 1])
+    records = []
+    for cell, (train, test) in enumerate(split.cells()):
+        held_out_configs = len(np.unique(split.config_index[test]))
+        chosen, _ = choose_candidate(
+            _estimate(
+                result, train, split, new_configs=max(held_out_configs, 1), level=options.level, rng=rng, draws=_CV_DRAWS
+            ),
+            options.objective,
+            options.tolerance,
+            options.penalty,
+        )
+        evaluable = result.evaluable & test[:, None]
+        record: dict[str, Any] = {
+            "cell": cell,
+            "group": int(split.group[test][0]) if test.any() else -1,
+            "fold": int(split.fold[test][0]) if test.any() and split.n_folds > 1 else np.nan,
+            "index": chosen,
+            "n_evaluable": 0,
+            "regret_sum": 0.0,
+            "saved_sum": 0.0,
+            "fired": 0,
+        }
+        if chosen is not None:
+            rows = evaluable[:, chosen]
+            record.update(
+                n_evaluable=int(rows.sum()),
+                regret_sum=float(result.regret[rows, chosen].sum()),
+                saved_sum=float(result.epochs_saved[rows, chosen].sum()),
+                fired=int((rows & result.triggered[:, chosen]).sum()),
             )
-            per_fold.append(outcome)
-        records.append((fold, index, *outcome))
-    values = np.array(per_fold, dtype=float).reshape(-1, 3)
-    ddof = 1 if len(values) > 1 else 0
-    summary = {
-        "cv_regret_mean": float(values[:, 0].mean()) if len(values) else np.nan,
-        "cv_regret_std": float(values[:, 0].std(ddof=ddof)) if len(values) else np.nan,
-        "cv_epochs_saved_mean": float(values[:, 1].mean()) if len(values) else np.nan,
-        "cv_epochs_saved_std": float(values[:, 1].std(ddof=ddof)) if len(values) else np.nan,
-        "trigger_rate": float(values[:, 2].mean()) if len(values) else np.nan,
+        records.append(record)
+    return records
+
+
+def _policy_rows(
+    policy: Policy, kind: str, result: PolicyReplay, curves: CurveSet, split: Split, options: _Options
+) -> tuple[dict[str, Any], pd.DataFrame, list[dict[str, Any]], int | None]:
+    """The recommendation row, candidate table and cross-validation cells of one policy."""
+    everything = np.ones(len(curves.trial_ids), dtype=bool)
+    rng = np.random.default_rng([options.seed, 0])
+    estimate = _estimate(
+        result, everything, split, new_configs=options.new_configs, level=options.level, rng=rng, draws=_DRAWS
+    )
+    chosen, how = choose_candidate(estimate, options.objective, options.tolerance, options.penalty)
+    cells = _cross_validate(result, split, options)
+    judged = [cell for cell in cells if cell["n_evaluable"] > 0]
+    n_judged = sum(cell["n_evaluable"] for cell in judged)
+    has_target = np.isfinite(result.target_best)
+
+    def at(array: np.ndarray) -> float:
+        return float(array[chosen]) if chosen is not None else np.nan
+
+    regret_vs_full = np.nan
+    if chosen is not None:
+        complete = result.evaluable[:, chosen] & curves.complete
+        regret_vs_full = float(result.regret_vs_last[complete, chosen].mean()) if complete.any() else np.nan
+    value = policy.candidates[chosen] if chosen is not None else np.nan
+    row = {
+        "policy": policy.name,
+        "metric": policy.metric,
+        "mode": policy.mode,
+        "parameter": policy.parameter,
+        "recommended": value,
+        "regret": at(estimate.regret),
+        "regret_low": at(estimate.regret_low),
+        "regret_high": at(estimate.regret_high),
+        "epochs_saved": at(estimate.epochs_saved),
+        "epochs_saved_low": at(estimate.epochs_saved_low),
+        "epochs_saved_high": at(estimate.epochs_saved_high),
+        "interval": options.level,
+        "new_configs": options.new_configs,
+        "regret_vs_full": regret_vs_full,
+        "trigger_rate": at(estimate.trigger_rate),
+        "cv_regret_mean": sum(c["regret_sum"] for c in judged) / n_judged if n_judged else np.nan,
+        "cv_epochs_saved_mean": sum(c["saved_sum"] for c in judged) / n_judged if n_judged else np.nan,
+        "cv_within_tolerance": (
+            float(np.mean([c["regret_sum"] / c["n_evaluable"] <= options.tolerance for c in judged]))
+            if judged
+            else np.nan
+        ),
+        "cv_unit": split.unit,
+        "cv_groups": split.n_groups if split.n_cells else 0,
+        "cv_cells": len(judged),
+        "n_curves": len(curves.trial_ids),
+        "n_configs": split.n_configs,
+        "n_censored": int((~result.evaluable[:, chosen] & has_target).sum()) if chosen is not None else 0,
+        "n_no_target": int((~has_target).sum()),
+        "n_folds": split.n_folds,
+        "kind": kind,
+        "target": "",
+        "choice": CHOICES[how],
+        "description": policy.describe(value) if chosen is not None else CHOICES["none"],
     }
-    return summary, records, held_out
+    chosen_in_cells = np.bincount(
+        [c["index"] for c in cells if c["index"] is not None], minlength=len(policy.candidates)
+    )
+    candidates = pd.DataFrame(
+        {
+            "policy": policy.name,
+            "metric": policy.metric,
+            "mode": policy.mode,
+            "parameter": policy.parameter,
+            "value": np.asarray(policy.candidates, dtype=float),
+            "kind": kind,
+            "regret": estimate.regret,
+            "regret_low": estimate.regret_low,
+            "regret_high": estimate.regret_high,
+            "epochs_saved": estimate.epochs_saved,
+            "epochs_saved_low": estimate.epochs_saved_low,
+            "epochs_saved_high": estimate.epochs_saved_high,
+            "trigger_rate": estimate.trigger_rate,
+            "n_evaluable": estimate.n_evaluable,
+            "n_censored": (~result.evaluable & has_target[:, None]).sum(axis=0),
+            "chosen_in_cells": chosen_in_cells,
+            "recommended": np.arange(len(policy.candidates)) == chosen,
+        }
+    )
+    cv_rows = [
+        {
+            "policy": policy.name,
+            "metric": policy.metric,
+            "cell": c["cell"],
+            "group": c["group"],
+            "fold": c["fold"],
+            "value": policy.candidates[c["index"]] if c["index"] is not None else np.nan,
+            "regret": c["regret_sum"] / c["n_evaluable"] if c["n_evaluable"] else np.nan,
+            "epochs_saved": c["saved_sum"] / c["n_evaluable"] if c["n_evaluable"] else np.nan,
+            "trigger_rate": c["fired"] / c["n_evaluable"] if c["n_evaluable"] else np.nan,
+            "within_tolerance": (c["regret_sum"] / c["n_evaluable"] <= options.tolerance)
+            if c["n_evaluable"]
+            else np.nan,
+        }
+        for c in cells
+    ]
+    return row, candidates, cv_rows, chosen
 
 
 def analyse(
@@ -173,37 +355,55 @@ def analyse(
     threshold_count: int = 100,
     baselines: bool = True,
     settings: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
+    interval: float = 0.8,
+    new_configs: int | None = None,
+    groups: int = 5,
+    seed: int = 0,
 ) -> Analysis:
-    """Replays the policies and recommends each one's parameter by K-fold cross-validation.
+    """Replays the policies and recommends each one's parameter for the next search.
 
     Args:
-        curves: Long learning curves (``trial_id``, ``epoch``, metrics, ``fold``) or a CurveSet.
+        curves: Long learning curves (``trial_id``, ``epoch``, metrics; ``config_id`` and
+            ``fold`` when the search had them) or a CurveSet.
         metrics: ``(metric, mode)`` pairs to stop on; default: validation metrics present.
         target: Quality judged at the stop epoch; default ``test_accuracy`` or ``fid``.
         target_mode: Direction of the target; inferred from its name by default.
         families: Policy families to tune.
-        tolerance: Largest mean relative regret of the ``tolerance`` objective (0.01 = 1%).
-        objective: ``tolerance`` (fewest epochs within the tolerance) or ``tradeoff``
-            (best ``-regret + penalty * epochs_saved``).
+        tolerance: Largest mean relative regret of the ``tolerance`` objective (0.01 = 1%),
+            met by the upper end of the regret interval.
+        objective: ``tolerance`` (the most epochs saved whose regret interval stays
+            within the tolerance) or ``tradeoff`` (best ``-regret + penalty * epochs_saved``).
         penalty: Weight of the epochs saved in the ``tradeoff`` objective.
         threshold_count: Number of threshold candidates (quantiles of the observed range).
-        baselines: Add rows for Keras' and Lightning's default patience and Prechelt's GL/PQ/UP.
+        baselines: Add rows for Keras' and Lightning's defaults and Prechelt's GL/PQ/UP.
         settings: The live stoppers' fixed arguments, per family and metric, that the
             replay keeps while it tunes the family's parameter, e.g. ``{"threshold":
             {"d_accuracy": {"grace_period": 5}}, "patience": {"val_loss": {"min_delta":
-            0.001}}}``; the metric ``"*"`` stands for every metric not named.
-            each family's ``settings`` in :data:`tune_stop.stoppers.FAMILIES` lists
-            them; a search records its space's as
-            :meth:`search_spaces.SearchSpace.replay_settings`. Baselines keep theirs.
+            0.001}}}``; the metric ``"*"`` stands for every metric not named. Each
+            family's ``settings`` in :data:`tune_stop.stoppers.FAMILIES` lists them; a
+            search records its space's as :meth:`search_spaces.SearchSpace.replay_settings`.
+            Baselines keep theirs.
+        interval: Level of the prediction intervals, in (0, 1).
+        new_configs: Configurations in the next search the intervals are for; default:
+            as many as the curves have.
+        groups: Most groups of configurations in the cross-validation (each held out
+            in turn, crossed with the data folds).
+        seed: Seed of the grouping and the resampling.
 
     Raises:
-        ValueError: For an unknown objective or family, a bad tolerance, or a metric or
-            target missing from the curves.
+        ValueError: For an unknown objective or family, a bad tolerance, interval or
+            size, or a metric or target missing from the curves.
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {list(OBJECTIVES)}, but got objective={objective!r}.")
     if not np.isfinite(tolerance) or tolerance < 0:
         raise ValueError(f"tolerance must be a finite number >= 0, but got tolerance={tolerance!r}.")
+    if not 0 < interval < 1:
+        raise ValueError(f"interval must be in (0, 1), but got interval={interval!r}.")
+    if new_configs is not None and (isinstance(new_configs, bool) or not isinstance(new_configs, int) or new_configs < 1):
+        raise ValueError(f"new_configs must be an integer >= 1, but got new_configs={new_configs!r}.")
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 2:
+        raise ValueError(f"groups must be an integer >= 2, but got groups={groups!r}.")
     for family in families:
         if family not in FAMILIES:
             raise ValueError(f"policy must be one of {list(FAMILIES)}, but got policy={family!r}.")
@@ -231,17 +431,20 @@ def analyse(
             reported = ", ".join(c for c in columns if not c.startswith("config/") and not c.startswith("_"))
             raise ValueError(f"{role} {name!r} is not in the curves; they have: {reported}")
 
-    folds = curve_set.folds
-    n_folds = len(np.unique(folds))
-    if n_folds < 2:
+    split = make_split(curve_set.config_ids, curve_set.folds, max_groups=groups, seed=seed)
+    if split.n_cells == 0:
         warnings.warn(
-            f"only {n_folds} fold: cross-validation is not possible, so the cv_* columns are empty.",
+            f"only {split.n_configs} {split.unit}: nothing can be held out, so the cv_* columns are empty.",
             stacklevel=2,
         )
-    elif np.bincount(np.unique(folds, return_inverse=True)[1]).min() < 3:
-        warnings.warn("fewer than 3 curves in some fold: the cross-validated figures are very noisy.", stacklevel=2)
+    elif split.n_configs < 10:
+        warnings.warn(
+            f"only {split.n_configs} configurations: the intervals are wide and each held-out group is small.",
+            stacklevel=2,
+        )
+    options = _Options(objective, tolerance, penalty, interval, new_configs or split.n_configs, seed)
 
-    rows, candidate_rows, replays, fold_rows = [], [], [], []
+    rows, candidate_rows, replays, cv_rows = [], [], [], []
     for metric, mode in metrics:
         train_metric = TRAIN_METRICS.get(metric) if TRAIN_METRICS.get(metric) in columns else None
         values = curve_set.matrix(metric)
@@ -262,80 +465,22 @@ def analyse(
             kinds += ["baseline"] * len(extra)
         for policy, kind in zip(policies, kinds, strict=True):
             result = replay_policy(policy, curve_set, target, target_mode)
-            summary, records, held_out = _cross_validate(result, folds, objective, tolerance, penalty)
-            chosen = [record[1] for record in records]
-            fold_rows += [
-                {
-                    "policy": policy.name,
-                    "metric": metric,
-                    "fold": fold,
-                    "value": policy.candidates[index] if index is not None else np.nan,
-                    "regret": regret,
-                    "epochs_saved": saved,
-                    "trigger_rate": trigger,
-                }
-                for fold, index, regret, saved, trigger in records
-            ]
-            all_stats = _stats(result, np.ones(len(folds), dtype=bool))
-            best = choose_candidate(all_stats, objective, tolerance, penalty)
-            replays.append((result, best, kind))
-            value = policy.candidates[best] if best is not None else np.nan
-            rows.append(
-                {
-                    "policy": policy.name,
-                    "metric": metric,
-                    "mode": mode,
-                    "parameter": policy.parameter,
-                    "recommended": value,
-                    **summary,
-                    "n_curves": len(folds),
-                    "n_censored": int(all_stats.n_censored[best]) if best is not None else len(folds),
-                    "n_folds": n_folds,
-                    "kind": kind,
-                    "target": target,
-                    "regret_all": float(all_stats.regret[best]) if best is not None else np.nan,
-                    "epochs_saved_all": float(all_stats.epochs_saved[best]) if best is not None else np.nan,
-                    "description": policy.describe(value) if best is not None else "no evaluable curve",
-                }
-            )
-            held_regret = np.array([s.regret for s in held_out])
-            held_saved = np.array([s.epochs_saved for s in held_out])
-            held_trigger = np.array([s.trigger_rate for s in held_out])
-            ddof = 1 if n_folds > 1 else 0
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                candidate_rows.append(
-                    pd.DataFrame(
-                        {
-                            "policy": policy.name,
-                            "metric": metric,
-                            "mode": mode,
-                            "parameter": policy.parameter,
-                            "value": np.asarray(policy.candidates, dtype=float),
-                            "kind": kind,
-                            "regret_all": all_stats.regret,
-                            "epochs_saved_all": all_stats.epochs_saved,
-                            "trigger_rate_all": all_stats.trigger_rate,
-                            "cv_regret_mean": np.nanmean(held_regret, axis=0),
-                            "cv_regret_std": np.nanstd(held_regret, axis=0, ddof=ddof),
-                            "cv_epochs_saved_mean": np.nanmean(held_saved, axis=0),
-                            "cv_epochs_saved_std": np.nanstd(held_saved, axis=0, ddof=ddof),
-                            "cv_trigger_rate": np.nanmean(held_trigger, axis=0),
-                            "n_evaluable": all_stats.n_evaluable,
-                            "n_censored": all_stats.n_censored,
-                            "chosen_in_folds": [sum(c == i for c in chosen) for i in range(len(policy.candidates))],
-                            "recommended": np.arange(len(policy.candidates)) == best,
-                        }
-                    )
-                )
+            row, candidates, cells, chosen = _policy_rows(policy, kind, result, curve_set, split, options)
+            rows.append({**row, "target": target})
+            candidate_rows.append(candidates)
+            cv_rows += cells
+            replays.append((result, chosen, kind))
     return Analysis(
         recommendations=pd.DataFrame(rows, columns=RECOMMENDATION_COLUMNS),
         candidates=pd.concat(candidate_rows, ignore_index=True),
-        fold_choices=pd.DataFrame(fold_rows),
+        cv_choices=pd.DataFrame(cv_rows),
         replays=replays,
         curves=curve_set,
+        split=split,
         target=target,
         target_mode=target_mode,
+        interval=interval,
+        new_configs=options.new_configs,
         ceiling=savings_ceiling(curve_set, target, target_mode, tolerance),
     )
 

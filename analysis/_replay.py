@@ -35,6 +35,25 @@ from tune_stop.stoppers import (
 __all__ = ["CurveSet", "PolicyReplay", "replay", "replay_policy", "stop_epochs"]
 
 
+def _check_epochs(frame: pd.DataFrame, trial_ids: np.ndarray, positions: np.ndarray, lengths: np.ndarray) -> None:
+    """Every curve must hold epochs 1, 2, ..., n once each: live stoppers count epochs by position.
+
+    Raises:
+        ValueError: Naming the first trial whose epochs start below 1, repeat or skip one.
+    """
+    counts = np.bincount(positions, minlength=len(trial_ids))
+    firsts = frame.groupby(positions, sort=True)["epoch"].min().to_numpy(dtype=int)
+    broken = np.flatnonzero((firsts != 1) | (counts != lengths))
+    if broken.size:
+        row = int(broken[0])
+        epochs = frame.loc[positions == row, "epoch"].to_numpy(dtype=int)
+        shown = ", ".join(str(e) for e in epochs[:6]) + (", ..." if len(epochs) > 6 else "")
+        raise ValueError(
+            f"trial {trial_ids[row]} has the epochs {shown}: each curve must hold epochs 1, 2, 3, ... once each "
+            f"({len(broken)} curves do not), since a stopper counts the epochs it is shown."
+        )
+
+
 @dataclass(frozen=True)
 class CurveSet:
     """Learning curves as padded matrices, one row per trial.
@@ -75,6 +94,7 @@ class CurveSet:
         trial_ids, positions = np.unique(frame["trial_id"].astype(str).to_numpy(), return_inverse=True)
         first = frame.groupby(positions, sort=True).first()
         lengths = frame.groupby(positions, sort=True)["epoch"].max().to_numpy(dtype=int)
+        _check_epochs(frame, trial_ids, positions, lengths)
         if "config/max_epochs" in frame:
             budgets = pd.to_numeric(first["config/max_epochs"], errors="coerce").to_numpy(dtype=float)
             budgets = np.where(np.isfinite(budgets), budgets, lengths.max()).astype(int)
@@ -137,12 +157,13 @@ def _earliest(stops: np.ndarray, other: np.ndarray) -> np.ndarray:
 def stop_epochs(policy: Policy, curves: CurveSet) -> np.ndarray:
     """``(n_curves, n_candidates)`` first stop epochs (from 1); 0 where the policy never fired.
 
-    The live stopper of the policy (:meth:`Policy.stopper`) computes its per-epoch
-    scores once; every candidate is a limit on them.
+    The live stopper of each candidate (:meth:`Policy.stopper`) gives its limit; they
+    differ only in the tuned parameter, so the first computes the per-epoch scores once.
     """
-    stopper = policy.stopper(policy.candidates[0])
-    limits = np.array([stopper.limit(value) for value in policy.candidates])
-    stops = _stopper_epochs(stopper, curves, limits)
+    stoppers = [policy.stopper(value) for value in policy.candidates]
+    # The fixed arguments make the scores, so one stopper computes them for every candidate.
+    limits = np.array([stopper.limits(1, {})[0] for stopper in stoppers])
+    stops = _stopper_epochs(stoppers[0], curves, limits)
     if policy.check_finite:
         stops = _earliest(stops, _first_non_finite(policy.metric, curves)[:, None])
     return stops
@@ -315,6 +336,11 @@ def _stopper_stops(
             f"{where}: {type(stopper).__name__} is not a tune-stop stopper, so it cannot be replayed "
             "(replayable: the stoppers of tune_stop.stoppers and AnyStopper of them)."
         )
+    if not _replays_its_own_decision(type(stopper)):
+        raise ValueError(
+            f"{where}: {type(stopper).__name__} overrides how it decides but not its scores, so the replay "
+            "cannot know its rule (define scores in the same class)."
+        )
     try:
         scores = stopper.scores(curves.matrices(stopper.metrics))
         limits = stopper.limits(n, configs)
@@ -324,6 +350,16 @@ def _stopper_stops(
         raise ValueError(f"{where} ({stopper!r}): {error}") from None
     stops = first_reaching_per_curve(scores, limits, curves.lengths, strict=stopper.strict)
     return stops, np.where(stops > 0, stopper.policy, "").astype(object)
+
+
+def _replays_its_own_decision(cls: type[HistoryStopper]) -> bool:
+    """Whether ``scores`` is defined at or below the class that defines how ``cls`` decides."""
+    mro = cls.__mro__
+
+    def owner(*names: str) -> int:
+        return min(mro.index(k) for k in mro if any(name in vars(k) for name in names))
+
+    return owner("scores") <= owner("decide", "decide_trial")
 
 
 def _replay_stoppers(curves: CurveSet, stoppers: list[Stopper], target: str, target_mode: str) -> pd.DataFrame:

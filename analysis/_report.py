@@ -38,59 +38,100 @@ def _percent(value: Any) -> str:
     return "n/a" if not np.isfinite(value) else f"{100 * value:.1f}%"
 
 
-def _pm(mean: Any, std: Any) -> str:
-    mean, std = float(mean), float(std)
-    if not np.isfinite(mean):
+def _range(point: Any, low: Any, high: Any) -> str:
+    """``point [low, high]`` in percent."""
+    if not np.isfinite(float(point)):
         return "n/a"
-    return f"{100 * mean:.1f}% ± {100 * std:.1f}%" if np.isfinite(std) else f"{100 * mean:.1f}%"
+    return f"{_percent(point)} [{_percent(low)}, {_percent(high)}]"
+
+
+def _share(value: Any) -> str:
+    value = float(value)
+    return "n/a" if not np.isfinite(value) else f"{100 * value:.0f}%"
+
+
+def _explanation(analysis: Analysis, tolerance: float) -> list[str]:
+    """What every figure of the report predicts, and what was held out."""
+    level = _share(analysis.interval)
+    split = analysis.split
+    held_out = split.describe() if split is not None else "nothing held out"
+    unit = "configuration (with all its data folds)" if split is None or split.unit == "configuration" else "trial"
+    return [
+        f"Quality is judged by `{analysis.target}` ({analysis.target_mode}) at the stop epoch. **Regret** is the "
+        "relative loss of that quality against each curve's best epoch, an epoch picked in hindsight on the target "
+        "itself (no rule can know it); **regret vs full** is against training to the end (negative: stopping "
+        "was better). **Epochs saved** is the share of each curve's epoch budget not trained.",
+        "",
+        f"**Intervals** ({level}): where the mean regret and the mean epochs saved of a *new search of "
+        f"{analysis.new_configs} configurations* will fall with probability {level}, for that row's value. They "
+        f"come from resampling whole configurations (the unit: one {unit}): each simulated search first "
+        "resamples the observed configurations, then draws its own from them, so they cover both what these "
+        "curves leave unknown and the luck of the next search's draw.",
+        "",
+        f"**Choice**: the value that saves the most epochs while the upper end of its regret interval stays "
+        f"within the {_percent(tolerance)} tolerance (ties: the more conservative value); if none does, the lowest "
+        "regret, and the row says so.",
+        "",
+        f"**Held out** (grouped cross-validation, {held_out}): in each cell the choice rule picks a value on the "
+        "other configurations on the other data folds and is judged on the held-out ones; *held-out regret* and "
+        "*held-out saved* pool those judgements, and *within tolerance* is the share of cells whose held-out "
+        "mean regret stayed within the tolerance.",
+    ]
 
 
 def markdown_report(analysis: Analysis, tolerance: float, source: str) -> str:
-    """The recommendations as a Markdown table with a short plain-language reading."""
+    """The recommendations as a Markdown table with a plain-language reading."""
     table = analysis.recommendations
+    level = _share(analysis.interval)
     lines = [
         "# Stopping-policy recommendations",
         "",
-        f"Experiment: `{source}`. Quality judged by `{analysis.target}` ({analysis.target_mode}) at the stop "
-        f"epoch; regret is the relative loss of that quality against the best epoch of each curve. "
-        f"Figures are means ± standard deviations over held-out folds (K-fold cross-validation).",
+        f"Experiment: `{source}`.",
         "",
-        "| policy | metric | parameter | recommended | regret (CV) | epochs saved (CV) | fired on "
-        "| curves | censored | kind |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        *_explanation(analysis, tolerance),
+        "",
+        f"| policy | metric | parameter | value | regret [{level}] | epochs saved [{level}] | regret vs full "
+        "| held-out regret | held-out saved | within tolerance | fired on | curves | censored | kind | choice |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in table.itertuples():
         lines.append(
             f"| {row.policy} | {row.metric} ({row.mode}) | {row.parameter} | {row.recommended:.4g} | "
-            f"{_pm(row.cv_regret_mean, row.cv_regret_std)} | "
-            f"{_pm(row.cv_epochs_saved_mean, row.cv_epochs_saved_std)} | {_percent(row.trigger_rate)} | "
-            f"{row.n_curves} | {row.n_censored} | {row.kind} |"
+            f"{_range(row.regret, row.regret_low, row.regret_high)} | "
+            f"{_range(row.epochs_saved, row.epochs_saved_low, row.epochs_saved_high)} | "
+            f"{_percent(row.regret_vs_full)} | {_percent(row.cv_regret_mean)} | {_percent(row.cv_epochs_saved_mean)} | "
+            f"{_share(row.cv_within_tolerance)} of {row.cv_cells} | {_percent(row.trigger_rate)} | "
+            f"{row.n_curves} | {row.n_censored} | {row.kind} | {row.choice} |"
         )
     lines += ["", "## Reading", ""]
     for metric, group in table.groupby("metric", sort=False):
-        tuned = group[(group["kind"] == "recommended") & group["cv_epochs_saved_mean"].notna()]
+        tuned = group[(group["kind"] == "recommended") & group["regret"].notna()]
         if tuned.empty:
-            lines.append(f"- `{metric}`: no policy could be cross-validated (too many censored curves or folds).")
+            lines.append(f"- `{metric}`: no policy has an evaluable curve (see the censored column).")
             continue
-        within = tuned[tuned["cv_regret_mean"] <= tolerance]
-        best = (
-            (within if not within.empty else tuned)
-            .sort_values(["cv_epochs_saved_mean", "cv_regret_mean"], ascending=[False, True])
-            .iloc[0]
-        )
+        within = tuned[tuned["choice"] == "within the tolerance"]
+        if not within.empty:
+            best = within.sort_values(["epochs_saved", "regret"], ascending=[False, True]).iloc[0]
+            verdict = ""
+        else:
+            best = tuned.sort_values(["regret", "epochs_saved"], ascending=[True, False]).iloc[0]
+            verdict = (
+                f" No policy's regret interval stayed within the {_percent(tolerance)} tolerance, so this is the "
+                "policy with the lowest regret, not a recommendation within the tolerance."
+            )
         lines.append(
-            f"- `{metric}`: {best['description']}. On held-out folds this saved "
-            f"{_pm(best['cv_epochs_saved_mean'], best['cv_epochs_saved_std'])} of the epochs at "
-            f"{_pm(best['cv_regret_mean'], best['cv_regret_std'])} regret in {analysis.target}, and fired on "
-            f"{_percent(best['trigger_rate'])} of the curves"
-            + ("" if not within.empty else f" (no policy stayed within the {_percent(tolerance)} tolerance)")
-            + "."
+            f"- `{metric}`: {best['description']}. In a new search of {analysis.new_configs} configurations this "
+            f"saves {_range(best['epochs_saved'], best['epochs_saved_low'], best['epochs_saved_high'])} of the "
+            f"epochs at {_range(best['regret'], best['regret_low'], best['regret_high'])} regret in "
+            f"{analysis.target} ({level} intervals), and fired on {_percent(best['trigger_rate'])} of these curves. "
+            f"Held out, the same rule stayed within the tolerance in {_share(best['cv_within_tolerance'])} of "
+            f"{best['cv_cells']} cells.{verdict}"
         )
-        baselines = group[(group["kind"] == "baseline") & group["cv_epochs_saved_mean"].notna()]
+        baselines = group[(group["kind"] == "baseline") & group["regret"].notna()]
         for baseline in baselines.to_dict("records"):
-            saved = _pm(float(baseline["cv_epochs_saved_mean"]), float(baseline["cv_epochs_saved_std"]))
-            regret = _pm(float(baseline["cv_regret_mean"]), float(baseline["cv_regret_std"]))
-            lines.append(f"  - baseline `{baseline['policy']}`: saved {saved} at {regret} regret.")
+            saved = _range(baseline["epochs_saved"], baseline["epochs_saved_low"], baseline["epochs_saved_high"])
+            regret = _range(baseline["regret"], baseline["regret_low"], baseline["regret_high"])
+            lines.append(f"  - baseline `{baseline['policy']}`: saves {saved} at {regret} regret.")
     ceiling = analysis.ceiling
     if ceiling is not None and ceiling.n_curves:
         lines.append(
@@ -98,15 +139,27 @@ def markdown_report(analysis: Analysis, tolerance: float, source: str) -> str:
             f"would save at most {_percent(ceiling.epochs_saved)} of the epochs within the "
             f"{_percent(ceiling.tolerance)} tolerance; no stopping rule can save more on these curves."
         )
-    censored = int(table["n_censored"].max()) if len(table) else 0
+    lines += _censoring_note(table)
+    return "\n".join(lines) + "\n"
+
+
+def _censoring_note(table: pd.DataFrame) -> list[str]:
+    """Which curves could not judge a policy, and what to run to avoid it."""
+    if table.empty:
+        return []
+    lines = []
+    censored, curves = int(table["n_censored"].max()), int(table["n_curves"].max())
     if censored:
         lines += [
             "",
-            f"Censored curves (up to {censored} of {int(table['n_curves'].max())}) ended before their epoch "
-            "budget, cut short by ASHA or by their own stopper, before the policy would have fired: they are "
-            "excluded, never treated as converged. Run with `--scheduler fifo` for uncensored curves.",
+            f"Censored curves (up to {censored} of {curves}) were cut short, by ASHA or by their own stopper, "
+            "before the policy would have fired: they say nothing about later epochs, so they are left out, "
+            "never treated as converged. Record whole curves with `tune-stop search SPACE --full-curves`.",
         ]
-    return "\n".join(lines) + "\n"
+    no_target = int(table["n_no_target"].max())
+    if no_target:
+        lines += ["", f"{no_target} curves have no finite value of the target and are left out."]
+    return lines
 
 
 def _plot_curves(analysis: Analysis, metric: str, path: str, max_curves: int = 60) -> None:
@@ -154,26 +207,30 @@ def _plot_tradeoff(analysis: Analysis, metric: str, tolerance: float, path: str)
     candidates = analysis.candidates[analysis.candidates["metric"] == metric]
     figure, axes = plt.subplots(figsize=(8, 5))
     for name, group in candidates.groupby("policy", sort=False):
-        group = group[np.isfinite(group["regret_all"])]
+        group = group[np.isfinite(group["regret"])]
         if group.empty:
             continue
         if (group["kind"] == "baseline").all():
-            axes.scatter(100 * group["epochs_saved_all"], 100 * group["regret_all"], marker="x", s=60, label=name)
+            axes.scatter(100 * group["epochs_saved"], 100 * group["regret"], marker="x", s=60, label=name)
             continue
-        line = axes.plot(100 * group["epochs_saved_all"], 100 * group["regret_all"], ".-", alpha=0.6, label=name)
+        line = axes.plot(100 * group["epochs_saved"], 100 * group["regret"], ".-", alpha=0.6, label=name)
         chosen = group[group["recommended"]]
-        axes.scatter(
-            100 * chosen["epochs_saved_all"],
-            100 * chosen["regret_all"],
-            s=120,
-            edgecolor="black",
+        # The chosen value with its prediction intervals for the next search.
+        axes.errorbar(
+            100 * chosen["epochs_saved"],
+            100 * chosen["regret"],
+            xerr=100 * np.abs(chosen[["epochs_saved_low", "epochs_saved_high"]].to_numpy().T - chosen["epochs_saved"].to_numpy()),
+            yerr=100 * np.abs(chosen[["regret_low", "regret_high"]].to_numpy().T - chosen["regret"].to_numpy()),
+            fmt="o",
+            markersize=10,
+            markeredgecolor="black",
             color=line[0].get_color(),
             zorder=3,
         )
     axes.axhline(100 * tolerance, color="red", linestyle="--", linewidth=1, label=f"tolerance {100 * tolerance:g}%")
     axes.set_xlabel("epochs saved (%)")
     axes.set_ylabel(f"regret in {analysis.target} (%)")
-    axes.set_title(f"Trade-off per policy on {metric} (circled: recommended)")
+    axes.set_title(f"Trade-off per policy on {metric} (recommended: with {analysis.interval:.0%} intervals)")
     axes.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path, format="png", dpi=110)

@@ -161,9 +161,9 @@ def test_censored_curve_is_excluded_when_the_decision_falls_after_its_end():
 
 def test_recommendation_counts_censored_curves():
     rows = []
-    for fold in range(3):  # fewer than 3 curves per fold: the noise warning is expected
+    for fold in range(3):  # 6 configurations: the few-configurations warning is expected
         rows += u_curve(f"f{fold}", fold) + u_curve(f"c{fold}", fold, length=6)
-    with pytest.warns(UserWarning, match="fewer than 3 curves"):
+    with pytest.warns(UserWarning, match="only 6 configurations"):
         analysis = analyse(pd.DataFrame(rows), metrics=[("val_loss", "min")], families=("patience",), baselines=False)
     row = analysis.recommendations.iloc[0]
     assert row["n_curves"] == 6
@@ -182,21 +182,45 @@ def folded_curves(seed: int = 0) -> pd.DataFrame:
     return frame
 
 
-def test_the_choice_for_fold_k_does_not_depend_on_fold_k():
+def test_the_choice_for_a_held_out_cell_does_not_depend_on_its_configurations():
     frame = folded_curves()
-    perturbed = frame.copy()
-    in_fold = perturbed["fold"] == 2
-    perturbed.loc[in_fold, "val_loss"] = perturbed.loc[in_fold, "val_loss"] * 3 + 1
-    perturbed.loc[in_fold, "test_accuracy"] = perturbed.loc[in_fold, "test_accuracy"][::-1].to_numpy()
     # Keep the candidate grid fixed so only the curves differ.
     policies = ("patience", "gl", "up")
     before = analyse(frame, metrics=[("val_loss", "min")], families=policies, baselines=False)
+    curves, split = before.curves, before.split
+    held_out = set(curves.trial_ids[split.group == 2])
+    perturbed = frame.copy()
+    in_group = perturbed["trial_id"].isin(held_out)
+    perturbed.loc[in_group, "val_loss"] = perturbed.loc[in_group, "val_loss"] * 3 + 1
+    perturbed.loc[in_group, "test_accuracy"] = perturbed.loc[in_group, "test_accuracy"][::-1].to_numpy()
     after = analyse(perturbed, metrics=[("val_loss", "min")], families=policies, baselines=False)
-    choices = before.fold_choices.merge(after.fold_choices, on=["policy", "metric", "fold"], suffixes=("", "_after"))
-    held_out = choices[choices["fold"] == 2]
-    assert (held_out["value"] == held_out["value_after"]).all()
-    # ...while the perturbation is real: fold 2's held-out outcome changed.
-    assert not np.allclose(held_out["regret"], held_out["regret_after"], equal_nan=True)
+    assert np.array_equal(after.split.group, split.group)
+    choices = before.cv_choices.merge(after.cv_choices, on=["policy", "metric", "cell"], suffixes=("", "_after"))
+    cells = choices[choices["group"] == 2]
+    assert len(cells) == 3 * 4  # three policies x four data folds
+    assert (cells["value"] == cells["value_after"]).all()
+    # ...while the perturbation is real: the held-out outcome changed.
+    assert not np.allclose(cells["regret"], cells["regret_after"], equal_nan=True)
+
+
+def test_no_held_out_curve_shares_a_configuration_or_a_fold_with_its_training_curves():
+    from analysis import make_split
+
+    rng = np.random.default_rng(0)
+    config_ids = np.repeat([f"c{i}" for i in range(23)], 3)
+    folds = np.tile([0, 1, 2], 23)
+    order = rng.permutation(len(config_ids))
+    split = make_split(config_ids[order], folds[order], max_groups=5, seed=1)
+    assert (split.unit, split.n_groups, split.n_folds, split.n_cells) == ("configuration", 5, 3, 15)
+    covered = np.zeros(len(order), dtype=int)
+    for train, test in split.cells():
+        assert test.any() and train.any() and not (train & test).any()
+        assert not set(config_ids[order][train]) & set(config_ids[order][test])
+        assert not set(folds[order][train]) & set(folds[order][test])
+        covered += test
+    assert (covered == 1).all()  # every curve is held out exactly once
+    sizes = np.bincount(split.group[np.unique(split.config_index, return_index=True)[1]])
+    assert sizes.max() - sizes.min() <= 1  # groups of configurations as equal as possible
 
 
 def test_recommendation_is_deterministic_and_respects_the_tolerance():
@@ -204,13 +228,15 @@ def test_recommendation_is_deterministic_and_respects_the_tolerance():
     first = analyse(frame, tolerance=0.02)
     second = analyse(frame, tolerance=0.02)
     pd.testing.assert_frame_equal(first.recommendations, second.recommendations)
-    chosen = first.candidates[first.candidates["recommended"] & (first.candidates["kind"] == "recommended")]
-    feasible = first.candidates[(first.candidates["regret_all"] <= 0.02) & (first.candidates["kind"] == "recommended")]
+    chosen = first.recommendations[first.recommendations["kind"] == "recommended"]
+    feasible = first.candidates[(first.candidates["regret_high"] <= 0.02) & (first.candidates["kind"] == "recommended")]
+    assert not feasible.empty
     for row in chosen.itertuples():
         options = feasible[(feasible["policy"] == row.policy) & (feasible["metric"] == row.metric)]
         if not options.empty:
-            assert row.regret_all <= 0.02
-            assert row.epochs_saved_all == pytest.approx(options["epochs_saved_all"].max())
+            # The margin: the upper end of the regret interval, not the mean, is within the tolerance.
+            assert row.regret_high <= 0.02 and row.regret <= row.regret_high + 1e-12
+            assert row.epochs_saved == pytest.approx(options["epochs_saved"].max())
 
 
 def test_tradeoff_objective_saves_more_with_a_larger_penalty():
@@ -225,7 +251,7 @@ def test_tradeoff_objective_saves_more_with_a_larger_penalty():
             objective="tradeoff",
             penalty=penalty,
         ).recommendations.iloc[0]
-        saved.append(rec["epochs_saved_all"])
+        saved.append(rec["epochs_saved"])
     assert saved[1] > saved[0]
 
 
@@ -238,14 +264,20 @@ def test_recommendation_columns_and_baselines():
         table["policy"]
     )
     assert set(table.loc[table["kind"] == "recommended", "policy"]) == {"threshold", "patience", "gl", "pq", "up"}
-    assert (table["n_folds"] == 4).all()
+    assert (table["n_folds"] == 4).all() and (table["cv_unit"] == "trial").all() and (table["cv_groups"] == 5).all()
+    assert (table["interval"] == 0.8).all() and (table["new_configs"] == 40).all()
+    for row in table.itertuples():
+        assert row.regret_low - 1e-12 <= row.regret <= row.regret_high + 1e-12, row.policy
+        assert row.epochs_saved_low - 1e-12 <= row.epochs_saved <= row.epochs_saved_high + 1e-12, row.policy
+        # 5 groups x 4 folds; a random group may hold no trial of some fold.
+        assert 0 <= row.cv_within_tolerance <= 1 and 15 <= row.cv_cells <= 20
     threshold = table[(table["policy"] == "threshold")].iloc[0]
-    assert threshold["cv_regret_std"] >= 0 and 0 <= threshold["cv_epochs_saved_mean"] <= 1
+    assert 0 <= threshold["cv_epochs_saved_mean"] <= 1
 
 
 def test_warns_when_cross_validation_is_impossible():
-    frame = pd.DataFrame(u_curve("a") + u_curve("b"))
-    with pytest.warns(UserWarning, match="only 1 fold"):
+    frame = pd.DataFrame(u_curve("a"))
+    with pytest.warns(UserWarning, match="only 1 trial: nothing can be held out"):
         table = analyse(frame, metrics=[("val_loss", "min")]).recommendations
     assert table["cv_regret_mean"].isna().all() and table["recommended"].notna().all()
 
@@ -337,8 +369,8 @@ def test_savings_ceiling_bounds_every_replayed_policy_and_is_exact_at_zero_toler
     curves = CurveSet.from_frame(frame)
     analysis = analyse(frame, metrics=[("val_loss", "min")], tolerance=0.05, families=("threshold", "patience"))
     assert analysis.ceiling is not None and analysis.ceiling.n_curves == 30
-    within = analysis.candidates[analysis.candidates["regret_all"] <= 0.05]
-    assert len(within) > 5 and (within["epochs_saved_all"] <= analysis.ceiling.epochs_saved + 1e-12).all()
+    within = analysis.candidates[analysis.candidates["regret"] <= 0.05]
+    assert len(within) > 5 and (within["epochs_saved"] <= analysis.ceiling.epochs_saved + 1e-12).all()
     report = markdown_report(analysis, 0.05, "curves")
     assert f"would save at most {100 * analysis.ceiling.epochs_saved:.1f}% of the epochs within the 5.0%" in report
     # With no regret allowed each curve stops at its first best epoch.
@@ -507,3 +539,57 @@ def test_replay_refuses_what_it_cannot_run_in_one_line(make, match):
     with pytest.raises(ValueError, match=match) as caught:
         replay(curves, make())
     assert "\n" not in str(caught.value)
+
+
+def test_integer_parameters_refuse_fractions_instead_of_rounding_them():
+    with pytest.raises(ValueError, match=r"patience must be a whole number, but got patience=2.5"):
+        Policy("patience", "val_loss", "min", (2.0, 2.5))
+    with pytest.raises(ValueError, match=r"strips must be a whole number, but got strips=2.9"):
+        Policy("up", "val_loss", "min", (2.9,))
+
+
+def test_policies_hash_and_pickle():
+    import pickle
+
+    policy = Policy("up", "val_loss", "min", (1.0, 2.0), settings={"strip": 3})
+    assert pickle.loads(pickle.dumps(policy)) == policy and hash(policy) == hash(pickle.loads(pickle.dumps(policy)))
+
+
+def test_a_retried_trials_later_epochs_are_dropped_as_the_live_stoppers_drop_them(tmp_path):
+    from tune_stop.stoppers import PatienceStopper
+
+    # Epochs 1-5 reported, the trial crashed and was retried from its epoch-2 checkpoint.
+    losses = [1.0, 0.8, 0.6, 0.5, 0.4, 0.9, 0.95, 0.97]
+    epochs = [1, 2, 3, 4, 5, 3, 4, 5]
+    frame = pd.DataFrame({"trial_id": "a", "epoch": epochs, "val_loss": losses, "test_accuracy": 0.5})
+    frame.to_csv(tmp_path / "curves.csv", index=False)
+    curves = load_curves(tmp_path / "curves.csv")
+    assert curves["epoch"].tolist() == [1, 2, 3, 4, 5] and curves["val_loss"].tolist() == [1.0, 0.8, 0.9, 0.95, 0.97]
+    live = PatienceStopper("val_loss", "min", patience=2)
+    stops = [e for e, v in zip(epochs, losses, strict=True) if live("a", {"epoch": e, "val_loss": v})]
+    table = replay(curves, [PatienceStopper("val_loss", "min", patience=2)])
+    assert stops[0] == table["stop_epoch"].iloc[0] == 4
+
+
+def test_curves_with_missing_or_zero_epochs_are_refused_in_one_line():
+    gap = pd.DataFrame({"trial_id": "a", "epoch": [1, 2, 4], "val_loss": [1.0, 0.5, 0.4], "test_accuracy": 0.5})
+    with pytest.raises(ValueError, match=r"trial a has the epochs 1, 2, 4: each curve must hold epochs 1, 2, 3"):
+        CurveSet.from_frame(gap)
+    with pytest.raises(ValueError, match=r"trial a has the epochs 0, 1, 2"):
+        CurveSet.from_frame(gap.assign(epoch=[0, 1, 2]))
+
+
+def test_a_stopper_that_overrides_its_decision_but_not_its_scores_is_refused():
+    from tune_stop.stoppers import GLStopper
+
+    class Stubborn(GLStopper):
+        def decide(self, histories, result):
+            return super().decide(histories, result) if len(histories[self.metric]) > 2 else (False, "")
+
+    with pytest.raises(ValueError, match=r"stoppers\[0\]: Stubborn overrides how it decides but not its scores"):
+        replay(pd.DataFrame(u_curve("a")), [Stubborn("val_loss", 1.0)])
+
+    class Relabelled(GLStopper):
+        policy = "gl_relabelled"
+
+    assert replay(pd.DataFrame(u_curve("a")), [Relabelled("val_loss", 5.0)])["reason"].iloc[0] == "gl_relabelled"

@@ -71,11 +71,12 @@ def test_tune_controller_actor_reuse_internals():
 def test_pytorch_fid_inception_builder_internals():
     import pytorch_fid.inception as fid_inception
 
-    assert callable(fid_inception._inception_v3) and callable(fid_inception.fid_inception_v3)
+    original = fid_inception.fid_inception_v3
+    assert callable(fid_inception._inception_v3) and callable(original)
     network = _compat.fid_inception_network()
     assert type(network.Mixed_7c).__name__ == "FIDInceptionE_2" and network.fc.out_features == 1008
     model = _compat.fid_inception_v3_from_state(network.state_dict(), [0])
-    assert fid_inception.fid_inception_v3 is not None and len(model.blocks) == 1
+    assert fid_inception.fid_inception_v3 is original and len(model.blocks) == 1  # the patch was undone
 
 
 def _private(name: str) -> bool:

@@ -126,6 +126,24 @@ def test_patience_rule_and_stopper(curve, kwargs, expected):
     assert feed(PatienceStopper("val_loss", **options), curve) == expected
 
 
+@pytest.mark.parametrize("strip", [8, 9, 10])
+def test_training_progress_sums_each_strip_in_epoch_order_whatever_the_matrix(strip):
+    from tune_stop.stoppers import training_progress_scores
+
+    rng = np.random.default_rng(strip)
+    train = rng.uniform(0.1, 1.0, (200, 3 * strip))
+    scores = training_progress_scores(train, strip)
+    for row in range(len(train)):
+        for end in range(strip, train.shape[1] + 1):
+            window = list(train[row, end - strip : end])
+            minimum, excess = min(window), 0.0
+            for value in window:  # the defined order: epoch by epoch, as a Python loop adds
+                excess += value - minimum
+            expected = 1000.0 * excess / (strip * abs(minimum))
+            assert scores[row, end - 1] == expected  # exactly, not approximately
+            assert training_progress(window, strip) == expected
+
+
 def test_training_progress_of_a_stalled_strip_is_exactly_zero():
     for strip in range(1, 11):
         for value in (0.47, 0.1, 0.3, 1 / 3, 2.7):
@@ -376,3 +394,8 @@ def test_patience_stopper_resumes_its_scan_and_restarts_it_for_a_retried_trial(d
     decisions = [stopper("t", {"epoch": epoch, "val_loss": retried[epoch - 1]}) for epoch in (3, 4, 5)]
     assert decisions == [rule(retried[:epoch]).stop for epoch in (3, 4, 5)] == [False, False, False]
     assert stopper.history("t") == retried
+
+
+def test_epochs_are_numbered_from_one():
+    with pytest.raises(ValueError, match=r"epochs are numbered from 1, but a result reports epoch=0"):
+        PatienceStopper("val_loss", patience=1)("t", {"epoch": 0, "val_loss": 1.0})

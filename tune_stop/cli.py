@@ -52,6 +52,14 @@ def _number(kind: type[int] | type[float], minimum: float, inclusive: bool = Tru
     return parse
 
 
+def _level(text: str) -> float:
+    """A probability strictly between 0 and 1 (an interval's level)."""
+    value = _number(float, 0, inclusive=False)(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"must be < 1, got {text!r}")
+    return value
+
+
 def _name(text: str) -> str:
     if not text or text in (".", "..") or os.sep in text or (os.altsep and os.altsep in text):
         raise argparse.ArgumentTypeError(f"must be a plain folder name, got {text!r}")
@@ -111,8 +119,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("spaces", help="list the built-in search spaces")
 
-    recommend = commands.add_parser("recommend", help="recommend stopping parameters by K-fold cross-validation")
-    recommend.add_argument("experiment", help="a tune-stop experiment folder, or a CSV of curves")
+    recommend = commands.add_parser(
+        "recommend",
+        help="recommend stopping parameters for the next search, with prediction intervals",
+        description="Replays every stopping policy on recorded curves and recommends each one's parameter for "
+        "the next search. EXPERIMENT is a Ray Tune experiment folder (tune-stop's or any other) or a CSV of "
+        "curves, one row per (trial, epoch), with the columns trial_id, epoch (or Ray's training_iteration), "
+        "the metrics (e.g. val_loss) and the target (e.g. test_accuracy); optional: config_id (the folds of one "
+        "configuration share it), fold, config/max_epochs (the epoch budget; default: the longest curve) and "
+        "config/<key> columns.",
+    )
+    recommend.add_argument("experiment", help="a Ray Tune experiment folder, or a CSV of curves")
     recommend.add_argument(
         "--metric",
         action="append",
@@ -134,7 +151,18 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: the experiment's stoppers' grace_period, else 0)",
     )
     recommend.add_argument(
-        "--tolerance", type=_number(float, 0), default=0.01, help="largest mean relative regret (0.01 = 1%%)"
+        "--tolerance",
+        type=_number(float, 0),
+        default=0.01,
+        help="largest mean relative regret, met by the upper end of its interval (0.01 = 1%%)",
+    )
+    recommend.add_argument(
+        "--interval", type=_level, default=0.8, help="level of the prediction intervals (default 0.8)"
+    )
+    recommend.add_argument(
+        "--new-configs",
+        type=_number(int, 1),
+        help="configurations in the next search the intervals are for (default: as many as the experiment has)",
     )
     recommend.add_argument("--objective", choices=("tolerance", "tradeoff"), default="tolerance")
     recommend.add_argument(
@@ -359,7 +387,7 @@ def _with_grace(per_metric: dict[str, dict[str, object]], grace_period: int) -> 
 def _cmd_recommend(args: argparse.Namespace) -> int:
     import warnings
 
-    from analysis import RECOMMENDATION_COLUMNS, analyse, infer_mode, write_report
+    from analysis import analyse, infer_mode, write_report
     from tune_stop.stoppers import FAMILIES
 
     if args.policy != "all" and args.policy not in FAMILIES:
@@ -385,6 +413,8 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
                 objective=args.objective,
                 penalty=args.penalty,
                 settings=settings,
+                interval=args.interval,
+                new_configs=args.new_configs,
             )
         except ValueError as error:
             raise UsageError(str(error)) from None
@@ -394,10 +424,28 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     written = write_report(analysis, out, tolerance=args.tolerance, source=str(source))
     import pandas as pd
 
-    hidden = {"mode", "n_curves", "n_folds", "target", "regret_all", "epochs_saved_all", "description"}
-    columns = [column for column in RECOMMENDATION_COLUMNS if column not in hidden]
-    with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print(analysis.recommendations[columns].round(4).to_string(index=False))
+    shown = [
+        "policy",
+        "metric",
+        "parameter",
+        "recommended",
+        "regret",
+        "regret_low",
+        "regret_high",
+        "epochs_saved",
+        "epochs_saved_low",
+        "epochs_saved_high",
+        "cv_within_tolerance",
+        "n_censored",
+        "kind",
+    ]
+    print(
+        f"Intervals ({analysis.interval:.0%}): mean regret and epochs saved of a new search of "
+        f"{analysis.new_configs} configurations; held out: "
+        f"{analysis.split.describe() if analysis.split is not None else 'nothing'}."
+    )
+    with pd.option_context("display.width", 250, "display.max_columns", 20):
+        print(analysis.recommendations[shown].round(4).to_string(index=False))
     ceiling = analysis.ceiling
     if ceiling is not None and ceiling.n_curves:
         print(

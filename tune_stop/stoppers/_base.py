@@ -171,10 +171,19 @@ def metric_value(result: Mapping[str, Any], metric: str) -> float:
 
 
 def result_epoch(result: Mapping[str, Any], fallback: int) -> int:
-    """The epoch a result belongs to: ``epoch``, else ``training_iteration``, else ``fallback``."""
+    """The epoch a result belongs to: ``epoch``, else ``training_iteration``, else ``fallback``.
+
+    Raises:
+        ValueError: If the result numbers its epoch below 1 (epochs are numbered from 1).
+    """
     for key in ("epoch", "training_iteration"):
         value = result.get(key)
         if isinstance(value, numbers.Integral) or (isinstance(value, float) and value.is_integer()):
+            if value < 1:
+                raise ValueError(
+                    f"epochs are numbered from 1, but a result reports {key}={value!r}: report epoch + 1, "
+                    "or leave epoch out so that Ray's training_iteration counts."
+                )
             return int(value)
     return fallback
 
@@ -252,7 +261,7 @@ class HistoryStopper(Stopper):
         epoch = result_epoch(result, fallback=len(primary) + 1)
         for metric in self._metrics:
             history = histories[metric]
-            del history[max(epoch - 1, 0) :]
+            del history[epoch - 1 :]
             history.append(metric_value(result, metric))
         decision = self.decide_trial(trial_id, histories, result)
         if decision.stop:

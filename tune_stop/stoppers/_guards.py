@@ -43,7 +43,6 @@ class NonFiniteStopper(HistoryStopper):
     """
 
     policy = "non_finite"
-    parameter = "metrics"
 
     def __init__(self, metrics: str | Sequence[str]) -> None:
         names = [metrics] if isinstance(metrics, str) else list(metrics)
@@ -102,12 +101,13 @@ class MaxEpochStopper(HistoryStopper):
         return max_epoch_rule(histories[self.metric], max_epochs=self.max_epochs)
 
     def scores(self, matrices: Mapping[str, np.ndarray]) -> np.ndarray:
-        """The number of epochs run so far, at every epoch (fires at ``max_epochs``)."""
-        n, num_epochs = next(iter(matrices.values())).shape
+        """The number of results seen so far, at every epoch (fires at ``max_epochs``)."""
+        n, num_epochs = matrices[self.metric].shape
         return np.broadcast_to(np.arange(1.0, num_epochs + 1), (n, num_epochs)).copy()
 
     def describe(self) -> str:
         return f"stop after {self.max_epochs} epochs"
 
     def __repr__(self) -> str:
-        return f"MaxEpochStopper(max_epochs={self.max_epochs})"
+        shown = "" if self.metric == "epoch" else f", metric={self.metric!r}"
+        return f"MaxEpochStopper(max_epochs={self.max_epochs}{shown})"

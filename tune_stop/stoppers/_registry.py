@@ -32,6 +32,7 @@ class Family:
         errors_only: Defined on errors, so the metric must be lower-is-better
             (``mode="min"``; the stopper takes no ``mode``).
         needs_train_metric: Also reads a training metric (``train_metric``).
+        integer: The tuned parameter takes whole numbers (patience, UP's strips).
         grid: Default candidate values; empty when they come from the observed values.
         description: What the family does, in plain language.
     """
@@ -41,6 +42,7 @@ class Family:
     settings: tuple[str, ...]
     errors_only: bool
     needs_train_metric: bool
+    integer: bool
     grid: tuple[float, ...]
     description: str
 
@@ -48,11 +50,6 @@ class Family:
     def parameter(self) -> str:
         """The tuned argument (``threshold``, ``patience``, ``alpha``, ``strips``)."""
         return self.stopper.parameter
-
-    @property
-    def integer(self) -> bool:
-        """Whether the tuned argument takes integers."""
-        return self.parameter in ("patience", "strips")
 
     def build(
         self,
@@ -76,6 +73,8 @@ class Family:
             raise ValueError(
                 f"{self.name} cannot keep {unknown} fixed (its settings: {', '.join(self.settings) or 'none'})."
             )
+        if self.integer and not float(value).is_integer():
+            raise ValueError(f"{self.parameter} must be a whole number, but got {self.parameter}={value!r}.")
         arguments: dict[str, Any] = {"metric": metric, self.parameter: int(value) if self.integer else value}
         if self.errors_only:
             if mode != "min":
@@ -102,6 +101,7 @@ FAMILIES: dict[str, Family] = {
             settings=("grace_period",),
             errors_only=False,
             needs_train_metric=False,
+            integer=False,
             grid=(),
             description="stop the first epoch the metric reaches a threshold",
         ),
@@ -111,6 +111,7 @@ FAMILIES: dict[str, Family] = {
             settings=("min_delta", "grace_period", "baseline"),
             errors_only=False,
             needs_train_metric=False,
+            integer=True,
             grid=(0, 1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30),
             description="stop after a number of epochs without improvement (Keras/Lightning EarlyStopping)",
         ),
@@ -120,6 +121,7 @@ FAMILIES: dict[str, Family] = {
             settings=(),
             errors_only=True,
             needs_train_metric=False,
+            integer=False,
             grid=(0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0, 50.0),
             description="stop when the error is more than alpha percent above its best (Prechelt GL)",
         ),
@@ -129,6 +131,7 @@ FAMILIES: dict[str, Family] = {
             settings=("strip", "train_metric"),
             errors_only=True,
             needs_train_metric=True,
+            integer=False,
             grid=(0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0),
             description="stop when GL over the training progress exceeds alpha at a strip end (Prechelt PQ)",
         ),
@@ -138,6 +141,7 @@ FAMILIES: dict[str, Family] = {
             settings=("strip",),
             errors_only=True,
             needs_train_metric=False,
+            integer=True,
             grid=(1, 2, 3, 4, 5, 6),
             description="stop when the error rose over a number of successive strips (Prechelt UP)",
         ),

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import sparse, stats
 
 __all__ = ["Split", "config_sums", "make_split", "predicted_means"]
 
@@ -120,10 +120,12 @@ def config_sums(
     Returns:
         ``(sums, counts)``, each ``(n_configs, n_candidates)``.
     """
-    sums = np.zeros((n_configs, values.shape[1]))
-    counts = np.zeros((n_configs, values.shape[1]))
-    np.add.at(sums, config_index, np.where(evaluable, values, 0.0))
-    np.add.at(counts, config_index, evaluable.astype(float))
+    indicator = sparse.csr_matrix(
+        (np.ones(len(config_index)), (config_index, np.arange(len(config_index)))),
+        shape=(n_configs, len(config_index)),
+    )
+    sums = np.asarray(indicator @ np.where(evaluable, values, 0.0))
+    counts = np.asarray(indicator @ evaluable.astype(float))
     return sums, counts
 
 
@@ -165,14 +167,15 @@ def predicted_means(
     if n_configs == 0:
         nan = np.full(sums.shape[1], np.nan)
         return nan, nan.copy()
-    block = max(1, _BLOCK_ELEMENTS // n_configs)
+    block = max(1, _BLOCK_ELEMENTS // max(n_configs, new_configs))
     means = []
     for start in range(0, draws, block):
         size = min(block, draws - start)
+        # A resampled population per draw, then the new search drawn from it, as counts per configuration.
         population = rng.integers(n_configs, size=(size, n_configs))
+        drawn = np.take_along_axis(population, rng.integers(n_configs, size=(size, new_configs)), axis=1)
         offsets = np.arange(size)[:, None] * n_configs
-        resampled = np.bincount((offsets + population).ravel(), minlength=size * n_configs).reshape(size, n_configs)
-        weights = rng.multinomial(new_configs, resampled / n_configs).astype(float)
+        weights = np.bincount((offsets + drawn).ravel(), minlength=size * n_configs).reshape(size, n_configs)
         with np.errstate(invalid="ignore", divide="ignore"):
             means.append((weights @ sums) / (weights @ counts))
     simulated = np.concatenate(means)

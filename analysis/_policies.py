@@ -61,7 +61,8 @@ class Policy:
         mode_sign(self.mode)
         if not self.candidates:
             raise ValueError(
-                f"candidates must not be empty for {self.family} on {self.metric!r}, but got candidates={self.candidates!r}."
+                f"candidates must not be empty for {self.family} on {self.metric!r}, "
+                f"but got candidates={self.candidates!r}."
             )
         object.__setattr__(self, "settings", dict(self.settings))
         # The live stopper validates every argument, so the replay accepts exactly what runs.

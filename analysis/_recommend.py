@@ -44,6 +44,7 @@ CHOICES = {
     "tradeoff": "best trade-off",
     "never": "never fires on these curves: saves nothing",
     "none": "no evaluable curve",
+    "fixed": "fixed (baseline)",
 }
 
 RECOMMENDATION_COLUMNS = [
@@ -120,17 +121,13 @@ def _estimate(
         sums, counts = config_sums(values[rows], evaluable[rows], split.config_index[rows], split.n_configs)
         present = counts.sum(axis=1) > 0  # configurations with a curve in this set
         intervals.append(
-            predicted_means(
-                sums[present], counts[present], new_configs=new_configs, level=level, rng=rng, draws=draws
-            )
+            predicted_means(sums[present], counts[present], new_configs=new_configs, level=level, rng=rng, draws=draws)
         )
     (regret_low, regret_high), (saved_low, saved_high) = intervals
     return _Estimate(count, regret, saved, trigger, regret_high, regret_low, saved_low, saved_high)
 
 
-def choose_candidate(
-    estimate: _Estimate, objective: str, tolerance: float, penalty: float
-) -> tuple[int | None, str]:
+def choose_candidate(estimate: _Estimate, objective: str, tolerance: float, penalty: float) -> tuple[int | None, str]:
     """Index of the chosen candidate and how it was chosen (a key of :data:`CHOICES`).
 
     ``tolerance``: the most epochs saved among the candidates whose regret interval's
@@ -208,14 +205,10 @@ def _cross_validate(result: PolicyReplay, split: Split, options: _Options) -> li
     records = []
     for cell, (train, test) in enumerate(split.cells()):
         held_out_configs = len(np.unique(split.config_index[test]))
-        chosen, _ = choose_candidate(
-            _estimate(
-                result, train, split, new_configs=max(held_out_configs, 1), level=options.level, rng=rng, draws=_CV_DRAWS
-            ),
-            options.objective,
-            options.tolerance,
-            options.penalty,
+        estimate = _estimate(
+            result, train, split, new_configs=max(held_out_configs, 1), level=options.level, rng=rng, draws=_CV_DRAWS
         )
+        chosen, _ = choose_candidate(estimate, options.objective, options.tolerance, options.penalty)
         evaluable = result.evaluable & test[:, None]
         record: dict[str, Any] = {
             "cell": cell,
@@ -295,7 +288,7 @@ def _policy_rows(
         "n_folds": split.n_folds,
         "kind": kind,
         "target": "",
-        "choice": CHOICES[how],
+        "choice": CHOICES["fixed" if kind == "baseline" and chosen is not None else how],
         "description": policy.describe(value) if chosen is not None else CHOICES["none"],
     }
     chosen_in_cells = np.bincount(
@@ -400,7 +393,9 @@ def analyse(
         raise ValueError(f"tolerance must be a finite number >= 0, but got tolerance={tolerance!r}.")
     if not 0 < interval < 1:
         raise ValueError(f"interval must be in (0, 1), but got interval={interval!r}.")
-    if new_configs is not None and (isinstance(new_configs, bool) or not isinstance(new_configs, int) or new_configs < 1):
+    if new_configs is not None and (
+        isinstance(new_configs, bool) or not isinstance(new_configs, int) or new_configs < 1
+    ):
         raise ValueError(f"new_configs must be an integer >= 1, but got new_configs={new_configs!r}.")
     if isinstance(groups, bool) or not isinstance(groups, int) or groups < 2:
         raise ValueError(f"groups must be an integer >= 2, but got groups={groups!r}.")

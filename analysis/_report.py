@@ -55,7 +55,7 @@ def _explanation(analysis: Analysis, tolerance: float) -> list[str]:
     level = _share(analysis.interval)
     split = analysis.split
     held_out = split.describe() if split is not None else "nothing held out"
-    unit = "configuration (with all its data folds)" if split is None or split.unit == "configuration" else "trial"
+    unit = "configuration with all its data folds" if split is None or split.unit == "configuration" else "trial"
     return [
         f"Quality is judged by `{analysis.target}` ({analysis.target_mode}) at the stop epoch. **Regret** is the "
         "relative loss of that quality against each curve's best epoch, an epoch picked in hindsight on the target "
@@ -64,7 +64,7 @@ def _explanation(analysis: Analysis, tolerance: float) -> list[str]:
         "",
         f"**Intervals** ({level}): where the mean regret and the mean epochs saved of a *new search of "
         f"{analysis.new_configs} configurations* will fall with probability {level}, for that row's value. They "
-        f"come from resampling whole configurations (the unit: one {unit}): each simulated search first "
+        f"come from resampling whole configurations (the unit: a {unit}): each simulated search first "
         "resamples the observed configurations, then draws its own from them, so they cover both what these "
         "curves leave unknown and the luck of the next search's draw.",
         "",
@@ -125,7 +125,7 @@ def markdown_report(analysis: Analysis, tolerance: float, source: str) -> str:
             f"epochs at {_range(best['regret'], best['regret_low'], best['regret_high'])} regret in "
             f"{analysis.target} ({level} intervals), and fired on {_percent(best['trigger_rate'])} of these curves. "
             f"Held out, the same rule stayed within the tolerance in {_share(best['cv_within_tolerance'])} of "
-            f"{best['cv_cells']} cells.{verdict}"
+            f"{best['cv_cells']} cells{_cell_size(analysis)}.{verdict}"
         )
         baselines = group[(group["kind"] == "baseline") & group["regret"].notna()]
         for baseline in baselines.to_dict("records"):
@@ -141,6 +141,19 @@ def markdown_report(analysis: Analysis, tolerance: float, source: str) -> str:
         )
     lines += _censoring_note(table)
     return "\n".join(lines) + "\n"
+
+
+def _cell_size(analysis: Analysis) -> str:
+    """How big a held-out cell is, against the new search the intervals are for."""
+    split = analysis.split
+    if split is None or not split.n_cells:
+        return ""
+    configs = split.n_configs / split.n_groups
+    fold = " on one data fold" if split.n_folds > 1 else ""
+    return (
+        f" (each cell about {configs:.0f} configurations{fold}, so noisier than a search of "
+        f"{analysis.new_configs} with all its folds)"
+    )
 
 
 def _censoring_note(table: pd.DataFrame) -> list[str]:
@@ -216,11 +229,12 @@ def _plot_tradeoff(analysis: Analysis, metric: str, tolerance: float, path: str)
         line = axes.plot(100 * group["epochs_saved"], 100 * group["regret"], ".-", alpha=0.6, label=name)
         chosen = group[group["recommended"]]
         # The chosen value with its prediction intervals for the next search.
+        saved, regret = chosen["epochs_saved"].to_numpy(), chosen["regret"].to_numpy()
         axes.errorbar(
-            100 * chosen["epochs_saved"],
-            100 * chosen["regret"],
-            xerr=100 * np.abs(chosen[["epochs_saved_low", "epochs_saved_high"]].to_numpy().T - chosen["epochs_saved"].to_numpy()),
-            yerr=100 * np.abs(chosen[["regret_low", "regret_high"]].to_numpy().T - chosen["regret"].to_numpy()),
+            100 * saved,
+            100 * regret,
+            xerr=100 * np.abs(chosen[["epochs_saved_low", "epochs_saved_high"]].to_numpy().T - saved),
+            yerr=100 * np.abs(chosen[["regret_low", "regret_high"]].to_numpy().T - regret),
             fmt="o",
             markersize=10,
             markeredgecolor="black",
@@ -228,6 +242,11 @@ def _plot_tradeoff(analysis: Analysis, metric: str, tolerance: float, path: str)
             zorder=3,
         )
     axes.axhline(100 * tolerance, color="red", linestyle="--", linewidth=1, label=f"tolerance {100 * tolerance:g}%")
+    # Zoom to where the decisions lie: the tolerance, the baselines and the chosen values' intervals.
+    decided = candidates[candidates["recommended"] | (candidates["kind"] == "baseline")]
+    top = np.nanmax([4 * tolerance, *(1.3 * decided["regret_high"].to_numpy(dtype=float))])
+    if np.isfinite(top) and top > 0:
+        axes.set_ylim(bottom=min(0.0, 100 * float(np.nanmin(candidates["regret"]))), top=100 * top)
     axes.set_xlabel("epochs saved (%)")
     axes.set_ylabel(f"regret in {analysis.target} (%)")
     axes.set_title(f"Trade-off per policy on {metric} (recommended: with {analysis.interval:.0%} intervals)")

@@ -593,3 +593,13 @@ def test_a_stopper_that_overrides_its_decision_but_not_its_scores_is_refused():
         policy = "gl_relabelled"
 
     assert replay(pd.DataFrame(u_curve("a")), [Relabelled("val_loss", 5.0)])["reason"].iloc[0] == "gl_relabelled"
+
+
+def test_a_csv_with_rays_training_iteration_instead_of_epoch_is_read(tmp_path):
+    frame = pd.DataFrame(u_curve("a") + u_curve("b", minimum_at=15)).rename(columns={"epoch": "training_iteration"})
+    frame.drop(columns=["config_id", "fold"]).to_csv(tmp_path / "curves.csv", index=False)
+    curves = load_curves(tmp_path / "curves.csv")
+    assert curves.groupby("trial_id")["epoch"].max().tolist() == [EPOCHS, EPOCHS]
+    with pytest.warns(UserWarning, match="only 2 configurations"):
+        row = analyse(curves, metrics=[("val_loss", "min")], families=("patience",), baselines=False).recommendations
+    assert row["cv_unit"].iloc[0] == "trial" and row["n_no_target"].iloc[0] == 0

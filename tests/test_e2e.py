@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -94,9 +95,11 @@ def test_recommend_writes_every_report_file(mlp_search, tmp_path, capsys):
     assert f"Report: {out}" in printed
     assert "Replayed with the experiment's stopper settings: patience on val_loss: min_delta 0.001" in printed
     table = pd.read_csv(out / "recommendations.csv")
-    assert list(table.columns[:13]) == RECOMMENDATION_COLUMNS
+    assert list(table.columns[: len(RECOMMENDATION_COLUMNS)]) == RECOMMENDATION_COLUMNS
     assert set(table["metric"]) == {"val_loss", "val_accuracy"}
-    assert (table["n_curves"] == 18).all() and (table["n_folds"] == 3).all()
+    assert (table["n_curves"] == 18).all() and (table["n_folds"] == 3).all() and (table["n_configs"] == 6).all()
+    assert (table["cv_unit"] == "configuration").all() and (table["new_configs"] == 6).all()
+    assert "Intervals (80%): mean regret and epochs saved of a new search of 6 configurations" in printed
     candidates = pd.read_csv(out / "policies.csv")
     assert candidates["recommended"].sum() == len(table)
     markdown = (out / "recommendations.md").read_text()
@@ -234,3 +237,31 @@ def test_a_diverging_gan_stops_as_non_finite_and_asha_never_sees_nan(ray_session
     assert (diverged["stop_epoch"] == 3).all()
     assert set(diverged["metric"]) <= {"d_loss", "g_loss", "fid"}
     assert set(reasons["stop_reason"]) <= {"non_finite", "threshold", "scheduler"}
+
+
+def test_recommend_reads_a_plain_ray_tune_experiment(ray_session, tmp_path, capsys):
+    """An experiment written without tune-stop: a function trainable, no fold or config_id, Ray's training_iteration."""
+    from ray import tune
+
+    from tune_stop.cli import main
+
+    def trainable(config):
+        rng = np.random.default_rng(config["seed"])
+        for step in range(1, 13):
+            loss = (step - config["best"]) ** 2 / 50 + 0.2 + rng.normal(0, 0.01)
+            tune.report({"val_loss": loss, "test_accuracy": 1 - loss / 2})
+
+    tuner = tune.Tuner(
+        trainable,
+        param_space={"seed": tune.grid_search(list(range(8))), "best": tune.randint(3, 10)},
+        run_config=tune.RunConfig(storage_path=str(tmp_path), name="plain", verbose=0),
+    )
+    assert not tuner.fit().errors
+    capsys.readouterr()
+    assert main(["recommend", str(tmp_path / "plain"), "--out", str(tmp_path / "report"), "--policy", "patience"]) == 0
+    table = pd.read_csv(tmp_path / "report" / "recommendations.csv").set_index(["policy", "metric"])
+    row = table.loc[("patience", "val_loss")]
+    assert row["n_curves"] == 8 and row["n_censored"] == 0 and row["cv_unit"] == "trial" and row["cv_groups"] == 5
+    assert np.isfinite(row[["cv_regret_mean", "regret_high", "epochs_saved_low"]].astype(float)).all()
+    markdown = (tmp_path / "report" / "recommendations.md").read_text()
+    assert "5 groups of trials = 5 held-out cells" in markdown and "too many censored" not in markdown

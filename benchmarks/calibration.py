@@ -1,0 +1,216 @@
+"""Do ``tune-stop recommend``'s intervals hold for the user's next search? Counted, not assumed.
+
+For each space (``mlp-digits``, ``perceptron-digits``, ``gan-digits``) two independent
+full-curve searches are recorded (seeds 0 and 1: other configurations, other thresholds).
+Each recommends on one and is realized on the other: every row of the recommendations
+(each policy's chosen value, and the untuned baselines) is replayed on the other
+search's curves, and its mean regret and mean epochs saved there are compared with the
+prediction intervals, which were computed for a search of that size. Repeated random
+half-splits of the configurations of each search add more such pairs.
+
+Printed per space and pooled: the coverage of the intervals against their level, the
+largest z-score (realized minus predicted over the interval's half-width in standard
+units), how far the worst miss lies outside its interval (in interval widths), and how
+often a value recommended within the tolerance exceeded it in the new search. Goals:
+pooled coverage within 10 points of the level; no miss outside by more than the
+interval's width; the tolerance exceeded in at most ``1 - level`` of the new searches.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analysis import Analysis, CurveSet, analyse, load_curves, load_experiment, replay_policy
+from search_spaces import load_space
+from tune_stop.search import SearchOptions, run_search
+
+LEVEL = 0.8
+TOLERANCE = 0.01
+
+#: space: (configurations, epochs) of each search, full and quick.
+SIZES = {
+    "mlp-digits": ((40, 60), (6, 8)),
+    "perceptron-digits": ((40, 60), (6, 8)),
+    "gan-digits": ((12, 25), (4, 4)),
+}
+
+
+def record(space_name: str, configs: int, epochs: int, seed: int, storage: str, keep: Path | None) -> pd.DataFrame:
+    """Whole curves of one search (FIFO, only the non-finite guard armed).
+
+    With ``keep``, the curves are read from ``keep/<space>-<configs>x<epochs>-seed<seed>.csv``
+    when that file exists and written there otherwise, so the statistics can be run again
+    on the same searches.
+    """
+    cached = keep / f"{space_name}-{configs}x{epochs}-seed{seed}.csv" if keep is not None else None
+    if cached is not None and cached.is_file():
+        return load_curves(cached)
+    space = load_space(space_name).with_overrides(num_samples=configs, max_epochs=epochs, seed=seed).full_curves()
+    summary = run_search(space, SearchOptions(storage_path=storage, name=f"{space_name}-{seed}", verbose=0))
+    if summary.num_errors:
+        raise RuntimeError(f"{summary.num_errors} trials of {space_name} (seed {seed}) failed")
+    curves = load_experiment(summary.experiment_path)
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        curves.drop(
+            columns=[c for c in curves.columns if str(c).startswith("config/") and c != "config/max_epochs"]
+        ).to_csv(cached, index=False)
+    return curves
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One recommendation row realized on a new search."""
+
+    space: str
+    pair: str
+    policy: str
+    metric: str
+    kind: str
+    within_choice: bool
+    predicted: float
+    low: float
+    high: float
+    realized: float
+    quantity: str
+
+
+def realize(analysis: Analysis, new: CurveSet, space: str, pair: str) -> list[Outcome]:
+    """Replays each row's chosen value on ``new`` and pairs the realized means with the intervals."""
+    rows = {(str(r["policy"]), str(r["metric"])): r for r in analysis.recommendations.to_dict("records")}
+    outcomes = []
+    for result, chosen, kind in analysis.replays:
+        if chosen is None:
+            continue
+        policy = result.policy
+        row = rows[(policy.name, policy.metric)]
+        fixed = dataclasses.replace(policy, candidates=(policy.candidates[chosen],))
+        realized = replay_policy(fixed, new, analysis.target, analysis.target_mode)
+        evaluable = realized.evaluable[:, 0]
+        if not evaluable.any():
+            continue
+        for quantity, values in (("regret", realized.regret), ("epochs_saved", realized.epochs_saved)):
+            outcomes.append(
+                Outcome(
+                    space,
+                    pair,
+                    policy.name,
+                    policy.metric,
+                    kind,
+                    row["choice"] == "within the tolerance",
+                    float(row[quantity]),
+                    float(row[f"{quantity}_low"]),
+                    float(row[f"{quantity}_high"]),
+                    float(values[evaluable, 0].mean()),
+                    quantity,
+                )
+            )
+    return outcomes
+
+
+def _subset(curves: pd.DataFrame, configs: np.ndarray) -> CurveSet:
+    return CurveSet.from_frame(curves[curves["config_id"].isin(configs)])
+
+
+def evaluate(space: str, searches: list[pd.DataFrame], half_splits: int, seed: int = 0) -> list[Outcome]:
+    """Cross-search pairs (each search predicts the other) and half-splits within each search."""
+    outcomes: list[Outcome] = []
+    rng = np.random.default_rng(seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # small halves warn about their size
+        for index, (source, other) in enumerate([(0, 1), (1, 0)]):
+            new = CurveSet.from_frame(searches[other])
+            n_new = int(searches[other]["config_id"].nunique())
+            analysis = analyse(searches[source], tolerance=TOLERANCE, interval=LEVEL, new_configs=n_new, seed=index)
+            outcomes += realize(analysis, new, space, f"seed {source} -> seed {other}")
+        for split in range(half_splits):
+            curves = searches[split % 2]
+            configs = rng.permutation(curves["config_id"].unique())
+            half = len(configs) // 2
+            train, test = configs[:half], configs[half:]
+            analysis = analyse(
+                curves[curves["config_id"].isin(train)],
+                tolerance=TOLERANCE,
+                interval=LEVEL,
+                new_configs=len(test),
+                seed=split,
+            )
+            outcomes += realize(analysis, _subset(curves, test), space, f"half-split {split}")
+    return outcomes
+
+
+def summarize(frame: pd.DataFrame, label: str) -> dict[str, object]:
+    """Coverage, z-scores, misses and tolerance exceedances of a set of outcomes."""
+    z_unit = stats.norm.ppf(0.5 + LEVEL / 2)
+    width = frame["high"] - frame["low"]
+    inside = (frame["realized"] >= frame["low"]) & (frame["realized"] <= frame["high"])
+    half = np.where(
+        frame["realized"] >= frame["predicted"], frame["high"] - frame["predicted"], frame["predicted"] - frame["low"]
+    )
+    realized, low, high = (frame[c].to_numpy(dtype=float) for c in ("realized", "low", "high"))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = z_unit * (realized - frame["predicted"].to_numpy(dtype=float)) / half
+        outside = np.maximum(np.maximum(low - realized, realized - high), 0.0) / width.to_numpy(dtype=float)
+    regret = frame[frame["quantity"] == "regret"]
+    within = regret[regret["within_choice"] & (regret["kind"] == "recommended")]
+    exceeded = float((within["realized"] > TOLERANCE).mean()) if len(within) else np.nan
+    coverage = float(inside.mean())
+    worst_outside = float(np.nanmax(outside)) if len(frame) else np.nan
+    goals = abs(coverage - LEVEL) <= 0.10 and worst_outside <= 1.0 and (np.isnan(exceeded) or exceeded <= 1 - LEVEL)
+    by_quantity = {q: float(inside[frame["quantity"] == q].mean()) for q in ("regret", "epochs_saved")}
+    return {
+        "benchmark": f"calibration: {label}",
+        "size": f"{len(frame) // 2} rows realized",
+        "seconds": np.nan,
+        "baseline_s": np.nan,
+        "ratio": coverage / LEVEL,
+        "note": (
+            f"coverage {coverage:.0%} at level {LEVEL:.0%} (regret {by_quantity['regret']:.0%}, epochs saved "
+            f"{by_quantity['epochs_saved']:.0%}); |z| median {np.nanmedian(np.abs(z)):.2f}, "
+            f"max {np.nanmax(np.abs(z)):.1f}; "
+            f"worst miss {worst_outside:.2f} widths outside; tolerance exceeded in {exceeded:.0%} of "
+            f"{len(within)} new searches with a value chosen within it"
+            + (f"; goals {'met' if goals else 'NOT met'}" if label == "pooled" else "")
+        ),
+    }
+
+
+def run(quick: bool = False, keep: Path | None = None) -> list[dict[str, object]]:
+    """The calibration rows; ``keep``: a folder that keeps the recorded curves for another run."""
+    import ray
+
+    outcomes: list[Outcome] = []
+    spaces = ["mlp-digits"] if quick else list(SIZES)
+    try:
+        for space in spaces:
+            configs, epochs = SIZES[space][1 if quick else 0]
+            with tempfile.TemporaryDirectory() as storage:
+                searches = [record(space, configs, epochs, seed, storage, keep) for seed in (0, 1)]
+            outcomes += evaluate(space, searches, half_splits=2 if quick else 20)
+    finally:
+        ray.shutdown()
+    frame = pd.DataFrame([dataclasses.asdict(o) for o in outcomes])
+    if keep is not None:
+        frame.to_csv(keep / f"outcomes{'-quick' if quick else ''}.csv", index=False)
+    rows = [summarize(frame[frame["space"] == space], space) for space in spaces]
+    rows.append(summarize(frame, "pooled"))
+    return rows
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.calibration", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="one small space, to show it runs (no claims)")
+    parser.add_argument("--keep", type=Path, help="folder that keeps the recorded curves (reused when present)")
+    arguments = parser.parse_args()
+    with pd.option_context("display.width", 300, "display.max_colwidth", 400):
+        print(pd.DataFrame(run(quick=arguments.quick, keep=arguments.keep)).to_string(index=False))

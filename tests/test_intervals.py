@@ -1,0 +1,107 @@
+"""Prediction intervals for the next search and the choice rule, on data whose truth is known."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import CurveSet, Policy, analyse, predicted_means, replay_policy
+from analysis._recommend import _Estimate, choose_candidate
+
+
+def synthetic_search(num_configs: int, seed: int, epochs: int = 30, folds: int = 2) -> pd.DataFrame:
+    """A search drawn from a known population: U-shaped curves whose minimum, scale and noise vary by configuration."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    t = np.arange(1, epochs + 1)
+    for config in range(num_configs):
+        minimum, scale, noise = rng.uniform(5, 25), rng.uniform(0.5, 2), rng.uniform(0.002, 0.02)
+        for fold in range(folds):
+            val = scale * ((t - minimum) / epochs) ** 2 + 0.1 + rng.normal(0, noise, epochs)
+            accuracy = 0.95 - 0.5 * ((t - minimum) / epochs) ** 2 + rng.normal(0, 0.005, epochs)
+            rows += [
+                {
+                    "trial_id": f"s{seed}-c{config}-f{fold}",
+                    "config_id": f"c{config}",
+                    "fold": fold,
+                    "epoch": epoch + 1,
+                    "val_loss": val[epoch],
+                    "test_accuracy": accuracy[epoch],
+                    "config/max_epochs": epochs,
+                }
+                for epoch in range(epochs)
+            ]
+    return pd.DataFrame(rows)
+
+
+def test_intervals_cover_new_searches_drawn_from_the_same_population_at_their_level():
+    """Recommend on one search, draw a new one from the same population, count how often the interval held."""
+    policy = Policy("patience", "val_loss", "min", (2.0,))
+    covered, above, repeats = 0, 0, 120
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        for repeat in range(repeats):
+            analysis = analyse(
+                synthetic_search(30, seed=repeat),
+                metrics=[("val_loss", "min")],
+                families=("patience",),
+                baselines=False,
+            )
+            row = analysis.candidates.set_index("value").loc[2.0]
+            new = replay_policy(
+                policy, CurveSet.from_frame(synthetic_search(30, seed=10_000 + repeat)), "test_accuracy", "max"
+            )
+            realized = new.regret[new.evaluable[:, 0], 0].mean()
+            covered += row["regret_low"] <= realized <= row["regret_high"]
+            above += realized > row["regret_high"]
+    # 80% intervals; with 120 draws the binomial standard error is 3.7 points.
+    assert 0.68 <= covered / repeats <= 0.92
+    assert above / repeats <= 0.2  # the side that matters: a new search worse than the upper end
+
+
+def test_predicted_means_widen_with_fewer_observed_configurations_and_handle_no_data():
+    rng = np.random.default_rng(0)
+    values = rng.exponential(1.0, (200, 1))
+    widths = []
+    for observed in (10, 40, 200):
+        low, high = predicted_means(
+            values[:observed], np.ones((observed, 1)), new_configs=40, level=0.8, rng=np.random.default_rng(1)
+        )
+        widths.append(float(high[0] - low[0]))
+    assert widths[0] > widths[1] > widths[2] > 0
+    # A larger new search averages more configurations: a narrower interval.
+    narrow, wide = (
+        predicted_means(values, np.ones((200, 1)), new_configs=n, level=0.8, rng=np.random.default_rng(1))
+        for n in (1000, 10)
+    )
+    assert narrow[1][0] - narrow[0][0] < wide[1][0] - wide[0][0]
+    # A candidate no configuration can evaluate has no interval.
+    sums, counts = np.zeros((5, 2)), np.zeros((5, 2))
+    sums[:, 0], counts[:, 0] = 1.0, 1.0
+    low, high = predicted_means(sums, counts, new_configs=5, level=0.8, rng=np.random.default_rng(0))
+    assert low[0] == pytest.approx(1.0) and high[0] == pytest.approx(1.0) and np.isnan(low[1]) and np.isnan(high[1])
+
+
+def _estimate(regret, high, saved, trigger) -> _Estimate:
+    n = len(regret)
+    regret, high, saved = (np.asarray(v, dtype=float) for v in (regret, high, saved))
+    return _Estimate(np.full(n, 10), regret, saved, np.asarray(trigger, dtype=float), high, regret, saved, saved)
+
+
+@pytest.mark.parametrize(
+    ("estimate", "expected"),
+    [
+        # The upper end decides: candidate 1 has the lower mean but its interval crosses the tolerance.
+        (_estimate([0.001, 0.004, 0.008], [0.009, 0.02, 0.0099], [0.2, 0.6, 0.5], [1, 1, 1]), (2, "within")),
+        # Ties in epochs saved and regret go to the most conservative (later) candidate.
+        (_estimate([0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0, 0, 0]), (2, "never")),
+        (_estimate([0.002, 0.002], [0.005, 0.005], [0.3, 0.3], [1, 1]), (1, "within")),
+        # Nothing within the tolerance: the lowest regret, said so.
+        (_estimate([0.05, 0.02, 0.03], [0.08, 0.04, 0.05], [0.6, 0.3, 0.4], [1, 1, 1]), (1, "fallback")),
+    ],
+)
+def test_choice_rule(estimate, expected):
+    assert choose_candidate(estimate, "tolerance", 0.01, 0.05) == expected

@@ -124,6 +124,9 @@ def _estimate(
             predicted_means(sums[present], counts[present], new_configs=new_configs, level=level, rng=rng, draws=draws)
         )
     (regret_low, regret_high), (saved_low, saved_high) = intervals
+    # The small-sample widening must not leave what each quantity can be.
+    regret_low, regret_high = np.fmax(regret_low, 0.0), np.fmax(regret_high, 0.0)
+    saved_low, saved_high = np.clip(saved_low, 0.0, 1.0), np.clip(saved_high, 0.0, 1.0)
     return _Estimate(count, regret, saved, trigger, regret_high, regret_low, saved_low, saved_high)
 
 

@@ -149,7 +149,7 @@ def evaluate(space: str, searches: list[pd.DataFrame], half_splits: int, seed: i
 
 def summarize(frame: pd.DataFrame, label: str) -> dict[str, object]:
     """Coverage, z-scores, misses and tolerance exceedances of a set of outcomes."""
-    z_unit = stats.norm.ppf(0.5 + LEVEL / 2)
+    z_unit = stats.norm.ppf(0.5 + LEVEL / 2)  # an interval's half-width in standard units
     width = frame["high"] - frame["low"]
     inside = (frame["realized"] >= frame["low"]) & (frame["realized"] <= frame["high"])
     half = np.where(
@@ -164,6 +164,8 @@ def summarize(frame: pd.DataFrame, label: str) -> dict[str, object]:
     exceeded = float((within["realized"] > TOLERANCE).mean()) if len(within) else np.nan
     coverage = float(inside.mean())
     worst_outside = float(np.nanmax(outside)) if len(frame) else np.nan
+    miss_points = np.maximum(np.maximum(low - realized, realized - high), 0.0)
+    far = int((miss_points > width.to_numpy(dtype=float)).sum())
     goals = abs(coverage - LEVEL) <= 0.10 and worst_outside <= 1.0 and (np.isnan(exceeded) or exceeded <= 1 - LEVEL)
     by_quantity = {q: float(inside[frame["quantity"] == q].mean()) for q in ("regret", "epochs_saved")}
     return {
@@ -176,7 +178,8 @@ def summarize(frame: pd.DataFrame, label: str) -> dict[str, object]:
             f"coverage {coverage:.0%} at level {LEVEL:.0%} (regret {by_quantity['regret']:.0%}, epochs saved "
             f"{by_quantity['epochs_saved']:.0%}); |z| median {np.nanmedian(np.abs(z)):.2f}, "
             f"max {np.nanmax(np.abs(z)):.1f}; "
-            f"worst miss {worst_outside:.2f} widths outside; tolerance exceeded in {exceeded:.0%} of "
+            f"worst miss {worst_outside:.2f} widths ({100 * np.nanmax(miss_points):.2f} points) outside, "
+            f"{far} rows outside by more than their width; tolerance exceeded in {exceeded:.0%} of "
             f"{len(within)} new searches with a value chosen within it"
             + (f"; goals {'met' if goals else 'NOT met'}" if label == "pooled" else "")
         ),

@@ -26,6 +26,7 @@ import inspect
 import itertools
 import math
 import numbers
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -449,6 +450,40 @@ def threshold_key(metric: str) -> str:
     return f"{metric}_threshold"
 
 
+class _Yaml12Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2's float rules: ``1e-3``, ``2E5`` and ``.5`` are numbers.
+
+    PyYAML follows YAML 1.1, where a float needs a dot (``1.0e-3``), so ``lr: 1e-3`` would
+    be the string ``'1e-3'``.
+    """
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:float"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """The parser's problem with its line and column (from 1), in one line."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error).strip().splitlines()[0]
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{problem}{where}"
+
+
 def _read(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text()
@@ -460,10 +495,12 @@ def _read(path: Path) -> dict[str, Any]:
         if path.suffix == ".toml":
             data: Any = tomllib.loads(text)
         else:
-            data = yaml.safe_load(text)
-    except (yaml.YAMLError, tomllib.TOMLDecodeError) as error:
+            data = yaml.load(text, Loader=_Yaml12Loader)  # a SafeLoader: no arbitrary objects
+    except yaml.YAMLError as error:
+        raise SpaceError(str(path), "", f"not valid YAML: {_yaml_problem(error)}") from None
+    except tomllib.TOMLDecodeError as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise SpaceError(str(path), "", f"not valid {path.suffix.lstrip('.').upper()}: {first_line}") from None
+        raise SpaceError(str(path), "", f"not valid TOML: {first_line}") from None
     if not isinstance(data, dict):
         raise SpaceError(
             str(path), "", f"must hold a mapping of keys ({', '.join(_TOP_LEVEL)}), got {type(data).__name__}"

@@ -230,3 +230,26 @@ def test_full_curves_keeps_only_the_guard_and_the_stoppers_settings_for_the_repl
     (stopper,) = user.build_stopper().stoppers
     assert isinstance(stopper, NonFiniteStopper)
     assert user.full_curves().replayed_stoppers == original.stoppers  # applying it twice changes nothing
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "check"),
+    [
+        ("lr: {loguniform: [0.001, 0.1]}", "lr: 1e-3", lambda space: space.config["lr"] == 0.001),
+        (
+            "{loguniform: [0.001, 0.1]}",
+            "{loguniform: [1e-4, 1E-2]}",
+            lambda space: space.config["lr"]["loguniform"] == [1e-4, 1e-2],
+        ),
+        ("threshold: {uniform: [0.1, 0.5]}", "threshold: 2e-1", lambda space: space.stoppers[0]["threshold"] == 0.2),
+        ("max_epochs: 5", "max_epochs: 5\n  weight_decay: .5e-3", lambda space: space.config["weight_decay"] == 0.0005),
+    ],
+)
+def test_space_files_read_numbers_as_yaml_1_2_does(tmp_path, old, new, check):
+    assert old in VALID
+    assert check(load_space(write(tmp_path, VALID.replace(old, new))))
+
+
+def test_broken_yaml_is_reported_with_its_line_and_column(tmp_path):
+    with pytest.raises(SpaceError, match=r"not valid YAML: .* at line 3, column \d+$"):
+        load_space(write(tmp_path, "description: x\ntrainable: perceptron\nconfig: {lr: [1, 2}\nseed: 1\n"))

@@ -26,11 +26,20 @@ def atomic_write(path: Path, write: Callable[[str], object]) -> Path:
     os.close(handle)
     try:
         write(temporary)
+        # mkstemp makes the file private (0600); a report gets the user's usual permissions.
+        os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it, so it is set straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _percent(value: Any) -> str:

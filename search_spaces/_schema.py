@@ -27,6 +27,7 @@ import itertools
 import math
 import numbers
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -194,6 +195,18 @@ class SearchSpace:
             new_scheduler = {"name": scheduler}
         if max_epochs is not None and "max_t" in new_scheduler:
             new_scheduler["max_t"] = max_epochs
+        grace = new_scheduler.get("grace_period")
+        if (
+            max_epochs is not None
+            and new_scheduler.get("name") == "asha"
+            and isinstance(grace, int)
+            and grace > max_epochs
+        ):
+            warnings.warn(
+                f"scheduler.grace_period {grace} exceeds the {max_epochs} epochs asked for: lowered to {max_epochs}",
+                stacklevel=2,
+            )
+            new_scheduler["grace_period"] = max_epochs
         space = replace(
             self,
             num_samples=self.num_samples if num_samples is None else num_samples,

@@ -603,3 +603,18 @@ def test_a_csv_with_rays_training_iteration_instead_of_epoch_is_read(tmp_path):
     with pytest.warns(UserWarning, match="only 2 configurations"):
         row = analyse(curves, metrics=[("val_loss", "min")], families=("patience",), baselines=False).recommendations
     assert row["cv_unit"].iloc[0] == "trial" and row["n_no_target"].iloc[0] == 0
+
+
+def test_report_files_get_the_users_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    from analysis import write_report
+
+    analysis = analyse(folded_curves(), metrics=[("val_loss", "min")], families=("patience",), baselines=False)
+    previous = os.umask(0o022)
+    try:
+        written = write_report(analysis, tmp_path / "report", tolerance=0.01, source="curves")
+    finally:
+        os.umask(previous)
+    assert {stat.S_IMODE(path.stat().st_mode) for path in written} == {0o644}

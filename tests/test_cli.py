@@ -82,10 +82,7 @@ BAD_INPUT = [
     (["search"], "give a SPACE to search, or --resume EXPERIMENT"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
     (["search", "mlp-digits", "--storage-path", "{tmp}/results", "--name", "taken"], "already exists"),
-    (
-        ["search", "perceptron-digits", "--max-epochs", "2", "--scheduler", "asha"],
-        "grace_period: 3 exceeds max_t=2",
-    ),
+    (["search", "mlp-digits", "--num-sample", "2"], "unrecognized arguments: --num-sample 2"),
     (["search", "gan-mnist", "--data-root", "{tmp}/data"], "dataset 'mnist' not found at"),
     (["search", "gan-cifar10", "--data-root", "{tmp}/data"], "dataset 'cifar10' not found at"),
     (["search", "{tmp}/inception.yaml"], "FID Inception weights not found: put pt_inception-2015-12-05"),
@@ -244,3 +241,23 @@ def test_console_script_runs_a_search_and_prints_the_summary(tmp_path):
     assert "Stop reasons: " in run.stdout
     assert f"Results: {tmp_path / 'cli'}" in run.stdout
     assert (tmp_path / "cli" / "stop_reasons.csv").is_file()
+
+
+def test_an_interrupted_search_exits_130_and_failed_trials_1(monkeypatch, capsys):
+    from types import SimpleNamespace
+
+    from tune_stop import cli
+
+    def summary(trials, reasons, errors):
+        return SimpleNamespace(num_trials=trials, stop_reasons=[{}] * reasons, num_errors=errors)
+
+    assert cli._search_exit_code(summary(6, 4, 0)) == 130  # Ctrl-C: Ray stopped the search, trials unfinished
+    assert cli._search_exit_code(summary(6, 6, 2)) == 1
+    assert cli._search_exit_code(summary(6, 6, 0)) == 0
+
+    def interrupted() -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_cmd_spaces", interrupted)
+    assert cli.main(["spaces"]) == 130
+    assert capsys.readouterr().err.strip() == "tune-stop: interrupted"

@@ -130,6 +130,8 @@ def test_full_curves_then_recommend_sees_no_censored_curve(ray_session, tmp_path
     experiment = tmp_path / "full"
     reasons = load_stop_reasons(experiment)
     assert len(reasons) == 6 and set(reasons["stop_reason"]) == {"completed"}
+    # A completed trial records the search's metric and its final value.
+    assert set(reasons["metric"]) == {"val_loss"} and reasons["value"].astype(float).gt(0).all()
     assert (load_experiment(experiment).groupby("trial_id")["epoch"].max() == 5).all()
     capsys.readouterr()
     assert main(["recommend", str(experiment), "--out", str(tmp_path / "report"), "--policy", "patience"]) == 0

@@ -53,6 +53,11 @@ def test_the_gan_learns_digits_fid_falls():
         assert result["epoch_time_s"] > 0 and result["fid_time_s"] > 0
     assert [p.name for p in samples] == ["epoch_0004.png", "epoch_0008.png"]
     assert samples[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # 8x8 digits blown up 8 times, 8 per row with 2-pixel padding: a person can see them.
+    from PIL import Image
+
+    with Image.open(samples[0]) as grid:
+        assert grid.width == 8 * (64 + 2) + 2
 
 
 def test_checkpoint_restores_both_networks_optimisers_epoch_and_rng(tmp_path):

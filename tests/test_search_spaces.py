@@ -253,3 +253,9 @@ def test_space_files_read_numbers_as_yaml_1_2_does(tmp_path, old, new, check):
 def test_broken_yaml_is_reported_with_its_line_and_column(tmp_path):
     with pytest.raises(SpaceError, match=r"not valid YAML: .* at line 3, column \d+$"):
         load_space(write(tmp_path, "description: x\ntrainable: perceptron\nconfig: {lr: [1, 2}\nseed: 1\n"))
+
+
+def test_a_budget_below_ashas_grace_period_lowers_it_with_a_note():
+    with pytest.warns(UserWarning, match="scheduler.grace_period 3 exceeds the 2 epochs asked for: lowered to 2"):
+        space = load_space("perceptron-digits").with_overrides(max_epochs=2, scheduler="asha")
+    assert space.scheduler["grace_period"] == 2

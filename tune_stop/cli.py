@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_TRIALS_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_TRIALS_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class UsageError(Exception):
@@ -29,7 +29,14 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    """``argparse`` that reports a usage error in one line instead of the usage block."""
+    """``argparse`` that reports a usage error in one line instead of the usage block.
+
+    Abbreviated flags are refused (``--num-sample 2`` must not start a search).
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
@@ -249,8 +256,14 @@ def _cmd_resume(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as error:
         raise UsageError(str(error)) from None
     print(_format_summary(summary))
-    unfinished = summary.num_trials > len(summary.stop_reasons)
-    return EXIT_TRIALS_FAILED if summary.num_errors or unfinished else EXIT_OK
+    return _search_exit_code(summary)
+
+
+def _search_exit_code(summary: SearchSummary) -> int:
+    """130 when the search was interrupted (trials left unfinished), 1 when trials failed, else 0."""
+    if summary.num_trials > len(summary.stop_reasons):
+        return EXIT_INTERRUPTED
+    return EXIT_TRIALS_FAILED if summary.num_errors else EXIT_OK
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
@@ -265,14 +278,20 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
     if args.full_curves and args.scheduler == "asha":
         raise UsageError("--full-curves trains every trial to its budget; drop --scheduler asha")
+    import warnings
+
     try:
-        space = load_space(args.space).with_overrides(
-            num_samples=args.num_samples, max_epochs=args.max_epochs, scheduler=args.scheduler, seed=args.seed
-        )
+        with warnings.catch_warnings(record=True) as notes:
+            warnings.simplefilter("always", UserWarning)
+            space = load_space(args.space).with_overrides(
+                num_samples=args.num_samples, max_epochs=args.max_epochs, scheduler=args.scheduler, seed=args.seed
+            )
         if args.full_curves:
             space = space.full_curves()
     except SpaceError as error:
         raise UsageError(str(error)) from None
+    for note in notes:
+        print(f"tune-stop: note: {note.message}", file=sys.stderr)
     data_root = str(Path(args.data_root).expanduser().resolve()) if args.data_root else None
     _check_data(space, data_root, args.download)
     overrides: dict[str, object] = {"data_root": data_root, "download": args.download}
@@ -308,8 +327,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
     except StorageError as error:
         raise UsageError(str(error)) from None
     print(_format_summary(summary))
-    unfinished = summary.num_trials > len(summary.stop_reasons)
-    return EXIT_TRIALS_FAILED if summary.num_errors or unfinished else EXIT_OK
+    return _search_exit_code(summary)
 
 
 def _format_summary(summary: SearchSummary) -> str:
@@ -337,7 +355,14 @@ def _format_summary(summary: SearchSummary) -> str:
             f"`tune-stop search --resume {summary.experiment_path}`"
         )
     lines.append(f"Results: {summary.experiment_path}")
-    lines.append("  stop reasons: stop_reasons.csv; curves: ray.tune.ExperimentAnalysis(<results>)")
+    lines.append(
+        "  stop reasons: stop_reasons.csv there; curves: analysis.load_experiment(<results>) "
+        "(one row per trial and epoch; Ray's ExperimentAnalysis repeats the epochs a retried trial re-ran)"
+    )
+    lines.append(
+        f"Next: `tune-stop report {summary.experiment_path}` (stop reasons, best trials); "
+        f"`tune-stop recommend {summary.experiment_path}` (which stopping parameters to use next time)"
+    )
     return "\n".join(lines)
 
 
@@ -501,6 +526,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FileExistsError as error:
         print(f"tune-stop: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("tune-stop: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

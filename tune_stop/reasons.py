@@ -56,6 +56,7 @@ class StopReasonsCallback(Callback):
             names the policy, epoch and triggering value.
         scheduler: The scheduler, if it records its own stop decisions.
         max_epochs_key: The config key of each trial's epoch budget.
+        metric: The search's metric, whose final value a ``completed`` row records.
     """
 
     def __init__(
@@ -63,10 +64,12 @@ class StopReasonsCallback(Callback):
         stopper: Stopper | None,
         scheduler: RecordingASHAScheduler | None = None,
         max_epochs_key: str = "max_epochs",
+        metric: str | None = None,
     ) -> None:
         self.stopper = stopper
         self.scheduler = scheduler
         self.max_epochs_key = max_epochs_key
+        self.metric = metric
         self._rows: dict[str, dict[str, Any]] = {}
 
     def _row(self, trial: Trial, reason: str, epoch: int, metric: str, value: float, detail: str) -> dict[str, Any]:
@@ -93,7 +96,9 @@ class StopReasonsCallback(Callback):
             return self._row(trial, record.policy, record.epoch, record.metric, record.value, record.detail)
         max_epochs = trial.config.get(self.max_epochs_key)
         if max_epochs is not None and epoch >= int(max_epochs):
-            return self._row(trial, "completed", epoch, "", math.nan, f"ran all {max_epochs} epochs")
+            metric = self.metric if self.metric is not None and self.metric in result else ""
+            value = float(result[metric]) if metric else math.nan
+            return self._row(trial, "completed", epoch, metric, value, f"ran all {max_epochs} epochs")
         if self.scheduler is not None and trial.trial_id in self.scheduler.stopped:
             metric = self.scheduler.metric or ""
             value = float(result.get(metric, math.nan)) if metric else math.nan

@@ -313,7 +313,11 @@ def build_tuner(
             storage_path=str(storage),
             stop=stopper,
             callbacks=[
-                StopReasonsCallback(stopper, scheduler if isinstance(scheduler, RecordingASHAScheduler) else None),
+                StopReasonsCallback(
+                    stopper,
+                    scheduler if isinstance(scheduler, RecordingASHAScheduler) else None,
+                    metric=space.metric,
+                ),
                 *loggers,
             ],
             checkpoint_config=tune.CheckpointConfig(

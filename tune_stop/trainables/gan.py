@@ -364,9 +364,12 @@ class GANTrainable(EpochTrainable):
         self.netG.eval()
         images = (self.netG(self.fixed_noise) + 1) / 2
         self.netG.train()
+        # Small images (8x8 digits) are blown up with whole pixels, so a person can see them.
+        scale = max(1, 64 // images.shape[-1])
+        images = images.repeat_interleave(scale, dim=-2).repeat_interleave(scale, dim=-1)
         folder = Path(self.logdir) / "samples"
         folder.mkdir(parents=True, exist_ok=True)
-        save_image(images.clamp(0, 1), folder / f"epoch_{self.epoch:04d}.png", nrow=8, padding=1)
+        save_image(images.clamp(0, 1), folder / f"epoch_{self.epoch:04d}.png", nrow=8, padding=2)
 
     # -- checkpoints and actor reuse ---------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -109,6 +110,7 @@ def load_experiment(path: str | os.PathLike[str]) -> pd.DataFrame:
             continue
         if "epoch" not in curve:  # a trainable written without tune-stop: Ray's own count of reports
             curve["epoch"] = curve["training_iteration"] if "training_iteration" in curve else range(1, len(curve) + 1)
+        curve = _without_broken_last_row(curve, trial.trial_id)
         curve = curve.drop(columns=[c for c in curve.columns if c in _RAY_COLUMNS or c.startswith("config/")])
         curve = curve.assign(trial_id=trial.trial_id)
         curve = as_reported(curve).drop(columns="trial_id")
@@ -124,8 +126,44 @@ def load_experiment(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise ExperimentError(f"{folder} holds no trial results")
     curves = pd.concat(frames, ignore_index=True)
     reasons = load_stop_reasons(folder)[["trial_id", "stop_reason", "stop_epoch"]]
+    _warn_where_reasons_disagree(curves, reasons)
     curves = curves.merge(reasons, on="trial_id", how="left")
     return curves.sort_values(["config_id", "fold", "trial_id", "epoch"], ignore_index=True)
+
+
+def _without_broken_last_row(curve: pd.DataFrame, trial_id: str) -> pd.DataFrame:
+    """The curve without a last row that was cut off mid-line (it lacks values every other row has)."""
+    if len(curve) < 2:
+        return curve
+    numeric = curve.apply(pd.to_numeric, errors="coerce")
+    always = numeric.iloc[:-1].notna().all()
+    missing = [str(c) for c in numeric.columns[always & numeric.iloc[-1].isna()]]
+    if not missing:
+        return curve
+    warnings.warn(
+        f"trial {trial_id}: the last row of its results lacks {', '.join(missing[:3])}"
+        f"{' and more' if len(missing) > 3 else ''} (a file cut off mid-row?): that row is left out.",
+        stacklevel=3,
+    )
+    return curve.iloc[:-1]
+
+
+def _warn_where_reasons_disagree(curves: pd.DataFrame, reasons: pd.DataFrame) -> None:
+    """Warns about trials whose results end before the epoch ``stop_reasons.csv`` says they stopped at."""
+    if reasons.empty:
+        return
+    last = curves.groupby("trial_id")["epoch"].max()
+    stopped = pd.to_numeric(reasons.set_index("trial_id")["stop_epoch"], errors="coerce")
+    short = [t for t in last.index if t in stopped.index and stopped[t] > last[t]]
+    if short:
+        trial = short[0]
+        reason = reasons.set_index("trial_id").loc[trial, "stop_reason"]
+        warnings.warn(
+            f"{len(short)} trials' results end before the epoch stop_reasons.csv records (trial {trial}: results "
+            f"end at epoch {last[trial]}, stopped at {int(stopped[trial])} as {reason}): "
+            "their result files are damaged or incomplete, so they count as cut short.",
+            stacklevel=3,
+        )
 
 
 def load_curves(source: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
@@ -155,6 +193,8 @@ def load_curves(source: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in ("trial_id", "epoch") if c not in frame]
     if missing:
         raise ExperimentError(f"{where} lacks the columns {', '.join(missing)}")
+    if frame.empty:
+        raise ExperimentError(f"{where} holds no rows of curves (only a header)")
     epochs = pd.to_numeric(frame["epoch"], errors="coerce")
     if epochs.isna().any() or (epochs < 1).any() or (epochs % 1 != 0).any():
         raise ExperimentError(f"{where}: epoch must hold integers >= 1")

@@ -392,6 +392,18 @@ class SearchSpace:
         space.validate()
         return space
 
+    def stopped_metrics(self) -> list[tuple[str, str]]:
+        """``(metric, mode)`` of every tunable policy the space stops on (those removed for full curves too)."""
+        pairs: list[tuple[str, str]] = []
+        for spec in self.stoppers if self.replayed_stoppers is None else self.replayed_stoppers:
+            family = FAMILIES.get(spec.get("policy", ""))
+            if family is None or not isinstance(spec.get("metric"), str):
+                continue
+            pair = (spec["metric"], "min" if family.errors_only else str(spec.get("mode", "min")))
+            if pair not in pairs:
+                pairs.append(pair)
+        return pairs
+
     def replay_settings(self) -> dict[str, dict[str, dict[str, Any]]]:
         """The stoppers' fixed arguments that ``tune-stop recommend`` replays them with.
 

@@ -58,6 +58,7 @@ def files(tmp_path, monkeypatch):
     (tmp_path / "exp" / "experiment_state-2026.json").write_text("{}")
     (tmp_path / "badepoch.csv").write_text("trial_id,epoch,val_loss\na,0,1.0\n")
     (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "header.csv").write_text("trial_id,epoch,val_loss,test_accuracy\n")
     return tmp_path
 
 
@@ -120,6 +121,7 @@ BAD_INPUT = [
     ),
     (["recommend", "{tmp}/badepoch.csv"], "epoch must hold integers >= 1"),
     (["recommend", "{tmp}/empty.csv"], "cannot read curves from"),
+    (["recommend", "{tmp}/header.csv"], "header.csv holds no rows of curves (only a header)"),
     (["recommend", "{tmp}/exp", "--out", "{tmp}/exp/report"], "is inside the experiment folder"),
     (["report", "{tmp}/results/taken"], "is not a Ray Tune experiment folder"),
     (["report", "{tmp}/curves.csv", "--metric", "fid"], "metric 'fid' is not in the curves"),
@@ -261,3 +263,35 @@ def test_an_interrupted_search_exits_130_and_failed_trials_1(monkeypatch, capsys
     monkeypatch.setattr(cli, "_cmd_spaces", interrupted)
     assert cli.main(["spaces"]) == 130
     assert capsys.readouterr().err.strip() == "tune-stop: interrupted"
+
+
+@pytest.mark.parametrize(
+    ("out", "message"),
+    [
+        ("{tmp}/curves.csv", "--out {tmp}/curves.csv is a file, not a folder"),
+        ("{tmp}/curves.csv/report", "--out {tmp}/curves.csv/report cannot be created: {tmp}/curves.csv is a file"),
+        ("/proc/tune-stop-report", "--out /proc/tune-stop-report cannot be written: "),
+    ],
+)
+def test_recommend_refuses_an_unwritable_out_in_one_line_before_any_work(files, capsys, out, message):
+    from tune_stop.cli import main
+
+    before = (files / "curves.csv").read_bytes()
+    argv = ["recommend", str(files / "curves.csv"), "--out", out.format(tmp=files)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"tune-stop: error: {message.format(tmp=files)}") and "\n" not in err
+    assert (files / "curves.csv").read_bytes() == before  # nothing lost or overwritten
+
+
+def test_search_refuses_an_unwritable_storage_path_before_ray_starts(tmp_path, capsys):
+    import ray
+
+    from tune_stop.cli import main
+
+    (tmp_path / "afile").write_text("x")
+    for storage, message in ((tmp_path / "afile", "is a file"), ("/proc/tune-stop", "cannot be written")):
+        assert main(["search", "perceptron-xor", "--storage-path", str(storage), "--name", "x"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"tune-stop: error: --storage-path {storage}") and message in err
+    assert not ray.is_initialized()

@@ -209,6 +209,15 @@ def test_gan_digits_search_with_asha_and_per_trial_fid_thresholds(ray_session, t
         else:
             assert first_hit.empty
     assert (curves["fid_samples"] == 500).all() and (curves["fid_features"] == "classifier").all()
+    # `report` ranks by the experiment's own metric, and `recommend` tunes every metric the stoppers used.
+    from tune_stop.cli import main
+
+    assert main(["report", str(summary.experiment_path)]) == 0
+    out = tmp_path / "gan-report"
+    assert main(["recommend", str(summary.experiment_path), "--out", str(out), "--policy", "threshold"]) == 0
+    table = pd.read_csv(out / "recommendations.csv")
+    assert {"fid", "d_accuracy"} <= set(table["metric"])
+    assert table.loc[table["metric"] == "d_accuracy", "mode"].iloc[0] == "max"
 
 
 class DivergingGAN:
@@ -267,3 +276,25 @@ def test_recommend_reads_a_plain_ray_tune_experiment(ray_session, tmp_path, caps
     assert np.isfinite(row[["cv_regret_mean", "regret_high", "epochs_saved_low"]].astype(float)).all()
     markdown = (tmp_path / "report" / "recommendations.md").read_text()
     assert "5 groups of trials = 5 held-out cells" in markdown and "too many censored" not in markdown
+
+
+def test_damaged_results_are_noticed_and_said_on_the_screen(mlp_search, tmp_path, capsys):
+    """One trial's progress.csv cut off mid-row and its result.json deleted, as a crash or a full disk leaves them."""
+    import shutil
+
+    from tune_stop.cli import main
+
+    _, summary, _ = mlp_search
+    experiment = tmp_path / "damaged"
+    shutil.copytree(summary.experiment_path, experiment)
+    reasons = load_stop_reasons(experiment)
+    victim = reasons.sort_values("stop_epoch").iloc[-1]
+    progress = next(p for p in experiment.glob("*/progress.csv") if victim["trial_id"] in p.parent.name)
+    lines = progress.read_text().rstrip("\n").split("\n")
+    progress.write_text("\n".join([*lines[:-1], lines[-1][: len(lines[-1]) // 3]]))  # cut off mid-row
+    (progress.parent / "result.json").unlink()
+    capsys.readouterr()
+    assert main(["recommend", str(experiment), "--out", str(tmp_path / "report"), "--policy", "patience"]) == 0
+    err = capsys.readouterr().err
+    assert f"trial {victim['trial_id']}: the last row of its results lacks" in err
+    assert "results end before the epoch stop_reasons.csv records" in err

@@ -10,6 +10,7 @@ import logging
 import math
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -182,7 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="print per-trial stop reasons and the best trials")
     report.add_argument("experiment", help="a tune-stop experiment folder")
-    report.add_argument("--metric", default="val_loss", help="metric that ranks the trials (default val_loss)")
+    report.add_argument(
+        "--metric", help="metric that ranks the trials (default: the experiment's own metric, else val_loss)"
+    )
     report.add_argument("--mode", choices=("min", "max"), help="direction of --metric (default: inferred)")
     report.add_argument("--top", type=_number(int, 1), default=5, help="best trials to show")
     return parser
@@ -218,6 +221,27 @@ def _check_fid_weights(space: object, fid_weights: str | None) -> dict[str, obje
     except InceptionWeightsError as error:
         raise UsageError(str(error)) from None
     return {"fid_weights": str(path.resolve())}
+
+
+def _check_writable_folder(folder: Path, flag: str) -> None:
+    """Refuses, in one line, a folder that cannot be created or written (checked before any work).
+
+    Raises:
+        UsageError: If ``folder`` is a file, lies under a file, or its nearest existing
+            folder is not writable.
+    """
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{flag} {folder} is a file, not a folder")
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{flag} {folder} cannot be created: {existing} is a file")
+    try:  # a real write, since permissions say nothing of read-only file systems (or to root)
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        raise UsageError(f"{flag} {folder} cannot be written: {error.strerror or error} in {existing}") from None
 
 
 def _check_resources(cpus: float, gpus: float) -> None:
@@ -319,6 +343,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
     path = experiment_path(space, options)
     if path_exists(path):
         raise UsageError(f"experiment folder {path} already exists; choose another --name")
+    if isinstance(path, Path):
+        _check_writable_folder(path, "--storage-path" if args.storage_path else "results folder")
     options = SearchOptions(**{**vars(options), "name": str(path).rstrip("/").rsplit("/", 1)[1]})
     init_ray(options)
     _check_resources(options.cpus_per_trial, options.gpus_per_trial)
@@ -367,23 +393,52 @@ def _format_summary(summary: SearchSummary) -> str:
 
 
 def _load(source: str) -> pd.DataFrame:
+    """The curves, with what loading noticed (damaged rows, disagreeing stop reasons) printed as warnings."""
+    import warnings
+
     from analysis import ExperimentError, load_curves
 
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        try:
+            curves = load_curves(source)
+        except ExperimentError as error:
+            raise UsageError(str(error)) from None
+    for warning in caught:
+        if issubclass(warning.category, UserWarning):
+            print(f"tune-stop: warning: {warning.message}", file=sys.stderr)
+    return curves
+
+
+def _metadata(source: Path) -> dict[str, object]:
+    """The experiment's ``tune-stop.json``; empty for a CSV of curves or an experiment without tune-stop."""
+    from tune_stop.search import read_metadata
+
     try:
-        return load_curves(source)
-    except ExperimentError as error:
-        raise UsageError(str(error)) from None
+        return dict(read_metadata(source))
+    except (OSError, ValueError):  # a CSV, a plain Ray Tune experiment, or a damaged tune-stop.json
+        return {}
+
+
+def _stopped_metrics(source: Path, curves: pd.DataFrame) -> list[tuple[str, str]] | None:
+    """The default metrics present, and every metric the experiment's stoppers stopped on (None: defaults)."""
+    from analysis import default_metrics
+
+    recorded = _metadata(source).get("stopped_metrics")
+    if not isinstance(recorded, list):
+        return None
+    metrics = default_metrics(list(curves.columns))
+    for pair in recorded:
+        if isinstance(pair, list) and len(pair) == 2 and pair[0] in curves and tuple(pair) not in metrics:
+            metrics.append((str(pair[0]), str(pair[1])))
+    return metrics or None
 
 
 def _replay_settings(source: Path, grace_period: int | None) -> dict[str, dict[str, dict[str, object]]]:
     """The stoppers' fixed arguments to replay with: the experiment's own, ``--grace-period`` on top."""
-    from tune_stop.search import read_metadata
     from tune_stop.stoppers import FAMILIES
 
-    try:
-        recorded = read_metadata(source).get("replay_settings")
-    except (FileNotFoundError, ValueError):  # a CSV of curves, or not a tune-stop experiment
-        recorded = None
+    recorded = _metadata(source).get("replay_settings")
     settings: dict[str, dict[str, dict[str, object]]] = {}
     if isinstance(recorded, dict):  # experiments recorded before replay settings existed have none
         for family, per_metric in recorded.items():
@@ -421,8 +476,11 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     out = Path(args.out).expanduser().resolve() if args.out else Path.cwd() / f"{source.stem}-report"
     if source.is_dir() and (out == source or source in out.parents):
         raise UsageError(f"--out {out} is inside the experiment folder; reports never write there")
+    _check_writable_folder(out, "--out")
     curves = _load(str(source))
-    metrics = [(m, args.mode or infer_mode(m)) for m in args.metric] if args.metric else None
+    metrics = (
+        [(m, args.mode or infer_mode(m)) for m in args.metric] if args.metric else _stopped_metrics(source, curves)
+    )
     families = tuple(FAMILIES) if args.policy == "all" else (args.policy,)
     settings = _replay_settings(source, args.grace_period)
     with warnings.catch_warnings(record=True) as caught:
@@ -446,7 +504,10 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     for warning in caught:
         if issubclass(warning.category, UserWarning):
             print(f"tune-stop: warning: {warning.message}", file=sys.stderr)
-    written = write_report(analysis, out, tolerance=args.tolerance, source=str(source))
+    try:
+        written = write_report(analysis, out, tolerance=args.tolerance, source=str(source))
+    except OSError as error:
+        raise UsageError(f"--out {out}: cannot write the report ({error.strerror or error})") from None
     import pandas as pd
 
     shown = [
@@ -487,8 +548,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from analysis import infer_mode
 
     curves = _load(args.experiment)
+    recorded = _metadata(Path(args.experiment).expanduser().resolve())
+    if args.metric is None:
+        args.metric = str(recorded.get("metric", "val_loss"))
+        args.mode = args.mode or recorded.get("mode")
     if args.metric not in curves:
-        raise UsageError(f"metric {args.metric!r} is not in the curves")
+        reported = ", ".join(c for c in curves.columns if not str(c).startswith("config/"))
+        raise UsageError(f"metric {args.metric!r} is not in the curves; give --metric, one of: {reported}")
     mode = args.mode or infer_mode(args.metric)
     sign = 1.0 if mode == "min" else -1.0
     ranked = curves.assign(_score=sign * pd.to_numeric(curves[args.metric], errors="coerce"))

@@ -411,6 +411,7 @@ def run_search(
         "mode": space.mode,
         "num_folds": space.num_folds,
         "replay_settings": space.replay_settings(),
+        "stopped_metrics": space.stopped_metrics(),
         "cpus_per_trial": options.cpus_per_trial,
         "gpus_per_trial": options.gpus_per_trial,
     }

@@ -5,7 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 
+
+@pytest.mark.e2e
 def test_quick_benchmarks_run_and_print_ratios():
     run = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--quick"],
@@ -30,6 +33,7 @@ def test_quick_benchmarks_run_and_print_ratios():
     assert "ratio" in run.stdout
 
 
+@pytest.mark.e2e
 def test_gpu_check_dry_run_on_the_cpu():
     run = subprocess.run(
         [sys.executable, "-m", "benchmarks.gpu_check", "--gpus-per-trial", "0", "--quick"],

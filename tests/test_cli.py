@@ -284,14 +284,18 @@ def test_recommend_refuses_an_unwritable_out_in_one_line_before_any_work(files, 
     assert (files / "curves.csv").read_bytes() == before  # nothing lost or overwritten
 
 
-def test_search_refuses_an_unwritable_storage_path_before_ray_starts(tmp_path, capsys):
+def test_search_refuses_an_unwritable_storage_path_before_ray_starts(tmp_path, capsys, monkeypatch):
     import ray
 
     from tune_stop.cli import main
+
+    def no_ray(*args, **kwargs):
+        raise AssertionError("Ray was started before the storage path was checked")
+
+    monkeypatch.setattr(ray, "init", no_ray)
 
     (tmp_path / "afile").write_text("x")
     for storage, message in ((tmp_path / "afile", "is a file"), ("/proc/tune-stop", "cannot be written")):
         assert main(["search", "perceptron-xor", "--storage-path", str(storage), "--name", "x"]) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith(f"tune-stop: error: --storage-path {storage}") and message in err
-    assert not ray.is_initialized()

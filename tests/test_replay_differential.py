@@ -23,7 +23,7 @@ from tune_stop.stoppers import (
     ThresholdStopper,
 )
 
-NUM_CURVES = 400
+NUM_CURVES = 250
 
 
 def random_curves(num_curves: int, seed: int) -> tuple[pd.DataFrame, dict[str, list[dict]]]:

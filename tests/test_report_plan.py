@@ -117,6 +117,7 @@ def _run(space, tmp_path: Path, name: str, interval: float):
     return run_search(space, options)
 
 
+@pytest.mark.e2e
 def test_batched_search_makes_the_same_decisions_as_one_epoch_at_a_time(ray_session, tmp_path):
     """ASHA and per-trial thresholds, one trial at a time so ASHA's order is fixed."""
     space = load_space("mlp-digits").with_overrides(num_samples=3, max_epochs=12)

@@ -70,6 +70,9 @@ def test_two_node_cluster_runs_trials_on_both_nodes_and_demands_shared_storage(t
 
 
 def test_ray_job_submit_with_working_dir(tmp_path):
+    import ray
+
+    ray.shutdown()  # this session's local Ray (only ours) gives its CPUs to the head started here
     port, dashboard = free_port(), free_port()
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     ray_cli = str(BIN / "ray")
@@ -108,26 +111,28 @@ def test_ray_job_submit_with_working_dir(tmp_path):
         started, _ = head.communicate(timeout=180)
         assert head.returncode == 0, started[-3000:]
         # The shipped script: `ray job submit --working-dir .` running `python -m tune_stop.cli search`.
-        submit = subprocess.run(
-            [
-                "bash",
-                str(ROOT / "examples" / "submit.sh"),
-                "perceptron-digits",
-                str(tmp_path),
-                "--max-epochs",
-                "4",
-                "--num-samples",
-                "1",
-                "--name",
-                "job",
-            ],
-            capture_output=True,
-            text=True,
-            stdin=subprocess.DEVNULL,
-            timeout=400,
-            cwd=ROOT,
-            env={**env, "RAY_ADDRESS": f"http://127.0.0.1:{dashboard}", "GPUS_PER_TRIAL": "0"},
-        )
+        command = [
+            "bash",
+            str(ROOT / "examples" / "submit.sh"),
+            "perceptron-digits",
+            str(tmp_path),
+            "--max-epochs",
+            "4",
+            "--num-samples",
+            "1",
+            "--name",
+            "job",
+        ]
+        job_env = {**env, "RAY_ADDRESS": f"http://127.0.0.1:{dashboard}", "GPUS_PER_TRIAL": "0"}
+        deadline = time.monotonic() + 120
+        while True:
+            submit = subprocess.run(
+                command, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=400, cwd=ROOT, env=job_env
+            )
+            # A head that has just started may not have its job agent yet; Ray says to try again.
+            if "No available agent to submit job" not in submit.stderr or time.monotonic() > deadline:
+                break
+            time.sleep(2)  # waiting for the head's agent to register, not for a test to pass
         output = submit.stdout + submit.stderr
         assert submit.returncode == 0, output[-3000:]
         assert "succeeded" in output

@@ -1,0 +1,114 @@
+"""A compact live progress line for a search, instead of Ray Tune's status tables.
+
+One line: trials done, running and waiting, how the finished ones stopped, the best value
+so far (the same definition as the summary's: the best epoch of any trial by the search's
+metric and mode), the elapsed time and a rough estimate of what remains. On a terminal it
+is rewritten in place; in a log it is printed at most every ``log_interval_s`` seconds.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from ray.tune import Callback
+
+__all__ = ["SearchProgress"]
+
+
+class SearchProgress(Callback):
+    """Prints the search's progress as one line (a Ray Tune callback on the driver).
+
+    Args:
+        metric: The search's metric.
+        mode: ``"min"`` or ``"max"``.
+        num_trials: Trials in the search.
+        stop_reasons: Returns the count of each stop reason of the trials ended so far.
+        stream: Where to print (standard error by default).
+        log_interval_s: Least seconds between two lines when ``stream`` is not a terminal.
+    """
+
+    def __init__(
+        self,
+        metric: str,
+        mode: str,
+        num_trials: int,
+        stop_reasons: Callable[[], Counter[str]],
+        stream: TextIO | None = None,
+        log_interval_s: float = 10.0,
+    ) -> None:
+        self.metric = metric
+        self.sign = 1.0 if mode == "min" else -1.0
+        self.num_trials = num_trials
+        self.stop_reasons = stop_reasons
+        self.stream = stream if stream is not None else sys.stderr
+        self.log_interval_s = log_interval_s
+        self.best = math.inf
+        self.started_at = time.monotonic()
+        self.running: set[str] = set()
+        self.ended: set[str] = set()
+        self.last_printed = -math.inf
+        self.width = 0
+
+    @property
+    def interactive(self) -> bool:
+        isatty = getattr(self.stream, "isatty", None)
+        return bool(isatty()) if callable(isatty) else False
+
+    def on_trial_start(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        self.running.add(trial.trial_id)
+        self._show()
+
+    def on_trial_result(self, iteration: int, trials: list[Any], trial: Any, result: dict[str, Any], **info: Any) -> None:
+        value = result.get(self.metric)
+        if isinstance(value, (int, float)) and math.isfinite(value) and self.sign * value < self.sign * self.best:
+            self.best = float(value)
+        self._show()
+
+    def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        self._end(trial)
+
+    def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        self._end(trial)
+
+    def on_experiment_end(self, trials: list[Any], **info: Any) -> None:
+        self._show(final=True)
+
+    def _end(self, trial: Any) -> None:
+        self.running.discard(trial.trial_id)
+        self.ended.add(trial.trial_id)
+        self._show(force=True)
+
+    def line(self) -> str:
+        """The progress line as it stands."""
+        done, running = len(self.ended), len(self.running)
+        waiting = max(self.num_trials - done - running, 0)
+        elapsed = time.monotonic() - self.started_at
+        reasons = ", ".join(f"{reason} {count}" for reason, count in self.stop_reasons().most_common())
+        best = f"{self.best:.4g}" if math.isfinite(self.best) else "-"
+        text = (
+            f"trials {done}/{self.num_trials} done, {running} running, {waiting} waiting"
+            f"{f' | stopped: {reasons}' if reasons else ''} | best {self.metric} {best} | {elapsed:.0f} s"
+        )
+        if 0 < done < self.num_trials:
+            text += f", about {elapsed / done * (self.num_trials - done):.0f} s left"
+        return text
+
+    def _show(self, force: bool = False, final: bool = False) -> None:
+        now = time.monotonic()
+        if self.interactive:
+            if not (force or final or now - self.last_printed >= 0.5):
+                return
+            text = self.line()
+            self.stream.write("\r" + text.ljust(self.width) + ("\n" if final else ""))
+            self.width = len(text)
+        else:
+            if not (final or now - self.last_printed >= self.log_interval_s):
+                return
+            self.stream.write(self.line() + "\n")
+        self.stream.flush()
+        self.last_printed = now

@@ -13,7 +13,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -123,7 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-failures", type=_number(int, 0), default=0, help="retries of a crashed trial from its last checkpoint"
     )
     search.add_argument("--num-cpus", type=_number(int, 1), help="CPUs of a locally started Ray (default: all)")
-    search.add_argument("--quiet", action="store_true", help="no Ray progress tables")
+    output = search.add_mutually_exclusive_group()
+    output.add_argument("--quiet", action="store_true", help="no progress output, only the summary")
+    output.add_argument(
+        "--verbose", action="store_true", help="Ray Tune's own status tables and logs instead of the progress line"
+    )
 
     commands.add_parser("spaces", help="list the built-in search spaces")
 
@@ -254,6 +258,18 @@ def _check_resources(cpus: float, gpus: float) -> None:
         raise UsageError(f"--gpus-per-trial {gpus:g} exceeds the cluster's {available.get('GPU', 0):g} GPUs")
 
 
+def _output(args: argparse.Namespace) -> dict[str, Any]:
+    """What a search prints while it runs: the progress line by default, Ray's tables with --verbose."""
+    if args.verbose:
+        return {"verbose": 1, "progress": False}
+    # Ray Tune's other output (a box per experiment, "Wrote the latest version...") goes with its
+    # tables: its older output engine prints nothing at verbosity 0, and its INFO lines are hidden.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    logging.getLogger("ray.tune").setLevel(logging.WARNING)
+    logging.getLogger("ray.train").setLevel(logging.WARNING)
+    return {"verbose": 0, "progress": not args.quiet}
+
+
 def _cmd_resume(args: argparse.Namespace) -> int:
     from tune_stop.search import SearchOptions, is_uri, resume_search
 
@@ -273,7 +289,7 @@ def _cmd_resume(args: argparse.Namespace) -> int:
     if ignored:
         raise UsageError(f"--resume continues the experiment as it was; drop {', '.join(ignored)}")
     options = SearchOptions(
-        address=args.address or os.environ.get("RAY_ADDRESS"), num_cpus=args.num_cpus, verbose=0 if args.quiet else 1
+        address=args.address or os.environ.get("RAY_ADDRESS"), num_cpus=args.num_cpus, **_output(args)
     )
     try:
         summary = resume_search(path, options)
@@ -335,7 +351,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
         checkpoint_frequency=args.checkpoint_frequency,
         address=args.address or os.environ.get("RAY_ADDRESS"),
         num_cpus=args.num_cpus,
-        verbose=0 if args.quiet else 1,
+        **_output(args),
         max_failures=args.max_failures,
         report_interval_s=args.report_interval,
         tensorboard=args.tensorboard,

@@ -47,7 +47,7 @@ class SearchProgress(Callback):
         self.stop_reasons = stop_reasons
         self.stream = stream if stream is not None else sys.stderr
         self.log_interval_s = log_interval_s
-        self.best = math.inf
+        self.best = self.sign * math.inf  # the worst value there is, so any finite one improves on it
         self.started_at = time.monotonic()
         self.running: set[str] = set()
         self.ended: set[str] = set()
@@ -63,7 +63,9 @@ class SearchProgress(Callback):
         self.running.add(trial.trial_id)
         self._show()
 
-    def on_trial_result(self, iteration: int, trials: list[Any], trial: Any, result: dict[str, Any], **info: Any) -> None:
+    def on_trial_result(
+        self, iteration: int, trials: list[Any], trial: Any, result: dict[str, Any], **info: Any
+    ) -> None:
         value = result.get(self.metric)
         if isinstance(value, (int, float)) and math.isfinite(value) and self.sign * value < self.sign * self.best:
             self.best = float(value)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,10 @@ class StopReasonsCallback(Callback):
         self.max_epochs_key = max_epochs_key
         self.metric = metric
         self._rows: dict[str, dict[str, Any]] = {}
+
+    def reason_counts(self) -> Counter[str]:
+        """How many of the trials ended so far stopped for each reason."""
+        return Counter(str(row["stop_reason"]) for row in self._rows.values())
 
     def _row(self, trial: Trial, reason: str, epoch: int, metric: str, value: float, detail: str) -> dict[str, Any]:
         config = trial.config

@@ -27,6 +27,7 @@ from tune_stop._actor_reuse import keep_starting_actors
 from tune_stop._compat import asha_milestones
 from tune_stop.cluster import check_shared_storage
 from tune_stop.loggers import CSVLogger, JsonLogger
+from tune_stop.progress import SearchProgress
 from tune_stop.reasons import STOP_REASONS_FILE, StopReasonsCallback
 from tune_stop.schedulers import RecordingASHAScheduler
 from tune_stop.trainables import TRAINABLES
@@ -73,6 +74,7 @@ class SearchOptions:
         address: Ray cluster address (``auto``, ``ray://host:port``); None starts Ray locally.
         num_cpus: CPUs of a locally started Ray; None uses all.
         verbose: Ray Tune's progress output level (0 silent, 1 status tables).
+        progress: Print tune-stop's one-line progress on stderr (with ``verbose=0``).
         reuse_actors: Let a finished trial's actor run the next trial (keeps the data loaded).
         max_failures: Retries of a crashed trial, each from its last checkpoint.
         report_interval_s: A trial trains up to this long between round trips to the
@@ -90,6 +92,7 @@ class SearchOptions:
     address: str | None = None
     num_cpus: int | None = None
     verbose: int = 1
+    progress: bool = False
     reuse_actors: bool = True
     max_failures: int = 0
     report_interval_s: float = 0.5
@@ -157,7 +160,13 @@ def build_param_space(space: SearchSpace, overrides: Mapping[str, Any] | None = 
         overrides: Fixed values for every trial (e.g. ``data_root``).
     """
     table = [{**space.defaults, **config, **(overrides or {})} for config in space.sample_configs()]
-    keys = [key for key in table[0] if key not in ("config_id", "fold", "num_folds")]
+    # Keys left at None everywhere (test-only hooks such as fail_at_epoch) stay out of the trials'
+    # configs, so users never see them; the trainables fill in their own defaults.
+    keys = [
+        key
+        for key in table[0]
+        if key not in ("config_id", "fold", "num_folds") and any(row[key] is not None for row in table)
+    ]
     param_space: dict[str, Any] = {
         "config_id": tune.grid_search([row["config_id"] for row in table]),
         "fold": tune.grid_search(list(range(space.num_folds))),
@@ -297,6 +306,12 @@ def build_tuner(
     loggers: list[tune.Callback] = [CSVLogger(), JsonLogger()]
     if options.tensorboard:
         loggers.append(TBXLoggerCallback())
+    reasons = StopReasonsCallback(
+        stopper, scheduler if isinstance(scheduler, RecordingASHAScheduler) else None, metric=space.metric
+    )
+    if options.progress:
+        trials = len(space.sample_configs()) * space.num_folds
+        loggers.append(SearchProgress(space.metric, space.mode, trials, reasons.reason_counts))
     tuner = tune.Tuner(
         trainable,
         param_space=param_space if param_space is not None else build_param_space(space, overrides),
@@ -312,14 +327,7 @@ def build_tuner(
             name=name,
             storage_path=str(storage),
             stop=stopper,
-            callbacks=[
-                StopReasonsCallback(
-                    stopper,
-                    scheduler if isinstance(scheduler, RecordingASHAScheduler) else None,
-                    metric=space.metric,
-                ),
-                *loggers,
-            ],
+            callbacks=[reasons, *loggers],
             checkpoint_config=tune.CheckpointConfig(
                 checkpoint_frequency=options.checkpoint_frequency,
                 # A planned trial asks for its last checkpoint itself: Tune turns buffering off otherwise.

@@ -48,3 +48,18 @@ def test_a_log_gets_a_line_at_most_every_interval_and_a_terminal_one_line_rewrit
     live.on_experiment_end([])
     text = terminal.getvalue()
     assert text.count("\r") == 3 and text.count("\n") == 1 and text.endswith("\n")
+
+
+def test_it_survives_pickling_with_the_experiment_and_starts_afresh_when_resumed():
+    import pickle
+    import sys
+
+    import cloudpickle
+
+    progress = SearchProgress("val_loss", "min", 2, Counter, stream=io.StringIO())
+    progress.on_trial_start(0, [], trial("a"))
+    copy = pickle.loads(cloudpickle.dumps(progress))
+    assert copy.stream is sys.stderr and copy.statuses == {} and copy.num_trials == 2
+    finished = SimpleNamespace(trial_id="a", status="TERMINATED")
+    copy.on_trial_start(0, [finished], trial("b"))
+    assert copy.line().startswith("trials 1/2 done, 1 running, 0 waiting")

@@ -49,10 +49,19 @@ class SearchProgress(Callback):
         self.log_interval_s = log_interval_s
         self.best = self.sign * math.inf  # the worst value there is, so any finite one improves on it
         self.started_at = time.monotonic()
-        self.running: set[str] = set()
-        self.ended: set[str] = set()
+        self.statuses: dict[str, str] = {}
         self.last_printed = -math.inf
         self.width = 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Tune pickles its callbacks with the experiment; a resumed search starts its own clock
+        # and stream, and learns the trials' states from Tune again.
+        return {**self.__dict__, "stream": None, "statuses": {}}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.stream = sys.stderr
+        self.started_at, self.last_printed, self.width = time.monotonic(), -math.inf, 0
 
     @property
     def interactive(self) -> bool:
@@ -60,34 +69,45 @@ class SearchProgress(Callback):
         return bool(isatty()) if callable(isatty) else False
 
     def on_trial_start(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
-        self.running.add(trial.trial_id)
+        self._update(trials)
+        self.statuses[trial.trial_id] = "RUNNING"
         self._show()
 
     def on_trial_result(
         self, iteration: int, trials: list[Any], trial: Any, result: dict[str, Any], **info: Any
     ) -> None:
+        self._update(trials)
         value = result.get(self.metric)
         if isinstance(value, (int, float)) and math.isfinite(value) and self.sign * value < self.sign * self.best:
             self.best = float(value)
         self._show()
 
     def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
-        self._end(trial)
+        self._end(trials, trial)
 
     def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
-        self._end(trial)
+        self._end(trials, trial)
 
     def on_experiment_end(self, trials: list[Any], **info: Any) -> None:
+        self._update(trials)
         self._show(final=True)
 
-    def _end(self, trial: Any) -> None:
-        self.running.discard(trial.trial_id)
-        self.ended.add(trial.trial_id)
+    def _update(self, trials: list[Any]) -> None:
+        """Every trial's state as Tune sees it (so a resumed search counts the trials finished before)."""
+        for each in trials:
+            status = getattr(each, "status", None)
+            if isinstance(status, str):
+                self.statuses[each.trial_id] = status
+
+    def _end(self, trials: list[Any], trial: Any) -> None:
+        self._update(trials)
+        self.statuses[trial.trial_id] = "TERMINATED"
         self._show(force=True)
 
     def line(self) -> str:
         """The progress line as it stands."""
-        done, running = len(self.ended), len(self.running)
+        done = sum(status in ("TERMINATED", "ERROR") for status in self.statuses.values())
+        running = sum(status == "RUNNING" for status in self.statuses.values())
         waiting = max(self.num_trials - done - running, 0)
         elapsed = time.monotonic() - self.started_at
         reasons = ", ".join(f"{reason} {count}" for reason, count in self.stop_reasons().most_common())

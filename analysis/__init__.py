@@ -9,12 +9,13 @@ cross-validation that holds out whole configurations.
 
 from analysis._ceiling import SavingsCeiling, savings_ceiling
 from analysis._defaults import default_metrics, default_target, infer_mode
-from analysis._intervals import Split, make_split, predicted_means
+from analysis._intervals import predicted_means
 from analysis._load import ExperimentError, load_curves, load_experiment, load_stop_reasons
 from analysis._policies import Policy, baseline_policies, candidate_policies, threshold_candidates
 from analysis._recommend import CHOICES, OBJECTIVES, RECOMMENDATION_COLUMNS, Analysis, analyse, recommend
 from analysis._replay import CurveSet, PolicyReplay, replay, replay_policy, stop_epochs
 from analysis._report import markdown_report, write_report
+from analysis._split import Split, make_split
 
 __all__ = [
     "CHOICES",

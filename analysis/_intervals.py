@@ -1,109 +1,21 @@
-"""What a policy will do in the user's next search: held-out configurations and prediction intervals.
+"""What a policy will do in the user's next search: prediction intervals from resampled configurations.
 
-The curves of one configuration are not independent: its data folds share its
-hyperparameters and seed, so a held-out data fold is a near-copy of the folds it was
-chosen on. A user's next search has *new configurations*. So every held-out set here is
-a set of whole configurations, crossed with the data folds when the curves have them
-(:class:`Split`), and every interval comes from resampling configurations
-(:func:`predicted_means`).
+The curves of one configuration are not independent (its data folds share its
+hyperparameters and seed), and a user's next search has *new configurations*, so the
+unit resampled here is the configuration with all its curves.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+import functools
 
 import numpy as np
 from scipy import sparse, stats
 
-__all__ = ["Split", "config_sums", "make_split", "predicted_means"]
+__all__ = ["config_sums", "predicted_means"]
 
 #: Elements of one block of resampling weights (draws x configurations), to bound memory.
 _BLOCK_ELEMENTS = 4_000_000
-
-
-@dataclass(frozen=True)
-class Split:
-    """Grouped cross-validation over configurations, crossed with the data folds.
-
-    Attributes:
-        unit: What is held out: ``"configuration"`` (with all its folds) or ``"trial"``
-            (curves without configuration ids, each its own configuration).
-        config_index: ``(n_curves,)`` index of each curve's configuration, from 0.
-        n_configs: Number of configurations.
-        group: ``(n_curves,)`` group of each curve's configuration, from 0.
-        n_groups: Number of groups of configurations.
-        fold: ``(n_curves,)`` data fold of each curve, from 0.
-        n_folds: Number of data folds.
-    """
-
-    unit: str
-    config_index: np.ndarray
-    n_configs: int
-    group: np.ndarray
-    n_groups: int
-    fold: np.ndarray
-    n_folds: int
-
-    @property
-    def n_cells(self) -> int:
-        """Held-out cells: groups x folds (groups alone with one fold); 0 when nothing can be held out."""
-        if self.n_groups < 2:
-            return 0
-        return self.n_groups * (self.n_folds if self.n_folds > 1 else 1)
-
-    def cells(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """``(train, test)`` curve masks of each held-out cell.
-
-        The test set is one group of configurations on one data fold (all of its curves
-        when there is one fold); the training set is the other configurations on the
-        other folds, so no test curve shares a configuration or a fold with training.
-        """
-        if self.n_cells == 0:
-            return
-        folds = range(self.n_folds) if self.n_folds > 1 else [None]
-        for group in range(self.n_groups):
-            for fold in folds:
-                held_out = self.group == group
-                if fold is None:
-                    yield ~held_out, held_out
-                else:
-                    yield ~held_out & (self.fold != fold), held_out & (self.fold == fold)
-
-    def describe(self) -> str:
-        """K and the unit held out, in words."""
-        if self.n_cells == 0:
-            return f"nothing held out (only {self.n_configs} {self.unit})"
-        crossed = f" x {self.n_folds} data folds" if self.n_folds > 1 else ""
-        unit = "configurations (each with all its folds)" if self.unit == "configuration" else "trials"
-        return f"{self.n_groups} groups of {unit}{crossed} = {self.n_cells} held-out cells"
-
-
-def make_split(config_ids: np.ndarray, folds: np.ndarray, *, max_groups: int = 5, seed: int = 0) -> Split:
-    """Assigns configurations to ``min(max_groups, n_configs)`` groups at random (seeded).
-
-    Args:
-        config_ids: ``(n_curves,)`` configuration of each curve.
-        folds: ``(n_curves,)`` data fold of each curve.
-        max_groups: Most groups (5 when there are enough configurations).
-        seed: Seed of the random assignment.
-    """
-    configs, config_index = np.unique(np.asarray(config_ids).astype(str), return_inverse=True)
-    _, fold_index = np.unique(np.asarray(folds).astype(str), return_inverse=True)
-    n_configs = len(configs)
-    n_groups = min(max_groups, n_configs)
-    order = np.random.default_rng(seed).permutation(n_configs)
-    group_of_config = np.empty(n_configs, dtype=np.int64)
-    group_of_config[order] = np.arange(n_configs) % max(n_groups, 1)
-    return Split(
-        unit="configuration" if n_configs < len(config_index) else "trial",
-        config_index=config_index,
-        n_configs=n_configs,
-        group=group_of_config[config_index],
-        n_groups=n_groups,
-        fold=fold_index,
-        n_folds=int(fold_index.max()) + 1 if len(fold_index) else 0,
-    )
 
 
 def config_sums(
@@ -161,7 +73,8 @@ def predicted_means(
 
     Returns:
         ``(low, high)`` arrays of shape ``(n_candidates,)``; NaN where no configuration
-        has an evaluable curve.
+        has an evaluable curve, and ``(NaN, inf)`` where only one has (one configuration
+        says nothing about how the others vary).
     """
     n_configs = len(sums)
     if n_configs == 0:
@@ -187,14 +100,21 @@ def predicted_means(
         low[defined], high[defined] = np.nanquantile(simulated[:, defined], [tail, 1.0 - tail], axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         center = sums.sum(axis=0) / counts.sum(axis=0)
-    widen = _small_sample_widening(n_configs, new_configs, level)
-    return center - widen * (center - low), center + widen * (high - center)
+    # Each candidate is widened for the configurations that can judge it.
+    observed = (counts > 0).sum(axis=0)
+    widen = np.array([_small_sample_widening(int(m), new_configs, level) for m in observed])
+    low = center - widen * np.maximum(center - low, 0.0)
+    high = center + widen * np.maximum(high - center, 0.0)
+    # One configuration says nothing about how others vary: no interval; none: nothing at all.
+    alone = observed == 1
+    return np.where(observed < 2, np.nan, low), np.where(alone, np.inf, np.where(observed < 2, np.nan, high))
 
 
+@functools.lru_cache(maxsize=4096)
 def _small_sample_widening(observed: int, new: int, level: float) -> float:
     """How much wider than the resampled quantiles a prediction interval must be (see :func:`predicted_means`)."""
     if observed < 2:
-        return 1.0
+        return np.nan
     m, n = float(observed), float(new)
     variance_ratio = (1 / m + 1 / n) / ((m - 1) / m**2 + (m - 1) ** 2 / (m**2 * n))
     quantile_ratio = stats.t.ppf(0.5 + level / 2, observed - 1) / stats.norm.ppf(0.5 + level / 2)

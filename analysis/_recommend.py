@@ -20,9 +20,10 @@ import pandas as pd
 
 from analysis._ceiling import SavingsCeiling, savings_ceiling
 from analysis._defaults import TRAIN_METRICS, default_metrics, default_target, infer_mode
-from analysis._intervals import Split, config_sums, make_split, predicted_means
+from analysis._intervals import config_sums, predicted_means
 from analysis._policies import Policy, baseline_policies, candidate_policies
 from analysis._replay import CurveSet, PolicyReplay, replay_policy
+from analysis._split import Split, make_split
 from tune_stop.stoppers import FAMILIES
 
 __all__ = [
@@ -127,7 +128,16 @@ def _estimate(
     # The small-sample widening must not leave what each quantity can be.
     regret_low, regret_high = np.fmax(regret_low, 0.0), np.fmax(regret_high, 0.0)
     saved_low, saved_high = np.clip(saved_low, 0.0, 1.0), np.clip(saved_high, 0.0, 1.0)
-    return _Estimate(count, regret, saved, trigger, regret_high, regret_low, saved_low, saved_high)
+    return _Estimate(
+        n_evaluable=count,
+        regret=regret,
+        epochs_saved=saved,
+        trigger_rate=trigger,
+        regret_high=regret_high,
+        regret_low=regret_low,
+        epochs_saved_low=saved_low,
+        epochs_saved_high=saved_high,
+    )
 
 
 def choose_candidate(estimate: _Estimate, objective: str, tolerance: float, penalty: float) -> tuple[int | None, str]:
@@ -176,6 +186,8 @@ class Analysis:
         target, target_mode: The quality judged at the stop epoch.
         interval: The level of the prediction intervals.
         new_configs: The size of the new search the intervals are for.
+        objective: How values were chosen (:data:`OBJECTIVES`).
+        tolerance: The regret tolerance of the ``tolerance`` objective.
         ceiling: The most epochs any rule could save within the tolerance (hindsight bound).
     """
 
@@ -189,11 +201,15 @@ class Analysis:
     target_mode: str = "max"
     interval: float = 0.8
     new_configs: int = 0
+    objective: str = "tolerance"
+    tolerance: float = 0.01
     ceiling: SavingsCeiling | None = None
 
 
 @dataclass(frozen=True)
 class _Options:
+    """How :func:`analyse` was asked to choose (see its arguments)."""
+
     objective: str
     tolerance: float
     penalty: float
@@ -203,7 +219,11 @@ class _Options:
 
 
 def _cross_validate(result: PolicyReplay, split: Split, options: _Options) -> list[dict[str, Any]]:
-    """The choice rule run without each held-out cell, judged on the cell."""
+    """The choice rule run without each held-out cell, judged on the cell.
+
+    In each cell the rule's intervals are for a search the size of the cell (its
+    configurations on one fold), the search it is then judged on.
+    """
     rng = np.random.default_rng([options.seed, 1])
     records = []
     for cell, (train, test) in enumerate(split.cells()):
@@ -479,6 +499,8 @@ def analyse(
         target_mode=target_mode,
         interval=interval,
         new_configs=options.new_configs,
+        objective=objective,
+        tolerance=tolerance,
         ceiling=savings_ceiling(curve_set, target, target_mode, tolerance),
     )
 

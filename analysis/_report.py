@@ -71,21 +71,35 @@ def _explanation(analysis: Analysis, tolerance: float) -> list[str]:
         "itself (no rule can know it); **regret vs full** is against training to the end (negative: stopping "
         "was better). **Epochs saved** is the share of each curve's epoch budget not trained.",
         "",
-        f"**Intervals** ({level}): where the mean regret and the mean epochs saved of a *new search of "
-        f"{analysis.new_configs} configurations* will fall with probability {level}, for that row's value. They "
-        f"come from resampling whole configurations (the unit: a {unit}): each simulated search first "
-        "resamples the observed configurations, then draws its own from them, so they cover both what these "
-        "curves leave unknown and the luck of the next search's draw.",
+        f"**Intervals** ({level}, approximate): where the mean regret and the mean epochs saved of a *new "
+        f"search of {analysis.new_configs} configurations* are predicted to fall with probability about {level}, "
+        f"for that row's value. They come from resampling whole configurations (the unit: a {unit}): each "
+        "simulated search first resamples the observed configurations, then draws its own from them, so they "
+        "cover both what these curves leave unknown and the luck of the next search's draw; a kind of "
+        "configuration these curves do not contain cannot be foreseen. `python -m benchmarks.calibration` counts "
+        "how often such intervals held on independent searches.",
         "",
-        f"**Choice**: the value that saves the most epochs while the upper end of its regret interval stays "
-        f"within the {_percent(tolerance)} tolerance (ties: the more conservative value); if none does, the lowest "
-        "regret, and the row says so.",
+        _choice_rule(analysis.objective, tolerance),
         "",
         f"**Held out** (grouped cross-validation, {held_out}): in each cell the choice rule picks a value on the "
-        "other configurations on the other data folds and is judged on the held-out ones; *held-out regret* and "
-        "*held-out saved* pool those judgements, and *within tolerance* is the share of cells whose held-out "
-        "mean regret stayed within the tolerance.",
+        "other configurations on the other data folds, with intervals for a search the size of the cell, and is "
+        "judged on the held-out ones; *held-out regret* and *held-out saved* pool those judgements, and *within "
+        "tolerance* is the share of cells whose held-out mean regret stayed within the tolerance.",
     ]
+
+
+def _choice_rule(objective: str, tolerance: float) -> str:
+    """How the values were chosen, in words."""
+    if objective == "tradeoff":
+        return (
+            "**Choice** (`--objective tradeoff`): the value with the best `-regret + penalty x epochs saved` "
+            "on these curves; the tolerance plays no part."
+        )
+    return (
+        f"**Choice**: the value that saves the most epochs while the upper end of its regret interval stays "
+        f"within the {_percent(tolerance)} tolerance (ties: lower regret, then the more conservative value); if "
+        "none does, the lowest regret, and the row says so."
+    )
 
 
 def markdown_report(analysis: Analysis, tolerance: float, source: str) -> str:
@@ -118,8 +132,11 @@ def markdown_report(analysis: Analysis, tolerance: float, source: str) -> str:
         if tuned.empty:
             lines.append(f"- `{metric}`: no policy has an evaluable curve (see the censored column).")
             continue
-        within = tuned[tuned["choice"] == "within the tolerance"]
-        if not within.empty:
+        within = tuned[tuned["regret_high"] <= tolerance]
+        if analysis.objective == "tradeoff":
+            best = tuned.sort_values(["epochs_saved", "regret"], ascending=[False, True]).iloc[0]
+            verdict = ""
+        elif not within.empty:
             best = within.sort_values(["epochs_saved", "regret"], ascending=[False, True]).iloc[0]
             verdict = ""
         else:
@@ -130,9 +147,10 @@ def markdown_report(analysis: Analysis, tolerance: float, source: str) -> str:
             )
         lines.append(
             f"- `{metric}`: {best['description']}. In a new search of {analysis.new_configs} configurations this "
-            f"saves {_range(best['epochs_saved'], best['epochs_saved_low'], best['epochs_saved_high'])} of the "
-            f"epochs at {_range(best['regret'], best['regret_low'], best['regret_high'])} regret in "
-            f"{analysis.target} ({level} intervals), and fired on {_percent(best['trigger_rate'])} of these curves. "
+            f"is predicted to save {_range(best['epochs_saved'], best['epochs_saved_low'], best['epochs_saved_high'])} "
+            f"of the epochs at {_range(best['regret'], best['regret_low'], best['regret_high'])} regret in "
+            f"{analysis.target} ({level} intervals); it fired on {_percent(best['trigger_rate'])} of the evaluable "
+            "curves here. "
             f"Held out, the same rule stayed within the tolerance in {_share(best['cv_within_tolerance'])} of "
             f"{best['cv_cells']} cells{_cell_size(analysis)}.{verdict}"
         )
@@ -159,10 +177,8 @@ def _cell_size(analysis: Analysis) -> str:
         return ""
     configs = split.n_configs / split.n_groups
     fold = " on one data fold" if split.n_folds > 1 else ""
-    return (
-        f" (each cell about {configs:.0f} configurations{fold}, so noisier than a search of "
-        f"{analysis.new_configs} with all its folds)"
-    )
+    noisier = ", so noisier than the new search" if configs < analysis.new_configs or split.n_folds > 1 else ""
+    return f" (each cell about {configs:.0f} configurations{fold}{noisier})"
 
 
 def _censoring_note(table: pd.DataFrame) -> list[str]:
@@ -175,7 +191,7 @@ def _censoring_note(table: pd.DataFrame) -> list[str]:
         lines += [
             "",
             f"Censored curves (up to {censored} of {curves}) were cut short, by ASHA or by their own stopper, "
-            "before the policy would have fired: they say nothing about later epochs, so they are left out, "
+            "before the policy fired: they say nothing about later epochs, so they are left out, "
             "never treated as converged. Record whole curves with `tune-stop search SPACE --full-curves`.",
         ]
     no_target = int(table["n_no_target"].max())

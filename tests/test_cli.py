@@ -165,22 +165,25 @@ def test_recommend_replays_the_threshold_with_the_given_grace_period(files, caps
 
 
 def test_recommend_reads_the_stopper_settings_the_search_recorded(tmp_path, capsys):
-    from tune_stop.cli import _replay_settings
+    from tune_stop.cli import _metadata, _replay_settings
 
     record = {"space": "gan-digits", "trainable": "gan", "metric": "fid", "mode": "min", "num_folds": 3}
     recorded = {"threshold": {"d_accuracy": {"grace_period": 5}}, "patience": {"val_loss": {"min_delta": 0.001}}}
     (tmp_path / "tune-stop.json").write_text(json.dumps({**record, "replay_settings": recorded}))
-    assert _replay_settings(tmp_path, None) == recorded
+    assert _replay_settings(_metadata(tmp_path), None) == recorded
     out = capsys.readouterr().out
     assert "stopper settings: threshold on d_accuracy: grace_period 5; patience on val_loss: min_delta 0.001" in out
     # --grace-period applies to every metric, over what the experiment recorded.
-    assert _replay_settings(tmp_path, 0) == {
+    assert _replay_settings(_metadata(tmp_path), 0) == {
         "threshold": {"*": {"grace_period": 0}, "d_accuracy": {"grace_period": 0}},
         "patience": {"*": {"grace_period": 0}, "val_loss": {"min_delta": 0.001, "grace_period": 0}},
     }
     (tmp_path / "tune-stop.json").write_text(json.dumps(record))  # recorded by an older tune-stop
-    assert _replay_settings(tmp_path, None) == {}
-    assert _replay_settings(tmp_path / "curves.csv", None) == {}
+    assert _replay_settings(_metadata(tmp_path), None) == {}
+    assert _metadata(tmp_path / "curves.csv") == {}
+    (tmp_path / "tune-stop.json").write_text("{broken")  # damaged: said, not silently ignored
+    assert _metadata(tmp_path) == {}
+    assert "tune-stop.json is not valid JSON; the experiment's stopper settings are not used" in capsys.readouterr().err
 
 
 def test_more_gpus_than_the_cluster_has(ray_session, capsys, tmp_path):

@@ -78,11 +78,13 @@ def test_predicted_means_widen_with_fewer_observed_configurations_and_handle_no_
         for n in (1000, 10)
     )
     assert narrow[1][0] - narrow[0][0] < wide[1][0] - wide[0][0]
-    # A candidate no configuration can evaluate has no interval.
-    sums, counts = np.zeros((5, 2)), np.zeros((5, 2))
+    # Equal configurations: a point; one configuration: no interval (its upper end unbounded); none: nothing.
+    sums, counts = np.zeros((5, 3)), np.zeros((5, 3))
     sums[:, 0], counts[:, 0] = 1.0, 1.0
+    sums[0, 1], counts[0, 1] = 0.5, 1.0
     low, high = predicted_means(sums, counts, new_configs=5, level=0.8, rng=np.random.default_rng(0))
-    assert low[0] == pytest.approx(1.0) and high[0] == pytest.approx(1.0) and np.isnan(low[1]) and np.isnan(high[1])
+    assert low[0] == pytest.approx(1.0) and high[0] == pytest.approx(1.0)
+    assert np.isnan(low[1]) and high[1] == np.inf and np.isnan(low[2]) and np.isnan(high[2])
 
 
 def _estimate(regret, high, saved, trigger) -> _Estimate:

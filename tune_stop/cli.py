@@ -6,12 +6,13 @@ Bad input of any kind ends with one line on stderr and exit code 2, no traceback
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import math
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -234,11 +235,14 @@ def _check_writable_folder(folder: Path, flag: str) -> None:
         UsageError: If ``folder`` is a file, lies under a file, or its nearest existing
             folder is not writable.
     """
-    if folder.exists() and not folder.is_dir():
-        raise UsageError(f"{flag} {folder} is a file, not a folder")
-    existing = folder
-    while not existing.exists():
-        existing = existing.parent
+    try:
+        if folder.exists() and not folder.is_dir():
+            raise UsageError(f"{flag} {folder} is a file, not a folder")
+        existing = folder
+        while not existing.exists():
+            existing = existing.parent
+    except OSError as error:  # e.g. a parent folder that cannot be searched
+        raise UsageError(f"{flag} {folder} cannot be reached: {error.strerror or error}") from None
     if not existing.is_dir():
         raise UsageError(f"{flag} {folder} cannot be created: {existing} is a file")
     try:  # a real write, since permissions say nothing of read-only file systems (or to root)
@@ -432,15 +436,18 @@ def _metadata(source: Path) -> dict[str, object]:
 
     try:
         return dict(read_metadata(source))
-    except (OSError, ValueError):  # a CSV, a plain Ray Tune experiment, or a damaged tune-stop.json
+    except FileNotFoundError:  # a CSV of curves, or an experiment written without tune-stop
+        return {}
+    except (OSError, ValueError) as error:
+        print(f"tune-stop: warning: {error}; the experiment's stopper settings are not used", file=sys.stderr)
         return {}
 
 
-def _stopped_metrics(source: Path, curves: pd.DataFrame) -> list[tuple[str, str]] | None:
+def _stopped_metrics(metadata: dict[str, object], curves: pd.DataFrame) -> list[tuple[str, str]] | None:
     """The default metrics present, and every metric the experiment's stoppers stopped on (None: defaults)."""
     from analysis import default_metrics
 
-    recorded = _metadata(source).get("stopped_metrics")
+    recorded = metadata.get("stopped_metrics")
     if not isinstance(recorded, list):
         return None
     metrics = default_metrics(list(curves.columns))
@@ -450,11 +457,11 @@ def _stopped_metrics(source: Path, curves: pd.DataFrame) -> list[tuple[str, str]
     return metrics or None
 
 
-def _replay_settings(source: Path, grace_period: int | None) -> dict[str, dict[str, dict[str, object]]]:
+def _replay_settings(metadata: dict[str, object], grace_period: int | None) -> dict[str, dict[str, dict[str, object]]]:
     """The stoppers' fixed arguments to replay with: the experiment's own, ``--grace-period`` on top."""
     from tune_stop.stoppers import FAMILIES
 
-    recorded = _metadata(source).get("replay_settings")
+    recorded = metadata.get("replay_settings")
     settings: dict[str, dict[str, dict[str, object]]] = {}
     if isinstance(recorded, dict):  # experiments recorded before replay settings existed have none
         for family, per_metric in recorded.items():
@@ -494,11 +501,12 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {out} is inside the experiment folder; reports never write there")
     _check_writable_folder(out, "--out")
     curves = _load(str(source))
+    metadata = _metadata(source)
     metrics = (
-        [(m, args.mode or infer_mode(m)) for m in args.metric] if args.metric else _stopped_metrics(source, curves)
+        [(m, args.mode or infer_mode(m)) for m in args.metric] if args.metric else _stopped_metrics(metadata, curves)
     )
     families = tuple(FAMILIES) if args.policy == "all" else (args.policy,)
-    settings = _replay_settings(source, args.grace_period)
+    settings = _replay_settings(metadata, args.grace_period)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -590,10 +598,33 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@contextlib.contextmanager
+def _output_settings_restored() -> Iterator[None]:
+    """Puts back what :func:`_output` changes (Ray's output engine and log levels) when a command ends."""
+    saved_env = os.environ.get("RAY_AIR_NEW_OUTPUT")
+    loggers = [logging.getLogger(name) for name in ("ray.tune", "ray.train")]
+    saved_levels = [logger.level for logger in loggers]
+    try:
+        yield
+    finally:
+        if saved_env is None:
+            os.environ.pop("RAY_AIR_NEW_OUTPUT", None)
+        else:
+            os.environ["RAY_AIR_NEW_OUTPUT"] = saved_env
+        for logger, level in zip(loggers, saved_levels, strict=True):
+            logger.setLevel(level)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tune-stop`` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    with _output_settings_restored():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Runs the parsed command; bad input and Ctrl-C become one line and an exit code."""
     try:
         if args.command == "spaces":
             return _cmd_spaces()

@@ -9,6 +9,7 @@ is rewritten in place; in a log it is printed at most every ``log_interval_s`` s
 from __future__ import annotations
 
 import math
+import numbers
 import sys
 import time
 from collections import Counter
@@ -50,13 +51,14 @@ class SearchProgress(Callback):
         self.best = self.sign * math.inf  # the worst value there is, so any finite one improves on it
         self.started_at = time.monotonic()
         self.statuses: dict[str, str] = {}
+        self.done_at_start: int | None = None  # trials already done when this process took over
         self.last_printed = -math.inf
         self.width = 0
 
     def __getstate__(self) -> dict[str, Any]:
         # Tune pickles its callbacks with the experiment; a resumed search starts its own clock
         # and stream, and learns the trials' states from Tune again.
-        return {**self.__dict__, "stream": None, "statuses": {}}
+        return {**self.__dict__, "stream": None, "statuses": {}, "done_at_start": None}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -77,9 +79,10 @@ class SearchProgress(Callback):
         self, iteration: int, trials: list[Any], trial: Any, result: dict[str, Any], **info: Any
     ) -> None:
         self._update(trials)
-        value = result.get(self.metric)
-        if isinstance(value, (int, float)) and math.isfinite(value) and self.sign * value < self.sign * self.best:
-            self.best = float(value)
+        reported = result.get(self.metric)
+        value = float(reported) if isinstance(reported, numbers.Real) else math.nan
+        if math.isfinite(value) and self.sign * value < self.sign * self.best:
+            self.best = value
         self._show()
 
     def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
@@ -109,6 +112,8 @@ class SearchProgress(Callback):
         done = sum(status in ("TERMINATED", "ERROR") for status in self.statuses.values())
         running = sum(status == "RUNNING" for status in self.statuses.values())
         waiting = max(self.num_trials - done - running, 0)
+        if self.done_at_start is None:
+            self.done_at_start = done
         elapsed = time.monotonic() - self.started_at
         reasons = ", ".join(f"{reason} {count}" for reason, count in self.stop_reasons().most_common())
         best = f"{self.best:.4g}" if math.isfinite(self.best) else "-"
@@ -116,8 +121,9 @@ class SearchProgress(Callback):
             f"trials {done}/{self.num_trials} done, {running} running, {waiting} waiting"
             f"{f' | stopped: {reasons}' if reasons else ''} | best {self.metric} {best} | {elapsed:.0f} s"
         )
-        if 0 < done < self.num_trials:
-            text += f", about {elapsed / done * (self.num_trials - done):.0f} s left"
+        finished_here = done - self.done_at_start
+        if finished_here > 0 and done < self.num_trials:
+            text += f", about {elapsed / finished_here * (self.num_trials - done):.0f} s left"
         return text
 
     def _show(self, force: bool = False, final: bool = False) -> None:

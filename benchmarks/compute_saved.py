@@ -1,4 +1,4 @@
-"""Compute saved by the recommended threshold (chosen on held-out configurations), against max_epochs and the usual rules.
+"""Compute saved by the recommended threshold (chosen without the held-out configurations), against the usual rules.
 
 Records full learning curves of ``mlp-digits`` configurations (FIFO, no stopping, every
 trial to ``max_epochs``) with a real tune-stop search, then replays on held-out

@@ -490,7 +490,7 @@ def _with_grace(per_metric: dict[str, dict[str, object]], grace_period: int) -> 
 def _cmd_recommend(args: argparse.Namespace) -> int:
     import warnings
 
-    from analysis import analyse, infer_mode, write_report
+    from analysis import RECOMMENDATION_COLUMNS, analyse, infer_mode, write_report
     from tune_stop.stoppers import FAMILIES
 
     if args.policy != "all" and args.policy not in FAMILIES:
@@ -535,19 +535,10 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     import pandas as pd
 
     shown = [
-        "policy",
-        "metric",
-        "parameter",
-        "recommended",
-        "regret",
-        "regret_low",
-        "regret_high",
-        "epochs_saved",
-        "epochs_saved_low",
-        "epochs_saved_high",
-        "cv_within_tolerance",
-        "n_censored",
-        "kind",
+        column
+        for column in RECOMMENDATION_COLUMNS
+        if column.startswith(("regret", "epochs_saved"))
+        or column in ("policy", "metric", "parameter", "recommended", "cv_within_tolerance", "n_censored", "kind")
     ]
     print(
         f"Intervals ({analysis.interval:.0%}): mean regret and epochs saved of a new search of "

@@ -47,6 +47,7 @@ def test_gpu_check_dry_run_on_the_cpu():
     assert len(lines) == 12 and all(" cpu " in line for line in lines)
 
 
+@pytest.mark.e2e
 def test_gpu_check_without_a_gpu_says_so():
     import torch
 

@@ -186,6 +186,7 @@ def test_recommend_reads_the_stopper_settings_the_search_recorded(tmp_path, caps
     assert "tune-stop.json is not valid JSON; the experiment's stopper settings are not used" in capsys.readouterr().err
 
 
+@pytest.mark.e2e  # starts Ray to learn the cluster's resources
 def test_more_gpus_than_the_cluster_has(ray_session, capsys, tmp_path):
     code = run_main(["search", "perceptron-xor", "--gpus-per-trial", "64", "--storage-path", str(tmp_path)])
     assert code == 2
@@ -302,3 +303,13 @@ def test_search_refuses_an_unwritable_storage_path_before_ray_starts(tmp_path, c
         assert main(["search", "perceptron-xor", "--storage-path", str(storage), "--name", "x"]) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith(f"tune-stop: error: --storage-path {storage}") and message in err
+
+
+def test_no_test_stops_a_ray_it_did_not_start():
+    """`ray stop` ends every Ray process on the machine, a user's running search included."""
+    from pathlib import Path
+
+    forced, command = '"stop", ' + '"--force"', "ray " + "stop"  # built here, so this file does not match itself
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        text = path.read_text().replace(f"`{command}`", "")  # prose about it is fine
+        assert forced not in text and f"{command} " not in text and f'{command}"' not in text, path.name

@@ -327,6 +327,7 @@ def test_search_output_is_a_progress_line_and_a_summary_and_ray_tables_only_with
     assert "fail_at_epoch" not in shown and "fail_marker_dir" not in shown
     assert len(shown.strip().splitlines()) < 15
     assert f"Next: `tune-stop report {tmp_path / 'plain'}`" in plain.stdout
+    assert "curves: analysis.load_experiment(<results>)" in plain.stdout
     verbose = run("--name", "verbose", "--verbose")
     assert verbose.returncode == 0 and "trials 3/3 done" not in verbose.stderr
     assert "│" in verbose.stdout + verbose.stderr  # Ray's own status tables

@@ -32,7 +32,7 @@ from tune_stop.stoppers import AnyStopper, NonFiniteStopper, PatienceStopper, Th
 
 lightning = pytest.importorskip("pytorch_lightning.callbacks")
 
-CURVES_PER_CASE = 350
+CURVES_PER_CASE = 250
 
 
 def random_curves(seed: int, *, grid: float | None = None, non_finite: bool = False) -> list[list[float]]:

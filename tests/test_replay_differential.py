@@ -23,7 +23,7 @@ from tune_stop.stoppers import (
     ThresholdStopper,
 )
 
-NUM_CURVES = 250
+NUM_CURVES = 150
 
 
 def random_curves(num_curves: int, seed: int) -> tuple[pd.DataFrame, dict[str, list[dict]]]:

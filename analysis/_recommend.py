@@ -216,6 +216,7 @@ class _Options:
     level: float
     new_configs: int
     seed: int
+    target: str
 
 
 def _cross_validate(result: PolicyReplay, split: Split, options: _Options) -> list[dict[str, Any]]:
@@ -251,6 +252,12 @@ def _cross_validate(result: PolicyReplay, split: Split, options: _Options) -> li
                 saved_sum=float(result.epochs_saved[rows, chosen].sum()),
                 fired=int((rows & result.triggered[:, chosen]).sum()),
             )
+        judged = record["n_evaluable"]
+        # The cell's own means (NaN where it holds no evaluable curve).
+        record["regret"] = record["regret_sum"] / judged if judged else np.nan
+        record["epochs_saved"] = record["saved_sum"] / judged if judged else np.nan
+        record["trigger_rate"] = record["fired"] / judged if judged else np.nan
+        record["within_tolerance"] = record["regret"] <= options.tolerance if judged else np.nan
         records.append(record)
     return records
 
@@ -296,11 +303,7 @@ def _policy_rows(
         "trigger_rate": at(estimate.trigger_rate),
         "cv_regret_mean": sum(c["regret_sum"] for c in judged) / n_judged if n_judged else np.nan,
         "cv_epochs_saved_mean": sum(c["saved_sum"] for c in judged) / n_judged if n_judged else np.nan,
-        "cv_within_tolerance": (
-            float(np.mean([c["regret_sum"] / c["n_evaluable"] <= options.tolerance for c in judged]))
-            if judged
-            else np.nan
-        ),
+        "cv_within_tolerance": float(np.mean([c["within_tolerance"] for c in judged])) if judged else np.nan,
         "cv_unit": split.unit,
         "cv_groups": split.n_groups if split.n_cells else 0,
         "cv_cells": len(judged),
@@ -310,7 +313,7 @@ def _policy_rows(
         "n_no_target": int((~has_target).sum()),
         "n_folds": split.n_folds,
         "kind": kind,
-        "target": "",
+        "target": options.target,
         "choice": CHOICES["fixed" if kind == "baseline" and chosen is not None else how],
         "description": policy.describe(value) if chosen is not None else CHOICES["none"],
     }
@@ -346,12 +349,7 @@ def _policy_rows(
             "group": c["group"],
             "fold": c["fold"],
             "value": policy.candidates[c["index"]] if c["index"] is not None else np.nan,
-            "regret": c["regret_sum"] / c["n_evaluable"] if c["n_evaluable"] else np.nan,
-            "epochs_saved": c["saved_sum"] / c["n_evaluable"] if c["n_evaluable"] else np.nan,
-            "trigger_rate": c["fired"] / c["n_evaluable"] if c["n_evaluable"] else np.nan,
-            "within_tolerance": (c["regret_sum"] / c["n_evaluable"] <= options.tolerance)
-            if c["n_evaluable"]
-            else np.nan,
+            **{key: c[key] for key in ("regret", "epochs_saved", "trigger_rate", "within_tolerance")},
         }
         for c in cells
     ]
@@ -460,7 +458,7 @@ def analyse(
             f"only {split.n_configs} configurations: the intervals are wide and each held-out group is small.",
             stacklevel=2,
         )
-    options = _Options(objective, tolerance, penalty, interval, new_configs or split.n_configs, seed)
+    options = _Options(objective, tolerance, penalty, interval, new_configs or split.n_configs, seed, target)
 
     rows, candidate_rows, replays, cv_rows = [], [], [], []
     for metric, mode in metrics:
@@ -484,7 +482,7 @@ def analyse(
         for policy, kind in zip(policies, kinds, strict=True):
             result = replay_policy(policy, curve_set, target, target_mode)
             row, candidates, cells, chosen = _policy_rows(policy, kind, result, curve_set, split, options)
-            rows.append({**row, "target": target})
+            rows.append(row)
             candidate_rows.append(candidates)
             cv_rows += cells
             replays.append((result, chosen, kind))

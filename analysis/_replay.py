@@ -214,6 +214,13 @@ def _relative_regret(at_stop: np.ndarray, reference: np.ndarray, target_sign: fl
     return np.where(np.isfinite(at_stop), regret, np.inf)
 
 
+def _target_best(target_values: np.ndarray, target_sign: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each curve's best finite target value (NaN where it has none), and whether it has one."""
+    finite_target = np.where(np.isfinite(target_values), target_sign * target_values, np.inf)
+    has_target = np.asarray(np.isfinite(finite_target).any(axis=1))
+    return target_sign * np.where(has_target, finite_target.min(axis=1), np.nan), has_target
+
+
 def replay_policy(policy: Policy, curves: CurveSet, target: str, target_mode: str) -> PolicyReplay:
     """Replays every candidate of ``policy`` on every curve, judged by ``target``."""
     stops = stop_epochs(policy, curves)
@@ -224,12 +231,10 @@ def replay_policy(policy: Policy, curves: CurveSet, target: str, target_mode: st
     rows = np.arange(n)[:, None]
     lengths = curves.lengths
     used = np.where(stops > 0, stops, lengths[:, None])
-    finite_target = np.where(np.isfinite(target_values), target_sign * target_values, np.inf)
-    has_target = np.isfinite(finite_target).any(axis=1)
-    best = target_sign * np.where(has_target, finite_target.min(axis=1), np.nan)
+    best, has_target = _target_best(target_values, target_sign)
     last = target_values[np.arange(n), lengths - 1]
     at_stop = target_values[rows, used - 1]
-    evaluable = ((stops > 0) | curves.complete[:, None]) & np.asarray(has_target)[:, None]
+    evaluable = ((stops > 0) | curves.complete[:, None]) & has_target[:, None]
     return PolicyReplay(
         policy=policy,
         stop_epoch=stops,
@@ -367,9 +372,7 @@ def _replay_stoppers(curves: CurveSet, stoppers: list[Stopper], target: str, tar
     target_values = curves.matrix(target)
     target_sign = mode_sign(target_mode)
     n = len(curves.trial_ids)
-    finite_target = np.where(np.isfinite(target_values), target_sign * target_values, np.inf)
-    has_target = np.isfinite(finite_target).any(axis=1)
-    best = target_sign * np.where(has_target, finite_target.min(axis=1), np.nan)
+    best, has_target = _target_best(target_values, target_sign)
     frames = []
     for index, stopper in enumerate(stoppers):
         stops, reasons = _stopper_stops(stopper, curves, configs, f"stoppers[{index}]")

@@ -12,6 +12,7 @@ import math
 import os
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -322,11 +323,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
     if args.full_curves and args.scheduler == "asha":
         raise UsageError("--full-curves trains every trial to its budget; drop --scheduler asha")
-    import warnings
-
     try:
-        with warnings.catch_warnings(record=True) as notes:
-            warnings.simplefilter("always", UserWarning)
+        with _warnings_printed("note"):
             space = load_space(args.space).with_overrides(
                 num_samples=args.num_samples, max_epochs=args.max_epochs, scheduler=args.scheduler, seed=args.seed
             )
@@ -334,8 +332,6 @@ def _cmd_search(args: argparse.Namespace) -> int:
             space = space.full_curves()
     except SpaceError as error:
         raise UsageError(str(error)) from None
-    for note in notes:
-        print(f"tune-stop: note: {note.message}", file=sys.stderr)
     data_root = str(Path(args.data_root).expanduser().resolve()) if args.data_root else None
     _check_data(space, data_root, args.download)
     overrides: dict[str, object] = {"data_root": data_root, "download": args.download}
@@ -414,20 +410,13 @@ def _format_summary(summary: SearchSummary) -> str:
 
 def _load(source: str) -> pd.DataFrame:
     """The curves, with what loading noticed (damaged rows, disagreeing stop reasons) printed as warnings."""
-    import warnings
-
     from analysis import ExperimentError, load_curves
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UserWarning)
+    with _warnings_printed("warning"):
         try:
-            curves = load_curves(source)
+            return load_curves(source)
         except ExperimentError as error:
             raise UsageError(str(error)) from None
-    for warning in caught:
-        if issubclass(warning.category, UserWarning):
-            print(f"tune-stop: warning: {warning.message}", file=sys.stderr)
-    return curves
 
 
 def _metadata(source: Path) -> dict[str, object]:
@@ -488,7 +477,6 @@ def _with_grace(per_metric: dict[str, dict[str, object]], grace_period: int) -> 
 
 
 def _cmd_recommend(args: argparse.Namespace) -> int:
-    import warnings
 
     from analysis import RECOMMENDATION_COLUMNS, analyse, infer_mode, write_report
     from tune_stop.stoppers import FAMILIES
@@ -507,8 +495,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     )
     families = tuple(FAMILIES) if args.policy == "all" else (args.policy,)
     settings = _replay_settings(metadata, args.grace_period)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with _warnings_printed("warning"):
         try:
             analysis = analyse(
                 curves,
@@ -525,9 +512,6 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
             )
         except ValueError as error:
             raise UsageError(str(error)) from None
-    for warning in caught:
-        if issubclass(warning.category, UserWarning):
-            print(f"tune-stop: warning: {warning.message}", file=sys.stderr)
     try:
         written = write_report(analysis, out, tolerance=args.tolerance, source=str(source))
     except OSError as error:
@@ -587,6 +571,17 @@ def _cmd_report(args: argparse.Namespace) -> int:
         print(f"\nBest {args.top} trials by {args.metric}:")
         print(trials.sort_values(f"best_{args.metric}", ascending=mode == "min").head(args.top).to_string(index=False))
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def _warnings_printed(label: str) -> Iterator[None]:
+    """Prints the ``UserWarning``s of a block that ends normally as ``tune-stop: <label>: ...`` lines."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        yield
+    for warning in caught:
+        if issubclass(warning.category, UserWarning):
+            print(f"tune-stop: {label}: {warning.message}", file=sys.stderr)
 
 
 @contextlib.contextmanager

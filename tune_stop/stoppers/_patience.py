@@ -17,6 +17,9 @@ from tune_stop.stoppers._base import (
 )
 from tune_stop.stoppers._scores import as_matrix, reaches
 
+#: A rule with patience p fires once the wait reaches p.
+PATIENCE_STRICT = False
+
 
 class PatienceState(NamedTuple):
     """Where a patience scan stands after some epochs: per curve, the signed best and the wait."""
@@ -72,7 +75,7 @@ def patience_scan(
 def _patience_decision(wait: float, best: float, *, mode: str, patience: int) -> Decision:
     """The rule's decision from the last epoch's score (``wait``) and the best value so far."""
     # Nothing judged yet, the last epoch improved, or still within patience.
-    if not reaches(wait, patience, strict=False):
+    if not reaches(wait, patience, strict=PATIENCE_STRICT):
         return CONTINUE
     shown_best = "none" if best == np.inf else f"{mode_sign(mode) * best:.6g}"
     return Decision(True, f"no improvement for {int(wait)} epochs (best {shown_best})")
@@ -161,6 +164,7 @@ class PatienceStopper(HistoryStopper):
 
     policy = "patience"
     parameter = "patience"
+    strict = PATIENCE_STRICT
 
     def __init__(
         self,

@@ -21,6 +21,10 @@ from tune_stop.stoppers._base import (
 )
 from tune_stop.stoppers._scores import as_matrix, reaches, relative_excess
 
+#: GL and PQ fire when their quantity exceeds alpha; UP when its run reaches s strips.
+GL_STRICT = PQ_STRICT = True
+UP_STRICT = False
+
 
 def _strip_ends(num_epochs: int, strip: int) -> np.ndarray:
     """Which epochs (from 1) end a strip."""
@@ -126,7 +130,7 @@ def gl_rule(history: Sequence[float], *, alpha: float) -> Decision:
         return CONTINUE
     gl = gl_scores(as_matrix(history))[0, -1]
     # NaN never reaches: a non-finite epoch does not trigger GL.
-    if not reaches(gl, alpha, strict=True):
+    if not reaches(gl, alpha, strict=GL_STRICT):
         return CONTINUE
     return Decision(True, f"GL={gl:.4g} > alpha={alpha:g}")
 
@@ -148,7 +152,7 @@ def pq_rule(history: Sequence[float], train_history: Sequence[float], *, alpha: 
     if epoch == 0 or epoch % strip != 0 or len(train_history) < epoch:
         return CONTINUE
     quotient = pq_scores(as_matrix(history), as_matrix(train_history[:epoch]), strip=strip)[0, -1]
-    if not reaches(quotient, alpha, strict=True):
+    if not reaches(quotient, alpha, strict=PQ_STRICT):
         return CONTINUE
     return Decision(True, f"GL/P={quotient:.4g} > alpha={alpha:g} (GL={generalization_loss(history):.4g})")
 
@@ -163,7 +167,7 @@ def up_rule(history: Sequence[float], *, strips: int, strip: int = 5) -> Decisio
     if len(history) == 0:
         return CONTINUE
     run = up_scores(as_matrix(history), strip=strip)[0, -1]
-    if not reaches(run, strips, strict=False):
+    if not reaches(run, strips, strict=UP_STRICT):
         return CONTINUE
     return Decision(True, f"error rose over {strips} successive strips of {strip} epochs")
 
@@ -178,7 +182,7 @@ class GLStopper(HistoryStopper):
 
     policy = "gl"
     parameter = "alpha"
-    strict = True
+    strict = GL_STRICT
 
     def __init__(self, metric: str, alpha: float = 5.0) -> None:
         check_metric_name("metric", metric)
@@ -211,7 +215,7 @@ class PQStopper(HistoryStopper):
 
     policy = "pq"
     parameter = "alpha"
-    strict = True
+    strict = PQ_STRICT
 
     def __init__(self, metric: str, train_metric: str, alpha: float = 0.75, strip: int = 5) -> None:
         check_metric_name("metric", metric)
@@ -253,6 +257,7 @@ class UPStopper(HistoryStopper):
 
     policy = "up"
     parameter = "strips"
+    strict = UP_STRICT
 
     def __init__(self, metric: str, strips: int = 3, strip: int = 5) -> None:
         check_metric_name("metric", metric)

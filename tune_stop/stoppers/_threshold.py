@@ -18,6 +18,9 @@ from tune_stop.stoppers._base import (
 )
 from tune_stop.stoppers._scores import as_matrix, reaches
 
+#: A value reaches its threshold on a tie (``<=`` / ``>=``): the score must reach the limit.
+THRESHOLD_STRICT = False
+
 
 def threshold_scores(values: np.ndarray, *, mode: str, grace_period: int = 0) -> np.ndarray:
     """The threshold family's score: ``-sign * value``, which reaches ``-sign * threshold``.
@@ -65,7 +68,7 @@ def threshold_rule(history: Sequence[float], *, mode: str, threshold: float, gra
         return CONTINUE
     score = threshold_scores(as_matrix(history), mode=mode, grace_period=grace_period)[0, -1]
     # Not there yet (non-finite values and the grace period score NaN: never there).
-    if not reaches(score, threshold_limit(threshold, mode), strict=False):
+    if not reaches(score, threshold_limit(threshold, mode), strict=THRESHOLD_STRICT):
         return CONTINUE
     relation = "<=" if mode == "min" else ">="
     return Decision(True, f"{history[-1]:.6g} {relation} threshold {threshold:.6g}")
@@ -93,6 +96,7 @@ class ThresholdStopper(HistoryStopper):
 
     policy = "threshold"
     parameter = "threshold"
+    strict = THRESHOLD_STRICT
 
     def __init__(
         self,

@@ -95,9 +95,12 @@ def predicted_means(
     tail = (1.0 - level) / 2.0
     low = np.full(sums.shape[1], np.nan)
     high = np.full(sums.shape[1], np.nan)
-    defined = np.isfinite(simulated).any(axis=0)
-    if defined.any():
-        low[defined], high[defined] = np.nanquantile(simulated[:, defined], [tail, 1.0 - tail], axis=0)
+    complete = ~np.isnan(simulated).any(axis=0)  # np.quantile is vectorised; np.nanquantile loops per column
+    if complete.any():
+        low[complete], high[complete] = np.quantile(simulated[:, complete], [tail, 1.0 - tail], axis=0)
+    partial = ~complete & np.isfinite(simulated).any(axis=0)
+    if partial.any():
+        low[partial], high[partial] = np.nanquantile(simulated[:, partial], [tail, 1.0 - tail], axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         center = sums.sum(axis=0) / counts.sum(axis=0)
     # Each candidate is widened for the configurations that can judge it.

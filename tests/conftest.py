@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 
 import pytest
@@ -23,6 +24,41 @@ def ray_session():
     if not ray.is_initialized():
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _temp_dir=_RAY_TEMP_DIR)
     return ray
+
+
+def _ray_is_running() -> bool:
+    ray = sys.modules.get("ray")
+    return ray is not None and ray.is_initialized()
+
+
+_RAY_BEFORE = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    item.stash[_RAY_BEFORE] = _ray_is_running()  # before any fixture of the test starts it
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item):
+    """The fast set (``-m "not e2e"``) starts no Ray: a test that does must be marked e2e."""
+    if item.get_closest_marker("e2e") is None and not item.stash.get(_RAY_BEFORE, True) and _ray_is_running():
+        pytest.fail(f"{item.nodeid} started Ray: mark it e2e (the fast set starts no Ray)")
+
+
+@pytest.fixture(scope="session")
+def random_fid_network_state():
+    """The state dict of pytorch-fid's Inception network, randomly initialised (seeded) once per session.
+
+    Random weights stand in for the real file, which cannot be downloaded here; building the
+    network costs about a second, so the tests share one (read-only).
+    """
+    import torch
+
+    from tune_stop._compat import fid_inception_network
+
+    torch.manual_seed(0)
+    return fid_inception_network().state_dict()
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -19,9 +19,9 @@ def results(trial: pd.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
-def live_stop_epoch(stopper: Stopper, trial: pd.DataFrame, trial_id: str = "t") -> int:
-    """The first epoch at which the live ``stopper`` stops the trial, 0 if it never does."""
-    for result in results(trial):
+def live_stop_epoch(stopper: Stopper, trial: pd.DataFrame | list[dict[str, Any]], trial_id: str = "t") -> int:
+    """The first epoch at which the live ``stopper`` stops the trial (its rows or :func:`results`), 0 if never."""
+    for result in results(trial) if isinstance(trial, pd.DataFrame) else trial:
         if stopper(trial_id, result):
             return int(result["epoch"])
     return 0
@@ -29,5 +29,8 @@ def live_stop_epoch(stopper: Stopper, trial: pd.DataFrame, trial_id: str = "t") 
 
 def live_stop(stopper: Stopper, history: list[float], metric: str = "val_loss", **more: list[float]) -> int:
     """:func:`live_stop_epoch` on plain lists of values (``more``: other metrics of the same epochs)."""
-    frame = pd.DataFrame({"epoch": range(1, len(history) + 1), metric: history, **more})
-    return live_stop_epoch(stopper, frame)
+    rows = [
+        {"epoch": epoch, metric: value, **{key: values[epoch - 1] for key, values in more.items()}, "config": {}}
+        for epoch, value in enumerate(history, start=1)
+    ]
+    return live_stop_epoch(stopper, rows)

@@ -18,7 +18,7 @@ from analysis import (
 )
 from analysis._replay import replay_policy
 from tests.expected import RECOMMENDATION_COLUMNS
-from tests.live import live_stop_epoch
+from tests.live import live_stop_epoch, results
 
 EPOCHS = 30
 
@@ -126,8 +126,9 @@ def test_vectorised_replay_agrees_with_the_live_stoppers_on_every_curve(seed, po
     frame = random_curves(seed)
     curves = CurveSet.from_frame(frame)
     stops = stop_epochs(policy, curves)
+    trials = {trial_id: results(trial) for trial_id, trial in frame.groupby("trial_id")}
     for row, trial_id in enumerate(curves.trial_ids):
-        trial = frame[frame["trial_id"] == trial_id].sort_values("epoch")
+        trial = trials[trial_id]
         for column, value in enumerate(policy.candidates):
             assert stops[row, column] == live_stop_epoch(policy.stopper(value), trial), (trial_id, value)
 

@@ -149,22 +149,25 @@ print("sklearn" in sys.modules, digest)
 """
 
 
-def test_digits_and_folds_come_from_the_disk_cache_without_importing_sklearn(tmp_path):
+def test_digits_and_folds_come_from_the_disk_cache_without_importing_sklearn(tmp_path, monkeypatch):
+    import hashlib
     import os
     import subprocess
     import sys
 
-    env = {**os.environ, "TUNE_STOP_CACHE": str(tmp_path)}
+    from tune_stop.data import _load_cached, load_dataset, split_dataset
 
-    def load_in_a_fresh_process() -> list[str]:
-        run = subprocess.run([sys.executable, "-c", _LOAD_SPLIT], env=env, capture_output=True, text=True, check=True)
-        return run.stdout.split()
-
-    filled, digest = load_in_a_fresh_process()
-    assert filled == "True"  # the first process computes with scikit-learn and fills the cache
-    assert load_in_a_fresh_process() == ["False", digest]  # a trial worker starting later reads it
+    # This process computes with scikit-learn and fills the cache ...
+    monkeypatch.setenv("TUNE_STOP_CACHE", str(tmp_path))
+    _load_cached.cache_clear()  # forget the tensors other tests loaded in this process
+    split = split_dataset(load_dataset("digits"), num_folds=3, fold=1, seed=0)
+    digest = hashlib.sha1(split.x_train.numpy().tobytes() + split.y_val.numpy().tobytes()).hexdigest()
     assert len(list((tmp_path / "datasets").glob("digits-*.npz"))) == 1
     assert len(list((tmp_path / "folds").glob("*.npz"))) == 1
+    # ... and a trial worker starting later reads it without importing scikit-learn.
+    env = {**os.environ, "TUNE_STOP_CACHE": str(tmp_path)}
+    run = subprocess.run([sys.executable, "-c", _LOAD_SPLIT], env=env, capture_output=True, text=True, check=True)
+    assert run.stdout.split() == ["False", digest]
 
 
 def test_cached_folds_are_keyed_by_the_labels_and_match_scikit_learn(tmp_path, monkeypatch):

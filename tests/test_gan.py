@@ -12,9 +12,12 @@ from tests.idx_files import make_mnist
 from tune_stop.trainables.gan import GAN_METRICS, Discriminator, GANTrainable, Generator
 
 
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("TUNE_STOP_CACHE", str(tmp_path / "cache"))
+@pytest.fixture(autouse=True, scope="module")
+def private_cache(tmp_path_factory):
+    """One cache for this module (its FID classifier is trained once), apart from the user's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TUNE_STOP_CACHE", str(tmp_path_factory.mktemp("cache")))
+        yield
 
 
 def run(trainable: GANTrainable, epochs: int) -> list[dict]:
@@ -113,14 +116,18 @@ def test_trains_on_28x28_mnist_format_files(tmp_path):
     assert math.isfinite(result["fid"]) and result["epoch"] == 1
 
 
-def test_inception_features_inside_the_trainable(tmp_path, monkeypatch):
-    from tune_stop._compat import fid_inception_network
-
+def test_inception_features_inside_the_trainable(tmp_path, random_fid_network_state):
     path = tmp_path / "weights.pth"
-    torch.manual_seed(0)
-    torch.save(fid_inception_network().state_dict(), path)
+    torch.save(random_fid_network_state, path)
     trainable = GANTrainable(
-        config={"fid_features": "inception", "fid_weights": str(path), "fid_samples": 6, "width": 8, "sample_every": 0}
+        config={
+            "fid_features": "inception",
+            "fid_weights": str(path),
+            "fid_samples": 6,
+            "width": 8,
+            "sample_every": 0,
+            "num_folds": 10,  # a small held-out fold: fewer reference images through the Inception network
+        }
     )
     try:
         result = trainable.train()

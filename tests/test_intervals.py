@@ -15,26 +15,22 @@ from analysis._recommend import _Estimate, choose_candidate
 def synthetic_search(num_configs: int, seed: int, epochs: int = 30, folds: int = 2) -> pd.DataFrame:
     """A search drawn from a known population: U-shaped curves whose minimum, scale and noise vary by configuration."""
     rng = np.random.default_rng(seed)
-    rows = []
+    columns: dict[str, list[np.ndarray]] = {
+        key: [] for key in ("trial_id", "config_id", "fold", "val_loss", "test_accuracy")
+    }
     t = np.arange(1, epochs + 1)
     for config in range(num_configs):
         minimum, scale, noise = rng.uniform(5, 25), rng.uniform(0.5, 2), rng.uniform(0.002, 0.02)
         for fold in range(folds):
-            val = scale * ((t - minimum) / epochs) ** 2 + 0.1 + rng.normal(0, noise, epochs)
-            accuracy = 0.95 - 0.5 * ((t - minimum) / epochs) ** 2 + rng.normal(0, 0.005, epochs)
-            rows += [
-                {
-                    "trial_id": f"s{seed}-c{config}-f{fold}",
-                    "config_id": f"c{config}",
-                    "fold": fold,
-                    "epoch": epoch + 1,
-                    "val_loss": val[epoch],
-                    "test_accuracy": accuracy[epoch],
-                    "config/max_epochs": epochs,
-                }
-                for epoch in range(epochs)
-            ]
-    return pd.DataFrame(rows)
+            columns["val_loss"].append(scale * ((t - minimum) / epochs) ** 2 + 0.1 + rng.normal(0, noise, epochs))
+            columns["test_accuracy"].append(0.95 - 0.5 * ((t - minimum) / epochs) ** 2 + rng.normal(0, 0.005, epochs))
+            columns["trial_id"].append(np.full(epochs, f"s{seed}-c{config}-f{fold}"))
+            columns["config_id"].append(np.full(epochs, f"c{config}"))
+            columns["fold"].append(np.full(epochs, fold))
+    frame = pd.DataFrame({key: np.concatenate(parts) for key, parts in columns.items()})
+    frame["epoch"] = np.tile(t, num_configs * folds)
+    frame["config/max_epochs"] = epochs
+    return frame
 
 
 def test_intervals_cover_new_searches_drawn_from_the_same_population_at_their_level():

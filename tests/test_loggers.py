@@ -53,6 +53,7 @@ def log_epoch_7_after_the_restart(logger: CSVLoggerCallback | JsonLoggerCallback
     logger.log_trial_end(trial)
 
 
+@pytest.mark.e2e  # Ray's logger callbacks need a started Ray
 @pytest.mark.parametrize(("ours", "rays", "name"), LOGGERS)
 def test_a_restarted_trial_keeps_the_rows_logged_since_the_last_sync(ray_session, tmp_path, ours, rays, name):
     trial = restarting_trial(tmp_path)
@@ -68,6 +69,7 @@ def test_a_restarted_trial_keeps_the_rows_logged_since_the_last_sync(ray_session
     assert read_epochs(trial.local_path, name) == [*SYNCED, 7]
 
 
+@pytest.mark.e2e  # Ray's logger callbacks need a started Ray
 @pytest.mark.parametrize(("ours", "name"), [(ours, name) for ours, _, name in LOGGERS])
 def test_a_resumed_trial_without_a_driver_copy_continues_the_storage_copy(ray_session, tmp_path, ours, name):
     trial = restarting_trial(tmp_path)

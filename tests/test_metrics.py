@@ -10,7 +10,7 @@ import torch
 from pytorch_fid.fid_score import calculate_frechet_distance
 
 from tune_stop import metrics
-from tune_stop._compat import fid_inception_network, fid_inception_v3_from_state
+from tune_stop._compat import fid_inception_v3_from_state
 from tune_stop.metrics import (
     InceptionWeightsError,
     feature_statistics,
@@ -74,13 +74,10 @@ def test_inception_without_weights_says_which_file_and_where(hub_dir, tmp_path):
         load_inception(tmp_path / "missing.pth")
 
 
-def _random_fid_network_state():
-    torch.manual_seed(0)
-    return fid_inception_network().state_dict()
-
-
-def test_inception_loads_a_pytorch_fid_module_state_dict_and_gives_2048_features(hub_dir, tmp_path):
-    state = _random_fid_network_state()
+def test_inception_loads_a_pytorch_fid_module_state_dict_and_gives_2048_features(
+    hub_dir, tmp_path, random_fid_network_state
+):
+    state = random_fid_network_state
     module = fid_inception_v3_from_state(state, [3])
     path = tmp_path / "inception.pt"
     torch.save(module.state_dict(), path)
@@ -92,8 +89,8 @@ def test_inception_loads_a_pytorch_fid_module_state_dict_and_gives_2048_features
     assert features.shape == (3, 2048) and torch.isfinite(features).all()
 
 
-def test_inception_loads_the_network_file_from_the_torch_hub_cache(hub_dir):
-    state = _random_fid_network_state()
+def test_inception_loads_the_network_file_from_the_torch_hub_cache(hub_dir, random_fid_network_state):
+    state = random_fid_network_state
     (hub_dir / "checkpoints").mkdir(parents=True)
     torch.save(state, hub_dir / "checkpoints" / metrics.FID_WEIGHTS_FILE)
     model = load_inception(None)

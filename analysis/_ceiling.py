@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis._replay import CurveSet, _relative_regret
+from analysis._replay import CurveSet, relative_regret
 
 __all__ = ["SavingsCeiling", "savings_ceiling"]
 
@@ -63,7 +63,7 @@ def savings_ceiling(
         return SavingsCeiling(float("nan"), tolerance, 0)
     values, finite = values[keep], finite[keep]
     best = sign * np.where(finite, sign * values, np.inf).min(axis=1)
-    regret = np.where(finite, _relative_regret(values, best[:, None], sign), np.inf)
+    regret = np.where(finite, relative_regret(values, best[:, None], sign), np.inf)
     epochs = np.arange(1, values.shape[1] + 1)
     saved = np.where(finite, 1.0 - epochs[None, :] / curves.budgets[keep][:, None], -np.inf)
     # An epoch with infinite regret is never chosen once lambda > 0; 0 * inf must not poison g.

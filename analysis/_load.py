@@ -18,7 +18,6 @@ _RAY_COLUMNS = {
     "trial_id",
     "date",
     "timestamp",
-    "time_this_iter_s",
     "time_total_s",
     "pid",
     "hostname",

@@ -1,11 +1,14 @@
 """Recommendation of stopping-policy parameters for the user's next search.
 
-For every policy the replay gives each candidate's outcome on every curve. The
-recommended candidate is the one that saves the most epochs while the *upper* end of
-its regret interval, for a new search of ``new_configs`` configurations, stays within
-the tolerance. The same rule is checked by grouped cross-validation: in each cell it
-chooses on the other configurations (on the other data folds) and is judged on the
-held-out ones, which report how often the choice stayed within the tolerance.
+For every policy the replay gives each candidate's outcome on every curve. With the
+``tolerance`` objective the recommended candidate is the one that saves the most epochs
+while the *upper* end of its mean per-curve regret interval, for a new search of
+``new_configs`` configurations, stays within the tolerance. With the ``search`` objective
+it is the one that uses the least compute while the upper ends of the search's
+best-model and selected-model regret intervals (:mod:`analysis._search`) stay within it.
+The same rule is checked by grouped cross-validation: in each cell it chooses on the
+other configurations (on the other data folds) and is judged on the held-out ones, which
+report how often the choice stayed within the tolerance.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from analysis._defaults import TRAIN_METRICS, default_metrics, default_target, i
 from analysis._intervals import config_sums, predicted_means
 from analysis._policies import Policy, baseline_policies, candidate_policies
 from analysis._replay import CurveSet, PolicyReplay, replay_policy
+from analysis._search import SEARCH_COLUMNS, SearchFigures, search_figures, time_per_epoch
 from analysis._split import Split, make_split
 from tune_stop.stoppers import FAMILIES
 
@@ -36,7 +40,7 @@ __all__ = [
     "recommend",
 ]
 
-OBJECTIVES = ("tolerance", "tradeoff")
+OBJECTIVES = ("tolerance", "search", "tradeoff")
 
 #: What the ``choice`` column says about how the value was chosen.
 CHOICES = {
@@ -63,6 +67,9 @@ RECOMMENDATION_COLUMNS = [
     "interval",
     "new_configs",
     "regret_vs_full",
+    *SEARCH_COLUMNS,
+    "search_configs",
+    "selection",
     "trigger_rate",
     "cv_regret_mean",
     "cv_epochs_saved_mean",
@@ -140,16 +147,25 @@ def _estimate(
     )
 
 
-def choose_candidate(estimate: _Estimate, objective: str, tolerance: float, penalty: float) -> tuple[int | None, str]:
+def choose_candidate(
+    estimate: _Estimate, objective: str, tolerance: float, penalty: float, search: SearchFigures | None = None
+) -> tuple[int | None, str]:
     """Index of the chosen candidate and how it was chosen (a key of :data:`CHOICES`).
 
     ``tolerance``: the most epochs saved among the candidates whose regret interval's
     upper end is within ``tolerance`` (ties: lower regret, then the most conservative,
-    i.e. the later candidate); if none qualifies, the lowest regret. ``tradeoff``: the
-    highest ``-regret + penalty * epochs_saved``. Candidates are ordered from the one
-    that fires earliest to the one that fires latest.
+    i.e. the later candidate); if none qualifies, the lowest regret. ``search`` (needs
+    ``search``): the least compute used among the candidates whose best-model and
+    selected-model regret intervals both end within ``tolerance`` (ties alike); if none
+    qualifies, the lowest of the two regrets' larger. ``tradeoff``: the highest
+    ``-regret + penalty * epochs_saved``. Candidates are ordered from the one that fires
+    earliest to the one that fires latest.
     """
     valid = (estimate.n_evaluable > 0) & np.isfinite(estimate.regret)
+    if objective == "search":
+        if search is None:
+            raise ValueError("the search objective needs the search-level figures.")
+        valid = np.isfinite(search["compute_used"])
     if not valid.any():
         return None, "none"
     index = np.arange(len(valid))
@@ -157,14 +173,21 @@ def choose_candidate(estimate: _Estimate, objective: str, tolerance: float, pena
         score = np.where(valid, -estimate.regret + penalty * estimate.epochs_saved, -np.inf)
         chosen, how = int(index[score == score.max()][-1]), "tradeoff"
     else:
-        feasible = valid & (estimate.regret_high <= tolerance)
+        if objective == "search":
+            assert search is not None
+            regret = np.fmax(search["best_regret"], search["selected_regret"])
+            high = np.fmax(search["best_regret_high"], search["selected_regret_high"])
+            cost = search["compute_used"]
+        else:
+            regret, high, cost = estimate.regret, estimate.regret_high, -estimate.epochs_saved
+        feasible = valid & (high <= tolerance)
         if feasible.any():
-            # lexsort: the last key is primary. Most saved, then least regret, then the latest.
-            chosen = int(np.lexsort((-index, estimate.regret, -estimate.epochs_saved, ~feasible))[0])
+            # lexsort: the last key is primary. Least cost (most saved), then least regret, then the latest.
+            chosen = int(np.lexsort((-index, regret, cost, ~feasible))[0])
             how = "within"
         else:
-            regret = np.where(valid, estimate.regret, np.inf)
-            chosen, how = int(index[regret == regret.min()][-1]), "fallback"
+            lowest = np.where(valid & ~np.isnan(regret), regret, np.inf)
+            chosen, how = int(index[lowest == lowest.min()][-1]), "fallback"
     if estimate.trigger_rate[chosen] == 0:
         how = "never"
     return chosen, how
@@ -189,6 +212,7 @@ class Analysis:
         objective: How values were chosen (:data:`OBJECTIVES`).
         tolerance: The regret tolerance of the ``tolerance`` objective.
         ceiling: The most epochs any rule could save within the tolerance (hindsight bound).
+        selection: ``(metric, mode)`` by which the search-level figures select a configuration.
     """
 
     recommendations: pd.DataFrame
@@ -204,11 +228,12 @@ class Analysis:
     objective: str = "tolerance"
     tolerance: float = 0.01
     ceiling: SavingsCeiling | None = None
+    selection: tuple[str, str] = ("", "min")
 
 
 @dataclass(frozen=True)
 class _Options:
-    """How :func:`analyse` was asked to choose (see its arguments)."""
+    """How :func:`analyse` was asked to choose (see its arguments), and what the search-level figures read."""
 
     objective: str
     tolerance: float
@@ -217,9 +242,41 @@ class _Options:
     new_configs: int
     seed: int
     target: str
+    target_mode: str
+    selection: tuple[str, str]
+    selection_values: np.ndarray = field(repr=False)
+    seconds: np.ndarray | None = field(repr=False)
 
 
-def _cross_validate(result: PolicyReplay, split: Split, options: _Options) -> list[dict[str, Any]]:
+def _search(
+    result: PolicyReplay,
+    curves: CurveSet,
+    split: Split,
+    options: _Options,
+    mask: np.ndarray | None,
+    *,
+    new_configs: int,
+    rng: np.random.Generator,
+    draws: int,
+) -> SearchFigures:
+    """:func:`analysis._search.search_figures` of the curves in ``mask`` with the analysis' options."""
+    return search_figures(
+        result,
+        curves,
+        split.config_index,
+        options.selection_values,
+        options.selection[1],
+        options.target_mode,
+        mask=mask,
+        new_configs=new_configs,
+        level=options.level,
+        rng=rng,
+        draws=draws,
+        seconds=options.seconds,
+    )
+
+
+def _cross_validate(result: PolicyReplay, curves: CurveSet, split: Split, options: _Options) -> list[dict[str, Any]]:
     """The choice rule run without each held-out cell, judged on the cell.
 
     In each cell the rule's intervals are for a search the size of the cell (its
@@ -232,7 +289,18 @@ def _cross_validate(result: PolicyReplay, split: Split, options: _Options) -> li
         estimate = _estimate(
             result, train, split, new_configs=max(held_out_configs, 1), level=options.level, rng=rng, draws=_CV_DRAWS
         )
-        chosen, _ = choose_candidate(estimate, options.objective, options.tolerance, options.penalty)
+        by_search = options.objective == "search"
+        trained = (
+            _search(
+                result, curves, split, options, train, new_configs=max(held_out_configs, 1), rng=rng, draws=_CV_DRAWS
+            )
+            if by_search
+            else None
+        )
+        chosen, _ = choose_candidate(estimate, options.objective, options.tolerance, options.penalty, trained)
+        judged_search = (
+            _search(result, curves, split, options, test, new_configs=1, rng=rng, draws=0) if by_search else None
+        )
         evaluable = result.evaluable & test[:, None]
         record: dict[str, Any] = {
             "cell": cell,
@@ -258,6 +326,14 @@ def _cross_validate(result: PolicyReplay, split: Split, options: _Options) -> li
         record["epochs_saved"] = record["saved_sum"] / judged if judged else np.nan
         record["trigger_rate"] = record["fired"] / judged if judged else np.nan
         record["within_tolerance"] = record["regret"] <= options.tolerance if judged else np.nan
+        for name in ("best_regret", "selected_regret", "compute_used"):
+            record[name] = (
+                float(judged_search[name][chosen]) if judged_search is not None and chosen is not None else np.nan
+            )
+        if judged_search is not None:
+            # The search objective is judged as it chooses: the held-out cell's best and selected models.
+            worst = max(record["best_regret"], record["selected_regret"])
+            record["within_tolerance"] = worst <= options.tolerance if np.isfinite(worst) else np.nan
         records.append(record)
     return records
 
@@ -271,9 +347,19 @@ def _policy_rows(
     estimate = _estimate(
         result, everything, split, new_configs=options.new_configs, level=options.level, rng=rng, draws=_DRAWS
     )
-    chosen, how = choose_candidate(estimate, options.objective, options.tolerance, options.penalty)
-    cells = _cross_validate(result, split, options)
-    judged = [cell for cell in cells if cell["n_evaluable"] > 0]
+    search = _search(
+        result,
+        curves,
+        split,
+        options,
+        None,
+        new_configs=options.new_configs,
+        rng=np.random.default_rng([options.seed, 2]),
+        draws=_DRAWS,
+    )
+    chosen, how = choose_candidate(estimate, options.objective, options.tolerance, options.penalty, search)
+    cells = _cross_validate(result, curves, split, options)
+    judged = [cell for cell in cells if cell["n_evaluable"] > 0 and not np.isnan(cell["within_tolerance"])]
     n_judged = sum(cell["n_evaluable"] for cell in judged)
     has_target = np.isfinite(result.target_best)
 
@@ -300,6 +386,9 @@ def _policy_rows(
         "interval": options.level,
         "new_configs": options.new_configs,
         "regret_vs_full": regret_vs_full,
+        **{name: at(search[name]) for name in SEARCH_COLUMNS},
+        "search_configs": search.n_configs,
+        "selection": f"{options.selection[0]} ({options.selection[1]})",
         "trigger_rate": at(estimate.trigger_rate),
         "cv_regret_mean": sum(c["regret_sum"] for c in judged) / n_judged if n_judged else np.nan,
         "cv_epochs_saved_mean": sum(c["saved_sum"] for c in judged) / n_judged if n_judged else np.nan,
@@ -334,6 +423,7 @@ def _policy_rows(
             "epochs_saved": estimate.epochs_saved,
             "epochs_saved_low": estimate.epochs_saved_low,
             "epochs_saved_high": estimate.epochs_saved_high,
+            **{name: search[name] for name in SEARCH_COLUMNS},
             "trigger_rate": estimate.trigger_rate,
             "n_evaluable": estimate.n_evaluable,
             "n_censored": (~result.evaluable & has_target[:, None]).sum(axis=0),
@@ -349,7 +439,18 @@ def _policy_rows(
             "group": c["group"],
             "fold": c["fold"],
             "value": policy.candidates[c["index"]] if c["index"] is not None else np.nan,
-            **{key: c[key] for key in ("regret", "epochs_saved", "trigger_rate", "within_tolerance")},
+            **{
+                key: c[key]
+                for key in (
+                    "regret",
+                    "epochs_saved",
+                    "trigger_rate",
+                    "best_regret",
+                    "selected_regret",
+                    "compute_used",
+                    "within_tolerance",
+                )
+            },
         }
         for c in cells
     ]
@@ -373,6 +474,7 @@ def analyse(
     new_configs: int | None = None,
     groups: int = 5,
     seed: int = 0,
+    selection: tuple[str, str] | None = None,
 ) -> Analysis:
     """Replays the policies and recommends each one's parameter for the next search.
 
@@ -385,8 +487,10 @@ def analyse(
         families: Policy families to tune.
         tolerance: Largest mean relative regret of the ``tolerance`` objective (0.01 = 1%),
             met by the upper end of the regret interval.
-        objective: ``tolerance`` (the most epochs saved whose regret interval stays
-            within the tolerance) or ``tradeoff`` (best ``-regret + penalty * epochs_saved``).
+        objective: ``tolerance`` (the most epochs saved whose mean per-curve regret
+            interval stays within the tolerance), ``search`` (the least compute used whose
+            best-model and selected-model regret intervals stay within it; needs curves that
+            ran their whole budget) or ``tradeoff`` (best ``-regret + penalty * epochs_saved``).
         penalty: Weight of the epochs saved in the ``tradeoff`` objective.
         threshold_count: Number of threshold candidates (quantiles of the observed range).
         baselines: Add rows for Keras' and Lightning's defaults and Prechelt's GL/PQ/UP.
@@ -403,6 +507,8 @@ def analyse(
         groups: Most groups of configurations in the cross-validation (each held out
             in turn, crossed with the data folds).
         seed: Seed of the grouping and the resampling.
+        selection: ``(metric, mode)`` by which a user selects the configuration a search
+            ends with (the search-level figures); default: the first of ``metrics``.
 
     Raises:
         ValueError: For an unknown objective or family, a bad tolerance, interval or
@@ -442,7 +548,8 @@ def analyse(
         target, inferred = found if found is not None else (metrics[0][0], metrics[0][1])
         target_mode = target_mode or inferred
     target_mode = target_mode or infer_mode(target)
-    for name, role in [*((m, "metric") for m, _ in metrics), (target, "target")]:
+    selection = selection or metrics[0]
+    for name, role in [*((m, "metric") for m, _ in metrics), (target, "target"), (selection[0], "selection metric")]:
         if name not in columns:
             reported = ", ".join(c for c in columns if not c.startswith("config/") and not c.startswith("_"))
             raise ValueError(f"{role} {name!r} is not in the curves; they have: {reported}")
@@ -458,7 +565,25 @@ def analyse(
             f"only {split.n_configs} configurations: the intervals are wide and each held-out group is small.",
             stacklevel=2,
         )
-    options = _Options(objective, tolerance, penalty, interval, new_configs or split.n_configs, seed, target)
+    if objective == "search" and not curve_set.complete.all():
+        cut = int((~curve_set.complete).sum())
+        raise ValueError(
+            f"the search objective needs every curve trained to its budget, but {cut} of "
+            f"{len(curve_set.trial_ids)} were cut short: record them with tune-stop search --full-curves."
+        )
+    options = _Options(
+        objective,
+        tolerance,
+        penalty,
+        interval,
+        new_configs or split.n_configs,
+        seed,
+        target,
+        target_mode,
+        (selection[0], selection[1]),
+        curve_set.matrix(selection[0]),
+        time_per_epoch(curve_set),
+    )
 
     rows, candidate_rows, replays, cv_rows = [], [], [], []
     for metric, mode in metrics:
@@ -500,6 +625,7 @@ def analyse(
         objective=objective,
         tolerance=tolerance,
         ceiling=savings_ceiling(curve_set, target, target_mode, tolerance),
+        selection=options.selection,
     )
 
 

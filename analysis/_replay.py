@@ -32,7 +32,7 @@ from tune_stop.stoppers import (
     mode_sign,
 )
 
-__all__ = ["CurveSet", "PolicyReplay", "replay", "replay_policy", "stop_epochs"]
+__all__ = ["CurveSet", "PolicyReplay", "relative_regret", "replay", "replay_policy", "stop_epochs"]
 
 
 def _check_epochs(frame: pd.DataFrame, trial_ids: np.ndarray, positions: np.ndarray, lengths: np.ndarray) -> None:
@@ -206,7 +206,7 @@ class PolicyReplay:
         return ~self.evaluable
 
 
-def _relative_regret(at_stop: np.ndarray, reference: np.ndarray, target_sign: float) -> np.ndarray:
+def relative_regret(at_stop: np.ndarray, reference: np.ndarray, target_sign: float) -> np.ndarray:
     """``sign * (at_stop - reference) / |reference|`` (absolute when the reference is 0); inf if non-finite."""
     difference = target_sign * (at_stop - reference)
     scale = np.where(reference == 0, 1.0, np.abs(reference))
@@ -241,8 +241,8 @@ def replay_policy(policy: Policy, curves: CurveSet, target: str, target_mode: st
         evaluable=evaluable,
         epochs_used=used,
         epochs_saved=1.0 - used / curves.budgets[:, None],
-        regret=_relative_regret(at_stop, best[:, None], target_sign),
-        regret_vs_last=_relative_regret(at_stop, last[:, None], target_sign),
+        regret=relative_regret(at_stop, best[:, None], target_sign),
+        regret_vs_last=relative_regret(at_stop, last[:, None], target_sign),
         metric_at_stop=metric_values[rows, used - 1],
         target_at_stop=at_stop,
         target_best=best,
@@ -379,7 +379,7 @@ def _replay_stoppers(curves: CurveSet, stoppers: list[Stopper], target: str, tar
         used = np.where(stops > 0, stops, curves.lengths)
         censored = (stops == 0) & ~curves.complete
         at_stop = target_values[np.arange(n), used - 1]
-        regret = _relative_regret(at_stop, best, target_sign)
+        regret = relative_regret(at_stop, best, target_sign)
         frames.append(
             pd.DataFrame(
                 {

@@ -79,6 +79,16 @@ def _explanation(analysis: Analysis, tolerance: float) -> list[str]:
         "configuration these curves do not contain cannot be foreseen. `python -m benchmarks.calibration` counts "
         "how often such intervals held on independent searches.",
         "",
+        f"**The search** ({level} intervals, for a new search of {analysis.new_configs} configurations): a "
+        "search is run to find the best model, so each policy is also judged by the search it leaves. Every curve "
+        "is stopped by the policy and each configuration is scored as a user scores it: the target at its stop "
+        "epoch, averaged over its data folds. **Best model** is how much worse the best configuration's score "
+        "is than in the same search trained to the budget; **selected model** is the same for the configuration "
+        f"a user selects by `{analysis.selection[0]}` ({analysis.selection[1]}) at the stops; **compute used** "
+        "is the share of the epochs (and of the seconds, where the curves record them) of training every curve "
+        "to the budget; **top 10%** is the mean per-curve regret of the best tenth of the configurations. These "
+        "figures need curves that ran their whole budget (`--full-curves`); they are n/a otherwise.",
+        "",
         _choice_rule(analysis.objective, tolerance),
         "",
         f"**Held out** (grouped cross-validation, {held_out}): in each cell the choice rule picks a value on the "
@@ -95,10 +105,17 @@ def _choice_rule(objective: str, tolerance: float) -> str:
             "**Choice** (`--objective tradeoff`): the value with the best `-regret + penalty x epochs saved` "
             "on these curves; the tolerance plays no part."
         )
+    if objective == "search":
+        return (
+            "**Choice** (`--objective search`): the value that uses the least compute while the upper ends of its "
+            f"best-model and selected-model regret intervals both stay within the {_percent(tolerance)} tolerance "
+            "(ties: lower regret, then the more conservative value); if none does, the lowest of the two regrets, "
+            "and the row says so."
+        )
     return (
-        f"**Choice**: the value that saves the most epochs while the upper end of its regret interval stays "
-        f"within the {_percent(tolerance)} tolerance (ties: lower regret, then the more conservative value); if "
-        "none does, the lowest regret, and the row says so."
+        "**Choice** (`--objective tolerance`): the value that saves the most epochs while the upper end of its "
+        f"mean per-curve regret interval stays within the {_percent(tolerance)} tolerance (ties: lower regret, "
+        "then the more conservative value); if none does, the lowest regret, and the row says so."
     )
 
 
@@ -114,15 +131,20 @@ def markdown_report(analysis: Analysis, tolerance: float, source: str) -> str:
         *_explanation(analysis, tolerance),
         "",
         f"| policy | metric | parameter | value | regret [{level}] | epochs saved [{level}] | regret vs full "
+        f"| best model [{level}] | selected model [{level}] | compute used [{level}] | top 10% "
         "| held-out regret | held-out saved | within tolerance | fired on | curves | censored | kind | choice |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in table.itertuples():
         lines.append(
             f"| {row.policy} | {row.metric} ({row.mode}) | {row.parameter} | {row.recommended:.4g} | "
             f"{_range(row.regret, row.regret_low, row.regret_high)} | "
             f"{_range(row.epochs_saved, row.epochs_saved_low, row.epochs_saved_high)} | "
-            f"{_percent(row.regret_vs_full)} | {_percent(row.cv_regret_mean)} | {_percent(row.cv_epochs_saved_mean)} | "
+            f"{_percent(row.regret_vs_full)} | {_range(row.best_regret, row.best_regret_low, row.best_regret_high)} | "
+            f"{_range(row.selected_regret, row.selected_regret_low, row.selected_regret_high)} | "
+            f"{_range(row.compute_used, row.compute_used_low, row.compute_used_high)} | "
+            f"{_percent(row.top_decile_regret)} | {_percent(row.cv_regret_mean)} | "
+            f"{_percent(row.cv_epochs_saved_mean)} | "
             f"{_share(row.cv_within_tolerance)} of {row.cv_cells} | {_percent(row.trigger_rate)} | "
             f"{row.n_curves} | {row.n_censored} | {row.kind} | {row.choice} |"
         )
@@ -132,17 +154,27 @@ def markdown_report(analysis: Analysis, tolerance: float, source: str) -> str:
         if tuned.empty:
             lines.append(f"- `{metric}`: no policy has an evaluable curve (see the censored column).")
             continue
-        within = tuned[tuned["regret_high"] <= tolerance]
+        by_search = analysis.objective == "search"
+        if by_search:
+            tuned = tuned.assign(
+                _regret=np.fmax(tuned["best_regret"], tuned["selected_regret"]),
+                _high=np.fmax(tuned["best_regret_high"], tuned["selected_regret_high"]),
+                _saved=1.0 - tuned["compute_used"],
+            )
+        else:
+            tuned = tuned.assign(_regret=tuned["regret"], _high=tuned["regret_high"], _saved=tuned["epochs_saved"])
+        within = tuned[tuned["_high"] <= tolerance]
         if analysis.objective == "tradeoff":
             best = tuned.sort_values(["epochs_saved", "regret"], ascending=[False, True]).iloc[0]
             verdict = ""
         elif not within.empty:
-            best = within.sort_values(["epochs_saved", "regret"], ascending=[False, True]).iloc[0]
+            best = within.sort_values(["_saved", "_regret"], ascending=[False, True]).iloc[0]
             verdict = ""
         else:
-            best = tuned.sort_values(["regret", "epochs_saved"], ascending=[True, False]).iloc[0]
+            best = tuned.sort_values(["_regret", "_saved"], ascending=[True, False]).iloc[0]
+            judged = "best-model and selected-model regret intervals" if by_search else "regret interval"
             verdict = (
-                f" No policy's regret interval stayed within the {_percent(tolerance)} tolerance, so this is the "
+                f" No policy's {judged} stayed within the {_percent(tolerance)} tolerance, so this is the "
                 "policy with the lowest regret, not a recommendation within the tolerance."
             )
         lines.append(
@@ -152,7 +184,7 @@ def markdown_report(analysis: Analysis, tolerance: float, source: str) -> str:
             f"{analysis.target} ({level} intervals); it fired on {_percent(best['trigger_rate'])} of the evaluable "
             "curves here. "
             f"Held out, the same rule stayed within the tolerance in {_share(best['cv_within_tolerance'])} of "
-            f"{best['cv_cells']} cells{_cell_size(analysis)}.{verdict}"
+            f"{best['cv_cells']} cells{_cell_size(analysis)}.{verdict}{_search_sentence(best)}"
         )
         baselines = group[(group["kind"] == "baseline") & group["regret"].notna()]
         for baseline in baselines.to_dict("records"):
@@ -168,6 +200,20 @@ def markdown_report(analysis: Analysis, tolerance: float, source: str) -> str:
         )
     lines += _censoring_note(table)
     return "\n".join(lines) + "\n"
+
+
+def _search_sentence(row: pd.Series) -> str:
+    """What the value does to the search: its best and selected models and the compute, when known."""
+    if not np.isfinite(float(row["best_regret"])):
+        return ""
+    best = _range(row["best_regret"], row["best_regret_low"], row["best_regret_high"])
+    return (
+        f" In the search, its best model would be {best} worse than with full training and the model "
+        "selected by the validation metric "
+        f"{_range(row['selected_regret'], row['selected_regret_low'], row['selected_regret_high'])} worse, "
+        f"for {_range(row['compute_used'], row['compute_used_low'], row['compute_used_high'])} of the compute; "
+        f"on the top 10% of configurations the mean regret is {_percent(row['top_decile_regret'])}."
+    )
 
 
 def _cell_size(analysis: Analysis) -> str:
@@ -281,6 +327,52 @@ def _plot_tradeoff(analysis: Analysis, metric: str, tolerance: float, path: str)
     plt.close(figure)
 
 
+def _plot_search(analysis: Analysis, metric: str, tolerance: float, path: str) -> None:
+    """Compute used against the best model's regret, per policy, the recommendation with its intervals."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    candidates = analysis.candidates[analysis.candidates["metric"] == metric]
+    figure, axes = plt.subplots(figsize=(8, 5))
+    for name, group in candidates.groupby("policy", sort=False):
+        group = group[np.isfinite(group["best_regret"])]
+        if group.empty:
+            continue
+        compute, regret = 100 * group["compute_used"], 100 * group["best_regret"]
+        if (group["kind"] == "baseline").all():
+            axes.scatter(compute, regret, marker="x", s=60, label=name)
+            continue
+        line = axes.plot(compute, regret, ".-", alpha=0.6, label=name)
+        chosen = group[group["recommended"]]
+        used, best = chosen["compute_used"].to_numpy(), chosen["best_regret"].to_numpy()
+        axes.errorbar(
+            100 * used,
+            100 * best,
+            xerr=100 * np.abs(chosen[["compute_used_low", "compute_used_high"]].to_numpy().T - used),
+            yerr=100 * np.abs(chosen[["best_regret_low", "best_regret_high"]].to_numpy().T - best),
+            fmt="o",
+            markersize=10,
+            markeredgecolor="black",
+            color=line[0].get_color(),
+            zorder=3,
+        )
+    axes.axhline(100 * tolerance, color="red", linestyle="--", linewidth=1, label=f"tolerance {100 * tolerance:g}%")
+    axes.axvline(100, color="0.5", linestyle=":", linewidth=1, label="full training")
+    decided = candidates[candidates["recommended"] | (candidates["kind"] == "baseline")]
+    top = np.nanmax([4 * tolerance, *(1.3 * decided["best_regret_high"].to_numpy(dtype=float))])
+    if np.isfinite(top) and top > 0:
+        axes.set_ylim(bottom=min(0.0, 100 * float(np.nanmin(candidates["best_regret"]))), top=100 * top)
+    axes.set_xlabel("compute used (% of epochs of full training)")
+    axes.set_ylabel(f"best model's regret in {analysis.target} (%)")
+    axes.set_title(f"What each policy on {metric} does to the search (recommended: {analysis.interval:.0%} intervals)")
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, format="png", dpi=110)
+    plt.close(figure)
+
+
 def write_report(analysis: Analysis, out: Path, *, tolerance: float, source: str) -> list[Path]:
     """Writes every report file under ``out`` and returns their paths."""
     written = [
@@ -300,6 +392,12 @@ def write_report(analysis: Analysis, out: Path, *, tolerance: float, source: str
         def tradeoff_plot(path: str, metric: str = name) -> None:
             _plot_tradeoff(analysis, metric, tolerance, path)
 
+        def search_plot(path: str, metric: str = name) -> None:
+            _plot_search(analysis, metric, tolerance, path)
+
         written.append(atomic_write(out / f"curves_{name}.png", curves_plot))
         written.append(atomic_write(out / f"tradeoff_{name}.png", tradeoff_plot))
+        rows = analysis.candidates[analysis.candidates["metric"] == metric]
+        if np.isfinite(rows["best_regret"].to_numpy(dtype=float)).any():
+            written.append(atomic_write(out / f"search_{name}.png", search_plot))
     return written

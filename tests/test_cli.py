@@ -164,6 +164,27 @@ def test_recommend_replays_the_threshold_with_the_given_grace_period(files, caps
     assert "from epoch 3 on" in (files / "graced" / "recommendations.md").read_text()
 
 
+def test_recommend_judges_the_search_when_every_curve_ran_its_budget(files, capsys):
+    assert run_main(["recommend", str(files / "curves.csv"), "--out", str(files / "whole")]) == 0
+    assert "Objective: search (every curve ran its whole budget; --objective chooses)." in capsys.readouterr().out
+    table = pd.read_csv(files / "whole" / "recommendations.csv")
+    assert table[["best_regret", "selected_regret_high", "compute_used"]].notna().all().all()
+    assert (files / "whole" / "search_val_loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # One curve cut short: the search trained to the budget is unknown, so the per-curve objective is used.
+    curves = pd.read_csv(files / "curves.csv")
+    curves[~((curves["trial_id"] == "t3") & (curves["epoch"] > 3))].to_csv(files / "cut.csv", index=False)
+    assert run_main(["recommend", str(files / "cut.csv"), "--out", str(files / "cut")]) == 0
+    assert "Objective: tolerance (some curves were cut short; --objective chooses)." in capsys.readouterr().out
+    assert pd.read_csv(files / "cut" / "recommendations.csv")["best_regret"].isna().all()
+    assert not (files / "cut" / "search_val_loss.png").exists()
+    assert run_main(["recommend", str(files / "cut.csv"), "--objective", "search", "--out", str(files / "x")]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "tune-stop: error: the search objective needs every curve trained to its budget, but 1 of 4 were cut "
+        "short: record them with tune-stop search --full-curves."
+    ]
+    assert not (files / "x").exists()
+
+
 def test_recommend_reads_the_stopper_settings_the_search_recorded(tmp_path, capsys):
     from tune_stop.cli import _metadata, _replay_settings
 

@@ -178,7 +178,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=_number(int, 1),
         help="configurations in the next search the intervals are for (default: as many as the experiment has)",
     )
-    recommend.add_argument("--objective", choices=("tolerance", "tradeoff"), default="tolerance")
+    recommend.add_argument(
+        "--objective",
+        choices=("auto", "search", "tolerance", "tradeoff"),
+        default="auto",
+        help="search: the least compute whose best and selected models stay within the tolerance (needs whole "
+        "curves); tolerance: the most epochs saved whose mean per-curve regret stays within it; tradeoff: see "
+        "--penalty; auto (default): search when every curve ran its whole budget, else tolerance",
+    )
     recommend.add_argument(
         "--penalty",
         type=_number(float, 0),
@@ -495,6 +502,15 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     )
     families = tuple(FAMILIES) if args.policy == "all" else (args.policy,)
     settings = _replay_settings(metadata, args.grace_period)
+    objective = args.objective
+    if objective == "auto":
+        objective = "search" if _whole_curves(curves) else "tolerance"
+        why = "every curve ran its whole budget" if objective == "search" else "some curves were cut short"
+        chosen_by = f"Objective: {objective} ({why}; --objective chooses)."
+    else:
+        chosen_by = f"Objective: {objective}."
+    selected_by = str(metadata.get("metric", ""))
+    selection = (selected_by, str(metadata.get("mode") or infer_mode(selected_by))) if selected_by in curves else None
     with _warnings_printed("warning"):
         try:
             analysis = analyse(
@@ -504,7 +520,8 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
                 target_mode=args.target_mode,
                 families=families,
                 tolerance=args.tolerance,
-                objective=args.objective,
+                objective=objective,
+                selection=selection,
                 penalty=args.penalty,
                 settings=settings,
                 interval=args.interval,
@@ -523,13 +540,15 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         for column in RECOMMENDATION_COLUMNS
         if column.startswith(("regret", "epochs_saved"))
         or column in ("policy", "metric", "parameter", "recommended", "cv_within_tolerance", "n_censored", "kind")
+        or column in ("best_regret", "best_regret_high", "selected_regret_high", "compute_used")
     ]
+    print(chosen_by)
     print(
-        f"Intervals ({analysis.interval:.0%}): mean regret and epochs saved of a new search of "
-        f"{analysis.new_configs} configurations; held out: "
+        f"Intervals ({analysis.interval:.0%}): mean regret and epochs saved, and the best and selected models' "
+        f"regret and compute used, of a new search of {analysis.new_configs} configurations; held out: "
         f"{analysis.split.describe() if analysis.split is not None else 'nothing'}."
     )
-    with pd.option_context("display.width", 250, "display.max_columns", 20):
+    with pd.option_context("display.width", 250, "display.max_columns", 30):
         print(analysis.recommendations[shown].round(4).to_string(index=False))
     ceiling = analysis.ceiling
     if ceiling is not None and ceiling.n_curves:
@@ -539,6 +558,16 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         )
     print(f"Report: {out} ({', '.join(p.name for p in written)})")
     return EXIT_OK
+
+
+def _whole_curves(curves: pd.DataFrame) -> bool:
+    """Whether every curve ran its whole epoch budget (its last epoch reaches ``config/max_epochs``)."""
+    from analysis import CurveSet
+
+    try:
+        return bool(CurveSet.from_frame(curves).complete.all())
+    except ValueError:
+        return False  # analyse names what is wrong with the curves
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

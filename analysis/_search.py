@@ -1,0 +1,264 @@
+"""What a policy does to the search: the best model it ends with, the model a user selects, the compute.
+
+A hyperparameter search exists to find the best model for the least compute, so here a
+policy is judged by the search it leaves behind. Every curve is stopped by the policy and
+each configuration is scored as the user scores it: the target of the model at its stop
+epoch, averaged over the configuration's data folds. Against the same search trained to
+the budget (each curve's last epoch):
+
+- ``best_regret``: how much worse the best configuration's score is;
+- ``selected_regret``: how much worse the configuration a user selects is, where the user
+  selects by the validation metric at the stops (fold-averaged) in both searches;
+- ``compute_used``: the epochs (and seconds, where the curves record time per epoch)
+  trained, as a fraction of training every curve to the budget.
+
+Both regrets are relative, like the per-curve regret. The intervals resample
+configurations as the per-curve ones do (:func:`analysis._intervals.predicted_means`): each
+draw resamples the observed configurations as a population, draws a new search of
+``new_configs`` configurations from it, and computes the figures of that search.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from analysis._replay import CurveSet, PolicyReplay, relative_regret
+
+__all__ = ["SEARCH_COLUMNS", "SearchFigures", "search_figures", "time_per_epoch"]
+
+#: Per-candidate figures of :class:`SearchFigures`, in the order the tables show them.
+SEARCH_COLUMNS = (
+    "best_regret",
+    "best_regret_low",
+    "best_regret_high",
+    "selected_regret",
+    "selected_regret_low",
+    "selected_regret_high",
+    "compute_used",
+    "compute_used_low",
+    "compute_used_high",
+    "compute_used_seconds",
+    "top_decile_regret",
+)
+
+#: Elements of one block of simulated searches (draws x configurations x candidates), to bound memory.
+_BLOCK_ELEMENTS = 4_000_000
+
+#: Share of the configurations, ranked by their score trained to the budget, whose per-curve regret is
+#: reported beside the mean (``top_decile_regret``): the configurations a search exists to find.
+TOP_SHARE = 0.1
+
+
+@dataclass(frozen=True)
+class SearchFigures:
+    """Search-level figures per candidate (arrays of shape ``(n_candidates,)``; NaN where undefined).
+
+    Attributes:
+        figures: :data:`SEARCH_COLUMNS` to arrays.
+        n_configs: Configurations judged (every curve of each ran its whole budget).
+        n_cut_short: Configurations with a curve that ended before its budget; when there
+            is any, nothing is judged (the search trained to the budget is unknown).
+    """
+
+    figures: dict[str, np.ndarray]
+    n_configs: int
+    n_cut_short: int
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.figures[name]
+
+
+def time_per_epoch(curves: CurveSet) -> np.ndarray | None:
+    """``(n_curves, n_epochs)`` seconds of each epoch: Ray's ``time_this_iter_s``, else ``epoch_time_s``."""
+    for column in ("time_this_iter_s", "epoch_time_s"):
+        if column in curves.frame:
+            seconds = curves.matrix(column)
+            if np.isfinite(seconds).any():
+                return seconds
+    return None
+
+
+def _per_config(values: np.ndarray, indicator: sparse.csr_matrix, counts: np.ndarray) -> np.ndarray:
+    """Mean over each configuration's curves of ``values`` (rows: curves); NaN propagates."""
+    total = indicator @ values
+    return np.asarray(total) / (counts if values.ndim == 1 else counts[:, None])
+
+
+@dataclass(frozen=True)
+class _Ranked:
+    """One per-configuration score, ``(n_configs, n_candidates)``, lower is better, ready to find draws' lowest.
+
+    Attributes:
+        values: The scores (NaN where unknown).
+        ranked: The same with NaN as +inf (ranked worst).
+        order: Per candidate, the configurations with the ``k`` lowest scores, lowest first.
+    """
+
+    values: np.ndarray
+    ranked: np.ndarray
+    order: np.ndarray
+
+    @classmethod
+    def of(cls, values: np.ndarray, k: int) -> _Ranked:
+        ranked = np.where(np.isnan(values), np.inf, values)
+        return cls(values, ranked, np.argsort(ranked, axis=0, kind="stable")[:k])
+
+    def lowest(self, drawn: np.ndarray, present: np.ndarray) -> np.ndarray:
+        """``(draws, n_candidates)`` index of the configuration with the lowest score among each draw's.
+
+        Only the ``k`` best configurations of each candidate are searched for one the draw
+        holds; a draw that holds none of them (rare by the choice of ``k``) is searched whole.
+        """
+        candidates = np.arange(self.values.shape[1])
+        hit = present[:, self.order]  # (draws, k, candidates)
+        first = hit.argmax(axis=1)
+        index = self.order[first, candidates[None, :]]
+        missing = np.flatnonzero(~np.take_along_axis(hit, first[:, None, :], axis=1)[:, 0, :].all(axis=1))
+        if missing.size:
+            local = np.argmin(self.ranked[drawn[missing]], axis=1)  # (missing, candidates)
+            index[missing] = drawn[missing][np.arange(missing.size)[:, None], local]
+        return index
+
+
+def _figures_of(
+    drawn: np.ndarray,
+    present: np.ndarray,
+    score: _Ranked,
+    choice: _Ranked,
+    full_score: np.ndarray,
+    full_choice: np.ndarray,
+    target_sign: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Best-model and selected-model regret of the searches made of the configurations ``drawn``.
+
+    Args:
+        drawn: ``(draws, n)`` configuration indices of each search.
+        present: ``(draws, n_configs)`` whether each search holds each configuration.
+        score, choice: Target and selection score under the policy, both signed so that lower is better.
+        full_score, full_choice: ``(n_configs,)`` the same trained to the budget.
+
+    Returns:
+        ``(best_regret, selected_regret)``, each ``(draws, n_candidates)``.
+    """
+    candidates = np.arange(score.values.shape[1])[None, :]
+    best = score.values[score.lowest(drawn, present), candidates]
+    selected = score.values[choice.lowest(drawn, present), candidates]
+    rows = np.arange(len(drawn))
+    full_best = full_score[drawn[rows, np.argmin(np.where(np.isnan(full_score), np.inf, full_score)[drawn], axis=1)]]
+    full_picked = drawn[rows, np.argmin(np.where(np.isnan(full_choice), np.inf, full_choice)[drawn], axis=1)]
+    full_selected = full_score[full_picked]
+    # Scores are signed (lower is better); the regret is relative to the unsigned reference.
+    return (
+        relative_regret(target_sign * best, target_sign * full_best[:, None], target_sign),
+        relative_regret(target_sign * selected, target_sign * full_selected[:, None], target_sign),
+    )
+
+
+def search_figures(
+    result: PolicyReplay,
+    curves: CurveSet,
+    config_index: np.ndarray,
+    selection: np.ndarray,
+    selection_mode: str,
+    target_mode: str,
+    *,
+    mask: np.ndarray | None = None,
+    new_configs: int,
+    level: float,
+    rng: np.random.Generator,
+    draws: int = 2000,
+    seconds: np.ndarray | None = None,
+) -> SearchFigures:
+    """The search-level figures of every candidate of a replayed policy, with intervals.
+
+    Args:
+        result: The policy's replay on ``curves``.
+        curves: The curves (every one judged must have run its whole budget).
+        config_index: ``(n_curves,)`` configuration of each curve, from 0.
+        selection: ``(n_curves, n_epochs)`` the validation metric a user selects by.
+        selection_mode: ``"min"`` or ``"max"`` for ``selection``.
+        target_mode: ``"min"`` or ``"max"`` for the target.
+        mask: ``(n_curves,)`` the curves that make the search (default: all).
+        new_configs: Configurations in the new search the intervals are for.
+        level: Probability of the central intervals.
+        rng: Random generator (seeded by the caller).
+        draws: Simulated new searches.
+        seconds: ``(n_curves, n_epochs)`` time per epoch (:func:`time_per_epoch`), or None.
+    """
+    n_candidates = result.stop_epoch.shape[1]
+    rows = np.flatnonzero(np.ones(len(config_index), dtype=bool) if mask is None else mask)
+    configs, local = np.unique(config_index[rows], return_inverse=True)
+    complete = np.bincount(local, weights=curves.complete[rows], minlength=len(configs))
+    n_curves = np.bincount(local, minlength=len(configs))
+    cut_short = int((complete < n_curves).sum())
+    figures = {name: np.full(n_candidates, np.nan) for name in SEARCH_COLUMNS}
+    if cut_short or len(configs) == 0:
+        return SearchFigures(figures, 0 if cut_short else len(configs), cut_short)
+
+    n_configs = len(configs)
+    indicator = sparse.csr_matrix((np.ones(len(rows)), (local, np.arange(len(rows)))), shape=(n_configs, len(rows)))
+    target_sign = 1.0 if target_mode == "min" else -1.0
+    selection_sign = 1.0 if selection_mode == "min" else -1.0
+    used = result.epochs_used[rows]
+    last = curves.lengths[rows] - 1
+    at_stop = np.take_along_axis(selection[rows], used - 1, axis=1)
+    score = target_sign * _per_config(result.target_at_stop[rows], indicator, n_curves)
+    full_score = target_sign * _per_config(result.target_last[rows], indicator, n_curves)
+    choice = selection_sign * _per_config(at_stop, indicator, n_curves)
+    full_choice = selection_sign * _per_config(selection[rows, last], indicator, n_curves)
+    used_per_config = np.asarray(indicator @ used.astype(float))
+    budget_per_config = np.asarray(indicator @ curves.budgets[rows].astype(float))
+
+    # A new search of N holds one of any k configurations with probability about 1 - exp(-k N / M).
+    k = min(n_configs, int(np.ceil(30 * n_configs / max(1, min(new_configs, n_configs)))))
+    ranked_score, ranked_choice = _Ranked.of(score, k), _Ranked.of(choice, k)
+    everything = np.arange(n_configs)[None, :]
+    best, selected = _figures_of(
+        everything,
+        np.ones((1, n_configs), dtype=bool),
+        ranked_score,
+        ranked_choice,
+        full_score,
+        full_choice,
+        target_sign,
+    )
+    figures["best_regret"], figures["selected_regret"] = best[0], selected[0]
+    figures["compute_used"] = used_per_config.sum(axis=0) / budget_per_config.sum()
+    if seconds is not None:
+        cumulative = np.cumsum(np.nan_to_num(seconds[rows], nan=0.0), axis=1)
+        spent = np.take_along_axis(cumulative, used - 1, axis=1)
+        figures["compute_used_seconds"] = spent.sum(axis=0) / cumulative[np.arange(len(rows)), last].sum()
+    top = np.argsort(np.where(np.isnan(full_score), np.inf, full_score), kind="stable")
+    top = top[: max(1, int(np.ceil(TOP_SHARE * n_configs)))]
+    in_top = np.isin(local, top)[:, None] & result.evaluable[rows]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        figures["top_decile_regret"] = np.where(in_top, result.regret[rows], 0.0).sum(axis=0) / in_top.sum(axis=0)
+
+    if n_configs < 2 or draws == 0:
+        return SearchFigures(figures, n_configs, 0)  # one configuration says nothing about others
+    simulated: dict[str, list[np.ndarray]] = {"best_regret": [], "selected_regret": [], "compute_used": []}
+    block = max(1, _BLOCK_ELEMENTS // max(1, max(n_configs, k * n_candidates)))
+    for start in range(0, draws, block):
+        size = min(block, draws - start)
+        population = rng.integers(n_configs, size=(size, n_configs))
+        drawn = np.take_along_axis(population, rng.integers(n_configs, size=(size, new_configs)), axis=1)
+        weights = np.bincount(
+            (np.arange(size)[:, None] * n_configs + drawn).ravel(), minlength=size * n_configs
+        ).reshape(size, n_configs)
+        best, selected = _figures_of(
+            drawn, weights > 0, ranked_score, ranked_choice, full_score, full_choice, target_sign
+        )
+        simulated["best_regret"].append(best)
+        simulated["selected_regret"].append(selected)
+        simulated["compute_used"].append((weights @ used_per_config) / (weights @ budget_per_config)[:, None])
+    tail = (1.0 - level) / 2.0
+    for name, parts in simulated.items():
+        values = np.concatenate(parts)
+        # "nearest": infinite regrets (a non-finite target at the stop) stay infinite, never NaN.
+        figures[f"{name}_low"], figures[f"{name}_high"] = np.quantile(
+            values, [tail, 1.0 - tail], axis=0, method="nearest"
+        )
+    return SearchFigures(figures, n_configs, 0)

@@ -4,9 +4,12 @@
 runs stopping policies (or the live stoppers themselves) on them, through the live
 stoppers' own per-epoch scores; ``recommend`` chooses each policy's parameter for the
 next search, with prediction intervals from resampled configurations and a grouped
-cross-validation that holds out whole configurations.
+cross-validation that holds out whole configurations, judging each policy also by the
+search it leaves (best and selected models, compute) and, optionally, beside Ray's ASHA
+replayed on the curves (``simulate_asha``).
 """
 
+from analysis._asha import AshaSpec, simulate_asha
 from analysis._ceiling import SavingsCeiling, savings_ceiling
 from analysis._defaults import default_metrics, default_target, infer_mode
 from analysis._intervals import predicted_means
@@ -22,6 +25,7 @@ __all__ = [
     "OBJECTIVES",
     "RECOMMENDATION_COLUMNS",
     "Analysis",
+    "AshaSpec",
     "CurveSet",
     "ExperimentError",
     "Policy",
@@ -44,6 +48,7 @@ __all__ = [
     "replay",
     "replay_policy",
     "savings_ceiling",
+    "simulate_asha",
     "stop_epochs",
     "threshold_candidates",
     "write_report",

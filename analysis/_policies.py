@@ -40,6 +40,8 @@ class Policy:
         name: Label in reports (the family unless it is a baseline).
         check_finite: Also stop at the first non-finite value of the metric (as
             Lightning's ``EarlyStopping(check_finite=True)``).
+        description: What the row is, in place of the stopper's own statement (for a
+            row that is no stopper of its own, such as ASHA alone).
 
     Raises:
         ValueError: For an unknown family, no candidates, or arguments the live
@@ -54,6 +56,7 @@ class Policy:
     settings: Mapping[str, Any] = field(default_factory=dict, hash=False)
     name: str = ""
     check_finite: bool = False
+    description: str = ""
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
@@ -84,6 +87,8 @@ class Policy:
 
     def describe(self, value: float) -> str:
         """Plain-language statement of the policy at ``value``."""
+        if self.description:
+            return self.description
         text = self.stopper(value).describe()
         return text + (f", or at once when {self.metric} is NaN or infinite" if self.check_finite else "")
 

@@ -21,11 +21,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis._asha import AshaSpec, simulate_asha
 from analysis._ceiling import SavingsCeiling, savings_ceiling
 from analysis._defaults import TRAIN_METRICS, default_metrics, default_target, infer_mode
 from analysis._intervals import config_sums, predicted_means
 from analysis._policies import Policy, baseline_policies, candidate_policies
-from analysis._replay import CurveSet, PolicyReplay, replay_policy
+from analysis._replay import CurveSet, PolicyReplay, replay_policy, stop_epochs
 from analysis._search import SEARCH_COLUMNS, SearchFigures, search_figures, time_per_epoch
 from analysis._split import Split, make_split
 from tune_stop.stoppers import FAMILIES
@@ -213,6 +214,7 @@ class Analysis:
         tolerance: The regret tolerance of the ``tolerance`` objective.
         ceiling: The most epochs any rule could save within the tolerance (hindsight bound).
         selection: ``(metric, mode)`` by which the search-level figures select a configuration.
+        asha: The ASHA replayed beside every policy, or None.
     """
 
     recommendations: pd.DataFrame
@@ -229,6 +231,7 @@ class Analysis:
     tolerance: float = 0.01
     ceiling: SavingsCeiling | None = None
     selection: tuple[str, str] = ("", "min")
+    asha: AshaSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -375,8 +378,9 @@ def _policy_rows(
         "policy": policy.name,
         "metric": policy.metric,
         "mode": policy.mode,
-        "parameter": policy.parameter,
-        "recommended": value,
+        # A row that is no stopper of its own (ASHA alone) has no parameter to show.
+        "parameter": "" if policy.description else policy.parameter,
+        "recommended": np.nan if policy.description else value,
         "regret": at(estimate.regret),
         "regret_low": at(estimate.regret_low),
         "regret_high": at(estimate.regret_high),
@@ -475,6 +479,7 @@ def analyse(
     groups: int = 5,
     seed: int = 0,
     selection: tuple[str, str] | None = None,
+    asha: AshaSpec | None = None,
 ) -> Analysis:
     """Replays the policies and recommends each one's parameter for the next search.
 
@@ -509,6 +514,10 @@ def analyse(
         seed: Seed of the grouping and the resampling.
         selection: ``(metric, mode)`` by which a user selects the configuration a search
             ends with (the search-level figures); default: the first of ``metrics``.
+        asha: The ASHA the next search runs beside the policy: every figure is then of
+            the policy beside this ASHA, replayed by :func:`analysis._asha.simulate_asha`
+            with the trials starting in the order of their ids, and a baseline row gives
+            ASHA alone (``asha_alone``). Needs curves that ran their whole budget.
 
     Raises:
         ValueError: For an unknown objective or family, a bad tolerance, interval or
@@ -565,12 +574,15 @@ def analyse(
             f"only {split.n_configs} configurations: the intervals are wide and each held-out group is small.",
             stacklevel=2,
         )
-    if objective == "search" and not curve_set.complete.all():
-        cut = int((~curve_set.complete).sum())
-        raise ValueError(
-            f"the search objective needs every curve trained to its budget, but {cut} of "
-            f"{len(curve_set.trial_ids)} were cut short: record them with tune-stop search --full-curves."
-        )
+    for needs, what in ((objective == "search", "the search objective"), (asha is not None, "replaying ASHA")):
+        if needs and not curve_set.complete.all():
+            cut = int((~curve_set.complete).sum())
+            raise ValueError(
+                f"{what} needs every curve trained to its budget, but {cut} of "
+                f"{len(curve_set.trial_ids)} were cut short: record them with tune-stop search --full-curves."
+            )
+    if asha is not None and asha.metric not in columns:
+        raise ValueError(f"ASHA's metric {asha.metric!r} is not in the curves.")
     options = _Options(
         objective,
         tolerance,
@@ -602,10 +614,13 @@ def analyse(
         kinds = ["recommended"] * len(policies)
         if baselines:
             extra = baseline_policies(metric, mode, train_metric)
+            if asha is not None:
+                extra.append(_asha_alone(asha, metric, mode, int(curve_set.budgets.max())))
             policies += extra
             kinds += ["baseline"] * len(extra)
         for policy, kind in zip(policies, kinds, strict=True):
-            result = replay_policy(policy, curve_set, target, target_mode)
+            stops = _beside_asha(policy, curve_set, asha, options) if asha is not None else None
+            result = replay_policy(policy, curve_set, target, target_mode, stops=stops)
             row, candidates, cells, chosen = _policy_rows(policy, kind, result, curve_set, split, options)
             rows.append(row)
             candidate_rows.append(candidates)
@@ -626,7 +641,28 @@ def analyse(
         tolerance=tolerance,
         ceiling=savings_ceiling(curve_set, target, target_mode, tolerance),
         selection=options.selection,
+        asha=asha,
     )
+
+
+def _asha_alone(asha: AshaSpec, metric: str, mode: str, budget: int) -> Policy:
+    """The baseline row of ASHA with no stopping policy: a patience of the whole budget never fires."""
+    return Policy(
+        "patience", metric, mode, (float(budget),), name="asha_alone", description=f"{asha.describe()}, alone"
+    )
+
+
+def _beside_asha(policy: Policy, curves: CurveSet, asha: AshaSpec, options: _Options) -> np.ndarray:
+    """Where each trial ends with ``asha`` beside each candidate of ``policy`` (0: its whole curve)."""
+    stops, _ = simulate_asha(
+        asha,
+        curves.matrix(asha.metric),
+        curves.lengths,
+        int(curves.budgets.max()),
+        stop_epochs(policy, curves),
+        seconds=options.seconds,
+    )
+    return stops
 
 
 def recommend(curves: pd.DataFrame | CurveSet, **options: object) -> pd.DataFrame:

@@ -221,9 +221,15 @@ def _target_best(target_values: np.ndarray, target_sign: float) -> tuple[np.ndar
     return target_sign * np.where(has_target, finite_target.min(axis=1), np.nan), has_target
 
 
-def replay_policy(policy: Policy, curves: CurveSet, target: str, target_mode: str) -> PolicyReplay:
-    """Replays every candidate of ``policy`` on every curve, judged by ``target``."""
-    stops = stop_epochs(policy, curves)
+def replay_policy(
+    policy: Policy, curves: CurveSet, target: str, target_mode: str, *, stops: np.ndarray | None = None
+) -> PolicyReplay:
+    """Replays every candidate of ``policy`` on every curve, judged by ``target``.
+
+    ``stops``: the stop epochs to judge instead of the policy's own (:func:`stop_epochs`),
+    e.g. where ASHA beside the policy ends each trial (:func:`analysis._asha.simulate_asha`).
+    """
+    stops = stop_epochs(policy, curves) if stops is None else stops
     target_values = curves.matrix(target)
     metric_values = curves.matrix(policy.metric)
     target_sign = 1.0 if target_mode == "min" else -1.0

@@ -54,6 +54,11 @@ def _range(point: Any, low: Any, high: Any) -> str:
     return f"{_percent(point)} [{_percent(low)}, {_percent(high)}]"
 
 
+def _value(value: Any) -> str:
+    value = float(value)
+    return "n/a" if not np.isfinite(value) else f"{value:.4g}"
+
+
 def _share(value: Any) -> str:
     value = float(value)
     return "n/a" if not np.isfinite(value) else f"{100 * value:.0f}%"
@@ -89,6 +94,17 @@ def _explanation(analysis: Analysis, tolerance: float) -> list[str]:
         "to the budget; **top 10%** is the mean per-curve regret of the best tenth of the configurations. These "
         "figures need curves that ran their whole budget (`--full-curves`); they are n/a otherwise.",
         "",
+        *(
+            [
+                f"**Beside ASHA**: every figure is of the policy running beside {analysis.asha.describe()}, "
+                "replayed on these curves by Ray's own scheduler with the trials starting in the order of their "
+                "ids (where either ends a trial, it ends); `asha_alone` is that ASHA with no stopping policy. "
+                "Stops and *fired on* count ASHA's cuts too.",
+                "",
+            ]
+            if analysis.asha is not None
+            else []
+        ),
         _choice_rule(analysis.objective, tolerance),
         "",
         f"**Held out** (grouped cross-validation, {held_out}): in each cell the choice rule picks a value on the "
@@ -137,7 +153,7 @@ def markdown_report(analysis: Analysis, tolerance: float, source: str) -> str:
     ]
     for row in table.itertuples():
         lines.append(
-            f"| {row.policy} | {row.metric} ({row.mode}) | {row.parameter} | {row.recommended:.4g} | "
+            f"| {row.policy} | {row.metric} ({row.mode}) | {row.parameter} | {_value(row.recommended)} | "
             f"{_range(row.regret, row.regret_low, row.regret_high)} | "
             f"{_range(row.epochs_saved, row.epochs_saved_low, row.epochs_saved_high)} | "
             f"{_percent(row.regret_vs_full)} | {_range(row.best_regret, row.best_regret_low, row.best_regret_high)} | "

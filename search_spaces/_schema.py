@@ -142,6 +142,8 @@ class SearchSpace:
         replayed_stoppers: The specs whose fixed arguments ``tune-stop recommend``
             replays (see :meth:`replay_settings`); ``None``: ``stoppers``. Set by
             :meth:`full_curves`, which removes the stoppers but not what they were.
+        replayed_scheduler: The scheduler ``tune-stop recommend --asha`` replays; ``None``:
+            ``scheduler``. Set by :meth:`full_curves`, which runs FIFO instead.
     """
 
     name: str
@@ -157,6 +159,7 @@ class SearchSpace:
     stoppers: list[dict[str, Any]] = field(default_factory=list)
     scheduler: dict[str, Any] = field(default_factory=lambda: {"name": "fifo"})
     replayed_stoppers: list[dict[str, Any]] | None = None
+    replayed_scheduler: dict[str, Any] | None = None
 
     # -- derived views -------------------------------------------------------------
 
@@ -388,6 +391,7 @@ class SearchSpace:
             stoppers=guards or [{"policy": "non_finite", "metrics": self._guarded_metrics()}],
             scheduler={"name": "fifo"},
             replayed_stoppers=self.stoppers if self.replayed_stoppers is None else self.replayed_stoppers,
+            replayed_scheduler=self.scheduler if self.replayed_scheduler is None else self.replayed_scheduler,
         )
         space.validate()
         return space

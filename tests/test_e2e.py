@@ -142,6 +142,13 @@ def test_full_curves_then_recommend_sees_no_censored_curve(ray_session, tmp_path
     table = pd.read_csv(tmp_path / "report" / "recommendations.csv").set_index(["policy", "metric"])
     assert (table["n_censored"] == 0).all()
     assert table.loc[("patience", "val_loss"), "description"].endswith("by more than 0.001")
+    # Whole curves: the search-level figures, and the space's ASHA replayed beside the policy.
+    assert table[["best_regret", "selected_regret", "compute_used"]].notna().all().all()
+    assert main(["recommend", str(experiment), "--out", str(tmp_path / "asha"), "--policy", "patience", "--asha"]) == 0
+    beside = pd.read_csv(tmp_path / "asha" / "recommendations.csv").set_index(["policy", "metric"])
+    alone = beside.loc[("asha_alone", "val_loss")]
+    assert alone["description"] == "ASHA on val_loss (min), grace period 3, reduction factor 3, 1 worker, alone"
+    assert alone["compute_used"] < 1.0  # 6 trials x 5 epochs: rungs at 3, the later trials below the cutoff stop
 
 
 def test_xor_perceptron_tight_threshold_never_fires(ray_session, tmp_path):

@@ -208,3 +208,76 @@ def test_the_lowest_of_each_draw_is_found_whatever_the_shortlist(k):
     ranked = np.where(np.isnan(values), np.inf, values)
     assert (found[:, None, :] == drawn[:, :, None]).any(axis=1).all()  # always one of the draw's own configurations
     assert np.array_equal(ranked[found, np.arange(7)], ranked[drawn].min(axis=1))
+
+
+def _three_trials() -> tuple[np.ndarray, np.ndarray]:
+    """Losses of a bad, a good and a bad trial over 4 epochs, and no policy stop."""
+    values = np.array([[1.0] * 4, [0.1] * 4, [1.0] * 4])
+    return values, np.zeros((3, 1), dtype=np.int64)
+
+
+def test_asha_cuts_a_trial_below_its_rungs_cutoff_and_the_start_order_decides_which():
+    from analysis import AshaSpec, simulate_asha
+
+    values, never = _three_trials()
+    spec = AshaSpec("val_loss", "min", grace_period=1, reduction_factor=2)  # rungs at epochs 1, 2 and 4
+    # In order: the first bad trial meets empty rungs and runs its budget; the second is cut at epoch 1.
+    stops, by_asha = simulate_asha(spec, values, np.full(3, 4), 4, never)
+    assert stops[:, 0].tolist() == [0, 0, 1] and by_asha[:, 0].tolist() == [False, False, True]
+    stops, _ = simulate_asha(spec, values, np.full(3, 4), 4, never, order=np.array([2, 1, 0]))
+    assert stops[:, 0].tolist() == [1, 0, 0]
+    # Three workers: epoch 1 of all three arrives together, in start order; the same decisions.
+    parallel = simulate_asha(AshaSpec("val_loss", "min", 1, 2.0, workers=3), values, np.full(3, 4), 4, never)
+    assert parallel[0][:, 0].tolist() == [0, 0, 1]
+    # A policy that stops the good trial at epoch 2 still puts its value in the rung it reached.
+    policy = np.array([[0], [2], [0]])
+    stops, by_asha = simulate_asha(spec, values, np.full(3, 4), 4, policy)
+    assert stops[:, 0].tolist() == [0, 2, 1] and by_asha[:, 0].tolist() == [False, False, True]
+
+
+def test_analyse_replays_every_policy_beside_asha_and_adds_asha_alone():
+    from analysis import AshaSpec
+
+    frame = synthetic_search(12, seed=5, epochs=12)
+    spec = AshaSpec("val_loss", "min", grace_period=2, reduction_factor=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        beside = analyse(frame, metrics=[("val_loss", "min")], families=("patience",), asha=spec)
+        plain = analyse(frame, metrics=[("val_loss", "min")], families=("patience",))
+    alone = beside.recommendations.set_index("policy").loc["asha_alone"]
+    assert alone["kind"] == "baseline" and alone["parameter"] == "" and np.isnan(alone["recommended"])
+    assert alone["description"] == "ASHA on val_loss (min), grace period 2, reduction factor 3, 1 worker, alone"
+    assert "asha_alone" not in set(plain.recommendations["policy"])
+    # ASHA only ever ends trials earlier: less compute for every candidate than the policy alone.
+    used = beside.candidates.query("policy == 'patience'")["compute_used"].to_numpy()
+    assert (used <= plain.candidates.query("policy == 'patience'")["compute_used"].to_numpy() + 1e-12).all()
+    assert alone["compute_used"] < 1.0
+    cut = frame[~((frame["trial_id"] == frame["trial_id"].iloc[0]) & (frame["epoch"] > 5))]
+    with pytest.raises(ValueError, match="replaying ASHA needs every curve trained to its budget"):
+        analyse(cut, metrics=[("val_loss", "min")], families=("patience",), asha=spec)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"mode": "up"}, "mode must be 'min' or 'max'"),
+        ({"grace_period": 0}, "grace_period must be an integer >= 1"),
+        ({"workers": 1.5}, "workers must be an integer >= 1"),
+        ({"reduction_factor": 1}, "reduction_factor must be > 1"),
+    ],
+)
+def test_asha_spec_names_a_bad_argument(arguments, message):
+    from analysis import AshaSpec
+
+    with pytest.raises(ValueError, match=message):
+        AshaSpec(**{"metric": "val_loss", "mode": "min", **arguments})
+
+
+def test_recommend_asha_reads_the_recorded_scheduler_or_says_in_one_line_why_not():
+    from tune_stop.cli import UsageError, _recorded_asha
+
+    recorded = {"metric": "fid", "mode": "min", "replayed_scheduler": {"name": "asha", "grace_period": 3}}
+    assert _recorded_asha(recorded, 2).describe() == "ASHA on fid (min), grace period 3, reduction factor 3, 2 workers"
+    for metadata in ({}, {**recorded, "replayed_scheduler": {"name": "fifo"}}):
+        with pytest.raises(UsageError, match="--asha: the experiment records no ASHA scheduler"):
+            _recorded_asha(metadata, 1)

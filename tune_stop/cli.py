@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 if TYPE_CHECKING:
     import pandas as pd
 
+    from analysis import AshaSpec
     from tune_stop.search import SearchSummary
 
 __all__ = ["main"]
@@ -191,6 +192,15 @@ def build_parser() -> argparse.ArgumentParser:
         type=_number(float, 0),
         default=0.05,
         help="weight of epochs saved for --objective tradeoff",
+    )
+    recommend.add_argument(
+        "--asha",
+        action="store_true",
+        help="replay the ASHA the experiment's space runs (recorded by tune-stop search) beside every policy, "
+        "and add ASHA alone as a baseline; needs whole curves (--full-curves)",
+    )
+    recommend.add_argument(
+        "--asha-workers", type=_number(int, 1), default=1, help="trials ASHA runs at once in the replay (default 1)"
     )
     recommend.add_argument("--out", help="report folder (default ./<experiment>-report); never inside the experiment")
 
@@ -509,6 +519,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         chosen_by = f"Objective: {objective} ({why}; --objective chooses)."
     else:
         chosen_by = f"Objective: {objective}."
+    asha = _recorded_asha(metadata, args.asha_workers) if args.asha else None
     selected_by = str(metadata.get("metric", ""))
     selection = (selected_by, str(metadata.get("mode") or infer_mode(selected_by))) if selected_by in curves else None
     with _warnings_printed("warning"):
@@ -522,6 +533,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
                 tolerance=args.tolerance,
                 objective=objective,
                 selection=selection,
+                asha=asha,
                 penalty=args.penalty,
                 settings=settings,
                 interval=args.interval,
@@ -542,7 +554,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         or column in ("policy", "metric", "parameter", "recommended", "cv_within_tolerance", "n_censored", "kind")
         or column in ("best_regret", "best_regret_high", "selected_regret_high", "compute_used")
     ]
-    print(chosen_by)
+    print(chosen_by if asha is None else f"{chosen_by} Beside {asha.describe()}, replayed on the curves.")
     print(
         f"Intervals ({analysis.interval:.0%}): mean regret and epochs saved, and the best and selected models' "
         f"regret and compute used, of a new search of {analysis.new_configs} configurations; held out: "
@@ -558,6 +570,29 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         )
     print(f"Report: {out} ({', '.join(p.name for p in written)})")
     return EXIT_OK
+
+
+def _recorded_asha(metadata: dict[str, object], workers: int) -> AshaSpec:
+    """The ASHA the experiment's space runs, from its metadata."""
+    from analysis import AshaSpec
+
+    scheduler = metadata.get("replayed_scheduler")
+    if not isinstance(scheduler, dict) or scheduler.get("name") != "asha":
+        raise UsageError(
+            "--asha: the experiment records no ASHA scheduler (a CSV, an experiment written without tune-stop or "
+            "by an older one, or a space that runs FIFO)"
+        )
+    try:
+        return AshaSpec(
+            str(metadata["metric"]),
+            str(metadata["mode"]),
+            grace_period=int(scheduler.get("grace_period", 1)),
+            reduction_factor=float(scheduler.get("reduction_factor", 3)),
+            max_t=int(scheduler["max_t"]) if "max_t" in scheduler else None,
+            workers=workers,
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise UsageError(f"--asha: the experiment's recorded scheduler {scheduler} is unusable ({error})") from None
 
 
 def _whole_curves(curves: pd.DataFrame) -> bool:

@@ -420,6 +420,7 @@ def run_search(
         "num_folds": space.num_folds,
         "replay_settings": space.replay_settings(),
         "stopped_metrics": space.stopped_metrics(),
+        "replayed_scheduler": space.replayed_scheduler or space.scheduler,
         "cpus_per_trial": options.cpus_per_trial,
         "gpus_per_trial": options.gpus_per_trial,
     }

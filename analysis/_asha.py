@@ -1,0 +1,181 @@
+"""Ray's ASHA replayed on recorded whole curves, alone or beside a stopping policy.
+
+The replay drives the scheduler the live searches run (:class:`tune_stop.schedulers.
+RecordingASHAScheduler`, Ray's ``AsyncHyperBandScheduler`` that never records a NaN)
+with the recorded results, in the order Ray Tune delivers them, so its rungs, cutoffs
+and decisions are Ray's own. ASHA is asynchronous: what a trial is compared with depends
+on which trials reached the rung before it. Trials start in a stated order on a given
+number of workers; each epoch takes one unit of time, or its recorded seconds.
+
+As in Ray Tune, at each result the stopper is asked first: if it stops the trial, the
+scheduler only hears that the trial completed (and records the result in a rung it has
+reached); otherwise the scheduler decides.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Generator
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+from ray.tune.schedulers import TrialScheduler
+
+from tune_stop._compat import asha_milestones
+from tune_stop.schedulers import RecordingASHAScheduler
+
+__all__ = ["AshaSpec", "simulate_asha"]
+
+
+@dataclass(frozen=True)
+class AshaSpec:
+    """The ASHA a search runs (``time_attr="epoch"``, one bracket, as tune-stop's searches build it).
+
+    Attributes:
+        metric, mode: What ASHA compares trials on.
+        grace_period: Epochs before the first rung.
+        reduction_factor: Rungs at ``grace_period * reduction_factor**k``; a trial below
+            the ``1 - 1/reduction_factor`` quantile of its rung's records is cut.
+        max_t: Epoch budget; default the curves' budget.
+        workers: Trials run at once.
+    """
+
+    metric: str
+    mode: str
+    grace_period: int = 1
+    reduction_factor: float = 3.0
+    max_t: int | None = None
+    workers: int = 1
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("min", "max"):
+            raise ValueError(f"ASHA's mode must be 'min' or 'max', but got mode={self.mode!r}.")
+        for name, value, least in (
+            ("grace_period", self.grace_period, 1),
+            ("workers", self.workers, 1),
+            ("max_t", self.max_t if self.max_t is not None else 1, 1),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f"ASHA's {name} must be an integer >= {least}, but got {name}={value!r}.")
+        if not self.reduction_factor > 1:
+            raise ValueError(f"ASHA's reduction_factor must be > 1, but got {self.reduction_factor!r}.")
+
+    def scheduler(self, budget: int) -> RecordingASHAScheduler:
+        """A fresh scheduler, as :func:`tune_stop.search.build_scheduler` makes it."""
+        max_t = self.max_t or budget
+        return RecordingASHAScheduler(
+            time_attr="epoch",
+            metric=self.metric,
+            mode=self.mode,
+            max_t=max_t,
+            grace_period=min(self.grace_period, max_t),
+            reduction_factor=float(self.reduction_factor),
+        )
+
+    def describe(self) -> str:
+        return (
+            f"ASHA on {self.metric} ({self.mode}), grace period {self.grace_period}, reduction factor "
+            f"{self.reduction_factor:g}, {self.workers} worker{'s' if self.workers != 1 else ''}"
+        )
+
+
+def _events(
+    lengths: np.ndarray, order: np.ndarray, workers: int, seconds: np.ndarray | None
+) -> Generator[tuple[int, int], bool | None, None]:
+    """Yields ``(trial, epoch)`` in the order the results arrive; the caller sends back whether the trial ends.
+
+    Trials start in ``order`` as workers free up; a trial's epoch ``e`` arrives when its
+    epochs so far have taken their time (ties: the trial that started first).
+    """
+    duration = np.ones((len(lengths), int(lengths.max()) if len(lengths) else 0)) if seconds is None else seconds
+    waiting = list(order[::-1])
+    running: list[tuple[float, int, int, int]] = []  # (arrival time, start rank, trial, epoch)
+    rank = 0
+
+    def start(trial: int, now: float) -> None:
+        nonlocal rank
+        heapq.heappush(running, (now + float(duration[trial, 0]), rank, trial, 1))
+        rank += 1
+
+    for _ in range(min(workers, len(waiting))):
+        start(waiting.pop(), 0.0)
+    while running:
+        now, started, trial, epoch = heapq.heappop(running)
+        ended = yield trial, epoch
+        if ended or epoch >= lengths[trial]:
+            if waiting:
+                start(waiting.pop(), now)
+        else:
+            heapq.heappush(running, (now + float(duration[trial, epoch]), started, trial, epoch + 1))
+
+
+def simulate_asha(
+    spec: AshaSpec,
+    values: np.ndarray,
+    lengths: np.ndarray,
+    budget: int,
+    policy_stops: np.ndarray,
+    *,
+    order: np.ndarray | None = None,
+    seconds: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where each trial ends with ASHA beside each candidate of a policy.
+
+    Args:
+        spec: The ASHA.
+        values: ``(n_curves, n_epochs)`` ASHA's metric (NaN past each curve's end).
+        lengths: ``(n_curves,)`` recorded epochs (whole curves: the budget).
+        budget: The epoch budget (ASHA's ``max_t`` by default).
+        policy_stops: ``(n_curves, n_candidates)`` the policy's stop epoch per candidate,
+            0 where it never fires (all 0: ASHA alone).
+        order: The order trials start in (default: as given).
+        seconds: ``(n_curves, n_epochs)`` time per epoch (default: one unit each).
+
+    Returns:
+        ``(stops, by_asha)``: the epoch each trial ends at (0 where it ran its whole
+        curve), and whether ASHA (not the policy) ended it, each ``(n_curves, n_candidates)``.
+    """
+    n_curves, n_candidates = policy_stops.shape
+    order = np.arange(n_curves) if order is None else np.asarray(order)
+    stops = np.zeros((n_curves, n_candidates), dtype=np.int64)
+    by_asha = np.zeros((n_curves, n_candidates), dtype=bool)
+    # The scheduler reads only a trial's ``trial_id``.
+    trials: list[Any] = [SimpleNamespace(trial_id=f"t{i}") for i in range(n_curves)]
+    for candidate in range(n_candidates):
+        scheduler = spec.scheduler(budget)
+        milestones = asha_milestones(scheduler)
+        max_t = spec.max_t or budget
+        # Epochs at which the scheduler's answer is not known to be "continue": a rung, the budget,
+        # or any epoch after a rung the trial passed with a NaN (it may record there later).
+        unsure = np.zeros(n_curves, dtype=bool)
+        global_rng = np.random.get_state()  # Ray draws each trial's bracket from NumPy's global generator
+        for trial in trials:
+            scheduler.on_trial_add(None, trial)  # type: ignore[arg-type]  # no controller is needed
+        np.random.set_state(global_rng)
+        events = _events(lengths, order, spec.workers, seconds)
+        ended = None
+        while True:
+            try:
+                trial_index, epoch = events.send(ended)
+            except StopIteration:
+                break
+            trial = trials[trial_index]
+            result = {"epoch": epoch, spec.metric: float(values[trial_index, epoch - 1])}
+            last = epoch >= lengths[trial_index]
+            if policy_stops[trial_index, candidate] == epoch or last:
+                scheduler.on_trial_complete(None, trial, result)
+                stops[trial_index, candidate] = epoch if not last or policy_stops[trial_index, candidate] else 0
+                ended = True
+                continue
+            if epoch in milestones or epoch >= max_t or unsure[trial_index]:
+                if epoch in milestones and not np.isfinite(result[spec.metric]):
+                    unsure[trial_index] = True
+                if scheduler.on_trial_result(None, trial, result) == TrialScheduler.STOP:
+                    scheduler.on_trial_complete(None, trial, result)
+                    stops[trial_index, candidate], by_asha[trial_index, candidate] = epoch, True
+                    ended = True
+                    continue
+            ended = False
+    return stops, by_asha

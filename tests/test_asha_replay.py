@@ -1,0 +1,105 @@
+"""ASHA replayed on recorded curves decides as a real Ray Tune ASHA run on the same curves."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from ray import tune
+
+from analysis._asha import AshaSpec, simulate_asha
+from analysis._policies import Policy
+from analysis._replay import CurveSet, stop_epochs
+from tune_stop.schedulers import RecordingASHAScheduler
+
+EPOCHS = 20
+
+
+def recorded_curves(num_curves: int = 14, seed: int = 0) -> np.ndarray:
+    """Noisy decreasing losses at different speeds; one has a NaN at a rung (epoch 3), one diverges."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(1, EPOCHS + 1)
+    curves = rng.uniform(0.2, 1.0, (num_curves, 1)) / t ** rng.uniform(0.1, 1.0, (num_curves, 1)) + rng.normal(
+        0, 0.02, (num_curves, EPOCHS)
+    )
+    curves[3, 2] = np.nan
+    curves[5, 8:] = np.inf
+    return curves
+
+
+class ReplayedCurve(tune.Trainable):
+    """Reports one recorded curve, one epoch per step."""
+
+    def setup(self, config, curves=None):
+        self.curves = curves if curves is not None else self.curves
+        self.values, self.epoch = self.curves[config["index"]], 0
+
+    def step(self):
+        self.epoch += 1
+        value = float(self.values[self.epoch - 1])
+        return {"epoch": self.epoch, "val_loss": value, "done": self.epoch >= len(self.values)}
+
+    def reset_config(self, new_config):
+        self.values, self.epoch = self.curves[new_config["index"]], 0
+        return True
+
+    def save_checkpoint(self, checkpoint_dir):
+        return {"epoch": self.epoch}
+
+    def load_checkpoint(self, checkpoint):
+        self.epoch = checkpoint["epoch"]
+
+
+def real_run(curves: np.ndarray, spec: AshaSpec, stopper, tmp_path) -> tuple[np.ndarray, np.ndarray]:
+    """End epochs (0: whole curve) and ASHA's stops of a real Ray Tune run, trials in order on one worker."""
+    scheduler = spec.scheduler(EPOCHS)
+    assert isinstance(scheduler, RecordingASHAScheduler)
+    tuner = tune.Tuner(
+        tune.with_parameters(ReplayedCurve, curves=curves),
+        param_space={"index": tune.grid_search(list(range(len(curves))))},  # trials start in this order
+        tune_config=tune.TuneConfig(scheduler=scheduler, max_concurrent_trials=1, reuse_actors=True),
+        run_config=tune.RunConfig(storage_path=str(tmp_path), stop=stopper, verbose=0),
+    )
+    results = tuner.fit()
+    ends = np.zeros(len(curves), dtype=np.int64)
+    by_asha = np.zeros(len(curves), dtype=bool)
+    for result in results:
+        index, epoch = result.config["index"], int(result.metrics["epoch"])
+        ends[index] = 0 if epoch >= EPOCHS and result.metrics["trial_id"] not in scheduler.stopped else epoch
+        by_asha[index] = result.metrics["trial_id"] in scheduler.stopped
+    return ends, by_asha
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    ("spec", "policy"),
+    [
+        (AshaSpec("val_loss", "min", grace_period=1, reduction_factor=3), None),
+        (
+            AshaSpec("val_loss", "min", grace_period=2, reduction_factor=2),
+            Policy("threshold", "val_loss", "min", (0.12,)),
+        ),
+        (
+            AshaSpec("val_loss", "min", grace_period=1, reduction_factor=3),
+            Policy("patience", "val_loss", "min", (2.0,)),
+        ),
+    ],
+    ids=["asha-alone", "asha-and-threshold", "asha-and-patience"],
+)
+def test_replayed_asha_makes_the_decisions_of_a_real_ray_tune_run(ray_session, tmp_path, spec, policy):
+    curves = recorded_curves()
+    frame_curves = CurveSet.from_frame(
+        pd.DataFrame(
+            {
+                "trial_id": np.repeat([f"c{i:02d}" for i in range(len(curves))], EPOCHS),
+                "epoch": np.tile(np.arange(1, EPOCHS + 1), len(curves)),
+                "val_loss": curves.ravel(),
+            }
+        )
+    )
+    policy_stops = stop_epochs(policy, frame_curves) if policy else np.zeros((len(curves), 1), dtype=np.int64)
+    stops, by_asha = simulate_asha(spec, curves, np.full(len(curves), EPOCHS), EPOCHS, policy_stops)
+    real_ends, real_by_asha = real_run(curves, spec, policy.stopper(policy.candidates[0]) if policy else None, tmp_path)
+    assert stops[:, 0].tolist() == real_ends.tolist()
+    assert by_asha[:, 0].tolist() == real_by_asha.tolist()
+    assert by_asha.any()  # ASHA cut some trials: the comparison says something

@@ -20,7 +20,7 @@ import numpy as np
 
 from analysis._replay import CurveSet, relative_regret
 
-__all__ = ["SavingsCeiling", "savings_ceiling"]
+__all__ = ["SavingsCeiling", "savings_ceiling", "search_ceiling"]
 
 
 @dataclass(frozen=True)
@@ -85,3 +85,27 @@ def savings_ceiling(
             high = middle
     upper = min(upper, _dual(saved, regret, low, tolerance)[0], _dual(saved, regret, high, tolerance)[0])
     return SavingsCeiling(upper, tolerance, int(keep.sum()))
+
+
+def search_ceiling(curves: CurveSet, target: str, target_mode: str, tolerance: float) -> float:
+    """The most compute (share of the epochs of full training) any rule could save keeping the best model.
+
+    In hindsight a rule could stop every trial after its first epoch except those of one
+    configuration, trained (all its folds alike) to the earliest epoch whose fold-mean
+    ``target`` is within ``tolerance`` of the search's best trained to the budget; this is
+    the least compute of any such choice. NaN unless every curve ran its whole budget.
+    """
+    if not len(curves.trial_ids) or not curves.complete.all():
+        return float("nan")
+    sign = 1.0 if target_mode == "min" else -1.0
+    values = curves.matrix(target)
+    configs, config_index = np.unique(np.asarray(curves.config_ids).astype(str), return_inverse=True)
+    folds = np.bincount(config_index, minlength=len(configs)).astype(float)
+    # Fold-mean target of each configuration at each epoch (all its folds stopped at the same epoch).
+    means = np.stack([values[config_index == c].mean(axis=0) for c in range(len(configs))])
+    full = sign * np.nanmin(sign * means[np.arange(len(configs)), curves.lengths.max() - 1])
+    within = np.isfinite(means) & (relative_regret(means, np.full_like(means, full), sign) <= tolerance)
+    epochs = np.arange(1, means.shape[1] + 1)
+    spent = folds[:, None] * epochs[None, :] + (len(curves.trial_ids) - folds[:, None])  # the others: one epoch
+    used = np.where(within, spent, np.inf).min()
+    return float(1.0 - used / curves.budgets.sum())

@@ -8,7 +8,16 @@ import time
 
 import pandas as pd
 
-from benchmarks import asha_vs_fifo, calibration, compute_saved, gan_fid, memory, replay, search_overhead
+from benchmarks import (
+    asha_vs_fifo,
+    calibration,
+    compute_saved,
+    gan_fid,
+    memory,
+    replay,
+    search_level,
+    search_overhead,
+)
 
 
 def main() -> None:
@@ -16,7 +25,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, to show the suite runs (no timing claims)")
     args = parser.parse_args()
     rows = []
-    for module in (replay, gan_fid, search_overhead, compute_saved, calibration, asha_vs_fifo, memory):
+    for module in (replay, gan_fid, search_overhead, compute_saved, calibration, search_level, asha_vs_fifo, memory):
         rows += module.run(quick=args.quick)
     table = pd.DataFrame(rows)
     print(

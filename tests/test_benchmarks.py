@@ -26,6 +26,7 @@ def test_quick_benchmarks_run_and_print_ratios():
         "epochs saved: hindsight ceiling",
         "ASHA + thresholds vs FIFO: gan-digits",
         "ASHA alone vs FIFO: mlp-digits",
+        "search level: mlp-digits: ASHA alone",
         "memory: driver Python objects kept per finished trial",
         "memory: driver RSS growth per finished trial",
     ):

@@ -200,13 +200,19 @@ def markdown_report(analysis: Analysis, tolerance: float, source: str) -> str:
             f"{analysis.target} ({level} intervals); it fired on {_percent(best['trigger_rate'])} of the evaluable "
             "curves here. "
             f"Held out, the same rule stayed within the tolerance in {_share(best['cv_within_tolerance'])} of "
-            f"{best['cv_cells']} cells{_cell_size(analysis)}.{verdict}{_search_sentence(best)}"
+            f"{best['cv_cells']} cells{_cell_size(analysis)}.{verdict}{_search_sentence(best, analysis.selection[0])}"
         )
         baselines = group[(group["kind"] == "baseline") & group["regret"].notna()]
         for baseline in baselines.to_dict("records"):
             saved = _range(baseline["epochs_saved"], baseline["epochs_saved_low"], baseline["epochs_saved_high"])
             regret = _range(baseline["regret"], baseline["regret_low"], baseline["regret_high"])
-            lines.append(f"  - baseline `{baseline['policy']}`: saves {saved} at {regret} regret.")
+            search = ""
+            if np.isfinite(float(baseline["best_regret"])):
+                search = (
+                    f"; best model {_percent(baseline['best_regret'])} worse for "
+                    f"{_percent(baseline['compute_used'])} of the compute"
+                )
+            lines.append(f"  - baseline `{baseline['policy']}`: saves {saved} at {regret} regret{search}.")
     ceiling = analysis.ceiling
     if ceiling is not None and ceiling.n_curves:
         lines.append(
@@ -218,14 +224,14 @@ def markdown_report(analysis: Analysis, tolerance: float, source: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _search_sentence(row: pd.Series) -> str:
+def _search_sentence(row: pd.Series, selection: str) -> str:
     """What the value does to the search: its best and selected models and the compute, when known."""
     if not np.isfinite(float(row["best_regret"])):
         return ""
     best = _range(row["best_regret"], row["best_regret_low"], row["best_regret_high"])
     return (
         f" In the search, its best model would be {best} worse than with full training and the model "
-        "selected by the validation metric "
+        f"selected by {selection} "
         f"{_range(row['selected_regret'], row['selected_regret_low'], row['selected_regret_high'])} worse, "
         f"for {_range(row['compute_used'], row['compute_used_low'], row['compute_used_high'])} of the compute; "
         f"on the top 10% of configurations the mean regret is {_percent(row['top_decile_regret'])}."
@@ -262,6 +268,18 @@ def _censoring_note(table: pd.DataFrame) -> list[str]:
     return lines
 
 
+def _top_curves(analysis: Analysis) -> np.ndarray:
+    """Curves of the best tenth of the configurations, ranked by their fold-mean target at the last epoch."""
+    assert analysis.curves is not None and analysis.split is not None
+    curves, split = analysis.curves, analysis.split
+    last = curves.matrix(analysis.target)[np.arange(len(curves.trial_ids)), curves.lengths - 1]
+    sign = 1.0 if analysis.target_mode == "min" else -1.0
+    sums = np.bincount(split.config_index, weights=np.nan_to_num(sign * last, nan=np.inf), minlength=split.n_configs)
+    score = sums / np.bincount(split.config_index, minlength=split.n_configs)
+    top = np.argsort(score, kind="stable")[: max(1, int(np.ceil(0.1 * split.n_configs)))]
+    return np.isin(split.config_index, top)
+
+
 def _plot_curves(analysis: Analysis, metric: str, path: str, max_curves: int = 60) -> None:
     import matplotlib
 
@@ -271,27 +289,38 @@ def _plot_curves(analysis: Analysis, metric: str, path: str, max_curves: int = 6
     assert analysis.curves is not None
     values = analysis.curves.matrix(metric)
     epochs = np.arange(1, values.shape[1] + 1)
-    shown = np.linspace(0, len(values) - 1, min(max_curves, len(values))).astype(int)
+    top = _top_curves(analysis)
+    shown = np.union1d(np.linspace(0, len(values) - 1, min(max_curves, len(values))).astype(int), np.flatnonzero(top))
     figure, axes = plt.subplots(figsize=(8, 5))
     for row in shown:
-        axes.plot(epochs, values[row], color="0.75", linewidth=0.8)
+        axes.plot(epochs, values[row], color="0.35" if top[row] else "0.8", linewidth=1.2 if top[row] else 0.8)
+    axes.plot([], [], color="0.35", linewidth=1.2, label="best 10% of configurations (filled marks: their stops)")
     markers = iter("ovs^D<>pPX*")
+    colors = iter(plt.rcParams["axes.prop_cycle"].by_key()["color"] * 3)
     for result, best, kind in analysis.replays:
         if kind != "recommended" or best is None or result.policy.metric != metric:
             continue
+        value = result.policy.candidates[best]
         stops = result.stop_epoch[shown, best]
         fired = stops > 0
-        axes.scatter(
-            stops[fired],
-            values[shown[fired], stops[fired] - 1],
-            marker=next(markers),
-            s=28,
-            zorder=3,
-            label=f"{result.policy.name} {result.policy.parameter}={result.policy.candidates[best]:.4g}",
-        )
+        marker, color = next(markers), next(colors)
+        for on_top in (False, True):
+            rows = fired & (top[shown] == on_top)
+            axes.scatter(
+                stops[rows],
+                values[shown[rows], stops[rows] - 1],
+                marker=marker,
+                s=40 if on_top else 24,
+                zorder=3,
+                facecolors=color if on_top else "none",
+                edgecolors=color,
+                label=None if on_top else f"{result.policy.name} {result.policy.parameter}={value:.4g}",
+            )
+        if result.policy.family == "threshold":
+            axes.axhline(value, color=color, linestyle="--", linewidth=0.8, alpha=0.8)
     axes.set_xlabel("epoch")
     axes.set_ylabel(metric)
-    axes.set_title(f"Learning curves of {metric} with the recommended stop points")
+    axes.set_title(f"Learning curves of {metric} with the recommended stop points (dashed: thresholds)")
     axes.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path, format="png", dpi=110)

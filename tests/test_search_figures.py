@@ -281,3 +281,19 @@ def test_recommend_asha_reads_the_recorded_scheduler_or_says_in_one_line_why_not
     for metadata in ({}, {**recorded, "replayed_scheduler": {"name": "fifo"}}):
         with pytest.raises(UsageError, match="--asha: the experiment records no ASHA scheduler"):
             _recorded_asha(metadata, 1)
+
+
+def test_the_report_marks_the_top_configurations_and_states_the_search_figures(tmp_path):
+    from analysis import write_report
+    from analysis._report import _top_curves
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        analysis = analyse(small_search(), metrics=[("val_loss", "min")], families=("threshold",), objective="search")
+    assert analysis.curves is not None
+    # A is the best configuration trained to the budget (0.925): its two curves are the top tenth.
+    assert sorted(analysis.curves.trial_ids[_top_curves(analysis)]) == ["A0", "A1"]
+    written = write_report(analysis, tmp_path, tolerance=0.01, source="small")
+    assert {p.name for p in written} >= {"search_val_loss.png", "curves_val_loss.png"}
+    text = (tmp_path / "recommendations.md").read_text()
+    assert "**Choice** (`--objective search`)" in text and "the model selected by val_loss" in text

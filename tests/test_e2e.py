@@ -101,7 +101,11 @@ def test_recommend_writes_every_report_file(mlp_search, tmp_path, capsys):
     assert set(table["metric"]) == {"val_loss", "val_accuracy"}
     assert (table["n_curves"] == 18).all() and (table["n_folds"] == 3).all() and (table["n_configs"] == 6).all()
     assert (table["cv_unit"] == "configuration").all() and (table["new_configs"] == 6).all()
-    assert "Intervals (80%): mean regret and epochs saved of a new search of 6 configurations" in printed
+    assert "Objective: tolerance (some curves were cut short; --objective chooses)." in printed
+    assert (
+        "Intervals (80%): mean regret and epochs saved, and the best and selected models' regret and compute "
+        "used, of a new search of 6 configurations" in printed
+    )
     candidates = pd.read_csv(out / "policies.csv")
     assert candidates["recommended"].sum() == len(table)
     markdown = (out / "recommendations.md").read_text()

@@ -85,6 +85,17 @@ class Policy:
             self.metric, self.mode, value, train_metric=self.train_metric, settings=self.settings
         )
 
+    def specs(self, value: float) -> list[dict[str, Any]]:
+        """The space-file ``stoppers:`` entries that run this policy at ``value``.
+
+        A policy that checks finiteness gets its own non-finite guard first.
+        """
+        arguments = FAMILIES[self.family].arguments(
+            self.metric, self.mode, value, train_metric=self.train_metric, settings=self.settings
+        )
+        guard = [{"policy": "non_finite", "metrics": [self.metric]}] if self.check_finite else []
+        return [*guard, {"policy": self.family, **arguments}]
+
     def describe(self, value: float) -> str:
         """Plain-language statement of the policy at ``value``."""
         if self.description:

@@ -13,6 +13,7 @@ report how often the choice stayed within the tolerance.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ __all__ = [
     "OBJECTIVES",
     "RECOMMENDATION_COLUMNS",
     "Analysis",
+    "Recommendation",
     "analyse",
     "choose_candidate",
     "recommend",
@@ -232,6 +234,59 @@ class Analysis:
     ceiling: SavingsCeiling | None = None
     selection: tuple[str, str] = ("", "min")
     asha: AshaSpec | None = None
+
+    def recommended(self) -> Recommendation | None:
+        """The one policy to run: the best of those chosen within the tolerance, or None if none was.
+
+        Rows on the selection metric come first (the search's own metric); among them the
+        least compute used (``search`` objective) or the most epochs saved (otherwise),
+        then the lower regret.
+        """
+        table = self.recommendations
+        rows = table[(table["kind"] == "recommended") & (table["choice"] == CHOICES["within"])]
+        if self.objective == "tradeoff":
+            rows = table[(table["kind"] == "recommended") & (table["choice"] == CHOICES["tradeoff"])]
+        if rows.empty:
+            return None
+        on_selection = rows[rows["metric"] == self.selection[0]]
+        rows = on_selection if not on_selection.empty else rows
+        if self.objective == "search":
+            order = rows.assign(
+                _cost=rows["compute_used"], _regret=np.fmax(rows["best_regret"], rows["selected_regret"])
+            )
+        else:
+            order = rows.assign(_cost=-rows["epochs_saved"], _regret=rows["regret"])
+        best = order.sort_values(["_cost", "_regret"], kind="stable").iloc[0]
+        for result, chosen, kind in self.replays:
+            policy = result.policy
+            if (
+                kind == "recommended"
+                and chosen is not None
+                and (policy.name, policy.metric) == (best["policy"], best["metric"])
+            ):
+                value = policy.candidates[chosen]
+                row = {key: best[key] for key in RECOMMENDATION_COLUMNS}
+                return Recommendation(row, dataclasses.replace(policy, candidates=(value,)), value)
+        return None
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """The one policy to run in the next search (:meth:`Analysis.recommended`).
+
+    Attributes:
+        row: Its row of :attr:`Analysis.recommendations`.
+        policy: The policy, with the one recommended value as its only candidate.
+        value: The recommended value.
+    """
+
+    row: dict[str, Any]
+    policy: Policy
+    value: float
+
+    def specs(self) -> list[dict[str, Any]]:
+        """The space-file ``stoppers:`` entries that run it."""
+        return self.policy.specs(self.value)
 
 
 @dataclass(frozen=True)

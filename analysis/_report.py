@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from analysis._recommend import Analysis
+from analysis._usage import STOPPERS_FILE, peer_arguments, stoppers_yaml, tuner_code
 
 __all__ = ["atomic_write", "markdown_report", "write_report"]
 
@@ -221,7 +222,33 @@ def markdown_report(analysis: Analysis, tolerance: float, source: str) -> str:
             f"{_percent(ceiling.tolerance)} tolerance; no stopping rule can save more on these curves."
         )
     lines += _censoring_note(table)
+    lines += _usage_section(analysis, source)
     return "\n".join(lines) + "\n"
+
+
+def _usage_section(analysis: Analysis, source: str) -> list[str]:
+    """How to run the recommendation in the next search: the stoppers file, Ray Tune code, Lightning/Keras."""
+    recommendation = analysis.recommended()
+    lines = ["", "## Use it in the next search", ""]
+    if recommendation is None:
+        return [*lines, "No policy was chosen within the tolerance, so no `stoppers.yaml` is written."]
+    return [
+        *lines,
+        f"`{STOPPERS_FILE}` in this folder holds {recommendation.row['description']} "
+        f"(`{recommendation.row['policy']}` on `{recommendation.row['metric']}`), behind a non-finite guard:",
+        "",
+        "```yaml",
+        stoppers_yaml(analysis, recommendation, source).rstrip(),
+        "```",
+        "",
+        f"Run it with `tune-stop search SPACE --stoppers {STOPPERS_FILE}`, or in your own `tune.Tuner`:",
+        "",
+        "```python",
+        tuner_code(analysis, recommendation),
+        "```",
+        "",
+        *(f"- {line}" for line in peer_arguments(recommendation)),
+    ]
 
 
 def _search_sentence(row: pd.Series, selection: str) -> str:
@@ -428,6 +455,12 @@ def write_report(analysis: Analysis, out: Path, *, tolerance: float, source: str
             lambda p: Path(p).write_text(markdown_report(analysis, tolerance, source)),
         ),
     ]
+    recommendation = analysis.recommended()
+    if recommendation is not None:
+        text = stoppers_yaml(analysis, recommendation, source)
+        written.append(atomic_write(out / STOPPERS_FILE, lambda p: Path(p).write_text(text)))
+    else:
+        (out / STOPPERS_FILE).unlink(missing_ok=True)  # an older recommendation must not be taken for this one
     for metric in pd.unique(analysis.recommendations["metric"]):
         name = str(metric)
 

@@ -5,8 +5,10 @@ The two independent full-curve searches of :mod:`benchmarks.calibration` per spa
 ways: ``tune-stop recommend`` (the ``search`` objective, 1% tolerance) runs on one, and
 the recommended policy is realized on the other, the search it has not seen, with
 and without the space's ASHA (replayed beside it on the new curves by Ray's own
-scheduler). Against: training everything to the budget (FIFO), ASHA alone, and
-Keras' and Lightning's default ``EarlyStopping``.
+scheduler). The recommended policy is the report's (``Analysis.recommended``: the least
+compute among those chosen within the tolerance, on the space's metric). Against:
+training everything to the budget (FIFO), ASHA alone, and Keras' and Lightning's
+default ``EarlyStopping``.
 
 Printed per space (means over the two directions): the realized regret of the best
 model and of the model selected by the space's metric, and the compute used, as a
@@ -19,7 +21,6 @@ within the tolerance, chosen knowing every curve).
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
 import warnings
 from pathlib import Path
@@ -28,7 +29,6 @@ import numpy as np
 import pandas as pd
 
 from analysis import (
-    Analysis,
     AshaSpec,
     CurveSet,
     Policy,
@@ -72,25 +72,6 @@ def realized(
     return {name: float(figures[name][0]) for name in ("best_regret", "selected_regret", "compute_used")}
 
 
-def the_recommendation(analysis: Analysis) -> tuple[Policy, float] | None:
-    """The policy the report recommends on the space's metric: least compute among those chosen within the tolerance."""
-    table = analysis.recommendations
-    rows = table[
-        (table["kind"] == "recommended")
-        & (table["metric"] == analysis.selection[0])
-        & (table["choice"] == "within the tolerance")
-    ]
-    if rows.empty:
-        return None
-    row = rows.sort_values("compute_used", kind="stable").iloc[0]
-    for result, chosen, _ in analysis.replays:
-        if result.policy.name == row["policy"] and result.policy.metric == row["metric"] and chosen is not None:
-            return dataclasses.replace(result.policy, candidates=(result.policy.candidates[chosen],)), row[
-                "compute_used"
-            ]
-    return None
-
-
 def compare(space_name: str, searches: list[pd.DataFrame], size: str) -> list[dict[str, object]]:
     """The rows of one space: each search recommends, the other realizes."""
     space = load_space(space_name)
@@ -120,10 +101,10 @@ def compare(space_name: str, searches: list[pd.DataFrame], size: str) -> list[di
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
                 analysis = analyse(searches[source], tolerance=TOLERANCE, objective="search", asha=beside)
-            found = the_recommendation(analysis)
+            found = analysis.recommended()
             if found is not None:
-                rows[label] = (found[0], beside)
-                chosen_text.append(f"{label}: {found[0].describe(found[0].candidates[0])}")
+                rows[label] = (found.policy, beside)
+                chosen_text.append(f"{label}: {found.policy.describe(found.value)}")
         for label, (policy, beside) in rows.items():
             outcomes.setdefault(label, []).append(realized(policy, new, target, mode, space.mode, beside))
     ceiling = float(np.nanmean(ceilings))

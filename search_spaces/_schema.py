@@ -144,6 +144,7 @@ class SearchSpace:
             :meth:`full_curves`, which removes the stoppers but not what they were.
         replayed_scheduler: The scheduler ``tune-stop recommend --asha`` replays; ``None``:
             ``scheduler``. Set by :meth:`full_curves`, which runs FIFO instead.
+        stoppers_source: The file the stoppers came from (:meth:`with_stoppers`), or None.
     """
 
     name: str
@@ -160,6 +161,7 @@ class SearchSpace:
     scheduler: dict[str, Any] = field(default_factory=lambda: {"name": "fifo"})
     replayed_stoppers: list[dict[str, Any]] | None = None
     replayed_scheduler: dict[str, Any] | None = None
+    stoppers_source: str | None = None
 
     # -- derived views -------------------------------------------------------------
 
@@ -376,6 +378,25 @@ class SearchSpace:
                 guarded.update([value] if isinstance(value, str) else value or [])
         guarded.discard("epoch")
         return sorted(guarded)
+
+    def with_stoppers(self, path: str | Path) -> SearchSpace:
+        """A copy whose stoppers are those of a file's ``stoppers:`` list, validated as a space's.
+
+        The file is a ``stoppers.yaml`` written by ``tune-stop recommend`` or any YAML/TOML
+        file with a ``stoppers:`` list (a space file's other keys are ignored).
+
+        Raises:
+            SpaceError: Naming the file, the key and what is wrong.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise SpaceError(str(path), "", "no such file")
+        data = _read(path)
+        if "stoppers" not in data:
+            raise SpaceError(str(path), "stoppers", "is required: the list of stopping policies to run")
+        replaced = replace(self, stoppers=data["stoppers"], source=str(path), stoppers_source=str(path))
+        replaced.validate()
+        return replace(replaced, source=self.source)
 
     def full_curves(self) -> SearchSpace:
         """A copy that trains every trial to its epoch budget, to record whole curves.

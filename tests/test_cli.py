@@ -37,6 +37,7 @@ def files(tmp_path, monkeypatch):
         "trainable: gan\nmetric: fid\nnum_folds: 2\nconfig: {fid_features: inception}\n"
     )
     (tmp_path / "bad.yaml").write_text(BAD_SPACE)
+    (tmp_path / "nostoppers.yaml").write_text("metric: val_loss\n")
     (tmp_path / "broken.yaml").write_text("config: [\n")
     (tmp_path / "mnist.yaml").write_text(MNIST_SPACE)
     (tmp_path / "folder.yaml").mkdir()
@@ -84,6 +85,11 @@ BAD_INPUT = [
     (["frobnicate"], "invalid choice: 'frobnicate'"),
     (["search", "mlp-digits", "--storage-path", "{tmp}/results", "--name", "taken"], "already exists"),
     (["search", "mlp-digits", "--num-sample", "2"], "unrecognized arguments: --num-sample 2"),
+    (["search", "mlp-digits", "--stoppers", "{tmp}/none.yaml"], "none.yaml: no such file"),
+    (["search", "mlp-digits", "--stoppers", "{tmp}/accuracy.yaml"], "accuracy.yaml: stoppers[0].threshold"),
+    (["search", "mlp-digits", "--stoppers", "{tmp}/nostoppers.yaml"], "nostoppers.yaml: stoppers: is required"),
+    (["search", "mlp-digits", "--stoppers", "{tmp}/bad.yaml"], "bad.yaml: stoppers[0]: patience must be >= 0"),
+    (["search", "mlp-digits", "--stoppers", "{tmp}/bad.yaml", "--full-curves"], "drop --stoppers"),
     (["search", "gan-mnist", "--data-root", "{tmp}/data"], "dataset 'mnist' not found at"),
     (["search", "gan-cifar10", "--data-root", "{tmp}/data"], "dataset 'cifar10' not found at"),
     (["search", "{tmp}/inception.yaml"], "FID Inception weights not found: put pt_inception-2015-12-05"),
@@ -229,6 +235,7 @@ def _tune_stop() -> list[str]:
 
 def test_console_script_bad_input_has_no_traceback(tmp_path):
     (tmp_path / "bad.yaml").write_text(BAD_SPACE)
+    (tmp_path / "nostoppers.yaml").write_text("metric: val_loss\n")
     run = subprocess.run(
         [*_tune_stop(), "search", str(tmp_path / "bad.yaml")],
         capture_output=True,

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from analysis import load_experiment, load_stop_reasons
-from search_spaces import load_space, threshold_key
+from search_spaces import POLICIES, load_space, threshold_key
 from tests.expected import RECOMMENDATION_COLUMNS
 from tune_stop.search import SearchOptions, read_metadata, run_search
 
@@ -153,6 +153,14 @@ def test_full_curves_then_recommend_sees_no_censored_curve(ray_session, tmp_path
     alone = beside.loc[("asha_alone", "val_loss")]
     assert alone["description"] == "ASHA on val_loss (min), grace period 3, reduction factor 3, 1 worker, alone"
     assert alone["compute_used"] < 1.0  # 6 trials x 5 epochs: rungs at 3, the later trials below the cutoff stop
+    # The recommendation runs in the next search: its stoppers file replaces the space's stoppers.
+    assert main(["recommend", str(experiment), "--out", str(tmp_path / "loose"), "--tolerance", "0.5"]) == 0
+    assert "Run it: tune-stop search SPACE --stoppers" in capsys.readouterr().out
+    stoppers = tmp_path / "loose" / "stoppers.yaml"
+    argv = ["search", "mlp-digits", "--stoppers", str(stoppers), "--max-epochs", "5", "--num-samples", "1", "--quiet"]
+    assert main([*argv, "--storage-path", str(tmp_path), "--name", "next"]) == 0
+    assert read_metadata(tmp_path / "next")["stoppers_from"] == str(stoppers)
+    assert set(load_stop_reasons(tmp_path / "next")["stop_reason"]) <= {"completed", "asha", *POLICIES}
 
 
 def test_xor_perceptron_tight_threshold_never_fires(ray_session, tmp_path):

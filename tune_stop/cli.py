@@ -93,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="train every trial to its budget (FIFO, only the non-finite guard) to record "
         "whole curves for `tune-stop recommend`",
     )
+    search.add_argument(
+        "--stoppers",
+        metavar="FILE",
+        help="run the stoppers of FILE instead of the space's: a stoppers.yaml from `tune-stop recommend` or any "
+        "YAML/TOML file with a stoppers: list",
+    )
     search.add_argument("--storage-path", help="where the experiment folder goes (default ~/ray_results)")
     search.add_argument("--name", type=_name, help="experiment folder name (default <space>-<time>)")
     search.add_argument("--cpus-per-trial", type=_number(float, 0, inclusive=False), default=1.0)
@@ -305,6 +311,7 @@ def _cmd_resume(args: argparse.Namespace) -> int:
             ("--name", args.name),
             ("--seed", args.seed),
             ("--full-curves", args.full_curves or None),
+            ("--stoppers", args.stoppers),
         )
         if value is not None
     ]
@@ -340,11 +347,15 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
     if args.full_curves and args.scheduler == "asha":
         raise UsageError("--full-curves trains every trial to its budget; drop --scheduler asha")
+    if args.full_curves and args.stoppers:
+        raise UsageError("--full-curves runs no stopper but the non-finite guard; drop --stoppers")
     try:
         with _warnings_printed("note"):
             space = load_space(args.space).with_overrides(
                 num_samples=args.num_samples, max_epochs=args.max_epochs, scheduler=args.scheduler, seed=args.seed
             )
+        if args.stoppers:
+            space = space.with_stoppers(Path(args.stoppers).expanduser())
         if args.full_curves:
             space = space.full_curves()
     except SpaceError as error:
@@ -569,6 +580,14 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
             f"{ceiling.n_curves} complete curves within the {ceiling.tolerance:.1%} tolerance (hindsight bound)."
         )
     print(f"Report: {out} ({', '.join(p.name for p in written)})")
+    recommendation = analysis.recommended()
+    if recommendation is not None:
+        print(
+            f"Recommended: {recommendation.row['description']} ({recommendation.row['policy']} on "
+            f"{recommendation.row['metric']}). Run it: tune-stop search SPACE --stoppers {out / 'stoppers.yaml'}"
+        )
+    else:
+        print("Recommended: nothing within the tolerance, so no stoppers.yaml (see recommendations.md).")
     return EXIT_OK
 
 

@@ -421,6 +421,7 @@ def run_search(
         "replay_settings": space.replay_settings(),
         "stopped_metrics": space.stopped_metrics(),
         "replayed_scheduler": space.replayed_scheduler or space.scheduler,
+        "stoppers_from": space.stoppers_source,
         "cpus_per_trial": options.cpus_per_trial,
         "gpus_per_trial": options.gpus_per_trial,
     }

@@ -60,7 +60,21 @@ class Family:
         train_metric: str | None = None,
         settings: Mapping[str, Any] | None = None,
     ) -> HistoryStopper:
-        """The live stopper with the tuned parameter set to ``value``.
+        """The live stopper with the tuned parameter set to ``value`` (its arguments: :meth:`arguments`)."""
+        return self.stopper(**self.arguments(metric, mode, value, train_metric=train_metric, settings=settings))
+
+    def arguments(
+        self,
+        metric: str,
+        mode: str,
+        value: float,
+        *,
+        train_metric: str | None = None,
+        settings: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The live stopper's arguments with the tuned parameter set to ``value``.
+
+        They are also what a space file's ``stoppers:`` entry for this family holds.
 
         Raises:
             ValueError: If ``mode`` is not ``"min"`` for a family defined on errors, a
@@ -87,7 +101,7 @@ class Family:
             arguments["train_metric"] = settings.pop("train_metric", train_metric)
             if arguments["train_metric"] is None:
                 raise ValueError(f"{self.name} needs train_metric, but got train_metric=None.")
-        return self.stopper(**arguments, **settings)
+        return {**arguments, **settings}
 
 
 #: The tunable families, in report order. Grids follow Prechelt's ranges (GL 1-5, PQ

@@ -1,0 +1,128 @@
+"""The recommended policy in the forms a user runs: a ``stoppers.yaml``, Ray Tune code, Lightning/Keras arguments.
+
+``stoppers.yaml`` holds the policy in the space-file ``stoppers:`` syntax with fixed
+values, behind a non-finite guard, each line with a comment saying what it was
+recommended for; ``tune-stop search SPACE --stoppers stoppers.yaml`` runs it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import yaml
+
+from analysis._recommend import Analysis, Recommendation
+from tune_stop.stoppers import POLICIES
+
+__all__ = ["STOPPERS_FILE", "peer_arguments", "stoppers_yaml", "tuner_code"]
+
+#: The file ``tune-stop recommend`` writes the recommended policy to, in its report folder.
+STOPPERS_FILE = "stoppers.yaml"
+
+
+def _flow(entry: dict[str, Any]) -> str:
+    """One ``stoppers:`` entry as a YAML flow mapping (numbers as YAML 1.2 reads them)."""
+    return yaml.safe_dump(entry, default_flow_style=True, sort_keys=False, width=1_000).strip()
+
+
+def _percent(value: Any) -> str:
+    value = float(value)
+    return "n/a" if not np.isfinite(value) else f"{100 * value:.2f}%"
+
+
+def _interval(row: dict[str, Any], name: str) -> str:
+    return f"{_percent(row[name])} [{_percent(row[f'{name}_low'])}, {_percent(row[f'{name}_high'])}]"
+
+
+def _prediction(analysis: Analysis, row: dict[str, Any]) -> str:
+    """What the recommendation predicts for the next search, in a comment's words."""
+    head = f"predicted ({analysis.interval:.0%} intervals, a new search of {analysis.new_configs} configurations)"
+    if np.isfinite(float(row["best_regret"])):
+        return (
+            f"{head}: best model {_interval(row, 'best_regret')} worse than full training, selected model "
+            f"{_interval(row, 'selected_regret')}, compute used {_interval(row, 'compute_used')}"
+        )
+    return f"{head}: regret {_interval(row, 'regret')}, epochs saved {_interval(row, 'epochs_saved')}"
+
+
+def _guard(recommendation: Recommendation, analysis: Analysis) -> dict[str, Any]:
+    """A non-finite guard on every metric the policy reads and on the search's own metric."""
+    arguments = recommendation.specs()[-1]
+    metrics = [arguments["metric"], arguments.get("train_metric"), analysis.selection[0]]
+    return {"policy": "non_finite", "metrics": sorted({m for m in metrics if m})}
+
+
+def stoppers_yaml(analysis: Analysis, recommendation: Recommendation, source: str) -> str:
+    """The text of ``stoppers.yaml``."""
+    row = recommendation.row
+    specs = [entry for entry in recommendation.specs() if entry["policy"] != "non_finite"]
+    objective = {
+        "search": "the least compute whose best and selected models stay within",
+        "tolerance": "the most epochs saved whose mean per-curve regret stays within",
+        "tradeoff": "the best trade-off of regret and epochs saved, not",
+    }[analysis.objective]
+    lines = [
+        f"# Recommended by tune-stop recommend from {source}",
+        f"# objective {analysis.objective}: {objective} the {_percent(analysis.tolerance)} tolerance of "
+        f"{analysis.target} ({analysis.target_mode})"
+        + (f"; beside {analysis.asha.describe()}" if analysis.asha is not None else ""),
+        f"# Run it: tune-stop search SPACE --stoppers {STOPPERS_FILE}",
+        "stoppers:",
+        "  # a NaN or inf stops the trial first (reason non_finite), before any scheduler sees it",
+        f"  - {_flow(_guard(recommendation, analysis))}",
+        f"  # {row['description']}; {_prediction(analysis, row)}",
+        *(f"  - {_flow(entry)}" for entry in specs),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def tuner_code(analysis: Analysis, recommendation: Recommendation) -> str:
+    """Python that runs the policy in a user's own ``tune.Tuner``."""
+    entries = [_guard(recommendation, analysis), *(e for e in recommendation.specs() if e["policy"] != "non_finite")]
+    classes = [POLICIES[entry["policy"]].__name__ for entry in entries]
+    built = []
+    for name, entry in zip(classes, entries, strict=True):
+        arguments = ", ".join(f"{key}={value!r}" for key, value in entry.items() if key != "policy")
+        built.append(f"    {name}({arguments}),")
+    return "\n".join(
+        [
+            "from ray import tune",
+            f"from tune_stop.stoppers import AnyStopper, {', '.join(sorted(set(classes)))}",
+            "",
+            "stopper = AnyStopper(",
+            *built,
+            ")",
+            "tuner = tune.Tuner(trainable, param_space=..., run_config=tune.RunConfig(stop=stopper))",
+        ]
+    )
+
+
+def peer_arguments(recommendation: Recommendation) -> list[str]:
+    """The same rule as Lightning's and Keras' ``EarlyStopping`` arguments, where they have it."""
+    entry = recommendation.specs()[-1]
+    family, metric, mode = entry["policy"], entry["metric"], entry.get("mode", "min")
+    if family == "patience":
+        common = f'monitor="{metric}", mode="{mode}", patience={entry["patience"]}'
+        if entry.get("min_delta"):
+            common += f", min_delta={entry['min_delta']!r}"
+        keras = common + (f", baseline={entry['baseline']!r}" if entry.get("baseline") is not None else "")
+        keras += f", start_from_epoch={entry['grace_period']}" if entry.get("grace_period") else ""
+        lightning = common + ", check_finite=True"  # the guard of stoppers.yaml
+        notes = []
+        if entry.get("grace_period"):
+            notes.append("Lightning has no grace period: its patience counts from the first epoch")
+        if entry.get("baseline") is not None:
+            notes.append("Lightning has no baseline")
+        return [
+            f"Lightning: `EarlyStopping({lightning})`" + (f" ({'; '.join(notes)})" if notes else ""),
+            f"Keras: `keras.callbacks.EarlyStopping({keras})` (Keras has no non-finite check)",
+        ]
+    if family == "threshold":
+        return [
+            f'Lightning: `EarlyStopping(monitor="{metric}", mode="{mode}", stopping_threshold={entry["threshold"]!r}, '
+            "patience=10**9)` (Lightning stops only when the value passes the threshold strictly; tune-stop also "
+            "stops on equality" + (", and has no grace period)" if entry.get("grace_period") else ")"),
+            "Keras: no threshold rule (its `baseline` is a patience rule).",
+        ]
+    return [f"Lightning and Keras have no {family.upper()} rule (Prechelt's); run it with tune-stop's stopper."]

@@ -1,0 +1,95 @@
+"""The recommended policy carried into the next search: stoppers.yaml, --stoppers, Ray Tune code, Lightning/Keras."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from analysis import CurveSet, Policy, analyse, stop_epochs, write_report
+from analysis._recommend import Recommendation
+from analysis._usage import peer_arguments, tuner_code
+from search_spaces import SpaceError, load_space
+from tests.live import live_stop_epoch, results
+from tests.test_intervals import synthetic_search
+from tune_stop.stoppers import AnyStopper, NonFiniteStopper, PatienceStopper
+
+
+def recommendation_of(objective: str, tmp_path):
+    frame = synthetic_search(30, seed=7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        analysis = analyse(frame, metrics=[("val_loss", "min")], objective=objective)
+    write_report(analysis, tmp_path, tolerance=0.01, source="synthetic")
+    return frame, analysis, analysis.recommended()
+
+
+@pytest.mark.parametrize("objective", ["search", "tolerance"])
+def test_the_stoppers_file_runs_in_a_search_and_stops_where_the_recommendation_does(tmp_path, objective):
+    frame, analysis, recommendation = recommendation_of(objective, tmp_path)
+    assert recommendation is not None
+    # The chosen row: least compute (search) or most epochs saved (tolerance) among those within the tolerance.
+    table = analysis.recommendations
+    within = table[(table["kind"] == "recommended") & (table["choice"] == "within the tolerance")]
+    key = "compute_used" if objective == "search" else "epochs_saved"
+    best = within[key].min() if objective == "search" else within[key].max()
+    assert recommendation.row[key] == pytest.approx(best)
+    text = (tmp_path / "stoppers.yaml").read_text()
+    assert f"objective {objective}" in text and "predicted (80% intervals, a new search of 30" in text
+    space = load_space("mlp-digits").with_stoppers(tmp_path / "stoppers.yaml")
+    assert space.stoppers_source == str(tmp_path / "stoppers.yaml") and space.source == "built-in space mlp-digits"
+    live = space.build_stopper()
+    assert isinstance(live, AnyStopper) and isinstance(live.stoppers[0], NonFiniteStopper)
+    # Every curve stops where the replay of the recommended value says.
+    curves = CurveSet.from_frame(frame)
+    expected = stop_epochs(recommendation.policy, curves)[:, 0]
+    for row, (trial_id, trial) in enumerate(frame.groupby("trial_id", sort=True)):
+        stopper = load_space("mlp-digits").with_stoppers(tmp_path / "stoppers.yaml").build_stopper()
+        assert live_stop_epoch(stopper, results(trial), trial_id=str(trial_id)) == expected[row], trial_id
+
+
+def test_no_choice_within_the_tolerance_writes_no_stoppers_file_and_removes_an_old_one(tmp_path):
+    (tmp_path / "stoppers.yaml").write_text("stoppers: []\n")  # from an earlier recommendation
+    frame = synthetic_search(12, seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        analysis = analyse(frame, metrics=[("val_loss", "min")], tolerance=0.0, families=("patience",))
+    assert analysis.recommended() is None
+    write_report(analysis, tmp_path, tolerance=0.0, source="synthetic")
+    assert not (tmp_path / "stoppers.yaml").exists()
+    assert "No policy was chosen within the tolerance" in (tmp_path / "recommendations.md").read_text()
+
+
+def test_a_file_without_a_stoppers_list_is_refused_naming_it(tmp_path):
+    (tmp_path / "empty.toml").write_text('metric = "val_loss"\n')
+    with pytest.raises(SpaceError, match=r"empty.toml: stoppers: is required"):
+        load_space("mlp-digits").with_stoppers(tmp_path / "empty.toml")
+    (tmp_path / "stoppers.toml").write_text('[[stoppers]]\npolicy = "patience"\nmetric = "val_loss"\npatience = 4\n')
+    space = load_space("mlp-digits").with_stoppers(tmp_path / "stoppers.toml")
+    assert space.stoppers == [{"policy": "patience", "metric": "val_loss", "patience": 4}]
+
+
+def _recommendation(policy: Policy) -> Recommendation:
+    return Recommendation({}, policy, policy.candidates[0])
+
+
+def test_peer_arguments_and_tuner_code_say_the_same_rule():
+    patience = Policy("patience", "val_loss", "min", (5.0,), settings={"min_delta": 0.001, "grace_period": 2})
+    lightning, keras = peer_arguments(_recommendation(patience))
+    assert 'EarlyStopping(monitor="val_loss", mode="min", patience=5, min_delta=0.001, check_finite=True)' in lightning
+    assert "Lightning has no grace period" in lightning
+    assert "min_delta=0.001, start_from_epoch=2)" in keras
+    threshold = Policy("threshold", "val_accuracy", "max", (0.95,))
+    assert "stopping_threshold=0.95" in peer_arguments(_recommendation(threshold))[0]
+    assert "no GL rule" in peer_arguments(_recommendation(Policy("gl", "val_loss", "min", (2.0,))))[0]
+    # The Ray Tune code builds the stoppers the specs name, with the same arguments.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        analysis = analyse(synthetic_search(8, seed=2), metrics=[("val_loss", "min")], families=("patience",))
+    code = tuner_code(analysis, _recommendation(patience))
+    namespace: dict[str, object] = {}
+    exec(code.split("tuner = ")[0], namespace)  # the stopper part of the snippet runs as written
+    built = namespace["stopper"]
+    assert isinstance(built, AnyStopper) and isinstance(built.stoppers[1], PatienceStopper)
+    assert built.stoppers[1].patience == 5 and np.isclose(built.stoppers[1].min_delta, 0.001)

@@ -10,6 +10,7 @@ replayed on the curves (``simulate_asha``).
 """
 
 from analysis._asha import AshaSpec, simulate_asha
+from analysis._audit import AUDIT_COLUMNS, audit_table
 from analysis._ceiling import SavingsCeiling, savings_ceiling
 from analysis._defaults import default_metrics, default_target, infer_mode
 from analysis._intervals import predicted_means
@@ -21,6 +22,7 @@ from analysis._report import markdown_report, write_report
 from analysis._split import Split, make_split
 
 __all__ = [
+    "AUDIT_COLUMNS",
     "CHOICES",
     "OBJECTIVES",
     "RECOMMENDATION_COLUMNS",
@@ -33,6 +35,7 @@ __all__ = [
     "SavingsCeiling",
     "Split",
     "analyse",
+    "audit_table",
     "baseline_policies",
     "candidate_policies",
     "default_metrics",

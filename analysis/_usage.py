@@ -15,7 +15,7 @@ import yaml
 from analysis._recommend import Analysis, Recommendation
 from tune_stop.stoppers import POLICIES
 
-__all__ = ["STOPPERS_FILE", "peer_arguments", "stoppers_yaml", "tuner_code"]
+__all__ = ["PREDICTED", "STOPPERS_FILE", "peer_arguments", "prediction_block", "stoppers_yaml", "tuner_code"]
 
 #: The file ``tune-stop recommend`` writes the recommended policy to, in its report folder.
 STOPPERS_FILE = "stoppers.yaml"
@@ -73,8 +73,47 @@ def stoppers_yaml(analysis: Analysis, recommendation: Recommendation, source: st
         f"  - {_flow(_guard(recommendation, analysis))}",
         f"  # {row['description']}; {_prediction(analysis, row)}",
         *(f"  - {_flow(entry)}" for entry in specs),
+        "# What was predicted; tune-stop report compares it with a search's audit trials (--audit-fraction).",
+        yaml.safe_dump(
+            {"recommendation": prediction_block(analysis, recommendation, source)},
+            sort_keys=False,
+            default_flow_style=None,
+            width=1_000,
+        ),
     ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines)
+
+
+#: The predicted figures a ``recommendation:`` block carries, each as ``[point, low, high]``.
+PREDICTED = ("regret", "epochs_saved", "best_regret", "selected_regret", "compute_used")
+
+
+def prediction_block(analysis: Analysis, recommendation: Recommendation, source: str) -> dict[str, Any]:
+    """The policy and what was predicted for it, as plain data (``stoppers.yaml``'s ``recommendation:``)."""
+    policy, row = recommendation.policy, recommendation.row
+    return {
+        "policy": {
+            "family": policy.family,
+            "metric": policy.metric,
+            "mode": policy.mode,
+            "value": float(recommendation.value),
+            "train_metric": policy.train_metric,
+            "settings": dict(policy.settings),
+            "check_finite": policy.check_finite,
+        },
+        "source": source,
+        "target": analysis.target,
+        "target_mode": analysis.target_mode,
+        "selection": list(analysis.selection),
+        "objective": analysis.objective,
+        "tolerance": float(analysis.tolerance),
+        "interval": float(analysis.interval),
+        "new_configs": int(analysis.new_configs),
+        "asha": analysis.asha.describe() if analysis.asha is not None else None,
+        "predicted": {
+            name: [float(row[name]), float(row[f"{name}_low"]), float(row[f"{name}_high"])] for name in PREDICTED
+        },
+    }
 
 
 def tuner_code(analysis: Analysis, recommendation: Recommendation) -> str:

@@ -39,7 +39,7 @@ import yaml
 from ray import tune
 from ray.tune import Stopper
 
-from tune_stop.stoppers import FAMILIES, POLICIES, AnyStopper, NonFiniteStopper
+from tune_stop.stoppers import FAMILIES, POLICIES, AnyStopper, AuditExempt, NonFiniteStopper
 from tune_stop.trainables import TRAINABLES
 
 __all__ = [
@@ -145,6 +145,10 @@ class SearchSpace:
         replayed_scheduler: The scheduler ``tune-stop recommend --asha`` replays; ``None``:
             ``scheduler``. Set by :meth:`full_curves`, which runs FIFO instead.
         stoppers_source: The file the stoppers came from (:meth:`with_stoppers`), or None.
+        prediction: The ``recommendation:`` block of that file (what ``tune-stop recommend``
+            predicted for the policy), or None.
+        audit_fraction: Share of the configurations whose trials train to their budget
+            while the stoppers only record (:meth:`audited_configs`).
     """
 
     name: str
@@ -162,6 +166,8 @@ class SearchSpace:
     replayed_stoppers: list[dict[str, Any]] | None = None
     replayed_scheduler: dict[str, Any] | None = None
     stoppers_source: str | None = None
+    prediction: dict[str, Any] | None = None
+    audit_fraction: float = 0.0
 
     # -- derived views -------------------------------------------------------------
 
@@ -367,6 +373,9 @@ class SearchSpace:
         stoppers = [self._build_stopper(i, spec) for i, spec in enumerate(self.stoppers)]
         if not any(isinstance(s, NonFiniteStopper) for s in stoppers):
             stoppers.insert(0, NonFiniteStopper(self._guarded_metrics()))
+        if self.audit_fraction > 0:
+            # Audit trials train to their budget; a NaN still stops them.
+            stoppers = [s if isinstance(s, NonFiniteStopper) else AuditExempt(s) for s in stoppers]
         return AnyStopper(*stoppers)
 
     def _guarded_metrics(self) -> list[str]:
@@ -394,9 +403,32 @@ class SearchSpace:
         data = _read(path)
         if "stoppers" not in data:
             raise SpaceError(str(path), "stoppers", "is required: the list of stopping policies to run")
-        replaced = replace(self, stoppers=data["stoppers"], source=str(path), stoppers_source=str(path))
+        prediction = data.get("recommendation")
+        if prediction is not None and not isinstance(prediction, dict):
+            raise SpaceError(str(path), "recommendation", f"must be a mapping, got {type(prediction).__name__}")
+        replaced = replace(
+            self, stoppers=data["stoppers"], source=str(path), stoppers_source=str(path), prediction=prediction
+        )
         replaced.validate()
         return replace(replaced, source=self.source)
+
+    def with_audit(self, fraction: float) -> SearchSpace:
+        """A copy in which ``fraction`` of the configurations (at least one) are audit trials.
+
+        Raises:
+            SpaceError: If ``fraction`` is not in [0, 1).
+        """
+        if not 0.0 <= fraction < 1.0:
+            raise SpaceError(self.source, "audit_fraction", f"must be in [0, 1), got {fraction!r}")
+        return replace(self, audit_fraction=float(fraction))
+
+    def audited_configs(self) -> list[int]:
+        """The ``config_id``s whose trials are audit trials: a seeded draw of ``audit_fraction`` of them."""
+        if self.audit_fraction <= 0:
+            return []
+        count = len(self.sample_configs())
+        chosen = max(1, round(self.audit_fraction * count))
+        return sorted(int(c) for c in np.random.default_rng([self.seed, 2]).choice(count, chosen, replace=False))
 
     def full_curves(self) -> SearchSpace:
         """A copy that trains every trial to its epoch budget, to record whole curves.

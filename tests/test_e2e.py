@@ -157,10 +157,19 @@ def test_full_curves_then_recommend_sees_no_censored_curve(ray_session, tmp_path
     assert main(["recommend", str(experiment), "--out", str(tmp_path / "loose"), "--tolerance", "0.5"]) == 0
     assert "Run it: tune-stop search SPACE --stoppers" in capsys.readouterr().out
     stoppers = tmp_path / "loose" / "stoppers.yaml"
-    argv = ["search", "mlp-digits", "--stoppers", str(stoppers), "--max-epochs", "5", "--num-samples", "1", "--quiet"]
-    assert main([*argv, "--storage-path", str(tmp_path), "--name", "next"]) == 0
-    assert read_metadata(tmp_path / "next")["stoppers_from"] == str(stoppers)
+    argv = ["search", "mlp-digits", "--stoppers", str(stoppers), "--max-epochs", "5", "--num-samples", "2", "--quiet"]
+    assert main([*argv, "--audit-fraction", "0.5", "--storage-path", str(tmp_path), "--name", "next"]) == 0
+    metadata = read_metadata(tmp_path / "next")
+    assert metadata["stoppers_from"] == str(stoppers) and metadata["audited_configs"] == [1]
     assert set(load_stop_reasons(tmp_path / "next")["stop_reason"]) <= {"completed", "asha", *POLICIES}
+    # The audit configuration's trials ran their whole budget, and the summary sets realized beside predicted.
+    curves = load_experiment(tmp_path / "next")
+    assert (curves[curves["config_id"] == 1].groupby("trial_id")["epoch"].max() == 5).all()
+    printed = capsys.readouterr().out
+    assert "Audit: 1 configuration trained to the budget. Predicted by tune-stop recommend" in printed
+    assert "regret" in printed.split("Audit:")[1] and "on 3 audit curves" in printed
+    assert main(["report", str(tmp_path / "next")]) == 0
+    assert "Audit: 1 configuration trained" in capsys.readouterr().out
 
 
 def test_xor_perceptron_tight_threshold_never_fires(ray_session, tmp_path):

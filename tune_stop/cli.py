@@ -99,6 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the stoppers of FILE instead of the space's: a stoppers.yaml from `tune-stop recommend` or any "
         "YAML/TOML file with a stoppers: list",
     )
+    search.add_argument(
+        "--audit-fraction",
+        type=_audit_fraction,
+        default=0.0,
+        metavar="F",
+        help="with --stoppers from tune-stop recommend: train this share of the configurations to the budget "
+        "(the stoppers only record, ASHA never cuts them) to measure the policy's realized regret in this search",
+    )
     search.add_argument("--storage-path", help="where the experiment folder goes (default ~/ray_results)")
     search.add_argument("--name", type=_name, help="experiment folder name (default <space>-<time>)")
     search.add_argument("--cpus-per-trial", type=_number(float, 0, inclusive=False), default=1.0)
@@ -312,6 +320,7 @@ def _cmd_resume(args: argparse.Namespace) -> int:
             ("--seed", args.seed),
             ("--full-curves", args.full_curves or None),
             ("--stoppers", args.stoppers),
+            ("--audit-fraction", args.audit_fraction or None),
         )
         if value is not None
     ]
@@ -325,7 +334,50 @@ def _cmd_resume(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as error:
         raise UsageError(str(error)) from None
     print(_format_summary(summary))
+    _print_audit(summary.experiment_path)
     return _search_exit_code(summary)
+
+
+def _print_audit(experiment: Path | str) -> None:
+    """Predicted against realized on the experiment's audit trials, each realized value outside flagged."""
+    from analysis import audit_table, load_experiment
+
+    metadata = _metadata(Path(experiment)) if not isinstance(experiment, str) or "://" not in experiment else {}
+    if not metadata.get("audited_configs") or not metadata.get("prediction"):
+        return
+    try:
+        table = audit_table(load_experiment(experiment), metadata)
+    except ValueError as error:
+        print(f"tune-stop: warning: no audit comparison: {error}", file=sys.stderr)
+        return
+    if table is None:
+        return
+    block: dict[str, Any] = metadata["prediction"]  # type: ignore[assignment]
+    audited: list[int] = metadata["audited_configs"]  # type: ignore[assignment]
+    count = f"{len(audited)} configuration{'s' if len(audited) != 1 else ''}"
+    print(
+        f"\nAudit: {count} trained to the budget. Predicted by tune-stop recommend "
+        f"({float(block['interval']):.0%} intervals, for {block['new_configs']} configurations) against realized "
+        "in this search:"
+    )
+    scheduler = metadata.get("replayed_scheduler")
+    if block.get("asha") is None and isinstance(scheduler, dict) and scheduler.get("name") == "asha":
+        print(
+            "  (the prediction assumed no ASHA, and this search ran ASHA beside the policy: its compute is lower; "
+            "`tune-stop recommend --asha` predicts for the policy beside ASHA)"
+        )
+    if len(audited) < int(block["new_configs"]):
+        print(
+            f"  (the intervals are for a search of {block['new_configs']} configurations; figures realized on "
+            f"{count} vary more)"
+        )
+    for row in table.to_dict("records"):
+        flag = "  OUTSIDE the interval" if row["outside"] else ""
+        print(
+            f"  {row['quantity']:<16} predicted {100 * row['predicted']:6.2f}% "
+            f"[{100 * row['low']:.2f}%, {100 * row['high']:.2f}%]  realized {100 * row['realized']:6.2f}% "
+            f"on {row['judged_on']}{flag}"
+        )
 
 
 def _search_exit_code(summary: SearchSummary) -> int:
@@ -358,6 +410,13 @@ def _cmd_search(args: argparse.Namespace) -> int:
             space = space.with_stoppers(Path(args.stoppers).expanduser())
         if args.full_curves:
             space = space.full_curves()
+        if args.audit_fraction:
+            if space.prediction is None:
+                raise UsageError(
+                    "--audit-fraction measures a recommended policy: give --stoppers with a stoppers.yaml written "
+                    "by tune-stop recommend"
+                )
+            space = space.with_audit(args.audit_fraction)
     except SpaceError as error:
         raise UsageError(str(error)) from None
     data_root = str(Path(args.data_root).expanduser().resolve()) if args.data_root else None
@@ -397,7 +456,18 @@ def _cmd_search(args: argparse.Namespace) -> int:
     except StorageError as error:
         raise UsageError(str(error)) from None
     print(_format_summary(summary))
+    _print_audit(summary.experiment_path)
     return _search_exit_code(summary)
+
+
+def _audit_fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
 
 
 def _format_summary(summary: SearchSummary) -> str:
@@ -653,6 +723,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
             print("\nStop reasons: " + ", ".join(f"{reason} {count}" for reason, count in counts.items()))
         print(f"\nBest {args.top} trials by {args.metric}:")
         print(trials.sort_values(f"best_{args.metric}", ascending=mode == "min").head(args.top).to_string(index=False))
+    _print_audit(Path(args.experiment).expanduser().resolve())
     return EXIT_OK
 
 

@@ -1,4 +1,4 @@
-"""ASHA that remembers which trials it stopped and never records a non-finite value."""
+"""ASHA that remembers which trials it stopped, never records a non-finite value and never cuts an audit trial."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from tune_stop._compat import (
     asha_rung_state,
     asha_time_attr,
 )
+from tune_stop.stoppers import is_audit
 
 __all__ = ["RecordingASHAScheduler"]
 
@@ -54,6 +55,8 @@ class RecordingASHAScheduler(AsyncHyperBandScheduler):
         if not _finite(result, self.metric):
             return TrialScheduler.CONTINUE
         action = super().on_trial_result(tune_controller, trial, result)
+        if action == TrialScheduler.STOP and is_audit(getattr(trial, "config", None)):
+            return TrialScheduler.CONTINUE  # an audit trial trains to its budget; its results still count in rungs
         if action == TrialScheduler.STOP:
             self.stopped[trial.trial_id] = int(result.get(asha_time_attr(self), 0))
         return action

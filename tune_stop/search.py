@@ -30,6 +30,7 @@ from tune_stop.loggers import CSVLogger, JsonLogger
 from tune_stop.progress import SearchProgress
 from tune_stop.reasons import STOP_REASONS_FILE, StopReasonsCallback
 from tune_stop.schedulers import RecordingASHAScheduler
+from tune_stop.stoppers import AUDIT_KEY
 from tune_stop.trainables import TRAINABLES
 from tune_stop.trainables._common import EpochTrainable, ReportPlan
 
@@ -160,6 +161,10 @@ def build_param_space(space: SearchSpace, overrides: Mapping[str, Any] | None = 
         overrides: Fixed values for every trial (e.g. ``data_root``).
     """
     table = [{**space.defaults, **config, **(overrides or {})} for config in space.sample_configs()]
+    audited = set(space.audited_configs())
+    if audited:
+        for row in table:
+            row[AUDIT_KEY] = row["config_id"] in audited
     # Keys left at None everywhere (test-only hooks such as fail_at_epoch) stay out of the trials'
     # configs, so users never see them; the trainables fill in their own defaults.
     keys = [
@@ -422,6 +427,10 @@ def run_search(
         "stopped_metrics": space.stopped_metrics(),
         "replayed_scheduler": space.replayed_scheduler or space.scheduler,
         "stoppers_from": space.stoppers_source,
+        "stoppers": space.stoppers,
+        "prediction": space.prediction,
+        "audit_fraction": space.audit_fraction,
+        "audited_configs": space.audited_configs(),
         "cpus_per_trial": options.cpus_per_trial,
         "gpus_per_trial": options.gpus_per_trial,
     }

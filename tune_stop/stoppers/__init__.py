@@ -9,6 +9,7 @@ stoppers for the same scores on all curves at once (:meth:`HistoryStopper.scores
 """
 
 from tune_stop.stoppers._any import AnyStopper
+from tune_stop.stoppers._audit import AUDIT_KEY, AuditExempt, is_audit
 from tune_stop.stoppers._base import (
     Decision,
     HistoryStopper,
@@ -43,9 +44,11 @@ from tune_stop.stoppers._scores import first_reaching, first_reaching_per_curve,
 from tune_stop.stoppers._threshold import ThresholdStopper, threshold_limit, threshold_rule, threshold_scores
 
 __all__ = [
+    "AUDIT_KEY",
     "FAMILIES",
     "POLICIES",
     "AnyStopper",
+    "AuditExempt",
     "Decision",
     "Family",
     "GLStopper",
@@ -63,6 +66,7 @@ __all__ = [
     "generalization_loss",
     "gl_rule",
     "gl_scores",
+    "is_audit",
     "last_stop_record",
     "max_epoch_rule",
     "mode_sign",

@@ -1,0 +1,103 @@
+"""Predicted against realized: a search's audit trials measure what its recommended policy did there.
+
+A search run with ``--stoppers stoppers.yaml --audit-fraction F`` trains a seeded share
+of its configurations (all their folds) to the budget while the stoppers only record,
+and ASHA never cuts them. Their whole curves are unbiased: replaying the policy on them
+(the same replay the recommendation came from) gives its realized regret, epochs saved
+and search-level figures in this very search, to set beside what ``tune-stop recommend``
+predicted. Compute used is realized on the other trials, which ran under the policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis._policies import Policy
+from analysis._replay import CurveSet, replay_policy
+from analysis._search import search_figures
+
+__all__ = ["AUDIT_COLUMNS", "audit_table"]
+
+AUDIT_COLUMNS = ["quantity", "predicted", "low", "high", "realized", "outside", "judged_on"]
+
+
+def _policy(block: Mapping[str, Any]) -> Policy:
+    spec = block["policy"]
+    return Policy(
+        spec["family"],
+        spec["metric"],
+        spec["mode"],
+        (float(spec["value"]),),
+        train_metric=spec.get("train_metric"),
+        settings=spec.get("settings") or {},
+        check_finite=bool(spec.get("check_finite", False)),
+    )
+
+
+def audit_table(curves: pd.DataFrame, metadata: Mapping[str, Any]) -> pd.DataFrame | None:
+    """Each predicted figure beside its realized value in the search, or None without audit trials.
+
+    Args:
+        curves: The experiment's curves (:func:`analysis.load_experiment`).
+        metadata: Its ``tune-stop.json``: ``prediction`` (the ``recommendation:`` block of
+            the stoppers file) and ``audited_configs``.
+
+    Returns:
+        One row per figure, columns :data:`AUDIT_COLUMNS`; ``outside`` says whether the
+        realized value lies outside the predicted interval.
+
+    Raises:
+        ValueError: If the prediction block is malformed or names what the curves lack.
+    """
+    block, audited = metadata.get("prediction"), metadata.get("audited_configs")
+    if not block or not audited or "config_id" not in curves:
+        return None
+    try:
+        policy = _policy(block)
+        target, target_mode = str(block["target"]), str(block["target_mode"])
+        selection, selection_mode = (str(v) for v in block["selection"])
+        predicted = {str(k): [float(x) for x in v] for k, v in block["predicted"].items()}
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"the experiment's recorded prediction is unusable ({error})") from None
+    in_audit = pd.to_numeric(curves["config_id"], errors="coerce").isin([int(c) for c in audited])
+    audit = CurveSet.from_frame(curves[in_audit])
+    others = CurveSet.from_frame(curves[~in_audit]) if (~in_audit).any() else None
+    for name in (target, selection, policy.metric):
+        if name not in audit.frame:
+            raise ValueError(f"the prediction reads {name!r}, which the curves lack")
+    result = replay_policy(policy, audit, target, target_mode)
+    evaluable = result.evaluable[:, 0]
+    n_configs = len(np.unique(audit.config_ids.astype(str)))
+    realized: dict[str, tuple[float, str]] = {
+        "regret": (float(result.regret[evaluable, 0].mean()), f"{int(evaluable.sum())} audit curves"),
+        "epochs_saved": (float(result.epochs_saved[evaluable, 0].mean()), f"{int(evaluable.sum())} audit curves"),
+    }
+    if audit.complete.all():
+        _, config_index = np.unique(audit.config_ids.astype(str), return_inverse=True)
+        figures = search_figures(
+            result,
+            audit,
+            config_index,
+            audit.matrix(selection),
+            selection_mode,
+            target_mode,
+            new_configs=1,
+            level=0.8,
+            rng=np.random.default_rng(0),
+            draws=0,
+        )
+        for name in ("best_regret", "selected_regret"):
+            realized[name] = (float(figures[name][0]), f"a search of the {n_configs} audit configurations")
+    if others is not None:
+        used = float(others.lengths.sum() / others.budgets.sum())
+        realized["compute_used"] = (used, f"the {len(others.trial_ids)} trials that ran under the policy")
+    rows = []
+    for name, (value, judged_on) in realized.items():
+        point, low, high = predicted.get(name, [np.nan, np.nan, np.nan])
+        outside = bool(np.isfinite(low) and np.isfinite(high) and not low <= value <= high)
+        rows.append([name, point, low, high, value, outside, judged_on])
+    return pd.DataFrame(rows, columns=AUDIT_COLUMNS)

@@ -1,0 +1,97 @@
+"""Audit trials: trained to the budget while the policy only records, then predicted against realized."""
+
+from __future__ import annotations
+
+import warnings
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+from ray.tune.schedulers import TrialScheduler
+
+from analysis import CurveSet, analyse, audit_table, replay_policy, stop_epochs
+from analysis._usage import prediction_block
+from search_spaces import SpaceError, load_space
+from tests.live import live_stop
+from tests.test_intervals import synthetic_search
+from tune_stop.schedulers import RecordingASHAScheduler
+from tune_stop.search import build_param_space
+from tune_stop.stoppers import AuditExempt, NonFiniteStopper, PatienceStopper
+
+
+def test_an_audit_trial_trains_on_while_the_policy_records_where_it_would_have_stopped():
+    history = [0.5, 0.4, 0.45, 0.46, 0.47, 0.3]
+    plain = live_stop(AuditExempt(PatienceStopper("val_loss", "min", patience=2)), history)
+    assert plain == 4  # not an audit trial: stopped as the policy says (two epochs without improvement)
+    audited = AuditExempt(PatienceStopper("val_loss", "min", patience=2))
+    stops = [audited("t", {"epoch": e, "val_loss": v, "config": {"audit": True}}) for e, v in enumerate(history, 1)]
+    assert not any(stops)
+    record = audited.stop_record("t")
+    assert record is not None and record.epoch == 4  # where it would have stopped
+
+
+def test_asha_never_cuts_an_audit_trial_but_counts_its_results():
+    def run(audit: bool) -> list[str]:
+        scheduler = RecordingASHAScheduler(
+            time_attr="epoch", metric="val_loss", mode="min", max_t=9, grace_period=1, reduction_factor=3
+        )
+        good, bad = (
+            SimpleNamespace(trial_id="good", config={}),
+            SimpleNamespace(trial_id="bad", config={"audit": audit}),
+        )
+        for trial in (good, bad):
+            scheduler.on_trial_add(None, trial)  # type: ignore[arg-type]
+        scheduler.on_trial_result(None, good, {"epoch": 1, "val_loss": 0.1})  # type: ignore[arg-type]
+        return [scheduler.on_trial_result(None, bad, {"epoch": 1, "val_loss": 0.9})]  # type: ignore[arg-type]
+
+    assert run(audit=False) == [TrialScheduler.STOP]
+    assert run(audit=True) == [TrialScheduler.CONTINUE]
+
+
+def test_a_space_audits_a_seeded_share_of_its_configurations():
+    space = load_space("mlp-digits").with_overrides(num_samples=10).with_audit(0.3)
+    audited = space.audited_configs()
+    assert len(audited) == 3 and audited == space.audited_configs()  # seeded: the same every time
+    assert load_space("mlp-digits").with_overrides(num_samples=10).with_audit(0.01).audited_configs() != []
+    table = build_param_space(space)["audit"].func.table  # type: ignore[union-attr]
+    assert [row["config_id"] for row in table if row["audit"]] == audited
+    stopper = space.build_stopper()
+    assert all(isinstance(s, NonFiniteStopper | AuditExempt) for s in stopper.stoppers)
+    assert load_space("mlp-digits").build_stopper().stoppers[1].__class__.__name__ == "ThresholdStopper"
+    with pytest.raises(SpaceError, match=r"audit_fraction: must be in \[0, 1\)"):
+        space.with_audit(1.0)
+
+
+def searched(frame: pd.DataFrame, policy, audited: list[int]) -> pd.DataFrame:
+    """The curves a search with ``policy`` records: audit configurations whole, the others cut at the stops."""
+    curves = CurveSet.from_frame(frame)
+    stops = stop_epochs(policy, curves)[:, 0]
+    ends = dict(zip(curves.trial_ids, np.where(stops > 0, stops, curves.lengths), strict=True))
+    keep = frame["config_id"].isin(audited) | (frame["epoch"] <= frame["trial_id"].map(ends))
+    return frame[keep]
+
+
+def test_audit_table_sets_the_realized_figures_beside_the_predicted_ones():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        analysis = analyse(synthetic_search(30, seed=11), metrics=[("val_loss", "min")], objective="search")
+    recommendation = analysis.recommended()
+    assert recommendation is not None
+    block = prediction_block(analysis, recommendation, "synthetic")
+    new = synthetic_search(20, seed=12)
+    new["config_id"] = new["config_id"].str[1:].astype(int)
+    audited = [0, 3, 4, 9, 15]
+    recorded = searched(new, recommendation.policy, audited)
+    table = audit_table(recorded, {"prediction": block, "audited_configs": audited}).set_index("quantity")
+    # The realized per-curve regret is the replay's on the audit curves; compute is the other trials'.
+    audit = CurveSet.from_frame(new[new["config_id"].isin(audited)])
+    result = replay_policy(recommendation.policy, audit, "test_accuracy", "max")
+    assert table.loc["regret", "realized"] == pytest.approx(result.regret[result.evaluable[:, 0], 0].mean())
+    others = recorded[~recorded["config_id"].isin(audited)]
+    assert table.loc["compute_used", "realized"] == pytest.approx(len(others) / (15 * 2 * 30))
+    for name in ("regret", "epochs_saved", "best_regret", "selected_regret", "compute_used"):
+        row = table.loc[name]
+        assert row["predicted"] == pytest.approx(block["predicted"][name][0])
+        assert row["outside"] == (not row["low"] <= row["realized"] <= row["high"])
+    assert audit_table(recorded, {"prediction": block, "audited_configs": []}) is None

@@ -91,7 +91,8 @@ def audit_table(curves: pd.DataFrame, metadata: Mapping[str, Any]) -> pd.DataFra
             draws=0,
         )
         for name in ("best_regret", "selected_regret"):
-            realized[name] = (float(figures[name][0]), f"a search of the {n_configs} audit configurations")
+            plural = "s" if n_configs != 1 else ""
+            realized[name] = (float(figures[name][0]), f"a search of its {n_configs} audit configuration{plural}")
     if others is not None:
         used = float(others.lengths.sum() / others.budgets.sum())
         realized["compute_used"] = (used, f"the {len(others.trial_ids)} trials that ran under the policy")

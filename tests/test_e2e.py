@@ -360,3 +360,40 @@ def test_search_output_is_a_progress_line_and_a_summary_and_ray_tables_only_with
     assert verbose.returncode == 0 and "trials 3/3 done" not in verbose.stderr
     assert "│" in verbose.stdout + verbose.stderr  # Ray's own status tables
     assert "fail_at_epoch" not in verbose.stdout + verbose.stderr  # test-only keys never reach a config
+
+
+def test_calibrate_runs_the_whole_loop_and_continues_after_an_interrupt(ray_session, tmp_path, capsys):
+    from tune_stop.cli import main
+
+    argv = [
+        "search",
+        "mlp-digits",
+        "--scheduler",
+        "fifo",
+        "--calibrate",
+        "4",
+        "--num-samples",
+        "7",
+        "--max-epochs",
+        "6",
+    ]
+    argv += ["--quiet", "--storage-path", str(tmp_path), "--name", "loop"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    for line in ("Calibrated search: 12 calibration trials trained to the budget", "Policy: ", "Compute used: "):
+        assert line in printed
+    assert "Best model found: val_loss" in printed
+    calibration = load_experiment(tmp_path / "loop-calibration")
+    assert (calibration.groupby("trial_id")["epoch"].max() == 6).all() and calibration["trial_id"].nunique() == 12
+    assert (tmp_path / "loop-recommendation" / "recommendations.md").is_file()
+    search = load_experiment(tmp_path / "loop")
+    assert search["trial_id"].nunique() == 9  # the other 3 samples x 3 folds
+    assert not set(search["config/lr"]) & set(calibration["config/lr"])  # configurations the calibration never saw
+    # The recommended stoppers ran, with an audit configuration measuring them.
+    recorded = read_metadata(tmp_path / "loop")
+    assert recorded["stoppers_from"] == str(tmp_path / "loop-recommendation" / "stoppers.yaml")
+    assert recorded["audited_configs"] == [1] and "Audit: 1 configuration trained to the budget" in printed
+    # Run again: every part is resumed, nothing is trained twice.
+    before = len(search)
+    assert main(argv) == 0
+    assert len(load_experiment(tmp_path / "loop")) == before

@@ -34,7 +34,11 @@ def _imports(path: Path) -> set[str]:
     ],
 )
 def test_layers_import_only_downwards(folder, forbidden):
-    allowed_above = {ROOT / "tune_stop" / "search.py", ROOT / "tune_stop" / "cli.py"}
+    allowed_above = {
+        ROOT / "tune_stop" / "search.py",
+        ROOT / "tune_stop" / "cli.py",
+        ROOT / "tune_stop" / "calibrate.py",
+    }
     offenders = [
         f"{path.relative_to(ROOT)} imports {sorted(_imports(path) & forbidden)}"
         for path in sorted((ROOT / folder).rglob("*.py"))

@@ -100,9 +100,16 @@ def build_parser() -> argparse.ArgumentParser:
         "YAML/TOML file with a stoppers: list",
     )
     search.add_argument(
+        "--calibrate",
+        type=_number(int, 2),
+        metavar="N",
+        help="one command for the whole loop: train N of the samples to the budget, recommend from them, run the "
+        "rest with the recommended stoppers beside the space's scheduler and audit trials (default "
+        "--audit-fraction 0.1), and compare predicted with realized; run it again to continue after an interrupt",
+    )
+    search.add_argument(
         "--audit-fraction",
         type=_audit_fraction,
-        default=0.0,
         metavar="F",
         help="with --stoppers from tune-stop recommend: train this share of the configurations to the budget "
         "(the stoppers only record, ASHA never cuts them) to measure the policy's realized regret in this search",
@@ -320,7 +327,8 @@ def _cmd_resume(args: argparse.Namespace) -> int:
             ("--seed", args.seed),
             ("--full-curves", args.full_curves or None),
             ("--stoppers", args.stoppers),
-            ("--audit-fraction", args.audit_fraction or None),
+            ("--audit-fraction", args.audit_fraction),
+            ("--calibrate", args.calibrate),
         )
         if value is not None
     ]
@@ -380,6 +388,58 @@ def _print_audit(experiment: Path | str) -> None:
         )
 
 
+def _calibrated_search(args: argparse.Namespace, space: Any, options: Any, overrides: dict[str, object]) -> int:
+    """``search --calibrate N``: the whole loop, then one summary of it."""
+    from tune_stop.calibrate import calibrate_and_search
+
+    with _warnings_printed("note"):
+        result = calibrate_and_search(
+            space,
+            options,
+            overrides,
+            calibration_configs=args.calibrate,
+            audit_fraction=0.1 if args.audit_fraction is None else args.audit_fraction,
+        )
+    print(_format_summary(result.search))
+    print(
+        f"\nCalibrated search: {result.calibration.num_trials} calibration trials trained to the budget "
+        f"({result.calibration.experiment_path}); report and stoppers.yaml: {result.report}."
+    )
+    print(
+        "Policy: "
+        + (
+            f"{result.recommended} (chosen by --objective search: the least compute keeping the best and "
+            "selected models within 1% of full training; recommendations.md says why)"
+            if result.recommended
+            else "none within the 1% tolerance, so the search ran the space's own stoppers"
+            + (
+                f" (beside ASHA: ASHA alone's best-model regret reaches {result.asha_alone_high:.1%} at the upper "
+                "end of its interval)"
+                if result.asha_alone_high is not None
+                else ""
+            )
+        )
+    )
+    print(
+        f"Compute used: {result.compute_used:.1%} of training the search's trials to the budget "
+        f"({result.compute_with_calibration:.1%} counting the calibration)."
+    )
+    sign = 1.0 if space.mode == "min" else -1.0
+    found: list[tuple[str, dict[str, Any]]] = [
+        (part, summary.best)
+        for part, summary in (("search", result.search), ("calibration", result.calibration))
+        if summary.best is not None and space.metric in summary.best
+    ]
+    if found:
+        part, best = min(found, key=lambda item: sign * float(item[1][space.metric]))
+        print(
+            f"Best model found: {space.metric} {float(best[space.metric]):.4g} at epoch {best.get('epoch')} of "
+            f"trial {best.get('trial_id')} (config_id {best.get('config_id')}, in the {part})."
+        )
+    _print_audit(result.search.experiment_path)
+    return _search_exit_code(result.search)
+
+
 def _search_exit_code(summary: SearchSummary) -> int:
     """130 when the search was interrupted (trials left unfinished), 1 when trials failed, else 0."""
     if summary.num_trials > len(summary.stop_reasons):
@@ -401,6 +461,9 @@ def _cmd_search(args: argparse.Namespace) -> int:
         raise UsageError("--full-curves trains every trial to its budget; drop --scheduler asha")
     if args.full_curves and args.stoppers:
         raise UsageError("--full-curves runs no stopper but the non-finite guard; drop --stoppers")
+    if args.calibrate is not None and (args.full_curves or args.stoppers):
+        flag = "--full-curves" if args.full_curves else "--stoppers"
+        raise UsageError(f"--calibrate records whole curves and chooses the stoppers itself; drop {flag}")
     try:
         with _warnings_printed("note"):
             space = load_space(args.space).with_overrides(
@@ -410,7 +473,12 @@ def _cmd_search(args: argparse.Namespace) -> int:
             space = space.with_stoppers(Path(args.stoppers).expanduser())
         if args.full_curves:
             space = space.full_curves()
-        if args.audit_fraction:
+        if args.calibrate is not None and not 2 <= args.calibrate < space.num_samples:
+            raise UsageError(
+                f"--calibrate must be at least 2 and below the space's {space.num_samples} samples (--num-samples), "
+                f"but got --calibrate {args.calibrate}"
+            )
+        if args.audit_fraction and args.calibrate is None:
             if space.prediction is None:
                 raise UsageError(
                     "--audit-fraction measures a recommended policy: give --stoppers with a stoppers.yaml written "
@@ -444,13 +512,15 @@ def _cmd_search(args: argparse.Namespace) -> int:
         tensorboard=args.tensorboard,
     )
     path = experiment_path(space, options)
-    if path_exists(path):
+    if path_exists(path) and args.calibrate is None:
         raise UsageError(f"experiment folder {path} already exists; choose another --name")
     if isinstance(path, Path):
         _check_writable_folder(path, "--storage-path" if args.storage_path else "results folder")
     options = SearchOptions(**{**vars(options), "name": str(path).rstrip("/").rsplit("/", 1)[1]})
     init_ray(options)
     _check_resources(options.cpus_per_trial, options.gpus_per_trial)
+    if args.calibrate is not None:
+        return _calibrated_search(args, space, options, overrides)
     try:
         summary = run_search(space, options, overrides)
     except StorageError as error:

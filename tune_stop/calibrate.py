@@ -1,0 +1,153 @@
+"""``tune-stop search SPACE --calibrate N``: record, recommend, run with the recommendation, audit; one command.
+
+1. ``<name>-calibration``: N configurations trained to the budget on all folds
+   (``--full-curves``).
+2. ``<name>-recommendation``: ``tune-stop recommend`` on them, with the ``search``
+   objective, for a search of the remaining configurations, and the space's ASHA
+   replayed beside every policy when the space runs ASHA.
+3. ``<name>``: the remaining configurations (drawn with the next seed: configurations
+   the calibration never saw) with the recommended stoppers beside the space's
+   scheduler, and audit trials that measure the policy there.
+
+Each part is a normal experiment or report folder. Running the same command again
+continues where it stopped: a finished or interrupted experiment is resumed, not redone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from search_spaces import SearchSpace
+from tune_stop.search import SearchOptions, SearchSummary, experiment_path, path_exists, resume_search, run_search
+
+__all__ = ["CalibratedSearch", "calibrate_and_search"]
+
+
+@dataclass(frozen=True)
+class CalibratedSearch:
+    """The three parts of a calibrated search.
+
+    Attributes:
+        calibration: The full-curve search the recommendation came from.
+        report: The recommendation's report folder.
+        recommended: The recommended policy in words, or None when no value was chosen
+            within the tolerance (the search then ran the space's own stoppers).
+        search: The search of the remaining configurations.
+        compute_used: Epochs the search trained, as a share of training its trials to the budget.
+        compute_with_calibration: The same counting the calibration's epochs too.
+        asha_alone_high: The upper end of ASHA alone's best-model regret interval, when the
+            space runs ASHA (why nothing may be within the tolerance beside it).
+    """
+
+    calibration: SearchSummary
+    report: Path
+    recommended: str | None
+    search: SearchSummary
+    compute_used: float
+    compute_with_calibration: float
+    asha_alone_high: float | None = None
+
+
+def _run_or_resume(space: SearchSpace, options: SearchOptions, overrides: Mapping[str, Any]) -> SearchSummary:
+    path = experiment_path(space, options)
+    return resume_search(path, options) if path_exists(path) else run_search(space, options, overrides)
+
+
+def _epochs(path: Path | str) -> tuple[int, int]:
+    """Epochs trained and epochs of training every trial to its budget."""
+    from analysis import CurveSet, load_experiment
+
+    curves = CurveSet.from_frame(load_experiment(path))
+    return int(curves.lengths.sum()), int(curves.budgets.sum())
+
+
+def calibrate_and_search(
+    space: SearchSpace,
+    options: SearchOptions,
+    overrides: Mapping[str, Any],
+    *,
+    calibration_configs: int,
+    audit_fraction: float,
+    tolerance: float = 0.01,
+    say: Callable[[str], None] = print,
+) -> CalibratedSearch:
+    """Runs the three parts (see the module) and returns what they found.
+
+    Args:
+        space: The space; its ``num_samples`` samples are split into
+            ``calibration_configs`` for the calibration and the rest for the search.
+        options: The search's options; ``options.name`` names the search, and the
+            calibration and report folders take it with ``-calibration`` and ``-recommendation``.
+        overrides: Fixed config values of every trial (e.g. ``data_root``).
+        calibration_configs: N, at least 2 and fewer than ``space.num_samples``.
+        audit_fraction: Share of the search's configurations that are audit trials.
+        tolerance: The recommendation's tolerance.
+        say: Where progress lines go.
+
+    Raises:
+        ValueError: For a calibration size the space cannot split.
+    """
+    from analysis import AshaSpec, analyse, load_experiment, write_report
+
+    total = space.num_samples
+    if not 2 <= calibration_configs < total:
+        raise ValueError(
+            f"--calibrate must be at least 2 and below the space's {total} samples (--num-samples), "
+            f"but got --calibrate {calibration_configs}"
+        )
+    name = str(options.name)
+    storage = Path(experiment_path(space, options)).parent
+    calibration_space = space.with_overrides(num_samples=calibration_configs).full_curves()
+    say(f"tune-stop: 1/3 calibration: {calibration_configs} configurations trained to the budget")
+    calibration = _run_or_resume(calibration_space, replace(options, name=f"{name}-calibration"), overrides)
+
+    remaining = total - calibration_configs
+    scheduler = dict(space.scheduler)
+    asha = None
+    if scheduler.get("name") == "asha":
+        asha = AshaSpec(
+            space.metric,
+            space.mode,
+            grace_period=int(scheduler.get("grace_period", 1)),
+            reduction_factor=float(scheduler.get("reduction_factor", 3)),
+            max_t=int(scheduler["max_t"]) if "max_t" in scheduler else None,
+        )
+    say(f"tune-stop: 2/3 recommendation for a search of {remaining} configurations")
+    analysis = analyse(
+        load_experiment(calibration.experiment_path),
+        metrics=space.stopped_metrics() or None,
+        objective="search",
+        tolerance=tolerance,
+        settings=space.replay_settings(),
+        new_configs=remaining,
+        selection=(space.metric, space.mode),
+        asha=asha,
+    )
+    report = storage / f"{name}-recommendation"
+    write_report(analysis, report, tolerance=tolerance, source=str(calibration.experiment_path))
+    recommendation = analysis.recommended()
+
+    search_space = space.with_overrides(num_samples=remaining, seed=space.seed + 1)
+    if recommendation is not None:
+        search_space = search_space.with_stoppers(report / "stoppers.yaml").with_audit(audit_fraction)
+        say(f"tune-stop: 3/3 search of {remaining} configurations with: {recommendation.row['description']}")
+    else:
+        say(f"tune-stop: 3/3 search of {remaining} configurations with the space's own stoppers (none recommended)")
+    search = _run_or_resume(search_space, options, overrides)
+
+    table = analysis.recommendations
+    alone = table[(table["policy"] == "asha_alone") & (table["metric"] == space.metric)]
+    trained, budget = _epochs(search.experiment_path)
+    calibration_trained, calibration_budget = _epochs(calibration.experiment_path)
+    return CalibratedSearch(
+        calibration=calibration,
+        report=report,
+        recommended=str(recommendation.row["description"]) if recommendation is not None else None,
+        search=search,
+        compute_used=trained / budget,
+        compute_with_calibration=(trained + calibration_trained) / (budget + calibration_budget),
+        asha_alone_high=float(alone["best_regret_high"].iloc[0]) if len(alone) else None,
+    )

@@ -60,7 +60,9 @@ def audit_table(curves: pd.DataFrame, metadata: Mapping[str, Any]) -> pd.DataFra
         policy = _policy(block)
         target, target_mode = str(block["target"]), str(block["target_mode"])
         selection, selection_mode = (str(v) for v in block["selection"])
-        predicted = {str(k): [float(x) for x in v] for k, v in block["predicted"].items()}
+        # Audit trials run the policy without ASHA: compare them with its figures alone where recorded.
+        recorded = block.get("audit_predicted") or block["predicted"]
+        predicted = {str(k): [float(x) for x in v] for k, v in recorded.items()}
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"the experiment's recorded prediction is unusable ({error})") from None
     in_audit = pd.to_numeric(curves["config_id"], errors="coerce").isin([int(c) for c in audited])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tune_stop.reasons import STOP_REASON_COLUMNS, STOP_REASONS_FILE
+from tune_stop.reasons import OPTIONAL_STOP_REASON_COLUMNS, STOP_REASON_COLUMNS, STOP_REASONS_FILE
 
 __all__ = ["ExperimentError", "load_curves", "load_experiment", "load_stop_reasons"]
 
@@ -63,7 +63,9 @@ def load_stop_reasons(path: str | os.PathLike[str]) -> pd.DataFrame:
     """The experiment's ``stop_reasons.csv``, one row per trial.
 
     Columns: ``trial_id``, ``config_id``, ``fold``, ``stop_reason``, ``stop_epoch``,
-    ``metric``, ``value``, ``detail``. Empty (with these columns) when the file is absent.
+    ``metric``, ``value``, ``detail``, ``audit_stop_epoch`` (for an audit trial, where its
+    policy would have stopped it; empty otherwise and in older files). Empty (with these
+    columns) when the file is absent.
 
     Raises:
         ExperimentError: If the file exists but lacks these columns.
@@ -75,9 +77,12 @@ def load_stop_reasons(path: str | os.PathLike[str]) -> pd.DataFrame:
         frame = pd.read_csv(file, dtype={"trial_id": str})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise ExperimentError(f"{file} is not a readable CSV ({type(error).__name__})") from None
-    missing = [column for column in STOP_REASON_COLUMNS if column not in frame]
+    missing = [c for c in STOP_REASON_COLUMNS if c not in frame and c not in OPTIONAL_STOP_REASON_COLUMNS]
     if missing:
         raise ExperimentError(f"{file} lacks the columns {', '.join(missing)}")
+    for column in OPTIONAL_STOP_REASON_COLUMNS:
+        if column not in frame:
+            frame[column] = pd.NA
     return frame
 
 

@@ -217,6 +217,7 @@ class Analysis:
         ceiling: The most epochs any rule could save within the tolerance (hindsight bound).
         selection: ``(metric, mode)`` by which the search-level figures select a configuration.
         asha: The ASHA replayed beside every policy, or None.
+        alone: With ``asha``, the same analysis without it (the policies alone), else None.
     """
 
     recommendations: pd.DataFrame
@@ -234,6 +235,7 @@ class Analysis:
     ceiling: SavingsCeiling | None = None
     selection: tuple[str, str] = ("", "min")
     asha: AshaSpec | None = None
+    alone: Analysis | None = None
 
     def recommended(self) -> Recommendation | None:
         """The one policy to run: the best of those chosen within the tolerance, or None if none was.
@@ -624,7 +626,16 @@ def analyse(
             f"only {split.n_configs} {split.unit}: nothing can be held out, so the cv_* columns are empty.",
             stacklevel=2,
         )
-    elif split.n_configs < 10:
+    cut_short = int((~curve_set.complete).sum())
+    if cut_short * 2 > len(curve_set.trial_ids):
+        warnings.warn(
+            f"{cut_short} of {len(curve_set.trial_ids)} curves were cut short (by ASHA or their own stopper): a "
+            "policy that has not fired by a curve's end cannot be judged on it, and the search-level figures need "
+            "whole curves. Record them with tune-stop search SPACE --full-curves, or run the whole loop with "
+            "--calibrate N.",
+            stacklevel=2,
+        )
+    if split.n_cells and split.n_configs < 10:
         warnings.warn(
             f"only {split.n_configs} configurations: the intervals are wide and each held-out group is small.",
             stacklevel=2,
@@ -681,7 +692,31 @@ def analyse(
             candidate_rows.append(candidates)
             cv_rows += cells
             replays.append((result, chosen, kind))
+    # Beside ASHA, the same policies without it: what audit trials (never cut by ASHA) measure.
+    alone = (
+        analyse(
+            curve_set,
+            metrics=metrics,
+            target=target,
+            target_mode=target_mode,
+            families=families,
+            tolerance=tolerance,
+            objective=objective,
+            penalty=penalty,
+            threshold_count=threshold_count,
+            baselines=False,
+            settings=settings,
+            interval=interval,
+            new_configs=new_configs,
+            groups=groups,
+            seed=seed,
+            selection=selection,
+        )
+        if asha is not None
+        else None
+    )
     return Analysis(
+        alone=alone,
         recommendations=pd.DataFrame(rows, columns=RECOMMENDATION_COLUMNS),
         candidates=pd.concat(candidate_rows, ignore_index=True),
         cv_choices=pd.DataFrame(cv_rows),

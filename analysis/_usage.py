@@ -113,7 +113,32 @@ def prediction_block(analysis: Analysis, recommendation: Recommendation, source:
         "predicted": {
             name: [float(row[name]), float(row[f"{name}_low"]), float(row[f"{name}_high"])] for name in PREDICTED
         },
+        "audit_predicted": _alone(analysis, recommendation),
     }
+
+
+def _alone(analysis: Analysis, recommendation: Recommendation) -> dict[str, list[float]]:
+    """What audit trials measure: the figures of the policy alone (ASHA never cuts an audit trial).
+
+    Without ASHA in the analysis these are its predicted figures; beside ASHA, those of
+    the same value in the analysis without it. Compute used stays the one beside ASHA:
+    the other trials ran with it.
+    """
+    row = recommendation.row
+    source = analysis.alone
+    if source is not None:
+        table = source.candidates
+        match = table[
+            (table["policy"] == row["policy"])
+            & (table["metric"] == row["metric"])
+            & np.isclose(table["value"].to_numpy(dtype=float), recommendation.value)
+        ]
+        if not match.empty:
+            row = {
+                **match.iloc[0].to_dict(),
+                **{f"compute_used{e}": row[f"compute_used{e}"] for e in ("", "_low", "_high")},
+            }
+    return {name: [float(row[name]), float(row[f"{name}_low"]), float(row[f"{name}_high"])] for name in PREDICTED}
 
 
 def tuner_code(analysis: Analysis, recommendation: Recommendation) -> str:

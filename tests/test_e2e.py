@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import load_experiment, load_stop_reasons
+from analysis import CurveSet, Policy, load_experiment, load_stop_reasons, stop_epochs
 from search_spaces import POLICIES, load_space, threshold_key
 from tests.expected import RECOMMENDATION_COLUMNS
 from tune_stop.search import SearchOptions, read_metadata, run_search
@@ -393,6 +393,19 @@ def test_calibrate_runs_the_whole_loop_and_continues_after_an_interrupt(ray_sess
     recorded = read_metadata(tmp_path / "loop")
     assert recorded["stoppers_from"] == str(tmp_path / "loop-recommendation" / "stoppers.yaml")
     assert recorded["audited_configs"] == [1] and "Audit: 1 configuration trained to the budget" in printed
+    # Each trial that ran under the recommended rule stopped at the first epoch the rule fires (FIFO: nothing
+    # else stops them); the audit configuration ran to the budget and recorded where the rule would have fired.
+    block = recorded["prediction"]["policy"]
+    policy = Policy(block["family"], block["metric"], block["mode"], (block["value"],), settings=block["settings"])
+    curves = CurveSet.from_frame(search)
+    fires = stop_epochs(policy, curves)[:, 0]
+    audit = np.isin(curves.config_ids.astype(int), recorded["audited_configs"])
+    assert (curves.lengths[audit] == 6).all()
+    assert np.array_equal(np.where(fires[~audit] > 0, fires[~audit], 6), curves.lengths[~audit])
+    reasons = load_stop_reasons(tmp_path / "loop").set_index("trial_id").loc[curves.trial_ids]
+    recorded_audit = pd.to_numeric(reasons["audit_stop_epoch"], errors="coerce").fillna(0).astype(int).to_numpy()
+    assert np.array_equal(recorded_audit[audit], fires[audit])
+    assert (recorded_audit[~audit] == 0).all()
     # Run again: every part is resumed, nothing is trained twice.
     before = len(search)
     assert main(argv) == 0

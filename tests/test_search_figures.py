@@ -297,3 +297,10 @@ def test_the_report_marks_the_top_configurations_and_states_the_search_figures(t
     assert {p.name for p in written} >= {"search_val_loss.png", "curves_val_loss.png"}
     text = (tmp_path / "recommendations.md").read_text()
     assert "**Choice** (`--objective search`)" in text and "the model selected by val_loss" in text
+
+
+def test_recommend_warns_when_most_curves_were_cut_short():
+    frame = small_search()
+    cut = frame[frame["epoch"] <= 2]  # every curve ended at epoch 2 of its 4
+    with pytest.warns(UserWarning, match=r"6 of 6 curves were cut short .* --full-curves, or run the whole loop"):
+        analyse(cut, metrics=[("val_loss", "min")], families=("threshold",))

@@ -369,7 +369,12 @@ def _print_audit(experiment: Path | str) -> None:
         "in this search:"
     )
     scheduler = metadata.get("replayed_scheduler")
-    if block.get("asha") is None and isinstance(scheduler, dict) and scheduler.get("name") == "asha":
+    if block.get("asha") is not None:
+        print(
+            "  (ASHA never cuts an audit trial: regrets and epochs saved are predicted for the policy alone, compute "
+            "for the policy beside ASHA)"
+        )
+    elif isinstance(scheduler, dict) and scheduler.get("name") == "asha":
         print(
             "  (the prediction assumed no ASHA, and this search ran ASHA beside the policy: its compute is lower; "
             "`tune-stop recommend --asha` predicts for the policy beside ASHA)"

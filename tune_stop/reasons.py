@@ -19,10 +19,10 @@ from ray.tune import Callback, Stopper
 from ray.tune.experiment import Trial
 
 from tune_stop.schedulers import RecordingASHAScheduler
-from tune_stop.stoppers import last_stop_record
+from tune_stop.stoppers import AuditExempt, is_audit, last_stop_record
 from tune_stop.stoppers._base import result_epoch
 
-__all__ = ["STOP_REASONS_FILE", "STOP_REASON_COLUMNS", "StopReasonsCallback"]
+__all__ = ["OPTIONAL_STOP_REASON_COLUMNS", "STOP_REASONS_FILE", "STOP_REASON_COLUMNS", "StopReasonsCallback"]
 
 STOP_REASONS_FILE = "stop_reasons.csv"
 STOP_REASON_COLUMNS = (
@@ -34,7 +34,11 @@ STOP_REASON_COLUMNS = (
     "metric",
     "value",
     "detail",
+    "audit_stop_epoch",
 )
+
+#: Columns that older experiments' files may lack (read as empty).
+OPTIONAL_STOP_REASON_COLUMNS = ("audit_stop_epoch",)
 
 
 def _last_error_line(trial: Trial) -> str:
@@ -79,6 +83,9 @@ class StopReasonsCallback(Callback):
 
     def _row(self, trial: Trial, reason: str, epoch: int, metric: str, value: float, detail: str) -> dict[str, Any]:
         config = trial.config
+        audit_epoch = self._audit_stop_epoch(trial) if is_audit(config) else None
+        if audit_epoch is not None:
+            detail += f" (audit trial: its policy would have stopped it at epoch {audit_epoch})"
         return {
             "trial_id": trial.trial_id,
             "config_id": config.get("config_id", ""),
@@ -88,7 +95,18 @@ class StopReasonsCallback(Callback):
             "metric": metric,
             "value": "" if isinstance(value, float) and math.isnan(value) and not metric else value,
             "detail": detail,
+            "audit_stop_epoch": "" if audit_epoch is None else audit_epoch,
         }
+
+    def _audit_stop_epoch(self, trial: Trial) -> int | None:
+        """For an audit trial, the first epoch at which a policy it was exempted from fired, or None."""
+        children = getattr(self.stopper, "stoppers", (self.stopper,))
+        epochs = [
+            record.epoch
+            for child in children
+            if isinstance(child, AuditExempt) and (record := child.stop_record(trial.trial_id)) is not None
+        ]
+        return min(epochs) if epochs else None
 
     def _classify(self, trial: Trial) -> dict[str, Any]:
         result = trial.last_result or {}

@@ -38,6 +38,8 @@ def files(tmp_path, monkeypatch):
     )
     (tmp_path / "bad.yaml").write_text(BAD_SPACE)
     (tmp_path / "nostoppers.yaml").write_text("metric: val_loss\n")
+    (tmp_path / "unreported.yaml").write_text("stoppers:\n  - {policy: patience, metric: bleu, patience: 2}\n")
+    (tmp_path / "notalist.yaml").write_text("stoppers: 5\n")
     (tmp_path / "broken.yaml").write_text("config: [\n")
     (tmp_path / "mnist.yaml").write_text(MNIST_SPACE)
     (tmp_path / "folder.yaml").mkdir()
@@ -90,6 +92,8 @@ BAD_INPUT = [
     (["search", "mlp-digits", "--stoppers", "{tmp}/nostoppers.yaml"], "nostoppers.yaml: stoppers: is required"),
     (["search", "mlp-digits", "--stoppers", "{tmp}/bad.yaml"], "bad.yaml: stoppers[0]: patience must be >= 0"),
     (["search", "mlp-digits", "--stoppers", "{tmp}/bad.yaml", "--full-curves"], "drop --stoppers"),
+    (["search", "mlp-digits", "--stoppers", "{tmp}/unreported.yaml"], "unreported.yaml: stoppers[0].metric: 'bleu'"),
+    (["search", "mlp-digits", "--stoppers", "{tmp}/notalist.yaml"], "notalist.yaml: stoppers: must be a list"),
     (["search", "mlp-digits", "--calibrate", "1"], "--calibrate: must be >= 2"),
     (["search", "mlp-digits", "--calibrate", "6"], "--calibrate must be at least 2 and below the space's 6 samples"),
     (["search", "mlp-digits", "--calibrate", "3", "--full-curves"], "--calibrate records whole curves"),
@@ -241,6 +245,8 @@ def _tune_stop() -> list[str]:
 def test_console_script_bad_input_has_no_traceback(tmp_path):
     (tmp_path / "bad.yaml").write_text(BAD_SPACE)
     (tmp_path / "nostoppers.yaml").write_text("metric: val_loss\n")
+    (tmp_path / "unreported.yaml").write_text("stoppers:\n  - {policy: patience, metric: bleu, patience: 2}\n")
+    (tmp_path / "notalist.yaml").write_text("stoppers: 5\n")
     run = subprocess.run(
         [*_tune_stop(), "search", str(tmp_path / "bad.yaml")],
         capture_output=True,

@@ -83,7 +83,10 @@ def load_stop_reasons(path: str | os.PathLike[str]) -> pd.DataFrame:
     for column in OPTIONAL_STOP_REASON_COLUMNS:
         if column not in frame:
             frame[column] = pd.NA
-    return frame
+    # A trial retried after an error can have two rows (rows are appended as trials end): the last counts.
+    frame = frame.drop_duplicates("trial_id", keep="last")
+    order = ["config_id", "fold", "trial_id"]
+    return frame.sort_values(order, kind="stable", key=lambda column: column.astype(str)).reset_index(drop=True)
 
 
 def load_experiment(path: str | os.PathLike[str]) -> pd.DataFrame:

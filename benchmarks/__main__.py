@@ -10,6 +10,7 @@ import pandas as pd
 
 from benchmarks import (
     asha_vs_fifo,
+    bookkeeping,
     calibration,
     compute_saved,
     gan_fid,
@@ -25,7 +26,17 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, to show the suite runs (no timing claims)")
     args = parser.parse_args()
     rows = []
-    for module in (replay, gan_fid, search_overhead, compute_saved, calibration, search_level, asha_vs_fifo, memory):
+    for module in (
+        replay,
+        gan_fid,
+        search_overhead,
+        compute_saved,
+        calibration,
+        search_level,
+        asha_vs_fifo,
+        memory,
+        bookkeeping,
+    ):
         rows += module.run(quick=args.quick)
     table = pd.DataFrame(rows)
     print(

@@ -28,6 +28,7 @@ def test_quick_benchmarks_run_and_print_ratios():
         "ASHA alone vs FIFO: mlp-digits",
         "search level: mlp-digits: ASHA alone",
         "calibrated loop (pilot included) vs FIFO: mlp-digits",
+        "driver bookkeeping per finished trial (stop reasons)",
         "memory: driver Python objects kept per finished trial",
         "memory: driver RSS growth per finished trial",
     ):

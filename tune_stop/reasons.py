@@ -1,5 +1,11 @@
 """Why each trial stopped: a Tune callback that writes ``stop_reasons.csv``.
 
+Each trial's row is appended to the file as the trial ends, so the driver's work per
+trial stays flat however many trials the search has, and the file holds every finished
+trial's row if the driver is killed. A storage path without appends (a cloud bucket)
+gets the whole file at most every :data:`REMOTE_WRITE_S` seconds and when the search
+ends. A trial retried after an error appends a second row; the last one counts.
+
 Reasons: the policy name of the stopper that fired (``threshold``, ``patience``,
 ``gl``, ``pq``, ``up``, ``non_finite``, ``max_epochs``), ``completed`` when the trial
 ran to its last epoch, ``scheduler`` when ASHA stopped it, ``error`` when it failed,
@@ -11,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -22,9 +29,18 @@ from tune_stop.schedulers import RecordingASHAScheduler
 from tune_stop.stoppers import AuditExempt, is_audit, last_stop_record
 from tune_stop.stoppers._base import result_epoch
 
-__all__ = ["OPTIONAL_STOP_REASON_COLUMNS", "STOP_REASONS_FILE", "STOP_REASON_COLUMNS", "StopReasonsCallback"]
+__all__ = [
+    "OPTIONAL_STOP_REASON_COLUMNS",
+    "REMOTE_WRITE_S",
+    "STOP_REASONS_FILE",
+    "STOP_REASON_COLUMNS",
+    "StopReasonsCallback",
+]
 
 STOP_REASONS_FILE = "stop_reasons.csv"
+
+#: Seconds between whole-file writes to a storage path that cannot append (a cloud bucket).
+REMOTE_WRITE_S = 30.0
 STOP_REASON_COLUMNS = (
     "trial_id",
     "config_id",
@@ -76,6 +92,11 @@ class StopReasonsCallback(Callback):
         self.max_epochs_key = max_epochs_key
         self.metric = metric
         self._rows: dict[str, dict[str, Any]] = {}
+        self._storage: Any = None
+        self._in_file: set[str] = set()  # trials whose row this process has put in the file
+        self._rewrite = False  # the next write rewrites the file from the rows (after a restore)
+        self._whole_written = -math.inf
+        self._pending = False
 
     def reason_counts(self) -> Counter[str]:
         """How many of the trials ended so far stopped for each reason."""
@@ -129,13 +150,42 @@ class StopReasonsCallback(Callback):
         return self._row(trial, "terminated", epoch, "", math.nan, "ended by Tune")
 
     def _write(self, trial: Trial) -> None:
-        rows = sorted(self._rows.values(), key=lambda row: (str(row["config_id"]), str(row["fold"]), row["trial_id"]))
-        # Straight to the storage path (not the driver's staging folder, synced only now and
-        # then), so the reasons of finished trials survive a killed driver.
+        """Appends the trial's row (a local storage path) or, at most every few seconds, writes the whole file."""
         storage = trial.storage
         if storage is None:
             return
+        self._storage = storage
         filesystem, folder = storage.storage_filesystem, storage.experiment_fs_path
+        if filesystem.type_name == "local" and (self._rewrite or trial.trial_id in self._in_file):
+            # A restored search, or a trial that ended before (an error, then a retry): one row per trial.
+            self._pending = True
+            self._write_whole()
+            self._rewrite = False
+        elif filesystem.type_name == "local":
+            # Straight to the storage path (not the driver's staging folder, synced only now and then).
+            path = Path(folder) / STOP_REASONS_FILE
+            new = not path.is_file() or path.stat().st_size == 0
+            buffer = io.StringIO()
+            writer = csv.DictWriter(buffer, fieldnames=STOP_REASON_COLUMNS)
+            if new:
+                writer.writeheader()
+            writer.writerow(self._rows[trial.trial_id])
+            with open(path, "a", newline="") as stream:
+                stream.write(buffer.getvalue())  # one write: a killed driver leaves whole rows
+        if filesystem.type_name == "local":
+            self._in_file.add(trial.trial_id)
+            return
+        self._pending = True
+        if time.monotonic() - self._whole_written >= REMOTE_WRITE_S:
+            self._write_whole()
+
+    def _write_whole(self) -> None:
+        """Writes every row to the storage path at once, atomically (a temporary file moved into place)."""
+        storage = self._storage
+        if storage is None or not self._pending:
+            return
+        filesystem, folder = storage.storage_filesystem, storage.experiment_fs_path
+        rows = sorted(self._rows.values(), key=lambda row: (str(row["config_id"]), str(row["fold"]), row["trial_id"]))
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=STOP_REASON_COLUMNS)
         writer.writeheader()
@@ -144,6 +194,11 @@ class StopReasonsCallback(Callback):
         with filesystem.open_output_stream(temporary) as stream:
             stream.write(buffer.getvalue().encode())
         filesystem.move(temporary, f"{folder}/{STOP_REASONS_FILE}")
+        self._whole_written, self._pending = time.monotonic(), False
+        self._in_file = set(self._rows)
+
+    def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
+        self._write_whole()
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         self._rows[trial.trial_id] = self._classify(trial)
@@ -171,5 +226,7 @@ class StopReasonsCallback(Callback):
 
     def set_state(self, state: dict[str, Any]) -> None:
         self._rows = dict(state.get("rows", {}))
+        # Rows appended after the restored snapshot belong to trials that run again: rewrite the file first.
+        self._rewrite = True
         if state.get("scheduler") is not None and self.scheduler is not None:
             self.scheduler.restore_rung_state(state["scheduler"])

@@ -19,6 +19,7 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -131,63 +132,87 @@ def compare(space_name: str, seeds: list[int], overrides: dict[str, Any], storag
     return rows
 
 
-def loop_row(space_name: str, seeds: list[int], overrides: dict[str, Any], storage: str) -> dict[str, object]:
-    """``search --calibrate``: pilot on half the samples, then the rest with the recommended policy, against FIFO.
+def _selected_target(summaries: list[Any], metric: str, sign: float, target: str) -> float:
+    """The target of the model the metric selects across ``summaries`` (lower is better for both signs)."""
+    found = [s.best for s in summaries if s.best and metric in s.best]
+    selected = min(found, key=lambda best: sign * float(best[metric]))
+    return (1.0 if target == "fid" else -1.0) * float(selected[target])
 
-    Per seed, FIFO trains every sample to the budget (the baseline: its best value, wall
-    time and epochs); the loop splits the same number of samples into a full-curve pilot
-    and a search with the recommended policy beside the space's scheduler (and 10% audit
-    trials), pilot included in its time and epochs. Its best model is the one the space's
-    metric selects in either part, judged, as the recommendation's tolerance is, by the
-    target (test accuracy, or FID) against the model FIFO's search selects.
+
+def loop_row(space_name: str, seeds: list[int], overrides: dict[str, Any], storage: str) -> dict[str, object]:
+    """``search --calibrate``: pilot on half the samples, then the rest with the recommended policy.
+
+    Per seed, on the same samples: FIFO trains every sample to the budget (the baseline:
+    the model it selects, its wall time and epochs); ASHA alone runs the space's scheduler
+    with no stopper; the loop splits the samples into a full-curve pilot and a search
+    with the recommended policy beside the space's scheduler (and 10% audit trials), pilot
+    included in its time and epochs. A search's best model is the one the space's metric
+    selects (in either part of the loop), judged, as the recommendation's tolerance is,
+    by the target (test accuracy, or FID) against the model FIFO's search selects.
     """
     from tune_stop.calibrate import calibrate_and_search
 
     space = load_space(space_name).with_overrides(**overrides)
     sign = 1.0 if space.mode == "min" else -1.0
     target = "fid" if space.trainable == "gan" else "test_accuracy"
-    target_sign = 1.0 if target == "fid" else -1.0
-    best, fifo_best, seconds, fifo_seconds, compute, chosen = [], [], [], [], [], []
+    figures: dict[str, dict[str, list[float]]] = {
+        label: {"loss": [], "seconds": [], "epochs": []} for label in ("loop", "ASHA alone")
+    }
+    fifo_seconds, chosen = [], []
     for seed in seeds:
         seeded = space.with_overrides(seed=seed)
+
+        def options(variant: str, seed: int = seed) -> SearchOptions:
+            return SearchOptions(
+                storage_path=storage, name=f"{space_name}-{seed}-{space.num_samples}-{variant}", verbose=0
+            )
+
         started = time.time()
-        fifo = run_search(
-            fifo_full_training(seeded),
-            SearchOptions(storage_path=storage, name=f"{space_name}-{seed}-{space.num_samples}-fifo", verbose=0),
-        )
+        fifo = run_search(fifo_full_training(seeded), options("fifo"))
         fifo_seconds.append(time.time() - started)
+        fifo_value = _selected_target([fifo], space.metric, sign, target)
+        fifo_epochs = len(load_experiment(fifo.experiment_path))
+        started = time.time()
+        alone = run_search(asha_alone(seeded), options("asha"))
+        alone_seconds = time.time() - started
         started = time.time()
         loop = calibrate_and_search(
             seeded,
-            SearchOptions(storage_path=storage, name=f"{space_name}-{seed}-{space.num_samples}-loop", verbose=0),
+            options("loop"),
             {},
             calibration_configs=max(2, seeded.num_samples // 2),
             audit_fraction=0.1,
             say=lambda _: None,
         )
-        seconds.append(time.time() - started)
-        # The best model each selects by the space's metric, judged by the recommendation's target.
-        found = [s.best for s in (loop.search, loop.calibration) if s.best and space.metric in s.best]
-        selected = min(found, key=lambda b: sign * float(b[space.metric]))
-        best.append(target_sign * float(selected[target]))
-        fifo_best.append(target_sign * float(fifo.best[target]) if fifo.best else float("nan"))
-        compute.append(loop.compute_with_calibration)
+        loop_seconds = time.time() - started
         chosen.append(loop.recommended or "none within 1% (the space's own stoppers)")
-    regrets = [(b - f) / abs(f) for b, f in zip(best, fifo_best, strict=True)]
-    within = sum(r <= 0.01 for r in regrets)
+        for label, summaries, seconds, epochs in (
+            ("loop", [loop.search, loop.calibration], loop_seconds, loop.compute_with_calibration),
+            ("ASHA alone", [alone], alone_seconds, len(load_experiment(alone.experiment_path)) / fifo_epochs),
+        ):
+            value = _selected_target(summaries, space.metric, sign, target)
+            figures[label]["loss"].append((value - fifo_value) / abs(fifo_value))
+            figures[label]["seconds"].append(seconds)
+            figures[label]["epochs"].append(epochs)
+
+    def summary(label: str) -> str:
+        losses = figures[label]["loss"]
+        return (
+            f"{label}: epochs {statistics.mean(figures[label]['epochs']):.0%} of FIFO's, the model selected by "
+            f"{space.metric} within 1% of FIFO's in {target} in {sum(x <= 0.01 for x in losses)}/{len(seeds)} seeds "
+            f"(mean relative loss {100 * statistics.mean(losses):+.2f}%), "
+            f"{statistics.mean(figures[label]['seconds']):.1f} s"
+        )
+
+    counts = ", ".join(f"{policy} ({n} of {len(seeds)})" for policy, n in Counter(chosen).items())
     return {
         "benchmark": f"calibrated loop (pilot included) vs FIFO: {space_name}",
         "size": f"{space.num_samples * space.num_folds} trials x {space.max_epochs} epochs, {len(seeds)} seeds",
-        "seconds": statistics.mean(seconds),
+        "seconds": statistics.mean(figures["loop"]["seconds"]),
         "baseline_s": statistics.mean(fifo_seconds),
-        "ratio": statistics.mean(compute),
-        "note": (
-            f"epochs {statistics.mean(compute):.0%} of FIFO's; the model selected by {space.metric} within 1% of "
-            f"FIFO's in {target} in {within}/{len(seeds)} seeds (mean relative loss "
-            f"{100 * statistics.mean(regrets):+.2f}%); whole loop "
-            f"{statistics.mean(seconds):.1f} s vs FIFO {statistics.mean(fifo_seconds):.1f} s; policies: "
-            + "; ".join(dict.fromkeys(chosen))
-        ),
+        "ratio": statistics.mean(figures["loop"]["epochs"]),
+        "note": f"{summary('loop')}; {summary('ASHA alone')}; FIFO {statistics.mean(fifo_seconds):.1f} s; "
+        f"policies: {counts}",
     }
 
 

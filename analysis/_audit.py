@@ -18,7 +18,7 @@ import pandas as pd
 
 from analysis._policies import Policy
 from analysis._replay import CurveSet, replay_policy
-from analysis._search import search_figures
+from analysis._search import realized_search
 
 __all__ = ["AUDIT_COLUMNS", "audit_table"]
 
@@ -79,22 +79,10 @@ def audit_table(curves: pd.DataFrame, metadata: Mapping[str, Any]) -> pd.DataFra
         "epochs_saved": (float(result.epochs_saved[evaluable, 0].mean()), f"{int(evaluable.sum())} audit curves"),
     }
     if audit.complete.all():
-        _, config_index = np.unique(audit.config_ids.astype(str), return_inverse=True)
-        figures = search_figures(
-            result,
-            audit,
-            config_index,
-            audit.matrix(selection),
-            selection_mode,
-            target_mode,
-            new_configs=1,
-            level=0.8,
-            rng=np.random.default_rng(0),
-            draws=0,
-        )
+        figures = realized_search(result, audit, selection, selection_mode, target_mode)
         for name in ("best_regret", "selected_regret"):
             plural = "s" if n_configs != 1 else ""
-            realized[name] = (float(figures[name][0]), f"a search of its {n_configs} audit configuration{plural}")
+            realized[name] = (figures[name], f"a search of its {n_configs} audit configuration{plural}")
     if others is not None:
         used = float(others.lengths.sum() / others.budgets.sum())
         realized["compute_used"] = (used, f"the {len(others.trial_ids)} trials that ran under the policy")

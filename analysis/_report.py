@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from analysis._recommend import Analysis
+from analysis._search import TOP_SHARE
 from analysis._usage import STOPPERS_FILE, peer_arguments, stoppers_yaml, tuner_code
 
 __all__ = ["atomic_write", "markdown_report", "write_report"]
@@ -303,7 +304,7 @@ def _top_curves(analysis: Analysis) -> np.ndarray:
     sign = 1.0 if analysis.target_mode == "min" else -1.0
     sums = np.bincount(split.config_index, weights=np.nan_to_num(sign * last, nan=np.inf), minlength=split.n_configs)
     score = sums / np.bincount(split.config_index, minlength=split.n_configs)
-    top = np.argsort(score, kind="stable")[: max(1, int(np.ceil(0.1 * split.n_configs)))]
+    top = np.argsort(score, kind="stable")[: max(1, int(np.ceil(TOP_SHARE * split.n_configs)))]
     return np.isin(split.config_index, top)
 
 
@@ -354,7 +355,22 @@ def _plot_curves(analysis: Analysis, metric: str, path: str, max_curves: int = 6
     plt.close(figure)
 
 
-def _plot_tradeoff(analysis: Analysis, metric: str, tolerance: float, path: str) -> None:
+def _plot_frontier(
+    analysis: Analysis,
+    metric: str,
+    tolerance: float,
+    path: str,
+    *,
+    x: str,
+    y: str,
+    labels: tuple[str, str, str],
+    full_training_at: float | None = None,
+) -> None:
+    """Each policy's candidates as ``x`` against ``y`` (both shares, drawn in %), baselines as crosses,
+    the recommended value with its intervals (``<name>_low``, ``<name>_high``) and the tolerance.
+
+    ``labels``: the x label, the y label and the title; ``full_training_at``: where to mark full training on x.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -363,21 +379,21 @@ def _plot_tradeoff(analysis: Analysis, metric: str, tolerance: float, path: str)
     candidates = analysis.candidates[analysis.candidates["metric"] == metric]
     figure, axes = plt.subplots(figsize=(8, 5))
     for name, group in candidates.groupby("policy", sort=False):
-        group = group[np.isfinite(group["regret"])]
+        group = group[np.isfinite(group[y])]
         if group.empty:
             continue
         if (group["kind"] == "baseline").all():
-            axes.scatter(100 * group["epochs_saved"], 100 * group["regret"], marker="x", s=60, label=name)
+            axes.scatter(100 * group[x], 100 * group[y], marker="x", s=60, label=name)
             continue
-        line = axes.plot(100 * group["epochs_saved"], 100 * group["regret"], ".-", alpha=0.6, label=name)
+        line = axes.plot(100 * group[x], 100 * group[y], ".-", alpha=0.6, label=name)
         chosen = group[group["recommended"]]
         # The chosen value with its prediction intervals for the next search.
-        saved, regret = chosen["epochs_saved"].to_numpy(), chosen["regret"].to_numpy()
+        across, up = chosen[x].to_numpy(), chosen[y].to_numpy()
         axes.errorbar(
-            100 * saved,
-            100 * regret,
-            xerr=100 * np.abs(chosen[["epochs_saved_low", "epochs_saved_high"]].to_numpy().T - saved),
-            yerr=100 * np.abs(chosen[["regret_low", "regret_high"]].to_numpy().T - regret),
+            100 * across,
+            100 * up,
+            xerr=100 * np.abs(chosen[[f"{x}_low", f"{x}_high"]].to_numpy().T - across),
+            yerr=100 * np.abs(chosen[[f"{y}_low", f"{y}_high"]].to_numpy().T - up),
             fmt="o",
             markersize=10,
             markeredgecolor="black",
@@ -385,64 +401,55 @@ def _plot_tradeoff(analysis: Analysis, metric: str, tolerance: float, path: str)
             zorder=3,
         )
     axes.axhline(100 * tolerance, color="red", linestyle="--", linewidth=1, label=f"tolerance {100 * tolerance:g}%")
+    if full_training_at is not None:
+        axes.axvline(full_training_at, color="0.5", linestyle=":", linewidth=1, label="full training")
     # Zoom to where the decisions lie: the tolerance, the baselines and the chosen values' intervals.
     decided = candidates[candidates["recommended"] | (candidates["kind"] == "baseline")]
-    top = np.nanmax([4 * tolerance, *(1.3 * decided["regret_high"].to_numpy(dtype=float))])
+    top = np.nanmax([4 * tolerance, *(1.3 * decided[f"{y}_high"].to_numpy(dtype=float))])
     if np.isfinite(top) and top > 0:
-        axes.set_ylim(bottom=min(0.0, 100 * float(np.nanmin(candidates["regret"]))), top=100 * top)
-    axes.set_xlabel("epochs saved (%)")
-    axes.set_ylabel(f"regret in {analysis.target} (%)")
-    axes.set_title(f"Trade-off per policy on {metric} (recommended: with {analysis.interval:.0%} intervals)")
+        axes.set_ylim(bottom=min(0.0, 100 * float(np.nanmin(candidates[y]))), top=100 * top)
+    axes.set_xlabel(labels[0])
+    axes.set_ylabel(labels[1])
+    axes.set_title(labels[2])
     axes.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path, format="png", dpi=110)
     plt.close(figure)
+
+
+def _plot_tradeoff(analysis: Analysis, metric: str, tolerance: float, path: str) -> None:
+    """Epochs saved against mean per-curve regret."""
+    _plot_frontier(
+        analysis,
+        metric,
+        tolerance,
+        path,
+        x="epochs_saved",
+        y="regret",
+        labels=(
+            "epochs saved (%)",
+            f"regret in {analysis.target} (%)",
+            f"Trade-off per policy on {metric} (recommended: with {analysis.interval:.0%} intervals)",
+        ),
+    )
 
 
 def _plot_search(analysis: Analysis, metric: str, tolerance: float, path: str) -> None:
-    """Compute used against the best model's regret, per policy, the recommendation with its intervals."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    candidates = analysis.candidates[analysis.candidates["metric"] == metric]
-    figure, axes = plt.subplots(figsize=(8, 5))
-    for name, group in candidates.groupby("policy", sort=False):
-        group = group[np.isfinite(group["best_regret"])]
-        if group.empty:
-            continue
-        compute, regret = 100 * group["compute_used"], 100 * group["best_regret"]
-        if (group["kind"] == "baseline").all():
-            axes.scatter(compute, regret, marker="x", s=60, label=name)
-            continue
-        line = axes.plot(compute, regret, ".-", alpha=0.6, label=name)
-        chosen = group[group["recommended"]]
-        used, best = chosen["compute_used"].to_numpy(), chosen["best_regret"].to_numpy()
-        axes.errorbar(
-            100 * used,
-            100 * best,
-            xerr=100 * np.abs(chosen[["compute_used_low", "compute_used_high"]].to_numpy().T - used),
-            yerr=100 * np.abs(chosen[["best_regret_low", "best_regret_high"]].to_numpy().T - best),
-            fmt="o",
-            markersize=10,
-            markeredgecolor="black",
-            color=line[0].get_color(),
-            zorder=3,
-        )
-    axes.axhline(100 * tolerance, color="red", linestyle="--", linewidth=1, label=f"tolerance {100 * tolerance:g}%")
-    axes.axvline(100, color="0.5", linestyle=":", linewidth=1, label="full training")
-    decided = candidates[candidates["recommended"] | (candidates["kind"] == "baseline")]
-    top = np.nanmax([4 * tolerance, *(1.3 * decided["best_regret_high"].to_numpy(dtype=float))])
-    if np.isfinite(top) and top > 0:
-        axes.set_ylim(bottom=min(0.0, 100 * float(np.nanmin(candidates["best_regret"]))), top=100 * top)
-    axes.set_xlabel("compute used (% of epochs of full training)")
-    axes.set_ylabel(f"best model's regret in {analysis.target} (%)")
-    axes.set_title(f"What each policy on {metric} does to the search (recommended: {analysis.interval:.0%} intervals)")
-    axes.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, format="png", dpi=110)
-    plt.close(figure)
+    """Compute used against the best model's regret."""
+    _plot_frontier(
+        analysis,
+        metric,
+        tolerance,
+        path,
+        x="compute_used",
+        y="best_regret",
+        labels=(
+            "compute used (% of epochs of full training)",
+            f"best model's regret in {analysis.target} (%)",
+            f"What each policy on {metric} does to the search (recommended: {analysis.interval:.0%} intervals)",
+        ),
+        full_training_at=100.0,
+    )
 
 
 def write_report(analysis: Analysis, out: Path, *, tolerance: float, source: str) -> list[Path]:

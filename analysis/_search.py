@@ -27,7 +27,7 @@ from scipy import sparse
 
 from analysis._replay import CurveSet, PolicyReplay, relative_regret
 
-__all__ = ["SEARCH_COLUMNS", "SearchFigures", "search_figures", "time_per_epoch"]
+__all__ = ["SEARCH_COLUMNS", "TOP_SHARE", "SearchFigures", "realized_search", "search_figures", "time_per_epoch"]
 
 #: Per-candidate figures of :class:`SearchFigures`, in the order the tables show them.
 SEARCH_COLUMNS = (
@@ -262,3 +262,27 @@ def search_figures(
             values, [tail, 1.0 - tail], axis=0, method="nearest"
         )
     return SearchFigures(figures, n_configs, 0)
+
+
+def realized_search(
+    result: PolicyReplay, curves: CurveSet, selection: str, selection_mode: str, target_mode: str
+) -> dict[str, float]:
+    """The search-level figures of the first candidate of ``result`` on all of ``curves``, without intervals.
+
+    What a search that has run realized: the figures of :func:`search_figures` on its own
+    configurations, the user selecting by ``selection``.
+    """
+    _, config_index = np.unique(np.asarray(curves.config_ids).astype(str), return_inverse=True)
+    figures = search_figures(
+        result,
+        curves,
+        config_index,
+        curves.matrix(selection),
+        selection_mode,
+        target_mode,
+        new_configs=1,
+        level=0.8,
+        rng=np.random.default_rng(0),
+        draws=0,
+    )
+    return {name: float(figures[name][0]) for name in ("best_regret", "selected_regret", "compute_used")}

@@ -14,7 +14,6 @@ per-trial bookkeeping (scheduling actors, results, experiment snapshots) is not 
 from __future__ import annotations
 
 import csv
-import io
 import tempfile
 import time
 from pathlib import Path
@@ -22,7 +21,7 @@ from pathlib import Path
 from ray.train._internal.storage import StorageContext
 from ray.tune.experiment import Trial
 
-from tune_stop.reasons import STOP_REASON_COLUMNS, STOP_REASONS_FILE, StopReasonsCallback
+from tune_stop.reasons import STOP_REASONS_FILE, StopReasonsCallback
 from tune_stop.stoppers import AnyStopper, NonFiniteStopper, PatienceStopper
 
 SIZES = (100, 1_000, 10_000)
@@ -32,18 +31,8 @@ class RewritingCallback(StopReasonsCallback):
     """The earlier writer: the whole sorted file rewritten, atomically, whenever a trial ends."""
 
     def _write(self, trial: Trial) -> None:
-        storage = trial.storage
-        assert storage is not None
-        rows = sorted(self._rows.values(), key=lambda row: (str(row["config_id"]), str(row["fold"]), row["trial_id"]))
-        filesystem, folder = storage.storage_filesystem, storage.experiment_fs_path
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=STOP_REASON_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-        temporary = f"{folder}/.{STOP_REASONS_FILE}.tmp"
-        with filesystem.open_output_stream(temporary) as stream:
-            stream.write(buffer.getvalue().encode())
-        filesystem.move(temporary, f"{folder}/{STOP_REASONS_FILE}")
+        self._storage, self._pending = trial.storage, True
+        self._write_whole()
 
 
 def finished_trials(count: int, folder: Path) -> tuple[list[Trial], AnyStopper]:

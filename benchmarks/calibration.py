@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis import Analysis, CurveSet, analyse, load_curves, load_experiment, make_split, replay_policy
-from analysis._search import search_figures
+from analysis import Analysis, CurveSet, analyse, load_curves, load_experiment, replay_policy
+from analysis._search import realized_search
 from search_spaces import load_space
 from tune_stop.search import SearchOptions, run_search
 
@@ -106,20 +106,8 @@ def realize(analysis: Analysis, new: CurveSet, space: str, pair: str) -> list[Ou
             "epochs_saved": float(realized.epochs_saved[evaluable, 0].mean()),
         }
         if new.complete.all():
-            split = make_split(new.config_ids, new.folds)
-            search = search_figures(
-                realized,
-                new,
-                split.config_index,
-                new.matrix(analysis.selection[0]),
-                analysis.selection[1],
-                analysis.target_mode,
-                new_configs=1,
-                level=LEVEL,
-                rng=np.random.default_rng(0),
-                draws=0,
-            )
-            means.update({name: float(search[name][0]) for name in SEARCH_QUANTITIES})
+            search = realized_search(realized, new, analysis.selection[0], analysis.selection[1], analysis.target_mode)
+            means.update({name: search[name] for name in SEARCH_QUANTITIES})
         for quantity, value in means.items():
             outcomes.append(
                 Outcome(

@@ -33,13 +33,12 @@ from analysis import (
     CurveSet,
     Policy,
     analyse,
-    make_split,
     replay_policy,
     simulate_asha,
     stop_epochs,
 )
 from analysis._ceiling import search_ceiling
-from analysis._search import search_figures
+from analysis._search import realized_search
 from benchmarks.calibration import SIZES, record
 from search_spaces import load_space
 
@@ -56,20 +55,7 @@ def realized(
     if asha is not None:
         stops, _ = simulate_asha(asha, curves.matrix(asha.metric), curves.lengths, int(curves.budgets.max()), stops)
     result = replay_policy(policy, curves, target, mode, stops=stops)
-    metric = asha.metric if asha is not None else policy.metric
-    figures = search_figures(
-        result,
-        curves,
-        make_split(curves.config_ids, curves.folds).config_index,
-        curves.matrix(metric),
-        space_mode,
-        mode,
-        new_configs=1,
-        level=0.8,
-        rng=np.random.default_rng(0),
-        draws=0,
-    )
-    return {name: float(figures[name][0]) for name in ("best_regret", "selected_regret", "compute_used")}
+    return realized_search(result, curves, asha.metric if asha is not None else policy.metric, space_mode, mode)
 
 
 def compare(space_name: str, searches: list[pd.DataFrame], size: str) -> list[dict[str, object]]:

@@ -76,6 +76,8 @@ def savings_ceiling(
     while _dual(saved, regret, high, tolerance)[1] > tolerance and high < 1e12:
         low, high = high, high * 2.0
     for _ in range(iterations):
+        if high - low <= 1e-9 * high:  # lambda known to 9 digits: g no longer moves
+            break
         middle = 0.5 * (low + high)
         value, mean_regret = _dual(saved, regret, middle, tolerance)
         upper = min(upper, value)

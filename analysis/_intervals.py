@@ -81,16 +81,21 @@ def predicted_means(
         nan = np.full(sums.shape[1], np.nan)
         return nan, nan.copy()
     block = max(1, _BLOCK_ELEMENTS // max(n_configs, new_configs))
+    # Single precision for the products: the weights are small integers, and float32 BLAS is
+    # about 4x float64's speed with mixed types (100,000 configurations: seconds per call).
+    sums32, counts32 = sums.astype(np.float32), counts.astype(np.float32)
     means = []
     for start in range(0, draws, block):
         size = min(block, draws - start)
         # A resampled population per draw, then the new search drawn from it, as counts per configuration.
-        population = rng.integers(n_configs, size=(size, n_configs))
-        drawn = np.take_along_axis(population, rng.integers(n_configs, size=(size, new_configs)), axis=1)
-        offsets = np.arange(size)[:, None] * n_configs
+        # Flat int32 indexing: a third of take_along_axis's time on large searches.
+        offsets = np.arange(size, dtype=np.int64)[:, None] * n_configs
+        population = rng.integers(n_configs, size=(size, n_configs), dtype=np.int32).ravel()
+        drawn = population[offsets + rng.integers(n_configs, size=(size, new_configs), dtype=np.int32)]
         weights = np.bincount((offsets + drawn).ravel(), minlength=size * n_configs).reshape(size, n_configs)
+        weights32 = weights.astype(np.float32)
         with np.errstate(invalid="ignore", divide="ignore"):
-            means.append((weights @ sums) / (weights @ counts))
+            means.append((weights32 @ sums32).astype(float) / (weights32 @ counts32))
     simulated = np.concatenate(means)
     tail = (1.0 - level) / 2.0
     low = np.full(sums.shape[1], np.nan)

@@ -127,14 +127,20 @@ def _estimate(
         saved = np.where(evaluable, result.epochs_saved, 0.0).sum(axis=0) / count
         trigger = (evaluable & result.triggered).sum(axis=0) / count
     rows = np.flatnonzero(mask)
-    intervals = []
-    for values in (result.regret, result.epochs_saved):
-        sums, counts = config_sums(values[rows], evaluable[rows], split.config_index[rows], split.n_configs)
-        present = counts.sum(axis=1) > 0  # configurations with a curve in this set
-        intervals.append(
-            predicted_means(sums[present], counts[present], new_configs=new_configs, level=level, rng=rng, draws=draws)
-        )
-    (regret_low, regret_high), (saved_low, saved_high) = intervals
+    # Both quantities from the same simulated searches: one resampling, twice the columns.
+    n_candidates = evaluable.shape[1]
+    sums, counts = config_sums(
+        np.hstack([result.regret[rows], result.epochs_saved[rows]]),
+        np.hstack([evaluable[rows], evaluable[rows]]),
+        split.config_index[rows],
+        split.n_configs,
+    )
+    present = counts.sum(axis=1) > 0  # configurations with a curve in this set
+    low, high = predicted_means(
+        sums[present], counts[present], new_configs=new_configs, level=level, rng=rng, draws=draws
+    )
+    regret_low, saved_low = low[:n_candidates], low[n_candidates:]
+    regret_high, saved_high = high[:n_candidates], high[n_candidates:]
     # The small-sample widening must not leave what each quantity can be.
     regret_low, regret_high = np.fmax(regret_low, 0.0), np.fmax(regret_high, 0.0)
     saved_low, saved_high = np.clip(saved_low, 0.0, 1.0), np.clip(saved_high, 0.0, 1.0)

@@ -91,7 +91,10 @@ class CurveSet:
             max_epochs: The epoch budget of every trial, if the frame does not say.
         """
         frame = curves.sort_values(["trial_id", "epoch"], kind="stable").reset_index(drop=True)
-        trial_ids, positions = np.unique(frame["trial_id"].astype(str).to_numpy(), return_inverse=True)
+        # Distinct ids to text first: one string per trial, not per row (100,000 x 200 rows: 4 GB less).
+        codes, distinct = pd.factorize(frame["trial_id"], use_na_sentinel=False)
+        trial_ids, inverse = np.unique(np.asarray(distinct).astype(str), return_inverse=True)
+        positions = inverse[codes]
         first = frame.groupby(positions, sort=True).first()
         lengths = frame.groupby(positions, sort=True)["epoch"].max().to_numpy(dtype=int)
         _check_epochs(frame, trial_ids, positions, lengths)

@@ -9,6 +9,7 @@ import time
 import pandas as pd
 
 from benchmarks import (
+    analysis_scale,
     asha_vs_fifo,
     bookkeeping,
     calibration,
@@ -28,6 +29,7 @@ def main() -> None:
     rows = []
     for module in (
         replay,
+        analysis_scale,
         gan_fid,
         search_overhead,
         compute_saved,

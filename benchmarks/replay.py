@@ -28,7 +28,7 @@ def synthetic_curves(num_curves: int, num_epochs: int, seed: int = 0) -> pd.Data
     accuracy = 1.0 - val / (2 * scale)
     return pd.DataFrame(
         {
-            "trial_id": np.repeat(np.arange(num_curves), num_epochs).astype(str),
+            "trial_id": np.repeat(np.arange(num_curves), num_epochs),
             "fold": np.repeat(np.arange(num_curves) % 5, num_epochs),
             "epoch": np.tile(np.arange(1, num_epochs + 1), num_curves),
             "val_loss": val.ravel(),

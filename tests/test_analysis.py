@@ -619,3 +619,17 @@ def test_report_files_get_the_users_usual_permissions(tmp_path):
     finally:
         os.umask(previous)
     assert {stat.S_IMODE(path.stat().st_mode) for path in written} == {0o644}
+
+
+def test_trial_ids_of_any_type_become_text_sorted_as_text_with_their_rows_kept_together():
+    # Integer ids (a generated frame) and a missing id: text order puts 10 before 2.
+    frame = pd.DataFrame(
+        {
+            "trial_id": [2, 2, 10, 10, np.nan, np.nan],
+            "epoch": [2, 1, 1, 2, 1, 2],
+            "val_loss": [0.2, 0.3, 0.5, 0.4, 0.9, 0.8],
+        }
+    )
+    curves = CurveSet.from_frame(frame)
+    assert list(curves.trial_ids) == ["10.0", "2.0", "nan"]
+    np.testing.assert_array_equal(curves.matrix("val_loss"), [[0.5, 0.4], [0.3, 0.2], [0.9, 0.8]])

@@ -205,7 +205,10 @@ class EpochTrainable(tune.Trainable):
         while True:
             result = self.train()
             if result.get(SHOULD_CHECKPOINT):
-                if results:  # alone in its own call, so Tune saves this very state
+                # Alone in its own call, so Tune saves this very state: after a list that ends with
+                # it, Ray 2.60 runs the earlier results' CONTINUE at once, and the trial trains an
+                # epoch past the stop before saving (tried: checkpoints held epoch k + 1).
+                if results:
                     self._held_back = result
                     return results
                 return [result]

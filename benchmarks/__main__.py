@@ -1,10 +1,15 @@
-"""``python -m benchmarks [--quick]``: run every benchmark and print one table of ratios."""
+"""``python -m benchmarks [--quick] [--full]``: run every benchmark and print one table of ratios."""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import platform
+import sys
+import tempfile
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import pandas as pd
 
@@ -25,21 +30,28 @@ from benchmarks import (
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, to show the suite runs (no timing claims)")
+    parser.add_argument("--full", action="store_true", help="add the largest sizes (search overhead at 1,024 trials)")
+    parser.add_argument("--keep", type=Path, help="folder that keeps the recorded full-curve searches for a rerun")
     args = parser.parse_args()
     rows = []
-    for module in (
-        replay,
-        analysis_scale,
-        gan_fid,
-        search_overhead,
-        compute_saved,
-        calibration,
-        search_level,
-        asha_vs_fifo,
-        memory,
-        bookkeeping,
-    ):
-        rows += module.run(quick=args.quick)
+    with tempfile.TemporaryDirectory() as scratch:
+        # The calibration and search-level rows realize recommendations on the same recorded searches.
+        recorded = args.keep or Path(scratch)
+        recorded.mkdir(parents=True, exist_ok=True)
+        runs: list[tuple[str, Callable[[], list[dict[str, object]]]]] = [
+            (module.__name__, functools.partial(module.run, quick=args.quick))
+            for module in (replay, analysis_scale, gan_fid, compute_saved, memory, bookkeeping, asha_vs_fifo)
+        ]
+        runs += [
+            ("benchmarks.search_overhead", functools.partial(search_overhead.run, quick=args.quick, full=args.full)),
+            ("benchmarks.calibration", functools.partial(calibration.run, quick=args.quick, keep=recorded)),
+            ("benchmarks.search_level", functools.partial(search_level.run, quick=args.quick, keep=recorded)),
+        ]
+        for name, run in runs:
+            started = time.perf_counter()
+            done = run()
+            rows += done
+            print(f"{name}: {len(done)} rows in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     table = pd.DataFrame(rows)
     print(
         f"{platform.node()} {platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d')}"

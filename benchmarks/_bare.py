@@ -1,13 +1,14 @@
-"""The digits-MLP trial without Ray, for the search-overhead baseline.
+"""The digits-MLP trial without tune-stop, for the search-overhead baselines.
 
-Imports only what the training needs (torch, scikit-learn's digits, the project's model
-and loop), so a pool worker pays no Ray import that a bare script would not pay.
+The same loop runs in a process pool (:func:`bare_trial`) and as the function trainable
+a Ray Tune user would write (:func:`ray_trial`). Imports only what the training needs
+(torch, scikit-learn's digits, the project's model and loop; Ray inside ``ray_trial``),
+so a pool worker pays no Ray import that a bare script would not pay.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import tempfile
 import time
 from typing import Any
@@ -34,27 +35,82 @@ def warm_up(config: dict[str, Any]) -> None:
     OPTIMIZERS[config["optimizer"]](torch.nn.Linear(1, 1).parameters(), lr=0.1)
 
 
+class BareTrial:
+    """What ``PerceptronTrainable`` does for one trial, without Ray: build, then train and evaluate epochs."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        torch.manual_seed(int(config["seed"]))
+        self.generator = torch.Generator()
+        self.generator.manual_seed(int(config["seed"]))
+        dataset = load_dataset(config["dataset"], config["data_root"])
+        self.split = split_dataset(dataset, num_folds=int(config["num_folds"]), fold=int(config["fold"]), seed=0)
+        self.model = build_model(math.prod(dataset.input_shape), dataset.num_classes, config["hidden_sizes"])
+        self.objective = Objective(perceptron=not config["hidden_sizes"], num_classes=dataset.num_classes)
+        self.optimizer = OPTIMIZERS[config["optimizer"]](self.model.parameters(), lr=float(config["lr"]))
+        self.batch_size = int(config["batch_size"])
+        self.max_epochs = int(config["max_epochs"])
+        self.epoch = 0
+
+    def step(self) -> dict[str, float]:
+        """One epoch: the metrics the trainable reports."""
+        split = self.split
+        started = time.time()
+        train_loss, train_accuracy = train_epoch(
+            self.model, self.optimizer, self.objective, split.x_train, split.y_train, self.batch_size, self.generator
+        )
+        val_loss, val_accuracy = evaluate(self.model, self.objective, split.x_val, split.y_val)
+        test_loss, test_accuracy = evaluate(self.model, self.objective, split.x_test, split.y_test)
+        self.epoch += 1
+        return {
+            "epoch": self.epoch,
+            "train_loss": train_loss,
+            "val_loss": val_loss,
+            "train_accuracy": train_accuracy,
+            "val_accuracy": val_accuracy,
+            "test_loss": test_loss,
+            "test_accuracy": test_accuracy,
+            "clock_start": started,
+            "clock_end": time.time(),
+        }
+
+    def save(self, folder: str) -> None:
+        """The checkpoint Tune keeps at the end of a trial."""
+        torch.save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}, f"{folder}/s.pt")
+
+
 def bare_trial(config: dict[str, Any]) -> tuple[float, float]:
-    """What ``PerceptronTrainable`` does for one trial: build, train and evaluate every epoch, save.
+    """One trial in a pool worker: every epoch, then the final checkpoint.
 
     Returns:
         The wall clock at the start of the first epoch and at the end of the last.
     """
-    torch.manual_seed(int(config["seed"]))
-    generator = torch.Generator()
-    generator.manual_seed(int(config["seed"]))
-    dataset = load_dataset(config["dataset"], config["data_root"])
-    split = split_dataset(dataset, num_folds=int(config["num_folds"]), fold=int(config["fold"]), seed=0)
-    model = build_model(math.prod(dataset.input_shape), dataset.num_classes, config["hidden_sizes"])
-    objective = Objective(perceptron=not config["hidden_sizes"], num_classes=dataset.num_classes)
-    optimizer = OPTIMIZERS[config["optimizer"]](model.parameters(), lr=float(config["lr"]))
-    batch_size = int(config["batch_size"])
+    trial = BareTrial(config)
     started = time.time()
-    for _ in range(int(config["max_epochs"])):
-        train_epoch(model, optimizer, objective, split.x_train, split.y_train, batch_size, generator)
-        evaluate(model, objective, split.x_val, split.y_val)
-        evaluate(model, objective, split.x_test, split.y_test)
-    # The final checkpoint, as Tune keeps one per trial.
+    for _ in range(trial.max_epochs):
+        trial.step()
     with tempfile.TemporaryDirectory() as folder:
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict()}, os.path.join(folder, "s.pt"))
+        trial.save(folder)
     return started, time.time()
+
+
+def ray_trial(config: dict[str, Any]) -> None:
+    """The same trial as a plain Ray Tune function trainable: a report per epoch, a checkpoint with the last."""
+    from ray import tune
+
+    trial = BareTrial(config["trial"])
+    for _ in range(trial.max_epochs - 1):
+        tune.report(trial.step())
+    metrics = trial.step()
+    with tempfile.TemporaryDirectory() as folder:
+        trial.save(folder)
+        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+
+
+def empty_trial(config: dict[str, Any]) -> None:
+    """A plain Ray Tune trial that trains nothing: one result with a checkpoint (Ray's own cost per trial)."""
+    from ray import tune
+
+    with tempfile.TemporaryDirectory() as folder:
+        with open(f"{folder}/s.txt", "w") as file:
+            file.write(str(config["trial"]["seed"]))
+        tune.report({"val_loss": 1.0, "epoch": 1}, checkpoint=tune.Checkpoint.from_directory(folder))

@@ -1,55 +1,81 @@
-"""Search overhead: trials through tune-stop against the same loops in a bare process pool.
+"""Search overhead at scale: tune-stop against the same trials in process pools and in plain Ray Tune.
 
-Full size: 32 trials x 20 epochs of the digits MLP (the ``mlp-digits`` configurations,
-16 samples x 2 folds) with its stoppers armed but never triggered (FIFO, thresholds
-below anything reachable), so both sides train exactly the same epochs. tune-stop
-runs them through Ray Tune (actors reused, stoppers, the stop-reasons callback, a
-checkpoint at the end of each trial, result files, epochs batched per round trip); the
-baseline runs the same training loop in a ``concurrent.futures.ProcessPoolExecutor``
-(the platform's default start method) with as many workers as Ray has CPUs, one torch
-thread each, as Ray gives a 1-CPU trial. Goal: ratio <= 1.3.
+Trials of the digits MLP (``mlp-digits`` configurations, 2 folds each, 20 epochs) with
+stoppers armed but never firing, so every side trains exactly the same epochs, at 32
+and 256 trials (and 1,024 with ``--full``):
 
-Each side is also timed from the start of its first epoch to the end of its last one,
-which leaves out the one-time start-up (Ray's actors take seconds to start and import
-torch; the pool's forked workers inherit the parent's imports, warmed up first: the
-dataset loaded and an optimizer built, which imports ``torch._dynamo``). A second baseline, a
-``spawn`` pool, starts fresh interpreters as Ray does, so it pays the same imports.
+- **fork pool**: the bare loop in a ``concurrent.futures.ProcessPoolExecutor`` whose
+  workers inherit the parent's warm imports (one torch thread each, as Ray gives a 1-CPU
+  trial);
+- **spawn pool**: the same with fresh interpreters that import torch, as Ray's workers do;
+- **plain Ray Tune**: what a Ray user writes without tune-stop: the same loop as a
+  function trainable reporting every epoch and a checkpoint with the last, Ray's own
+  ``FunctionStopper`` on ``val_loss`` and ASHA, actors reused, Ray's default loggers;
+- **tune-stop**: ``run_search`` (its stoppers, the stop-reasons callback, epochs batched
+  per round trip, a checkpoint at the end, CSV and JSON results);
+- **Ray Tune's floor**: plain Ray Tune running trials that train nothing (one result with
+  a checkpoint each, actors reused): what Ray Tune itself costs per trial on this machine,
+  whatever the tool on top.
+
+Both Ray sides run ASHA with its grace period at the budget, so it judges every result
+and cuts nothing. A least-squares line through each side's wall times over the sizes
+gives its fixed start-up (intercept) and its marginal cost per trial (slope). Goals: at
+256 trials tune-stop within 5% of plain Ray Tune; its marginal cost per trial within 5%
+of the bare loop's; its start-up at or below the spawn pool's.
 """
 
 from __future__ import annotations
 
+import argparse
 import multiprocessing
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from benchmarks._bare import bare_trial, one_thread, warm_up
+from benchmarks._bare import bare_trial, empty_trial, one_thread, ray_trial, warm_up
 from benchmarks._clocked import ClockedPerceptron
 from search_spaces import SearchSpace, load_space
 
 WORKERS = 2
+FOLDS = 2
+EPOCHS = 20
+#: The largest sizes; ``--full`` adds 1,024 trials.
+SIZES, FULL_SIZES, QUICK_SIZES = (32, 256), (32, 256, 1024), (4, 8)
+#: Below this, a threshold no trial reaches.
+UNREACHABLE = 1e-6
+
+#: What each side runs: wall seconds, training span (first epoch's start to last epoch's end), actors or workers used.
+Timed = tuple[float, float, int]
 
 
-def overhead_space(num_samples: int, num_epochs: int) -> SearchSpace:
-    """``mlp-digits`` with FIFO, 2 folds and thresholds no trial reaches: every trial runs all epochs."""
-    space = load_space("mlp-digits").with_overrides(num_samples=num_samples, max_epochs=num_epochs, scheduler="fifo")
+def overhead_space(num_trials: int, num_epochs: int) -> SearchSpace:
+    """``mlp-digits``, 2 folds, thresholds no trial reaches, ASHA that cuts nothing: every trial runs every epoch."""
+    space = load_space("mlp-digits").with_overrides(num_samples=num_trials // FOLDS, max_epochs=num_epochs)
     stoppers: list[dict[str, Any]] = [
         {"policy": "non_finite", "metrics": ["train_loss", "val_loss"]},
-        {"policy": "threshold", "metric": "val_loss", "mode": "min", "threshold": {"uniform": [1e-6, 2e-6]}},
+        {
+            "policy": "threshold",
+            "metric": "val_loss",
+            "mode": "min",
+            "threshold": {"uniform": [UNREACHABLE, 2 * UNREACHABLE]},
+        },
     ]
-    space = replace(space, num_folds=2, stoppers=stoppers)
+    asha = {"name": "asha", "grace_period": num_epochs, "reduction_factor": 3}
+    space = replace(space, num_folds=FOLDS, stoppers=stoppers, scheduler=asha)
     space.validate()
     return space
 
 
-def run_bare(space: SearchSpace, start_method: str | None = None) -> tuple[float, float]:
-    """Seconds for every trial in a fresh process pool (start-up included), and the training span.
+def run_bare(space: SearchSpace, start_method: str | None = None) -> Timed:
+    """Every trial in a fresh process pool (start-up included).
 
     ``start_method`` None is the platform's default (``fork`` on Linux: workers inherit the
     parent's imports); ``"spawn"`` starts fresh interpreters that import torch, as Ray's do.
@@ -59,12 +85,77 @@ def run_bare(space: SearchSpace, start_method: str | None = None) -> tuple[float
     with ProcessPoolExecutor(max_workers=WORKERS, initializer=one_thread, mp_context=context) as pool:
         spans = list(pool.map(bare_trial, space.trial_configs()))
     total = time.perf_counter() - started
-    return total, max(end for _, end in spans) - min(start for start, _ in spans)
+    return total, max(end for _, end in spans) - min(start for start, _ in spans), WORKERS
 
 
-def run_tune_stop(space: SearchSpace, storage: str, name: str, interval_s: float = 0.5) -> tuple[float, float, int]:
-    """Seconds in ``Tuner.fit``, the training span (first epoch's start to last epoch's end), actors used."""
-    from analysis import load_experiment
+def _checked(experiment: Path, trials: int, epochs: int) -> Timed:
+    """Training span and actors of a finished Ray Tune experiment, after checking every epoch ran."""
+    frames = [pd.read_json(results, lines=True) for results in experiment.glob("*/result.json")]
+    rows = pd.concat(frames) if frames else pd.DataFrame()
+    if len(frames) != trials or len(rows) != trials * epochs:
+        raise RuntimeError(f"expected {trials} trials x {epochs} epochs, got {len(frames)} trials, {len(rows)} rows")
+    return 0.0, float(rows["clock_end"].max() - rows["clock_start"].min()), int(rows["pid"].nunique())
+
+
+def run_plain_ray(space: SearchSpace, storage: str, name: str) -> Timed:
+    """The same trials as a Ray Tune user would run them without tune-stop (see the module's docstring)."""
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.stopper import FunctionStopper
+
+    configs = list(space.trial_configs())
+    tuner = tune.Tuner(
+        tune.with_resources(ray_trial, {"cpu": 1}),
+        param_space={"trial": tune.grid_search(configs)},
+        tune_config=tune.TuneConfig(
+            metric="val_loss",
+            mode="min",
+            scheduler=ASHAScheduler(
+                time_attr="training_iteration", max_t=space.max_epochs, grace_period=space.max_epochs
+            ),
+            reuse_actors=True,
+        ),
+        run_config=tune.RunConfig(
+            name=name,
+            storage_path=storage,
+            stop=FunctionStopper(_below_unreachable),
+            verbose=0,
+        ),
+    )
+    started = time.perf_counter()
+    grid = tuner.fit()
+    wall = time.perf_counter() - started
+    if grid.num_errors:
+        raise RuntimeError(f"plain Ray Tune: {grid.num_errors} trials failed")
+    _, span, actors = _checked(Path(storage) / name, len(configs), space.max_epochs)
+    return wall, span, actors
+
+
+def run_ray_floor(space: SearchSpace, storage: str, name: str) -> Timed:
+    """As many trials as ``space`` has, each reporting one result and a checkpoint and training nothing."""
+    from ray import tune
+
+    configs = list(space.trial_configs())
+    tuner = tune.Tuner(
+        tune.with_resources(empty_trial, {"cpu": 1}),
+        param_space={"trial": tune.grid_search(configs)},
+        tune_config=tune.TuneConfig(reuse_actors=True),
+        run_config=tune.RunConfig(name=name, storage_path=storage, verbose=0),
+    )
+    started = time.perf_counter()
+    grid = tuner.fit()
+    wall = time.perf_counter() - started
+    if grid.num_errors or len(grid) != len(configs):
+        raise RuntimeError(f"Ray Tune's floor: {grid.num_errors} of {len(grid)} trials failed")
+    return wall, 0.0, 0
+
+
+def _below_unreachable(trial_id: str, result: dict[str, Any]) -> bool:
+    return bool(result["val_loss"] < UNREACHABLE)
+
+
+def run_tune_stop(space: SearchSpace, storage: str, name: str, interval_s: float = 0.5) -> Timed:
+    """Seconds in ``Tuner.fit`` through ``run_search``, the training span, actors used."""
     from tune_stop.search import SearchOptions, run_search
 
     options = SearchOptions(
@@ -73,89 +164,129 @@ def run_tune_stop(space: SearchSpace, storage: str, name: str, interval_s: float
     summary = run_search(space, options, trainable_cls=ClockedPerceptron)
     if summary.num_errors or summary.reason_counts() != {"completed": summary.num_trials}:
         raise RuntimeError(f"the overhead search did not run every epoch: {summary.reason_counts()}")
-    curves = load_experiment(summary.experiment_path)
-    if len(curves) != summary.num_trials * space.max_epochs:
-        raise RuntimeError(f"expected {summary.num_trials * space.max_epochs} epochs, got {len(curves)}")
-    pids = {
-        pid
-        for results in Path(summary.experiment_path).glob("*/result.json")
-        for pid in pd.read_json(results, lines=True)["pid"]
-    }
-    return summary.wall_time_s, float(curves["clock_end"].max() - curves["clock_start"].min()), len(pids)
+    _, span, actors = _checked(Path(summary.experiment_path), summary.num_trials, space.max_epochs)
+    return summary.wall_time_s, span, actors
 
 
-def run(quick: bool = False) -> list[dict[str, object]]:
+def fit_line(points: list[tuple[int, float]]) -> tuple[float, float]:
+    """Least-squares ``(intercept, slope)`` of seconds against trials: fixed start-up, seconds per trial."""
+    trials, seconds = np.array(points, dtype=float).T
+    slope, intercept = np.polyfit(trials, seconds, 1)
+    return float(intercept), float(slope)
+
+
+def run(quick: bool = False, full: bool = False) -> list[dict[str, object]]:
     import ray
 
     from tune_stop.search import SearchOptions, init_ray
 
-    num_samples, num_epochs, repeats = (4, 5, 1) if quick else (16, 20, 3)
-    space = overhead_space(num_samples, num_epochs)
-    started = time.perf_counter()
+    sizes = QUICK_SIZES if quick else FULL_SIZES if full else SIZES
+    epochs = 5 if quick else EPOCHS
+    repeats = {size: 1 if quick or size > 256 else 2 if size > 32 else 3 for size in sizes}
     init_ray(SearchOptions(num_cpus=WORKERS))
-    init_s = time.perf_counter() - started
-    warm_up(next(iter(space.trial_configs())))
-    bare, spawned, ours, unbatched = [], [], [], []
+    warm_up(next(iter(overhead_space(sizes[0], epochs).trial_configs())))
+    sides: dict[str, Callable[[SearchSpace, str, str], Timed]] = {
+        "fork pool": lambda space, storage, name: run_bare(space),
+        "spawn pool": lambda space, storage, name: run_bare(space, "spawn"),
+        "plain Ray Tune": run_plain_ray,
+        "tune-stop": run_tune_stop,
+        "Ray Tune's floor": run_ray_floor,
+    }
+    timed: dict[str, dict[int, list[Timed]]] = {side: {size: [] for size in sizes} for side in sides}
+    unbatched: list[Timed] = []
     try:
         with tempfile.TemporaryDirectory() as storage:
-            for repeat in range(repeats):
-                bare.append(run_bare(space))
-                spawned.append(run_bare(space, "spawn"))
-                ours.append(run_tune_stop(space, storage, f"overhead-{repeat}"))
-                unbatched.append(run_tune_stop(space, storage, f"unbatched-{repeat}", interval_s=0.0))
+            for size in sizes:
+                space = overhead_space(size, epochs)
+                for repeat in range(repeats[size]):
+                    for side, runner in sides.items():
+                        name = f"{side.replace(' ', '-')}-{size}-{repeat}"
+                        timed[side][size].append(runner(space, storage, name))
+                    if size == sizes[0]:
+                        unbatched.append(run_tune_stop(space, storage, f"unbatched-{repeat}", interval_s=0.0))
     finally:
         ray.shutdown()
-    total = statistics.median(o[0] / b[0] for o, b in zip(ours, bare, strict=True))
-    span = statistics.median(o[1] / b[1] for o, b in zip(ours, bare, strict=True))
-    size = f"{num_samples * 2} trials x {num_epochs} epochs, {WORKERS} workers"
-    fit_s, bare_s = statistics.median(o[0] for o in ours), statistics.median(b[0] for b in bare)
-    return [
+    lines = {side: fit_line([(n, t[0]) for n, runs in per.items() for t in runs]) for side, per in timed.items()}
+    at = sizes[1]
+    median = {side: statistics.median(t[0] for t in per[at]) for side, per in timed.items()}
+    actors = {side: [t[2] for t in per[at]] for side, per in timed.items()}
+    label = f"{at} trials x {epochs} epochs, {WORKERS} workers"
+    fitted = f"fit over {', '.join(map(str, sizes))} trials"
+    ours_start, ours_slope = lines["tune-stop"]
+    rows: list[dict[str, object]] = [
         {
-            "benchmark": "search overhead (Tuner.fit)",
-            "size": size,
-            "seconds": fit_s,
-            "baseline_s": bare_s,
-            "ratio": total,
+            "benchmark": f"search overhead vs {side}",
+            "size": label,
+            "seconds": median["tune-stop"],
+            "baseline_s": median[side],
+            "ratio": median["tune-stop"] / median[side],
+            "note": ("goal <= 1.05; " if side == "plain Ray Tune" else "")
+            + f"median of {repeats[at]}; actors: tune-stop {actors['tune-stop']}, plain Ray {actors['plain Ray Tune']}",
+        }
+        for side in ("fork pool", "spawn pool", "plain Ray Tune")
+    ]
+    for side, goal in (("fork pool", "goal <= 1.05"), ("spawn pool", "no goal"), ("plain Ray Tune", "goal <= 1.05")):
+        start, slope = lines[side]
+        rows.append(
+            {
+                "benchmark": f"marginal cost per trial vs {side}",
+                "size": fitted,
+                "seconds": ours_slope,
+                "baseline_s": slope,
+                "ratio": ours_slope / slope,
+                "note": f"{goal}; fixed start-up: tune-stop {ours_start:.2f} s, {side} {start:.2f} s",
+            }
+        )
+    floor_start, floor_slope = lines["Ray Tune's floor"]
+    added = ours_slope - lines["fork pool"][1]
+    rows.append(
+        {
+            "benchmark": "cost per trial over the bare loop vs Ray Tune's own",
+            "size": fitted,
+            "seconds": added,
+            "baseline_s": floor_slope,
+            "ratio": added / floor_slope,
             "note": (
-                f"goal <= 1.3; median of {repeats}; ray.init took {init_s:.1f} s more; baseline: process pool "
-                f"(fork); outside the training span: {fit_s - statistics.median(o[1] for o in ours):.1f} s vs "
-                f"{bare_s - statistics.median(b[1] for b in bare):.1f} s"
+                "tune-stop's marginal cost minus the fork pool's, against the slope of plain Ray Tune "
+                f"running trials that train nothing (start-up {floor_start:.2f} s): no tool on Ray Tune "
+                "costs less per trial than the floor"
             ),
-        },
+        }
+    )
+    spawn_start = lines["spawn pool"][0]
+    rows.append(
         {
-            "benchmark": "search overhead vs a spawn pool",
-            "size": size,
-            "seconds": fit_s,
-            "baseline_s": statistics.median(p[0] for p in spawned),
-            "ratio": statistics.median(o[0] / p[0] for o, p in zip(ours, spawned, strict=True)),
-            "note": "baseline: process pool whose workers start fresh interpreters and import torch, as Ray's do",
-        },
-        {
-            "benchmark": "search overhead, training span",
-            "size": size,
-            "seconds": statistics.median(o[1] for o in ours),
-            "baseline_s": statistics.median(b[1] for b in bare),
-            "ratio": span,
-            "note": (
-                "first epoch's start to last epoch's end (start-up left out on both sides); "
-                f"actors that ran trials: {[o[2] for o in ours]}"
-            ),
-        },
+            "benchmark": "fixed start-up vs spawn pool",
+            "size": fitted,
+            "seconds": ours_start,
+            "baseline_s": spawn_start,
+            "ratio": ours_start / spawn_start if spawn_start > 0 else float("nan"),
+            "note": "goal <= 1 (intercepts of the fitted lines)",
+        }
+    )
+    first = sizes[0]
+    rows.append(
         {
             "benchmark": "search overhead, one epoch per round trip",
-            "size": size,
+            "size": f"{first} trials x {epochs} epochs",
             "seconds": statistics.median(u[0] for u in unbatched),
-            "baseline_s": bare_s,
-            "ratio": statistics.median(u[0] / b[0] for u, b in zip(unbatched, bare, strict=True)),
-            "note": (
-                "--report-interval 0 (Ray Tune's usual one result per call); span ratio "
-                f"{statistics.median(u[1] / b[1] for u, b in zip(unbatched, bare, strict=True)):.2f}; "
-                f"actors: {[u[2] for u in unbatched]}"
-            ),
-        },
-    ]
+            "baseline_s": statistics.median(t[0] for t in timed["tune-stop"][first]),
+            "ratio": statistics.median(u[0] for u in unbatched)
+            / statistics.median(t[0] for t in timed["tune-stop"][first]),
+            "note": "--report-interval 0 (Ray Tune's one result per call) against tune-stop's batching",
+        }
+    )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.search_overhead", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, to show it runs")
+    parser.add_argument("--full", action="store_true", help="add 1,024 trials (about 4 more minutes)")
+    args = parser.parse_args()
+    with pd.option_context("display.width", 250, "display.max_colwidth", 200):
+        print(pd.DataFrame(run(quick=args.quick, full=args.full)).to_string(index=False))
 
 
 if __name__ == "__main__":
-    with pd.option_context("display.width", 250, "display.max_colwidth", 200):
-        print(pd.DataFrame(run()).to_string(index=False))
+    main()

@@ -20,8 +20,11 @@ def test_quick_benchmarks_run_and_print_ratios():
     assert run.returncode == 0, run.stderr[-2000:]
     for name in (
         "replay + K-fold recommend",
-        "search overhead (Tuner.fit)",
-        "search overhead vs a spawn pool",
+        "analysis at scale",
+        "search overhead vs plain Ray Tune",
+        "marginal cost per trial vs fork pool",
+        "cost per trial over the bare loop vs Ray Tune's own",
+        "fixed start-up vs spawn pool",
         "epochs saved: recommended threshold",
         "epochs saved: hindsight ceiling",
         "ASHA + thresholds vs FIFO: gan-digits",

@@ -94,7 +94,11 @@ def _explanation(analysis: Analysis, tolerance: float) -> list[str]:
         f"a user selects by `{analysis.selection[0]}` ({analysis.selection[1]}) at the stops; **compute used** "
         "is the share of the epochs (and of the seconds, where the curves record them) of training every curve "
         "to the budget; **top 10%** is the mean per-curve regret of the best tenth of the configurations. These "
-        "figures need curves that ran their whole budget (`--full-curves`); they are n/a otherwise.",
+        "figures need curves that ran their whole budget (`--full-curves`); they are n/a otherwise. **The "
+        "best-model and selected-model intervals are narrower than stated**: on independent searches they held "
+        "less often than their level (`python -m benchmarks.calibration`; the README gives the count), because "
+        "the best of a new search depends on top configurations these curves never saw. Read their upper ends "
+        "as optimistic; the compute-used intervals held at about their level.",
         "",
         *(
             [

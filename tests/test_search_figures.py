@@ -146,9 +146,11 @@ def test_search_figures_predict_new_searches_drawn_from_the_same_population():
     """Predict on one search, draw a new one from the same population, compare.
 
     The point estimates are unbiased and the compute interval covers at its level. The
-    best-model interval is too narrow (about 55% at 80% here; the README gives the
-    measured coverage): resampled configurations cannot show the spread of the best of a
-    fresh draw, whose top configurations were never seen.
+    best-model interval is still too narrow, but less so with its m-out-of-M population
+    (here about 70% at 80%, against 55% when the population was all M configurations;
+    the README gives the coverage measured on real searches): resampled configurations
+    cannot fully show the spread of the best of a fresh draw, whose top configurations
+    were never seen.
     """
     rows = []
     policy = Policy("patience", "val_loss", "min", (1.0,))
@@ -186,11 +188,13 @@ def test_search_figures_predict_new_searches_drawn_from_the_same_population():
     for name in ("best_regret", "compute_used"):
         width = (table[f"{name}_high"] - table[f"{name}_low"]).mean()
         assert abs(table[f"{name}_realized"].mean() - table[name].mean()) < 0.25 * width, name
-    inside = (table["compute_used_realized"] >= table["compute_used_low"]) & (
-        table["compute_used_realized"] <= table["compute_used_high"]
-    )
+    inside = {
+        name: (table[f"{name}_realized"] >= table[f"{name}_low"]) & (table[f"{name}_realized"] <= table[f"{name}_high"])
+        for name in ("best_regret", "compute_used")
+    }
     # 80% intervals; with 40 draws the binomial standard error is 6.3 points.
-    assert 0.68 <= inside.mean() <= 0.97
+    assert 0.68 <= inside["compute_used"].mean() <= 0.97
+    assert inside["best_regret"].mean() >= 0.62, inside["best_regret"].mean()
 
 
 @pytest.mark.parametrize("k", [1, 3, 50])
@@ -297,6 +301,8 @@ def test_the_report_marks_the_top_configurations_and_states_the_search_figures(t
     assert {p.name for p in written} >= {"search_val_loss.png", "curves_val_loss.png"}
     text = (tmp_path / "recommendations.md").read_text()
     assert "**Choice** (`--objective search`)" in text and "the model selected by val_loss" in text
+    # The measured under-coverage of the best-model intervals is said where they are shown.
+    assert "narrower than stated" in text and "upper ends as optimistic" in text
 
 
 def test_recommend_warns_when_most_curves_were_cut_short():

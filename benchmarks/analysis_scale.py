@@ -18,19 +18,12 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
+
+from benchmarks.memory import status_bytes
 
 CANDIDATES = 100
 FOLDS = 5
-
-
-def _peak_bytes() -> int:
-    """This process's peak resident set size (Linux ``/proc``)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    return 0
 
 
 def measure(num_curves: int, num_epochs: int) -> dict[str, Any]:
@@ -53,7 +46,7 @@ def measure(num_curves: int, num_epochs: int) -> dict[str, Any]:
     return {
         "load_s": load_s,
         "analyse_s": analyse_s,
-        "peak_bytes": _peak_bytes(),
+        "peak_bytes": status_bytes("self", "VmHWM"),
         "cv_groups": int(row["cv_groups"]),
         "cv_unit": str(row["cv_unit"]),
         "search_figures": bool(row[["best_regret", "selected_regret", "compute_used"]].notna().all()),

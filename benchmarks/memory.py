@@ -31,7 +31,7 @@ from pathlib import Path
 EPOCHS = 10
 
 
-def _status_bytes(pid: str, field: str) -> int:
+def status_bytes(pid: str, field: str) -> int:
     """A memory field of ``/proc/<pid>/status`` (``VmRSS``, ``VmHWM``) in bytes."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(f"{field}:"):
@@ -51,13 +51,13 @@ class PeakSampler(threading.Thread):
 
     def run(self) -> None:
         while not self._halt.is_set():
-            self.driver_peak = max(self.driver_peak, _status_bytes("self", "VmRSS"))
+            self.driver_peak = max(self.driver_peak, status_bytes("self", "VmRSS"))
             for folder in Path("/proc").iterdir():
                 if not folder.name.isdigit():
                     continue
                 try:
                     if (folder / "cmdline").read_bytes().startswith(b"ray::PerceptronTrainable"):
-                        self.worker_peak = max(self.worker_peak, _status_bytes(folder.name, "VmHWM"))
+                        self.worker_peak = max(self.worker_peak, status_bytes(folder.name, "VmHWM"))
                 except OSError:  # the process ended meanwhile
                     continue
             self._halt.wait(self.interval_s)
@@ -116,7 +116,7 @@ def child(num_trials: int, traced: bool = False, plain: bool = False) -> dict[st
         else:
             run_search(space.with_overrides(num_samples=2), warm_up)
         gc.collect()
-        before = _status_bytes("self", "VmRSS")
+        before = status_bytes("self", "VmRSS")
         sampler = PeakSampler()
         sampler.start()
         if traced:
@@ -128,7 +128,7 @@ def child(num_trials: int, traced: bool = False, plain: bool = False) -> dict[st
         python_heap = tracemalloc.get_traced_memory()[0] if traced else 0
         tracemalloc.stop()
         sampler.stop()
-        after = _status_bytes("self", "VmRSS")
+        after = status_bytes("self", "VmRSS")
         result_bytes = sum(p.stat().st_size for p in Path(experiment_path).glob("*/result.json"))
     ray.shutdown()
     return {

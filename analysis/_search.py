@@ -212,8 +212,10 @@ def search_figures(
     used_per_config = np.asarray(indicator @ used.astype(float))
     budget_per_config = np.asarray(indicator @ curves.budgets[rows].astype(float))
 
-    # A new search of N holds one of any k configurations with probability about 1 - exp(-k N / M).
-    k = min(n_configs, int(np.ceil(30 * n_configs / max(1, min(new_configs, n_configs)))))
+    # A simulated search holds one of any k configurations with probability about 1 - exp(-k n / M),
+    # n the most distinct configurations it can hold: N drawn from a population of top_size.
+    top_size = _top_population(n_configs)
+    k = min(n_configs, int(np.ceil(30 * n_configs / max(1, min(new_configs, top_size)))))
     ranked_score, ranked_choice = _Ranked.of(score, k), _Ranked.of(choice, k)
     everything = np.arange(n_configs)[None, :]
     best, selected = _figures_of(
@@ -240,7 +242,6 @@ def search_figures(
     if n_configs < 2 or draws == 0:
         return SearchFigures(figures, n_configs, 0)  # one configuration says nothing about others
     simulated: dict[str, list[np.ndarray]] = {"best_regret": [], "selected_regret": [], "compute_used": []}
-    top_size = _top_population(n_configs)
     block = max(1, _BLOCK_ELEMENTS // max(1, max(n_configs, k * n_candidates)))
     for start in range(0, draws, block):
         size = min(block, draws - start)

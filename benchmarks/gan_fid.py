@@ -105,3 +105,10 @@ def run(quick: bool = False) -> list[dict[str, object]]:
             }
         )
     return rows
+
+
+if __name__ == "__main__":
+    import pandas as pd
+
+    with pd.option_context("display.width", 250, "display.max_colwidth", 200):
+        print(pd.DataFrame(run()).to_string(index=False))

@@ -131,3 +131,8 @@ def run(quick: bool = False) -> list[dict[str, object]]:
             "note": "CurveSet.from_frame",
         },
     ]
+
+
+if __name__ == "__main__":
+    with pd.option_context("display.width", 250, "display.max_colwidth", 200):
+        print(pd.DataFrame(run()).to_string(index=False))

@@ -245,22 +245,32 @@ def search_figures(
     block = max(1, _BLOCK_ELEMENTS // max(1, max(n_configs, k * n_candidates)))
     for start in range(0, draws, block):
         size = min(block, draws - start)
-        population = rng.integers(n_configs, size=(size, n_configs))
-        drawn = np.take_along_axis(population, rng.integers(n_configs, size=(size, new_configs)), axis=1)
-        weights = np.bincount(
-            (np.arange(size)[:, None] * n_configs + drawn).ravel(), minlength=size * n_configs
-        ).reshape(size, n_configs)
-        # The best of a new search, drawn from an m-out-of-M population (see _top_population).
+        draws_at = np.arange(size)[:, None]
+        offsets = draws_at.astype(np.int64) * n_configs
+        population = rng.integers(n_configs, size=(size, n_configs), dtype=np.int32).ravel()
+        drawn = population[offsets + rng.integers(n_configs, size=(size, new_configs), dtype=np.int32)]
+        weights = np.bincount((offsets + drawn).ravel(), minlength=size * n_configs).reshape(size, n_configs)
+        weights32 = weights.astype(np.float32)  # small integers; float32 products as in _intervals
+        with np.errstate(invalid="ignore", divide="ignore"):
+            compute = (weights32 @ used_per_config.astype(np.float32)).astype(float) / (
+                weights32 @ budget_per_config.astype(np.float32)
+            )[:, None]
+        simulated["compute_used"].append(compute)
+        # The best of a new search, drawn from an m-out-of-M population (see _top_population). Only
+        # which configurations it holds matters: the population's picked places, the unpicked ones
+        # filled with a picked one, so the work grows with m, not with N.
         top_population = rng.integers(n_configs, size=(size, top_size))
-        top_drawn = np.take_along_axis(top_population, rng.integers(top_size, size=(size, new_configs)), axis=1)
+        picks = rng.integers(top_size, size=(size, new_configs))
+        picked = np.zeros((size, top_size), dtype=bool)
+        picked[draws_at, picks] = True
+        top_drawn = np.where(picked, top_population, top_population[draws_at, picks[:, :1]])
         present = np.zeros((size, n_configs), dtype=bool)
-        present[np.arange(size)[:, None], top_drawn] = True
+        present[draws_at, top_drawn] = True
         best, selected = _figures_of(
             top_drawn, present, ranked_score, ranked_choice, full_score, full_choice, target_sign
         )
         simulated["best_regret"].append(best)
         simulated["selected_regret"].append(selected)
-        simulated["compute_used"].append((weights @ used_per_config) / (weights @ budget_per_config)[:, None])
     tail = (1.0 - level) / 2.0
     for name, parts in simulated.items():
         values = np.concatenate(parts)

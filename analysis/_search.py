@@ -246,13 +246,12 @@ def search_figures(
         return SearchFigures(figures, n_configs, 0)  # one configuration says nothing about others
     simulated: dict[str, list[np.ndarray]] = {"best_regret": [], "selected_regret": [], "compute_used": []}
     block = max(1, _BLOCK_ELEMENTS // max(1, max(n_configs, k * n_candidates)))
+    used32, budget32 = used_per_config.astype(np.float32), budget_per_config.astype(np.float32)
     for start in range(0, draws, block):
         size = min(block, draws - start)
         weights32 = new_search_weights(rng, size, n_configs, new_configs)
         with np.errstate(invalid="ignore", divide="ignore"):
-            compute = (weights32 @ used_per_config.astype(np.float32)).astype(float) / (
-                weights32 @ budget_per_config.astype(np.float32)
-            )[:, None]
+            compute = (weights32 @ used32).astype(float) / (weights32 @ budget32)[:, None]
         simulated["compute_used"].append(compute)
         # The best of a new search, drawn from an m-out-of-M population (see _top_population). Only
         # which configurations it holds matters: the population's picked places, the unpicked ones

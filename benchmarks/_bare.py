@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import tempfile
-import time
 from typing import Any
 
 import torch
@@ -54,7 +53,6 @@ class BareTrial:
     def step(self) -> dict[str, float]:
         """One epoch: the metrics the trainable reports."""
         split = self.split
-        started = time.time()
         train_loss, train_accuracy = train_epoch(
             self.model, self.optimizer, self.objective, split.x_train, split.y_train, self.batch_size, self.generator
         )
@@ -69,8 +67,6 @@ class BareTrial:
             "val_accuracy": val_accuracy,
             "test_loss": test_loss,
             "test_accuracy": test_accuracy,
-            "clock_start": started,
-            "clock_end": time.time(),
         }
 
     def save(self, folder: str) -> None:
@@ -78,19 +74,13 @@ class BareTrial:
         torch.save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}, f"{folder}/s.pt")
 
 
-def bare_trial(config: dict[str, Any]) -> tuple[float, float]:
-    """One trial in a pool worker: every epoch, then the final checkpoint.
-
-    Returns:
-        The wall clock at the start of the first epoch and at the end of the last.
-    """
+def bare_trial(config: dict[str, Any]) -> None:
+    """One trial in a pool worker: every epoch, then the final checkpoint."""
     trial = BareTrial(config)
-    started = time.time()
     for _ in range(trial.max_epochs):
         trial.step()
     with tempfile.TemporaryDirectory() as folder:
         trial.save(folder)
-    return started, time.time()
 
 
 def ray_trial(config: dict[str, Any]) -> None:

@@ -41,7 +41,6 @@ import numpy as np
 import pandas as pd
 
 from benchmarks._bare import bare_trial, empty_trial, one_thread, ray_trial, warm_up
-from benchmarks._clocked import ClockedPerceptron
 from search_spaces import SearchSpace, load_space
 
 WORKERS = 2
@@ -52,8 +51,8 @@ SIZES, FULL_SIZES, QUICK_SIZES = (32, 256), (32, 256, 1024), (4, 8)
 #: Below this, a threshold no trial reaches.
 UNREACHABLE = 1e-6
 
-#: What each side runs: wall seconds, training span (first epoch's start to last epoch's end), actors or workers used.
-Timed = tuple[float, float, int]
+#: What each side's run gives: wall seconds, and the actors or pool workers that ran trials.
+Timed = tuple[float, int]
 
 
 def overhead_space(num_trials: int, num_epochs: int) -> SearchSpace:
@@ -83,18 +82,17 @@ def run_bare(space: SearchSpace, start_method: str | None = None) -> Timed:
     context = multiprocessing.get_context(start_method)
     started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=WORKERS, initializer=one_thread, mp_context=context) as pool:
-        spans = list(pool.map(bare_trial, space.trial_configs()))
-    total = time.perf_counter() - started
-    return total, max(end for _, end in spans) - min(start for start, _ in spans), WORKERS
+        list(pool.map(bare_trial, space.trial_configs()))
+    return time.perf_counter() - started, WORKERS
 
 
-def _checked(experiment: Path, trials: int, epochs: int) -> Timed:
-    """Training span and actors of a finished Ray Tune experiment, after checking every epoch ran."""
+def _actors(experiment: Path, trials: int, epochs: int) -> int:
+    """The actors that ran a finished Ray Tune experiment's trials, after checking every epoch ran."""
     frames = [pd.read_json(results, lines=True) for results in experiment.glob("*/result.json")]
     rows = pd.concat(frames) if frames else pd.DataFrame()
     if len(frames) != trials or len(rows) != trials * epochs:
         raise RuntimeError(f"expected {trials} trials x {epochs} epochs, got {len(frames)} trials, {len(rows)} rows")
-    return 0.0, float(rows["clock_end"].max() - rows["clock_start"].min()), int(rows["pid"].nunique())
+    return int(rows["pid"].nunique())
 
 
 def run_plain_ray(space: SearchSpace, storage: str, name: str) -> Timed:
@@ -127,8 +125,7 @@ def run_plain_ray(space: SearchSpace, storage: str, name: str) -> Timed:
     wall = time.perf_counter() - started
     if grid.num_errors:
         raise RuntimeError(f"plain Ray Tune: {grid.num_errors} trials failed")
-    _, span, actors = _checked(Path(storage) / name, len(configs), space.max_epochs)
-    return wall, span, actors
+    return wall, _actors(Path(storage) / name, len(configs), space.max_epochs)
 
 
 def run_ray_floor(space: SearchSpace, storage: str, name: str) -> Timed:
@@ -147,7 +144,7 @@ def run_ray_floor(space: SearchSpace, storage: str, name: str) -> Timed:
     wall = time.perf_counter() - started
     if grid.num_errors or len(grid) != len(configs):
         raise RuntimeError(f"Ray Tune's floor: {grid.num_errors} of {len(grid)} trials failed")
-    return wall, 0.0, 0
+    return wall, 0
 
 
 def _below_unreachable(trial_id: str, result: dict[str, Any]) -> bool:
@@ -155,17 +152,16 @@ def _below_unreachable(trial_id: str, result: dict[str, Any]) -> bool:
 
 
 def run_tune_stop(space: SearchSpace, storage: str, name: str, interval_s: float = 0.5) -> Timed:
-    """Seconds in ``Tuner.fit`` through ``run_search``, the training span, actors used."""
+    """Seconds in ``Tuner.fit`` through ``run_search``, and the actors used."""
     from tune_stop.search import SearchOptions, run_search
 
     options = SearchOptions(
         storage_path=storage, name=name, verbose=0, checkpoint_frequency=0, report_interval_s=interval_s
     )
-    summary = run_search(space, options, trainable_cls=ClockedPerceptron)
+    summary = run_search(space, options)
     if summary.num_errors or summary.reason_counts() != {"completed": summary.num_trials}:
         raise RuntimeError(f"the overhead search did not run every epoch: {summary.reason_counts()}")
-    _, span, actors = _checked(Path(summary.experiment_path), summary.num_trials, space.max_epochs)
-    return summary.wall_time_s, span, actors
+    return summary.wall_time_s, _actors(Path(summary.experiment_path), summary.num_trials, space.max_epochs)
 
 
 def fit_line(points: list[tuple[int, float]]) -> tuple[float, float]:
@@ -209,7 +205,7 @@ def run(quick: bool = False, full: bool = False) -> list[dict[str, object]]:
     lines = {side: fit_line([(n, t[0]) for n, runs in per.items() for t in runs]) for side, per in timed.items()}
     at = sizes[1]
     median = {side: statistics.median(t[0] for t in per[at]) for side, per in timed.items()}
-    actors = {side: [t[2] for t in per[at]] for side, per in timed.items()}
+    actors = {side: [t[1] for t in per[at]] for side, per in timed.items()}
     label = f"{at} trials x {epochs} epochs, {WORKERS} workers"
     fitted = f"fit over {', '.join(map(str, sizes))} trials"
     ours_start, ours_slope = lines["tune-stop"]

@@ -12,7 +12,7 @@ import functools
 import numpy as np
 from scipy import sparse, stats
 
-__all__ = ["config_sums", "new_search_weights", "predicted_means"]
+__all__ = ["config_sums", "new_search_weights", "predicted_means", "unseen_chance", "unseen_share"]
 
 #: Elements of one block of resampling weights (draws x configurations), to bound memory.
 _BLOCK_ELEMENTS = 4_000_000
@@ -136,3 +136,29 @@ def _small_sample_widening(observed: int, new: int, level: float) -> float:
     variance_ratio = (1 / m + 1 / n) / ((m - 1) / m**2 + (m - 1) ** 2 / (m**2 * n))
     quantile_ratio = stats.t.ppf(0.5 + level / 2, observed - 1) / stats.norm.ppf(0.5 + level / 2)
     return float(np.sqrt(variance_ratio) * quantile_ratio)
+
+
+def unseen_chance(observed: int, new: int) -> float:
+    """Chance that a new search holds a configuration beyond every observed one, on one side.
+
+    Configurations are exchangeable draws from one population, so each of ``new`` lies
+    above the largest of ``observed`` continuous outcomes with probability
+    ``1 / (observed + 1)``, and at least one of them does with ``new / (new + observed)``
+    (beta-binomial with parameters 1 and ``observed``). Ties only lower it. No interval
+    built from the observed configurations says how far beyond they may lie.
+    """
+    if observed < 1 or new < 1:
+        return np.nan
+    return new / (new + observed)
+
+
+@functools.lru_cache(maxsize=4096)
+def unseen_share(observed: int, new: int, level: float) -> float:
+    """Share of a new search's configurations that may lie beyond every observed one, on one side.
+
+    The upper ``(1 + level) / 2`` quantile of the count in :func:`unseen_chance`, over
+    ``new``: the one-sided bound of a central interval at ``level``.
+    """
+    if observed < 1 or new < 1:
+        return np.nan
+    return float(stats.betabinom.ppf(0.5 + level / 2, new, 1, observed)) / new

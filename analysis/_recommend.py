@@ -25,7 +25,7 @@ import pandas as pd
 from analysis._asha import AshaSpec, simulate_asha
 from analysis._ceiling import SavingsCeiling, savings_ceiling
 from analysis._defaults import TRAIN_METRICS, default_metrics, default_target, infer_mode
-from analysis._intervals import config_sums, predicted_means
+from analysis._intervals import config_sums, predicted_means, unseen_share
 from analysis._policies import Policy, baseline_policies, candidate_policies
 from analysis._replay import CurveSet, PolicyReplay, replay_policy, stop_epochs
 from analysis._search import SEARCH_COLUMNS, SearchFigures, search_figures, time_per_epoch
@@ -113,13 +113,17 @@ def _estimate(
     result: PolicyReplay,
     mask: np.ndarray,
     split: Split,
+    budgets: np.ndarray,
     *,
     new_configs: int,
     level: float,
     rng: np.random.Generator,
     draws: int,
 ) -> _Estimate:
-    """Point estimates and prediction intervals of each candidate on the curves in ``mask``."""
+    """Point estimates and prediction intervals of each candidate on the curves in ``mask``.
+
+    ``budgets``: each curve's epoch budget (the most a stop can save is all but one epoch).
+    """
     evaluable = result.evaluable & mask[:, None]
     count = evaluable.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -144,6 +148,15 @@ def _estimate(
     # The small-sample widening must not leave what each quantity can be.
     regret_low, regret_high = np.fmax(regret_low, 0.0), np.fmax(regret_high, 0.0)
     saved_low, saved_high = np.clip(saved_low, 0.0, 1.0), np.clip(saved_high, 0.0, 1.0)
+    # A candidate that saved nothing on any curve here (it never fired, or only at the budget's
+    # last epoch) resamples to exactly 0 saved, as if it never could. A new search may hold
+    # configurations unlike every one seen (unseen_share); on each it may fire from the first epoch.
+    saved_nothing = (count > 0) & (np.where(evaluable, result.epochs_saved, 0.0).max(axis=0) <= 0.0)
+    if saved_nothing.any():
+        observed = (counts[present][:, :n_candidates] > 0).sum(axis=0)
+        share = np.array([unseen_share(int(m), new_configs, level) for m in observed[saved_nothing]])
+        most = np.array([np.mean(1.0 - 1.0 / budgets[evaluable[:, j]]) for j in np.flatnonzero(saved_nothing)])
+        saved_high[saved_nothing] = np.fmax(saved_high[saved_nothing], share * most)
     return _Estimate(
         n_evaluable=count,
         regret=regret,
@@ -353,7 +366,14 @@ def _cross_validate(result: PolicyReplay, curves: CurveSet, split: Split, option
     for cell, (train, test) in enumerate(split.cells()):
         held_out_configs = len(np.unique(split.config_index[test]))
         estimate = _estimate(
-            result, train, split, new_configs=max(held_out_configs, 1), level=options.level, rng=rng, draws=_CV_DRAWS
+            result,
+            train,
+            split,
+            curves.budgets,
+            new_configs=max(held_out_configs, 1),
+            level=options.level,
+            rng=rng,
+            draws=_CV_DRAWS,
         )
         by_search = options.objective == "search"
         trained = (
@@ -411,7 +431,14 @@ def _policy_rows(
     everything = np.ones(len(curves.trial_ids), dtype=bool)
     rng = np.random.default_rng([options.seed, 0])
     estimate = _estimate(
-        result, everything, split, new_configs=options.new_configs, level=options.level, rng=rng, draws=_DRAWS
+        result,
+        everything,
+        split,
+        curves.budgets,
+        new_configs=options.new_configs,
+        level=options.level,
+        rng=rng,
+        draws=_DRAWS,
     )
     search = _search(
         result,

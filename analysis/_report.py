@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis._intervals import unseen_chance
 from analysis._recommend import Analysis
 from analysis._search import TOP_SHARE
 from analysis._usage import STOPPERS_FILE, peer_arguments, stoppers_yaml, tuner_code
@@ -82,9 +83,9 @@ def _explanation(analysis: Analysis, tolerance: float) -> list[str]:
         f"search of {analysis.new_configs} configurations* are predicted to fall with probability about {level}, "
         f"for that row's value. They come from resampling whole configurations (the unit: a {unit}): each "
         "simulated search first resamples the observed configurations, then draws its own from them, so they "
-        "cover both what these curves leave unknown and the luck of the next search's draw; a kind of "
-        "configuration these curves do not contain cannot be foreseen. `python -m benchmarks.calibration` counts "
-        "how often such intervals held on independent searches.",
+        "cover both what these curves leave unknown and the luck of the next search's draw. "
+        + _unseen(analysis)
+        + " `python -m benchmarks.calibration` counts how often such intervals held on independent searches.",
         "",
         f"**The search** ({level} intervals, for a new search of {analysis.new_configs} configurations): a "
         "search is run to find the best model, so each policy is also judged by the search it leaves. Every curve "
@@ -118,6 +119,25 @@ def _explanation(analysis: Analysis, tolerance: float) -> list[str]:
         "judged on the held-out ones; *held-out regret* and *held-out saved* pool those judgements, and *within "
         "tolerance* is the share of cells whose held-out mean regret stayed within the tolerance.",
     ]
+
+
+def _unseen(analysis: Analysis) -> str:
+    """What resampled configurations cannot foresee, with the chance that the next search holds it."""
+    observed = analysis.split.n_configs if analysis.split is not None else 0
+    chance = unseen_chance(observed, analysis.new_configs)
+    odds = (
+        f"a new search of {analysis.new_configs} holds at least one configuration worse than every one of the "
+        f"{observed} seen here with probability {_share(chance)} ({analysis.new_configs}/({analysis.new_configs} + "
+        f"{observed}), as exchangeable draws)"
+        if np.isfinite(chance)
+        else "a new search may hold configurations worse than every one seen here"
+    )
+    return (
+        f"They cannot foresee a kind of configuration these curves do not contain: {odds}, and how much worse, "
+        "these curves cannot say. A value that saved nothing here keeps an upper end of epochs saved that lets "
+        "it fire, from the first epoch, on as many new configurations as may lie beyond those seen (that count's "
+        "upper end at the interval's level)."
+    )
 
 
 def _choice_rule(objective: str, tolerance: float) -> str:

@@ -14,6 +14,12 @@ units), how far the worst miss lies outside its interval (in interval widths), a
 often a value recommended within the tolerance exceeded it in the new search. Goals:
 pooled coverage within 10 points of the level; no miss outside by more than the
 interval's width; the tolerance exceeded in at most ``1 - level`` of the new searches.
+
+Misses by more than the width are counted again with the new search's configurations
+that lie beyond the range of every predicting one left out (no resampling of the
+predicting configurations can produce them), and how often a new search held a
+configuration worse than every predicting one is set beside the chance the report
+states for it (:func:`analysis._intervals.unseen_chance`).
 """
 
 from __future__ import annotations
@@ -85,11 +91,38 @@ class Outcome:
     high: float
     realized: float
     quantity: str
+    #: Per-curve quantities only (NaN otherwise): new configurations beyond the range of the
+    #: predicting ones (either side), above their largest, and the realized mean without the
+    #: ones beyond; the sizes of both searches.
+    beyond: float = np.nan
+    above: float = np.nan
+    realized_seen: float = np.nan
+    predicting_configs: float = np.nan
+    new_configs: float = np.nan
+
+
+def _per_config(values: np.ndarray, config_ids: np.ndarray) -> pd.Series:
+    return pd.Series(values).groupby(config_ids).mean()
+
+
+def _unseen(old: np.ndarray, old_ids: np.ndarray, new: np.ndarray, new_ids: np.ndarray) -> dict[str, float]:
+    """How the new search's configurations lie against the range of the predicting search's."""
+    seen, fresh = _per_config(old, old_ids), _per_config(new, new_ids)
+    outside = (fresh > seen.max()) | (fresh < seen.min())
+    kept = ~pd.Series(new_ids).map(outside).to_numpy(dtype=bool)
+    return {
+        "beyond": float(outside.sum()),
+        "above": float((fresh > seen.max()).sum()),
+        "realized_seen": float(new[kept].mean()) if kept.any() else np.nan,
+        "predicting_configs": float(len(seen)),
+        "new_configs": float(len(fresh)),
+    }
 
 
 def realize(analysis: Analysis, new: CurveSet, space: str, pair: str) -> list[Outcome]:
     """Replays each row's chosen value on ``new`` and pairs the realized means with the intervals."""
     rows = {(str(r["policy"]), str(r["metric"])): r for r in analysis.recommendations.to_dict("records")}
+    assert analysis.curves is not None
     outcomes = []
     for result, chosen, kind in analysis.replays:
         if chosen is None:
@@ -104,6 +137,16 @@ def realize(analysis: Analysis, new: CurveSet, space: str, pair: str) -> list[Ou
         means = {
             "regret": float(realized.regret[evaluable, 0].mean()),
             "epochs_saved": float(realized.epochs_saved[evaluable, 0].mean()),
+        }
+        seen = result.evaluable[:, chosen]
+        against = {
+            quantity: _unseen(
+                getattr(result, quantity)[seen, chosen],
+                analysis.curves.config_ids[seen],
+                getattr(realized, quantity)[evaluable, 0],
+                new.config_ids[evaluable],
+            )
+            for quantity in means
         }
         if new.complete.all():
             search = realized_search(realized, new, analysis.selection[0], analysis.selection[1], analysis.target_mode)
@@ -123,6 +166,7 @@ def realize(analysis: Analysis, new: CurveSet, space: str, pair: str) -> list[Ou
                     float(row[f"{quantity}_high"]),
                     value,
                     quantity,
+                    **against.get(quantity, {}),
                 )
             )
     return outcomes
@@ -179,7 +223,14 @@ def summarize(frame: pd.DataFrame, label: str) -> dict[str, object]:
     coverage = float(inside.mean())
     worst_outside = float(np.nanmax(outside)) if len(frame) else np.nan
     miss_points = np.maximum(np.maximum(low - realized, realized - high), 0.0)
-    far = int((miss_points > width.to_numpy(dtype=float)).sum())
+    far_rows = miss_points > width.to_numpy(dtype=float)
+    far = int(far_rows.sum())
+    # Far misses against what the predicting search contained (see _unseen).
+    seen = frame["realized_seen"].to_numpy(dtype=float)
+    far_with_unseen = int((far_rows & (frame["beyond"].to_numpy(dtype=float) > 0)).sum())
+    far_without_unseen = int((np.maximum(np.maximum(low - seen, seen - high), 0.0) > width.to_numpy(dtype=float)).sum())
+    above = regret["above"] > 0
+    expected_above = float((regret["new_configs"] / (regret["new_configs"] + regret["predicting_configs"])).mean())
     goals = abs(coverage - LEVEL) <= 0.10 and worst_outside <= 1.0 and (np.isnan(exceeded) or exceeded <= 1 - LEVEL)
     by_quantity = {q: float(inside[frame["quantity"] == q].mean()) for q in ("regret", "epochs_saved")}
     return {
@@ -193,7 +244,10 @@ def summarize(frame: pd.DataFrame, label: str) -> dict[str, object]:
             f"{by_quantity['epochs_saved']:.0%}); |z| median {np.nanmedian(np.abs(z)):.2f}, "
             f"max {np.nanmax(np.abs(z)):.1f}; "
             f"worst miss {worst_outside:.2f} widths ({100 * np.nanmax(miss_points):.2f} points) outside, "
-            f"{far} rows outside by more than their width; tolerance exceeded in {exceeded:.0%} of "
+            f"{far} rows outside by more than their width ({far_with_unseen} with a new configuration beyond every "
+            f"predicting one; without those configurations {far_without_unseen}); a new configuration worse than "
+            f"every predicting one (regret) in {above.mean():.0%} of rows (exchangeable configurations: "
+            f"{expected_above:.0%}, fewer with ties); tolerance exceeded in {exceeded:.0%} of "
             f"{len(within)} new searches with a value chosen within it"
             + (f"; goals {'met' if goals else 'NOT met'}" if label == "pooled" else "")
         ),

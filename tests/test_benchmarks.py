@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 
@@ -34,6 +35,7 @@ def test_quick_benchmarks_run_and_print_ratios():
         "driver bookkeeping per finished trial (stop reasons)",
         "memory: driver Python objects kept per finished trial",
         "memory: driver RSS growth per finished trial",
+        "calibration: pooled",
     ):
         assert name in run.stdout, name
     assert "ratio" in run.stdout
@@ -70,3 +72,20 @@ def test_gpu_check_without_a_gpu_says_so():
     assert run.stderr.strip().splitlines() == [
         "gpu_check: no CUDA device on this machine; run it on a GPU node (--gpus-per-trial 0 is a CPU dry run)"
     ]
+
+
+def test_calibration_sets_new_configurations_beyond_the_predicting_range_apart():
+    from benchmarks.calibration import _unseen
+
+    old_ids = np.array(["a", "a", "b", "b", "c"])
+    old = np.array([0.0, 0.2, 0.3, 0.3, 0.5])  # per configuration: 0.1, 0.3, 0.5
+    new_ids = np.array(["x", "x", "y", "z"])
+    new = np.array([0.9, 0.7, 0.2, 0.05])  # x: 0.8 above the range, y inside, z below it
+    unseen = _unseen(old, old_ids, new, new_ids)
+    assert unseen == {
+        "beyond": 2.0,
+        "above": 1.0,
+        "realized_seen": pytest.approx(0.2),
+        "predicting_configs": 3.0,
+        "new_configs": 3.0,
+    }

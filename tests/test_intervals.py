@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import CurveSet, Policy, analyse, predicted_means, replay_policy
+from analysis import CurveSet, Policy, analyse, markdown_report, predicted_means, replay_policy
+from analysis._intervals import unseen_chance, unseen_share
 from analysis._recommend import _Estimate, choose_candidate
 
 
@@ -103,3 +104,72 @@ def _estimate(regret, high, saved, trigger) -> _Estimate:
 )
 def test_choice_rule(estimate, expected):
     assert choose_candidate(estimate, "tolerance", 0.01, 0.05) == expected
+
+
+def test_unseen_share_counts_new_configurations_beyond_every_observed_one():
+    """Exchangeable draws: how many of N new values lie above the largest of M observed ones."""
+    rng = np.random.default_rng(0)
+    for observed, new in ((20, 20), (40, 10), (6, 30)):
+        values = rng.normal(size=(20_000, observed + new))
+        beyond = (values[:, observed:] > values[:, :observed].max(axis=1, keepdims=True)).sum(axis=1)
+        assert (beyond > 0).mean() == pytest.approx(unseen_chance(observed, new), abs=0.015)
+        share = unseen_share(observed, new, 0.8)
+        # The 90% one-sided bound of an 80% central interval: held at 90%, and not by a whole extra configuration.
+        assert (beyond / new <= share).mean() >= 0.89
+        assert (beyond / new <= share - 1 / new).mean() < 0.9
+    assert np.isnan(unseen_share(0, 10, 0.8)) and np.isnan(unseen_chance(10, 0))
+
+
+def rare_plateau_search(num_configs: int, seed: int, rare: float, epochs: int = 30) -> pd.DataFrame:
+    """Curves that improve to the end, except a rare kind that stops improving after epoch 4."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(1, epochs + 1)
+    frames = []
+    for config in range(num_configs):
+        loss = np.exp(-t / rng.uniform(5, 20)) + 0.1
+        if rng.random() < rare:
+            loss = np.where(t <= 4, loss, loss[3] + 0.001 * (t - 4))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "trial_id": f"s{seed}-c{config}",
+                    "config_id": f"c{config}",
+                    "epoch": t,
+                    "val_loss": loss,
+                    "test_accuracy": 1.0 - loss,
+                    "config/max_epochs": epochs,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_a_value_that_never_fired_still_allows_for_configurations_unlike_those_seen():
+    """A rare kind of configuration absent from the recommending search: the interval of epochs saved allows for it."""
+    policy = Policy("patience", "val_loss", "min", (5.0,))
+    held, never_fired = 0, 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        for repeat in range(60):
+            analysis = analyse(
+                rare_plateau_search(30, seed=repeat, rare=0.02),
+                metrics=[("val_loss", "min")],
+                families=("patience",),
+                baselines=False,
+            )
+            row = analysis.candidates.set_index("value").loc[5.0]
+            if row["trigger_rate"] > 0:
+                continue
+            never_fired += 1
+            assert row["epochs_saved"] == 0.0
+            assert row["epochs_saved_high"] == pytest.approx(unseen_share(30, 30, 0.8) * (1 - 1 / 30))
+            new = replay_policy(
+                policy, CurveSet.from_frame(rare_plateau_search(30, 10_000 + repeat, 0.02)), "test_accuracy", "max"
+            )
+            held += new.epochs_saved[:, 0].mean() <= row["epochs_saved_high"]
+    # About 55% of the searches hold no plateau; about 45% of new ones do (exactly 0 saved covered only the rest).
+    assert never_fired >= 20
+    assert held / never_fired >= 0.85
+    # The report says what resampling cannot foresee, with the chance for this search's size.
+    text = markdown_report(analysis, 0.01, "rare")
+    assert "worse than every one of the 30 seen here with probability 50% (30/(30 + 30)" in text

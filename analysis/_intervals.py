@@ -12,7 +12,14 @@ import functools
 import numpy as np
 from scipy import sparse, stats
 
-__all__ = ["config_sums", "new_search_weights", "predicted_means", "unseen_chance", "unseen_share"]
+__all__ = [
+    "config_sums",
+    "new_search_weights",
+    "predicted_means",
+    "small_sample_widening",
+    "unseen_chance",
+    "unseen_share",
+]
 
 #: Elements of one block of resampling weights (draws x configurations), to bound memory.
 _BLOCK_ELEMENTS = 4_000_000
@@ -119,7 +126,7 @@ def predicted_means(
         center = sums.sum(axis=0) / counts.sum(axis=0)
     # Each candidate is widened for the configurations that can judge it.
     observed = (counts > 0).sum(axis=0)
-    widen = np.array([_small_sample_widening(int(m), new_configs, level) for m in observed])
+    widen = np.array([small_sample_widening(int(m), new_configs, level) for m in observed])
     low = center - widen * np.maximum(center - low, 0.0)
     high = center + widen * np.maximum(high - center, 0.0)
     # One configuration says nothing about how others vary: no interval; none: nothing at all.
@@ -128,7 +135,7 @@ def predicted_means(
 
 
 @functools.lru_cache(maxsize=4096)
-def _small_sample_widening(observed: int, new: int, level: float) -> float:
+def small_sample_widening(observed: int, new: int, level: float) -> float:
     """How much wider than the resampled quantiles a prediction interval must be (see :func:`predicted_means`)."""
     if observed < 2:
         return np.nan

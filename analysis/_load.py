@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import warnings
 from pathlib import Path
@@ -173,6 +174,20 @@ def _warn_where_reasons_disagree(curves: pd.DataFrame, reasons: pd.DataFrame) ->
         )
 
 
+def _cut_off_last_row(path: Path, n_columns: int) -> int:
+    """The number of fields of the file's last row if it was cut off mid-row (no newline, too few), else 0."""
+    with path.open("rb") as file:
+        file.seek(0, os.SEEK_END)
+        size = file.tell()
+        file.seek(max(0, size - 65_536))
+        tail = file.read()
+    if not tail or tail.endswith((b"\n", b"\r")):
+        return 0
+    last = tail.rsplit(b"\n", 1)[-1].decode("utf-8", errors="replace")
+    fields = len(next(csv.reader([last]), []))
+    return fields if fields < n_columns else 0
+
+
 def load_curves(source: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
     """Curves from an experiment folder, a CSV file of curves, or a DataFrame.
 
@@ -192,9 +207,18 @@ def load_curves(source: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
             return load_experiment(path)
         try:
             frame = pd.read_csv(path)
+            cut_off = _cut_off_last_row(path, len(frame.columns))
         except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
             raise ExperimentError(f"cannot read curves from {path} ({type(error).__name__})") from None
         where = str(path)
+        if cut_off and len(frame):
+            last = frame.iloc[-1]
+            warnings.warn(
+                f"{path}: the last row (trial {last.get('trial_id', '?')}) is cut off mid-row ({cut_off} of "
+                f"{len(frame.columns)} fields); it is left out.",
+                stacklevel=2,
+            )
+            frame = frame.iloc[:-1]
     if "epoch" not in frame and "training_iteration" in frame:
         frame = frame.rename(columns={"training_iteration": "epoch"})
     missing = [c for c in ("trial_id", "epoch") if c not in frame]

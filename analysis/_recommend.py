@@ -27,7 +27,7 @@ from analysis._ceiling import SavingsCeiling, savings_ceiling
 from analysis._defaults import TRAIN_METRICS, default_metrics, default_target, infer_mode
 from analysis._intervals import config_sums, predicted_means, unseen_share
 from analysis._policies import Policy, baseline_policies, candidate_policies
-from analysis._replay import CurveSet, PolicyReplay, replay_policy, stop_epochs
+from analysis._replay import CurveSet, PolicyReplay, earliest_stops, replay_policy, stop_epochs
 from analysis._search import SEARCH_COLUMNS, SearchFigures, search_figures, time_per_epoch
 from analysis._split import Split, make_split
 from tune_stop.stoppers import FAMILIES
@@ -51,6 +51,7 @@ CHOICES = {
     "fallback": "nothing within the tolerance: lowest regret",
     "tradeoff": "best trade-off",
     "never": "never fires on these curves: saves nothing",
+    "cannot": "cannot stop a curve before its epoch budget ends",
     "none": "no evaluable curve",
     "fixed": "fixed (baseline)",
 }
@@ -107,6 +108,8 @@ class _Estimate:
     regret_low: np.ndarray
     epochs_saved_low: np.ndarray
     epochs_saved_high: np.ndarray
+    #: Whether each candidate can stop a curve before its epoch budget ends (None: all can).
+    can_fire: np.ndarray | None = None
 
 
 def _estimate(
@@ -114,6 +117,7 @@ def _estimate(
     mask: np.ndarray,
     split: Split,
     budgets: np.ndarray,
+    earliest: np.ndarray,
     *,
     new_configs: int,
     level: float,
@@ -122,7 +126,8 @@ def _estimate(
 ) -> _Estimate:
     """Point estimates and prediction intervals of each candidate on the curves in ``mask``.
 
-    ``budgets``: each curve's epoch budget (the most a stop can save is all but one epoch).
+    ``budgets``: each curve's epoch budget; ``earliest``: per candidate, the earliest epoch
+    it can stop any curve (:func:`analysis._replay.earliest_stops`, 0: never within the budget).
     """
     evaluable = result.evaluable & mask[:, None]
     count = evaluable.sum(axis=0)
@@ -150,12 +155,17 @@ def _estimate(
     saved_low, saved_high = np.clip(saved_low, 0.0, 1.0), np.clip(saved_high, 0.0, 1.0)
     # A candidate that saved nothing on any curve here (it never fired, or only at the budget's
     # last epoch) resamples to exactly 0 saved, as if it never could. A new search may hold
-    # configurations unlike every one seen (unseen_share); on each it may fire from the first epoch.
+    # configurations unlike every one seen (unseen_share); on each it may fire at its earliest.
     saved_nothing = (count > 0) & (np.where(evaluable, result.epochs_saved, 0.0).max(axis=0) <= 0.0)
     if saved_nothing.any():
         observed = (counts[present][:, :n_candidates] > 0).sum(axis=0)
         share = np.array([unseen_share(int(m), new_configs, level) for m in observed[saved_nothing]])
-        most = np.array([np.mean(1.0 - 1.0 / budgets[evaluable[:, j]]) for j in np.flatnonzero(saved_nothing)])
+        most = np.array(
+            [
+                np.mean(np.clip(1.0 - earliest[j] / budgets[evaluable[:, j]], 0.0, 1.0)) if earliest[j] else 0.0
+                for j in np.flatnonzero(saved_nothing)
+            ]
+        )
         saved_high[saved_nothing] = np.fmax(saved_high[saved_nothing], share * most)
     return _Estimate(
         n_evaluable=count,
@@ -166,6 +176,7 @@ def _estimate(
         regret_low=regret_low,
         epochs_saved_low=saved_low,
         epochs_saved_high=saved_high,
+        can_fire=(earliest > 0) & (earliest < budgets.max()),
     )
 
 
@@ -188,6 +199,10 @@ def choose_candidate(
         if search is None:
             raise ValueError("the search objective needs the search-level figures.")
         valid = np.isfinite(search["compute_used"])
+    if estimate.can_fire is not None:
+        if valid.any() and not (valid & estimate.can_fire).any():
+            return None, "cannot"
+        valid = valid & estimate.can_fire
     if not valid.any():
         return None, "none"
     index = np.arange(len(valid))
@@ -355,7 +370,9 @@ def _search(
     )
 
 
-def _cross_validate(result: PolicyReplay, curves: CurveSet, split: Split, options: _Options) -> list[dict[str, Any]]:
+def _cross_validate(
+    result: PolicyReplay, curves: CurveSet, split: Split, earliest: np.ndarray, options: _Options
+) -> list[dict[str, Any]]:
     """The choice rule run without each held-out cell, judged on the cell.
 
     In each cell the rule's intervals are for a search the size of the cell (its
@@ -370,6 +387,7 @@ def _cross_validate(result: PolicyReplay, curves: CurveSet, split: Split, option
             train,
             split,
             curves.budgets,
+            earliest,
             new_configs=max(held_out_configs, 1),
             level=options.level,
             rng=rng,
@@ -430,11 +448,18 @@ def _policy_rows(
     """The recommendation row, candidate table and cross-validation cells of one policy."""
     everything = np.ones(len(curves.trial_ids), dtype=bool)
     rng = np.random.default_rng([options.seed, 0])
+    # A row that is no stopper of its own (ASHA alone) is judged by what ran, not by its stopper.
+    earliest = (
+        np.ones(len(policy.candidates), dtype=np.int64)
+        if policy.description
+        else earliest_stops(policy, int(curves.budgets.max()))
+    )
     estimate = _estimate(
         result,
         everything,
         split,
         curves.budgets,
+        earliest,
         new_configs=options.new_configs,
         level=options.level,
         rng=rng,
@@ -451,7 +476,7 @@ def _policy_rows(
         draws=_DRAWS,
     )
     chosen, how = choose_candidate(estimate, options.objective, options.tolerance, options.penalty, search)
-    cells = _cross_validate(result, curves, split, options)
+    cells = _cross_validate(result, curves, split, earliest, options)
     judged = [cell for cell in cells if cell["n_evaluable"] > 0 and not np.isnan(cell["within_tolerance"])]
     n_judged = sum(cell["n_evaluable"] for cell in judged)
     has_target = np.isfinite(result.target_best)
@@ -498,7 +523,7 @@ def _policy_rows(
         "kind": kind,
         "target": options.target,
         "choice": CHOICES["fixed" if kind == "baseline" and chosen is not None else how],
-        "description": policy.describe(value) if chosen is not None else CHOICES["none"],
+        "description": policy.describe(value) if chosen is not None else CHOICES[how],
     }
     chosen_in_cells = np.bincount(
         [c["index"] for c in cells if c["index"] is not None], minlength=len(policy.candidates)
@@ -549,6 +574,23 @@ def _policy_rows(
         for c in cells
     ]
     return row, candidates, cv_rows, chosen
+
+
+def _check_numbers(values: pd.Series, what: str) -> None:
+    """Warns about values that are not numbers (read as missing); raises if none is a number."""
+    if pd.api.types.is_numeric_dtype(values):
+        return
+    numbers = pd.to_numeric(values, errors="coerce")
+    text = values.notna() & numbers.isna()
+    if not text.any():
+        return
+    example = values[text].iloc[0]
+    if numbers.isna().all():
+        raise ValueError(f"{what} holds no numbers (e.g. {example!r}).")
+    warnings.warn(
+        f"{what}: {int(text.sum())} of {len(values)} values are not numbers (e.g. {example!r}); they count as missing.",
+        stacklevel=3,
+    )
 
 
 def analyse(
@@ -646,12 +688,21 @@ def analyse(
         found = default_target(columns)
         target, inferred = found if found is not None else (metrics[0][0], metrics[0][1])
         target_mode = target_mode or inferred
+        if found is None:
+            warnings.warn(
+                f"no test_accuracy or fid in the curves: quality is judged by {target}, a metric the policies stop "
+                f"on, so each regret is against {target}'s own best epoch. Give --target to judge by another column.",
+                stacklevel=2,
+            )
     target_mode = target_mode or infer_mode(target)
     selection = selection or metrics[0]
-    for name, role in [*((m, "metric") for m, _ in metrics), (target, "target"), (selection[0], "selection metric")]:
+    roles = {name: role for name, role in [(selection[0], "selection metric"), (target, "target")]}
+    roles.update((m, "metric") for m, _ in metrics)  # a column is named once, by its first role
+    for name, role in roles.items():
         if name not in columns:
             reported = ", ".join(c for c in columns if not c.startswith("config/") and not c.startswith("_"))
             raise ValueError(f"{role} {name!r} is not in the curves; they have: {reported}")
+        _check_numbers(curve_set.frame[name], f"{role} {name!r}")
 
     split = make_split(curve_set.config_ids, curve_set.folds, max_groups=groups, seed=seed)
     if split.n_cells == 0:

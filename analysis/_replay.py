@@ -32,7 +32,7 @@ from tune_stop.stoppers import (
     mode_sign,
 )
 
-__all__ = ["CurveSet", "PolicyReplay", "relative_regret", "replay", "replay_policy", "stop_epochs"]
+__all__ = ["CurveSet", "PolicyReplay", "earliest_stops", "relative_regret", "replay", "replay_policy", "stop_epochs"]
 
 
 def _check_epochs(frame: pd.DataFrame, trial_ids: np.ndarray, positions: np.ndarray, lengths: np.ndarray) -> None:
@@ -170,6 +170,37 @@ def stop_epochs(policy: Policy, curves: CurveSet) -> np.ndarray:
     if policy.check_finite:
         stops = _earliest(stops, _first_non_finite(policy.metric, curves)[:, None])
     return stops
+
+
+def earliest_stops(policy: Policy, num_epochs: int) -> np.ndarray:
+    """``(n_candidates,)`` the earliest epoch at which each candidate can stop a curve of ``num_epochs``; 0: none.
+
+    The candidates run, as the replay runs them, on extreme curves: one that gets worse
+    every epoch while the training metric stalls (the earliest stop of patience, GL, PQ
+    and UP), one at the best value a metric can take from the first epoch on (a
+    threshold's earliest stop), and one that is NaN throughout (a diverging
+    configuration, which a non-finite guard stops at once).
+    """
+    epochs = np.arange(1, num_epochs + 1, dtype=float)
+    sign = mode_sign(policy.mode)  # +1 where lower is better
+    extremes = {
+        "worsens": sign * 2.0 ** np.minimum(epochs, 1000.0),
+        "at_best": np.full(num_epochs, -sign * 1e300),
+        "non_finite": np.full(num_epochs, np.nan),
+    }
+    frame = pd.DataFrame(
+        {
+            "trial_id": np.repeat(list(extremes), num_epochs),
+            "epoch": np.tile(epochs.astype(int), len(extremes)),
+            policy.metric: np.concatenate(list(extremes.values())),
+        }
+    )
+    if policy.train_metric is not None and policy.train_metric != policy.metric:
+        frame[policy.train_metric] = 1.0
+    stops = stop_epochs(policy, CurveSet.from_frame(frame))
+    never = np.iinfo(np.int64).max
+    earliest = np.where(stops > 0, stops, never).min(axis=0)
+    return np.where(earliest == never, 0, earliest)
 
 
 @dataclass(frozen=True)

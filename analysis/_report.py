@@ -47,7 +47,8 @@ def _umask() -> int:
 
 def _percent(value: Any) -> str:
     value = float(value)
-    return "n/a" if not np.isfinite(value) else f"{100 * value:.1f}%"
+    # + 0.0 turns a negative zero (and what rounds to one) into 0.0%, not -0.0%.
+    return "n/a" if not np.isfinite(value) else f"{round(100 * value, 1) + 0.0:.1f}%"
 
 
 def _range(point: Any, low: Any, high: Any) -> str:
@@ -135,8 +136,9 @@ def _unseen(analysis: Analysis) -> str:
     return (
         f"They cannot foresee a kind of configuration these curves do not contain: {odds}, and how much worse, "
         "these curves cannot say. A value that saved nothing here keeps an upper end of epochs saved that lets "
-        "it fire, from the first epoch, on as many new configurations as may lie beyond those seen (that count's "
-        "upper end at the interval's level)."
+        "it stop, at the earliest epoch its rule can, as many new configurations as may lie beyond those seen "
+        "(that count's upper end at the interval's level). A value that cannot stop any curve before its "
+        "budget ends (patience longer than the budget) is never chosen."
     )
 
 
@@ -187,7 +189,8 @@ def markdown_report(analysis: Analysis, tolerance: float, source: str) -> str:
             f"{_range(row.compute_used, row.compute_used_low, row.compute_used_high)} | "
             f"{_percent(row.top_decile_regret)} | {_percent(row.cv_regret_mean)} | "
             f"{_percent(row.cv_epochs_saved_mean)} | "
-            f"{_share(row.cv_within_tolerance)} of {row.cv_cells} | {_percent(row.trigger_rate)} | "
+            f"{_share(row.cv_within_tolerance) + (f' of {row.cv_cells}' if row.cv_cells else '')} | "
+            f"{_percent(row.trigger_rate)} | "
             f"{row.n_curves} | {row.n_censored} | {row.kind} | {row.choice} |"
         )
     lines += ["", "## Reading", ""]
@@ -244,7 +247,9 @@ def markdown_report(analysis: Analysis, tolerance: float, source: str) -> str:
         lines.append(
             f"- Ceiling: stopping each of the {ceiling.n_curves} complete curves at its best moment in hindsight "
             f"would save at most {_percent(ceiling.epochs_saved)} of the epochs within the "
-            f"{_percent(ceiling.tolerance)} tolerance; no stopping rule can save more on these curves."
+            f"{_percent(ceiling.tolerance)} tolerance on the mean per-curve regret; no stopping rule can save "
+            "more on these curves at that regret. (The best model of a search can lose less than the mean curve, "
+            "so a row judged by the best model, ASHA's among them, may save more.)"
         )
     lines += _censoring_note(table)
     lines += _usage_section(analysis, source)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from analysis._intervals import new_search_weights
+from analysis._intervals import new_search_weights, small_sample_widening
 from analysis._replay import CurveSet, PolicyReplay, relative_regret
 
 __all__ = ["SEARCH_COLUMNS", "TOP_SHARE", "SearchFigures", "realized_search", "search_figures", "time_per_epoch"]
@@ -276,6 +276,12 @@ def search_figures(
         figures[f"{name}_low"], figures[f"{name}_high"] = np.quantile(
             values, [tail, 1.0 - tail], axis=0, method="nearest"
         )
+    # Compute used is a mean over configurations like the per-curve figures: the same small-sample
+    # widening, so that with equal budgets it agrees with their epochs saved.
+    widen = small_sample_widening(n_configs, new_configs, level)
+    center = figures["compute_used"]
+    figures["compute_used_low"] = np.clip(center - widen * np.maximum(center - figures["compute_used_low"], 0), 0, 1)
+    figures["compute_used_high"] = np.clip(center + widen * np.maximum(figures["compute_used_high"] - center, 0), 0, 1)
     return SearchFigures(figures, n_configs, 0)
 
 

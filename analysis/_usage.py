@@ -28,7 +28,8 @@ def _flow(entry: dict[str, Any]) -> str:
 
 def _percent(value: Any) -> str:
     value = float(value)
-    return "n/a" if not np.isfinite(value) else f"{100 * value:.2f}%"
+    # + 0.0 turns a negative zero (and what rounds to one) into 0.00%, not -0.00%.
+    return "n/a" if not np.isfinite(value) else f"{round(100 * value, 2) + 0.0:.2f}%"
 
 
 def _interval(row: dict[str, Any], name: str) -> str:

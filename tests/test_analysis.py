@@ -11,6 +11,7 @@ from analysis import (
     ExperimentError,
     Policy,
     analyse,
+    candidate_policies,
     load_curves,
     markdown_report,
     replay,
@@ -633,3 +634,50 @@ def test_trial_ids_of_any_type_become_text_sorted_as_text_with_their_rows_kept_t
     curves = CurveSet.from_frame(frame)
     assert list(curves.trial_ids) == ["10.0", "2.0", "nan"]
     np.testing.assert_array_equal(curves.matrix("val_loss"), [[0.5, 0.4], [0.3, 0.2], [0.9, 0.8]])
+
+
+def test_earliest_stops_bound_every_replayed_stop_and_say_what_cannot_fire():
+    from analysis import baseline_policies
+    from analysis._replay import earliest_stops
+
+    rng = np.random.default_rng(0)
+    n, epochs = 300, 12
+    # Random walks, some diverging to NaN: every stop on them comes at or after the earliest.
+    loss = np.exp(np.cumsum(rng.normal(0, 0.3, (n, epochs)), axis=1))
+    loss[rng.random((n, epochs)) < 0.02] = np.nan
+    train = np.exp(np.cumsum(rng.normal(-0.05, 0.1, (n, epochs)), axis=1))
+    frame = pd.DataFrame(
+        {
+            "trial_id": np.repeat([f"t{i:03d}" for i in range(n)], epochs),
+            "epoch": np.tile(np.arange(1, epochs + 1), n),
+            "val_loss": loss.ravel(),
+            "train_loss": train.ravel(),
+        }
+    )
+    curves = CurveSet.from_frame(frame)
+    policies = candidate_policies(
+        ["threshold", "patience", "gl", "pq", "up"], "val_loss", "min", loss, "train_loss", threshold_count=20
+    ) + baseline_policies("val_loss", "min", "train_loss")
+    for policy in policies:
+        earliest = earliest_stops(policy, epochs)
+        stops = stop_epochs(policy, curves)
+        assert ((stops == 0) | ((earliest > 0) & (stops >= earliest))).all(), policy.name
+    by_name = {p.name: p for p in baseline_policies("val_loss", "min", "train_loss")}
+    # Keras' patience 0 stops a NaN curve at once; Prechelt's UP3 (strips of 5) needs 4 strips.
+    assert earliest_stops(by_name["keras_default"], 12).tolist() == [1]
+    assert earliest_stops(by_name["prechelt_up3"], 12).tolist() == [0]
+    assert earliest_stops(by_name["prechelt_up3"], 20).tolist() == [20]
+
+
+def test_a_value_that_cannot_fire_within_the_budget_is_never_recommended():
+    frame = complete_curves(1, 12, 8)
+    analysis = analyse(frame, metrics=[("val_loss", "min")], families=("patience", "up"))
+    rows = analysis.recommendations.set_index("policy")
+    # Patience up to 30 is in the grid; on 8 epochs only values below 8 can stop a curve before its end.
+    assert rows.loc["patience", "recommended"] < 8
+    patience = analysis.candidates[analysis.candidates["policy"] == "patience"].set_index("value")
+    assert not patience.loc[[8.0, 10.0, 30.0], "recommended"].any()
+    # UP's strips of 5 cannot end two rising strips in 8 epochs: neither the tuned UP nor Prechelt's UP3.
+    for name in ("up", "prechelt_up3"):
+        assert rows.loc[name, "choice"] == "cannot stop a curve before its epoch budget ends"
+        assert np.isnan(rows.loc[name, "recommended"])

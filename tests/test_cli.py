@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from analysis import load_curves
 from tune_stop.cli import main
 
 BAD_SPACE = (
@@ -62,6 +63,7 @@ def files(tmp_path, monkeypatch):
     (tmp_path / "badepoch.csv").write_text("trial_id,epoch,val_loss\na,0,1.0\n")
     (tmp_path / "empty.csv").write_text("")
     (tmp_path / "header.csv").write_text("trial_id,epoch,val_loss,test_accuracy\n")
+    (tmp_path / "words.csv").write_text("trial_id,epoch,val_loss,test_accuracy\na,1,low,0.5\na,2,lower,0.6\n")
     return tmp_path
 
 
@@ -137,6 +139,7 @@ BAD_INPUT = [
     (["recommend", "{tmp}/badepoch.csv"], "epoch must hold integers >= 1"),
     (["recommend", "{tmp}/empty.csv"], "cannot read curves from"),
     (["recommend", "{tmp}/header.csv"], "header.csv holds no rows of curves (only a header)"),
+    (["recommend", "{tmp}/words.csv"], "metric 'val_loss' holds no numbers (e.g. 'low')"),
     (["recommend", "{tmp}/exp", "--out", "{tmp}/exp/report"], "is inside the experiment folder"),
     (["report", "{tmp}/results/taken"], "is not a Ray Tune experiment folder"),
     (["report", "{tmp}/curves.csv", "--metric", "fid"], "metric 'fid' is not in the curves"),
@@ -183,7 +186,10 @@ def test_recommend_judges_the_search_when_every_curve_ran_its_budget(files, caps
     assert run_main(["recommend", str(files / "curves.csv"), "--out", str(files / "whole")]) == 0
     assert "Objective: search (every curve ran its whole budget; --objective chooses)." in capsys.readouterr().out
     table = pd.read_csv(files / "whole" / "recommendations.csv")
-    assert table[["best_regret", "selected_regret_high", "compute_used"]].notna().all().all()
+    # UP cannot stop these short curves before their budget ends: its rows are empty.
+    cannot = table["choice"] == "cannot stop a curve before its epoch budget ends"
+    assert table.loc[cannot, "policy"].tolist() == ["up", "prechelt_up3"]
+    assert table.loc[~cannot, ["best_regret", "selected_regret_high", "compute_used"]].notna().all().all()
     assert (files / "whole" / "search_val_loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # One curve cut short: the search trained to the budget is unknown, so the per-curve objective is used.
     curves = pd.read_csv(files / "curves.csv")
@@ -352,3 +358,28 @@ def test_no_test_stops_a_ray_it_did_not_start():
     for path in sorted(Path(__file__).parent.glob("*.py")):
         text = path.read_text().replace(f"`{command}`", "")  # prose about it is fine
         assert forced not in text and f"{command} " not in text and f'{command}"' not in text, path.name
+
+
+def test_recommend_names_damaged_or_doubtful_curves_on_stderr(files, capsys):
+    """A row cut off mid-row, words among numbers, no target: each read on, and said in one line."""
+    text = (files / "curves.csv").read_text()
+    (files / "cut.csv").write_text(text[: text.rindex(",")])  # the last row loses its test_accuracy
+    assert run_main(["recommend", str(files / "cut.csv"), "--out", str(files / "cut")]) == 0
+    assert (
+        "cut.csv: the last row (trial t3) is cut off mid-row (4 of 5 fields); it is left out."
+        in capsys.readouterr().err
+    )
+    with pytest.warns(UserWarning, match="cut off mid-row"):
+        kept = load_curves(files / "cut.csv")
+    assert len(kept) == 19 and kept.loc[kept["trial_id"] == "t3", "epoch"].max() == 4
+    curves = pd.read_csv(files / "curves.csv")
+    curves["val_loss"] = curves["val_loss"].astype(object)
+    curves.loc[2, "val_loss"] = "n.a."
+    curves.to_csv(files / "word.csv", index=False)
+    assert run_main(["recommend", str(files / "word.csv"), "--out", str(files / "word")]) == 0
+    err = capsys.readouterr().err
+    assert "metric 'val_loss': 1 of 20 values are not numbers (e.g. 'n.a.'); they count as missing." in err
+    curves = pd.read_csv(files / "curves.csv").drop(columns=["test_accuracy"])
+    curves.to_csv(files / "untargeted.csv", index=False)
+    assert run_main(["recommend", str(files / "untargeted.csv"), "--out", str(files / "untargeted")]) == 0
+    assert "no test_accuracy or fid in the curves: quality is judged by val_loss" in capsys.readouterr().err

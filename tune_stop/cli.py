@@ -346,6 +346,11 @@ def _cmd_resume(args: argparse.Namespace) -> int:
     return _search_exit_code(summary)
 
 
+def _points(share: float) -> str:
+    """A share in percentage points with 2 decimals, never ``-0.00``."""
+    return f"{round(100 * share, 2) + 0.0:.2f}"
+
+
 def _print_audit(experiment: Path | str) -> None:
     """Predicted against realized on the experiment's audit trials, each realized value outside flagged."""
     from analysis import audit_table, load_experiment
@@ -387,8 +392,8 @@ def _print_audit(experiment: Path | str) -> None:
     for row in table.to_dict("records"):
         flag = "  OUTSIDE the interval" if row["outside"] else ""
         print(
-            f"  {row['quantity']:<16} predicted {100 * row['predicted']:6.2f}% "
-            f"[{100 * row['low']:.2f}%, {100 * row['high']:.2f}%]  realized {100 * row['realized']:6.2f}% "
+            f"  {row['quantity']:<16} predicted {_points(row['predicted']):>6}% "
+            f"[{_points(row['low'])}%, {_points(row['high'])}%]  realized {_points(row['realized']):>6}% "
             f"on {row['judged_on']}{flag}"
         )
 
@@ -722,7 +727,8 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     if ceiling is not None and ceiling.n_curves:
         print(
             f"Ceiling: no stopping rule saves more than {ceiling.epochs_saved:.1%} of the epochs of these "
-            f"{ceiling.n_curves} complete curves within the {ceiling.tolerance:.1%} tolerance (hindsight bound)."
+            f"{ceiling.n_curves} complete curves at a mean per-curve regret within the {ceiling.tolerance:.1%} "
+            "tolerance (hindsight bound; the best model alone can allow more)."
         )
     print(f"Report: {out} ({', '.join(p.name for p in written)})")
     recommendation = analysis.recommended()

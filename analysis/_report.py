@@ -63,6 +63,11 @@ def _value(value: Any) -> str:
     return "n/a" if not np.isfinite(value) else f"{value:.4g}"
 
 
+def _configurations(count: int) -> str:
+    """``1 configuration``, ``12 configurations``."""
+    return f"{count} configuration{'' if count == 1 else 's'}"
+
+
 def _share(value: Any) -> str:
     value = float(value)
     return "n/a" if not np.isfinite(value) else f"{100 * value:.0f}%"
@@ -81,14 +86,14 @@ def _explanation(analysis: Analysis, tolerance: float) -> list[str]:
         "was better). **Epochs saved** is the share of each curve's epoch budget not trained.",
         "",
         f"**Intervals** ({level}, approximate): where the mean regret and the mean epochs saved of a *new "
-        f"search of {analysis.new_configs} configurations* are predicted to fall with probability about {level}, "
+        f"search of {_configurations(analysis.new_configs)}* are predicted to fall with probability about {level}, "
         f"for that row's value. They come from resampling whole configurations (the unit: a {unit}): each "
         "simulated search first resamples the observed configurations, then draws its own from them, so they "
         "cover both what these curves leave unknown and the luck of the next search's draw. "
         + _unseen(analysis)
         + " `python -m benchmarks.calibration` counts how often such intervals held on independent searches.",
         "",
-        f"**The search** ({level} intervals, for a new search of {analysis.new_configs} configurations): a "
+        f"**The search** ({level} intervals, for a new search of {_configurations(analysis.new_configs)}): a "
         "search is run to find the best model, so each policy is also judged by the search it leaves. Every curve "
         "is stopped by the policy and each configuration is scored as a user scores it: the target at its stop "
         "epoch, averaged over its data folds. **Best model** is how much worse the best configuration's score "
@@ -189,7 +194,7 @@ def markdown_report(analysis: Analysis, tolerance: float, source: str) -> str:
             f"{_range(row.compute_used, row.compute_used_low, row.compute_used_high)} | "
             f"{_percent(row.top_decile_regret)} | {_percent(row.cv_regret_mean)} | "
             f"{_percent(row.cv_epochs_saved_mean)} | "
-            f"{_share(row.cv_within_tolerance) + (f' of {row.cv_cells}' if row.cv_cells else '')} | "
+            f"{_share(row.cv_within_tolerance) + (f' of {int(row.cv_cells)}' if row.cv_cells else '')} | "
             f"{_percent(row.trigger_rate)} | "
             f"{row.n_curves} | {row.n_censored} | {row.kind} | {row.choice} |"
         )
@@ -223,7 +228,7 @@ def markdown_report(analysis: Analysis, tolerance: float, source: str) -> str:
                 "policy with the lowest regret, not a recommendation within the tolerance."
             )
         lines.append(
-            f"- `{metric}`: {best['description']}. In a new search of {analysis.new_configs} configurations this "
+            f"- `{metric}`: {best['description']}. In a new search of {_configurations(analysis.new_configs)} this "
             f"is predicted to save {_range(best['epochs_saved'], best['epochs_saved_low'], best['epochs_saved_high'])} "
             f"of the epochs at {_range(best['regret'], best['regret_low'], best['regret_high'])} regret in "
             f"{analysis.target} ({level} intervals); it fired on {_percent(best['trigger_rate'])} of the evaluable "
@@ -303,7 +308,7 @@ def _cell_size(analysis: Analysis) -> str:
     configs = split.n_configs / split.n_groups
     fold = " on one data fold" if split.n_folds > 1 else ""
     noisier = ", so noisier than the new search" if configs < analysis.new_configs or split.n_folds > 1 else ""
-    return f" (each cell about {configs:.0f} configurations{fold}{noisier})"
+    return f" (each cell about {_configurations(round(configs))}{fold}{noisier})"
 
 
 def _censoring_note(table: pd.DataFrame) -> list[str]:

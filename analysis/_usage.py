@@ -38,7 +38,10 @@ def _interval(row: dict[str, Any], name: str) -> str:
 
 def _prediction(analysis: Analysis, row: dict[str, Any]) -> str:
     """What the recommendation predicts for the next search, in a comment's words."""
-    head = f"predicted ({analysis.interval:.0%} intervals, a new search of {analysis.new_configs} configurations)"
+    head = (
+        f"predicted ({analysis.interval:.0%} intervals, a new search of {analysis.new_configs} "
+        f"configuration{'' if analysis.new_configs == 1 else 's'})"
+    )
     if np.isfinite(float(row["best_regret"])):
         return (
             f"{head}: best model {_interval(row, 'best_regret')} worse than full training, selected model "

@@ -383,3 +383,72 @@ def test_recommend_names_damaged_or_doubtful_curves_on_stderr(files, capsys):
     curves.to_csv(files / "untargeted.csv", index=False)
     assert run_main(["recommend", str(files / "untargeted.csv"), "--out", str(files / "untargeted")]) == 0
     assert "no test_accuracy or fid in the curves: quality is judged by val_loss" in capsys.readouterr().err
+
+
+def test_search_with_stoppers_says_when_it_would_draw_the_configurations_they_were_chosen_on(tmp_path, capsys):
+    from types import SimpleNamespace
+
+    from tune_stop.cli import _note_same_configurations
+
+    source = tmp_path / "mlp-full"
+    source.mkdir()
+    recorded = {"space": "mlp-digits", "trainable": "perceptron", "metric": "val_loss", "mode": "min", "num_folds": 3}
+    (source / "tune-stop.json").write_text(json.dumps({**recorded, "seed": 0}))
+    for seed, noted in ((0, True), (1, False)):
+        space = SimpleNamespace(name="mlp-digits", seed=seed, prediction={"source": str(source)})
+        _note_same_configurations(space)
+        err = capsys.readouterr().err
+        assert ("this search draws the same configurations" in err) is noted
+        assert ("Give --seed 1" in err) is noted
+    # Another space, a CSV source or no recorded seed (older experiments): nothing to say.
+    for name, where in (("perceptron-digits", source), ("mlp-digits", tmp_path / "curves.csv")):
+        _note_same_configurations(SimpleNamespace(name=name, seed=0, prediction={"source": str(where)}))
+    (source / "tune-stop.json").write_text(json.dumps(recorded))
+    _note_same_configurations(SimpleNamespace(name="mlp-digits", seed=0, prediction={"source": str(source)}))
+    assert capsys.readouterr().err == ""
+
+
+def test_the_audit_summary_explains_compute_below_a_prediction_that_assumed_no_asha(monkeypatch, capsys, tmp_path):
+    import analysis
+    from tune_stop import cli
+
+    table = pd.DataFrame(
+        {
+            "quantity": ["regret", "compute_used"],
+            "predicted": [0.005, 0.9],
+            "low": [0.002, 0.78],
+            "high": [0.009, 1.0],
+            "realized": [0.02, 0.556],
+            "judged_on": ["12 audit curves", "the 20 trials that ran under the policy"],
+            "outside": [True, True],
+        }
+    )
+    monkeypatch.setattr(analysis, "audit_table", lambda curves, metadata: table)
+    monkeypatch.setattr(analysis, "load_experiment", lambda experiment: pd.DataFrame())
+    block = {"interval": 0.8, "new_configs": 4, "asha": None}
+    for scheduler, explained in (({"name": "asha", "grace_period": 3}, True), ({"name": "fifo"}, False)):
+        metadata = {"audited_configs": [1], "prediction": block, "replayed_scheduler": scheduler}
+        monkeypatch.setattr(cli, "_metadata", lambda source, metadata=metadata: metadata)
+        cli._print_audit(tmp_path)
+        printed = capsys.readouterr().out.splitlines()
+        regret, compute = (next(line for line in printed if line.strip().startswith(q)) for q in ("regret", "compute"))
+        assert regret.endswith("OUTSIDE the interval")  # a regret outside its interval is flagged either way
+        assert compute.endswith("below the interval: ASHA cut trials the prediction did not assume") is explained
+        assert compute.endswith("OUTSIDE the interval") is not explained
+
+
+@pytest.mark.parametrize(
+    ("flags", "note"),
+    [
+        (["--tolerance", "2"], "--tolerance 2 allows a regret of 200%: it is a share (0.02 is 2%)"),
+        (["--penalty", "1"], "--penalty weighs only --objective tradeoff; it plays no part with --objective search"),
+        (["--grace-period", "5"], "--grace-period 5 leaves threshold and patience no epoch to fire on"),
+        (["--metric", "val_loss", "--mode", "max"], "--mode max for val_loss, whose name suggests min"),
+    ],
+)
+def test_recommend_notes_flag_values_that_are_valid_but_doubtful(files, capsys, flags, note):
+    assert run_main(["recommend", str(files / "curves.csv"), "--out", str(files / "out"), *flags]) == 0
+    assert f"tune-stop: note: {note}" in capsys.readouterr().err
+    # Defaults say nothing.
+    assert run_main(["recommend", str(files / "curves.csv"), "--out", str(files / "plain")]) == 0
+    assert "note:" not in capsys.readouterr().err

@@ -190,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--tolerance",
         type=_number(float, 0),
         default=0.01,
-        help="largest mean relative regret, met by the upper end of its interval (0.01 = 1%%)",
+        help="largest relative regret, met by the upper end of its interval (default 0.01 = 1%%)",
     )
     recommend.add_argument(
         "--interval", type=_level, default=0.8, help="level of the prediction intervals (default 0.8)"
@@ -211,8 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     recommend.add_argument(
         "--penalty",
         type=_number(float, 0),
-        default=0.05,
-        help="weight of epochs saved for --objective tradeoff",
+        help="weight of epochs saved for --objective tradeoff (default 0.05)",
     )
     recommend.add_argument(
         "--asha",
@@ -288,7 +287,9 @@ def _check_writable_folder(folder: Path, flag: str) -> None:
         with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as error:
-        raise UsageError(f"{flag} {folder} cannot be written: {error.strerror or error} in {existing}") from None
+        raise UsageError(
+            f"{flag} {folder} cannot be written: creating a file in {existing} failed ({error.strerror or error})"
+        ) from None
 
 
 def _check_resources(cpus: float, gpus: float) -> None:
@@ -374,12 +375,13 @@ def _print_audit(experiment: Path | str) -> None:
         "in this search:"
     )
     scheduler = metadata.get("replayed_scheduler")
+    unpredicted_asha = block.get("asha") is None and isinstance(scheduler, dict) and scheduler.get("name") == "asha"
     if block.get("asha") is not None:
         print(
             "  (ASHA never cuts an audit trial: regrets and epochs saved are predicted for the policy alone, compute "
             "for the policy beside ASHA)"
         )
-    elif isinstance(scheduler, dict) and scheduler.get("name") == "asha":
+    elif unpredicted_asha:
         print(
             "  (the prediction assumed no ASHA, and this search ran ASHA beside the policy: its compute is lower; "
             "`tune-stop recommend --asha` predicts for the policy beside ASHA)"
@@ -391,6 +393,8 @@ def _print_audit(experiment: Path | str) -> None:
         )
     for row in table.to_dict("records"):
         flag = "  OUTSIDE the interval" if row["outside"] else ""
+        if unpredicted_asha and row["quantity"] == "compute_used" and row["realized"] < row["low"]:
+            flag = "  below the interval: ASHA cut trials the prediction did not assume"
         print(
             f"  {row['quantity']:<16} predicted {_points(row['predicted']):>6}% "
             f"[{_points(row['low'])}%, {_points(row['high'])}%]  realized {_points(row['realized']):>6}% "
@@ -413,7 +417,12 @@ def _calibrated_search(args: argparse.Namespace, space: Any, options: Any, overr
     print(_format_summary(result.search))
     print(
         f"\nCalibrated search: {result.calibration.num_trials} calibration trials trained to the budget "
-        f"({result.calibration.experiment_path}); report and stoppers.yaml: {result.report}."
+        f"({result.calibration.experiment_path}); "
+        + (
+            f"report and stoppers.yaml: {result.report}."
+            if result.recommended is not None
+            else f"report: {result.report} (no stoppers.yaml: no policy was chosen within the tolerance)."
+        )
     )
     print(
         "Policy: "
@@ -481,6 +490,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
             )
         if args.stoppers:
             space = space.with_stoppers(Path(args.stoppers).expanduser())
+            _note_same_configurations(space)
         if args.full_curves:
             space = space.full_curves()
         if args.calibrate is not None and not 2 <= args.calibrate < space.num_samples:
@@ -538,6 +548,21 @@ def _cmd_search(args: argparse.Namespace) -> int:
     print(_format_summary(summary))
     _print_audit(summary.experiment_path)
     return _search_exit_code(summary)
+
+
+def _note_same_configurations(space: Any) -> None:
+    """Says so when the recommendation came from a search of this space with this seed: the same draws."""
+    source = (space.prediction or {}).get("source")
+    if not source:
+        return
+    recorded = _metadata(Path(str(source)))
+    if recorded.get("space") == space.name and recorded.get("seed") == space.seed:
+        print(
+            f"tune-stop: note: --stoppers was recommended from {source}, a search of {space.name} with seed "
+            f"{space.seed}: this search draws the same configurations, so its audit judges the recommendation on "
+            f"curves it was chosen on. Give --seed {space.seed + 1} (or any other) for configurations it never saw.",
+            file=sys.stderr,
+        )
 
 
 def _audit_fraction(text: str) -> float:
@@ -695,13 +720,14 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
                 objective=objective,
                 selection=selection,
                 asha=asha,
-                penalty=args.penalty,
+                penalty=0.05 if args.penalty is None else args.penalty,
                 settings=settings,
                 interval=args.interval,
                 new_configs=args.new_configs,
             )
         except ValueError as error:
             raise UsageError(str(error)) from None
+    _note_doubtful_flags(args, objective, curves)
     try:
         written = write_report(analysis, out, tolerance=args.tolerance, source=str(source))
     except OSError as error:
@@ -740,6 +766,31 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     else:
         print("Recommended: nothing within the tolerance, so no stoppers.yaml (see recommendations.md).")
     return EXIT_OK
+
+
+def _note_doubtful_flags(args: argparse.Namespace, objective: str, curves: pd.DataFrame) -> None:
+    """One note per flag value that is valid but probably not what was meant."""
+    from analysis import infer_mode
+
+    notes = []
+    if args.tolerance >= 1:
+        notes.append(
+            f"--tolerance {args.tolerance:g} allows a regret of {args.tolerance:.0%}: it is a share (0.02 is 2%)"
+        )
+    if args.penalty is not None and objective != "tradeoff":
+        notes.append(f"--penalty weighs only --objective tradeoff; it plays no part with --objective {objective}")
+    longest = int(curves.groupby("trial_id")["epoch"].max().max())
+    if args.grace_period is not None and args.grace_period >= longest:
+        notes.append(
+            f"--grace-period {args.grace_period} leaves threshold and patience no epoch to fire on: the longest "
+            f"curve has {longest}"
+        )
+    if args.mode is not None:
+        for metric in args.metric or []:
+            if args.mode != infer_mode(metric):
+                notes.append(f"--mode {args.mode} for {metric}, whose name suggests {infer_mode(metric)}")
+    for note in notes:
+        print(f"tune-stop: note: {note}", file=sys.stderr)
 
 
 def _recorded_asha(metadata: dict[str, object], workers: int) -> AshaSpec:
@@ -814,9 +865,10 @@ def _warnings_printed(label: str) -> Iterator[None]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         yield
-    for warning in caught:
-        if issubclass(warning.category, UserWarning):
-            print(f"tune-stop: {label}: {warning.message}", file=sys.stderr)
+    # Each notice once: an analysis beside ASHA runs the same analysis without it, which warns again.
+    messages = dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning))
+    for message in messages:
+        print(f"tune-stop: {label}: {message}", file=sys.stderr)
 
 
 @contextlib.contextmanager

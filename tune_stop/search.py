@@ -423,6 +423,7 @@ def run_search(
         "metric": space.metric,
         "mode": space.mode,
         "num_folds": space.num_folds,
+        "seed": space.seed,
         "replay_settings": space.replay_settings(),
         "stopped_metrics": space.stopped_metrics(),
         "replayed_scheduler": space.replayed_scheduler or space.scheduler,
@@ -508,8 +509,12 @@ def read_metadata(path: Path | str) -> dict[str, Any]:
     except json.JSONDecodeError:
         raise ValueError(f"{path}/{METADATA_FILE} is not valid JSON") from None
     missing = [k for k in ("space", "trainable", "metric", "mode", "num_folds") if k not in metadata]
-    if missing or metadata["trainable"] not in TRAINABLES:
-        raise ValueError(f"{path}/{METADATA_FILE} is not a tune-stop record (missing or unknown: {missing})")
+    if missing:
+        raise ValueError(f"{path}/{METADATA_FILE} is not a tune-stop record (missing: {', '.join(missing)})")
+    if metadata["trainable"] not in TRAINABLES:
+        raise ValueError(
+            f"{path}/{METADATA_FILE} is not a tune-stop record (unknown trainable {metadata['trainable']!r})"
+        )
     return dict(metadata)
 
 

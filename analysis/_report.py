@@ -63,6 +63,11 @@ def _value(value: Any) -> str:
     return "n/a" if not np.isfinite(value) else f"{value:.4g}"
 
 
+def _within(share: Any, cells: Any) -> str:
+    """``80% of 15``, or ``n/a`` where no cell was judged."""
+    return f"{_share(share)} of {cells}" if cells else _share(share)
+
+
 def _configurations(count: int) -> str:
     """``1 configuration``, ``12 configurations``."""
     return f"{count} configuration{'' if count == 1 else 's'}"
@@ -194,7 +199,7 @@ def markdown_report(analysis: Analysis, tolerance: float, source: str) -> str:
             f"{_range(row.compute_used, row.compute_used_low, row.compute_used_high)} | "
             f"{_percent(row.top_decile_regret)} | {_percent(row.cv_regret_mean)} | "
             f"{_percent(row.cv_epochs_saved_mean)} | "
-            f"{_share(row.cv_within_tolerance) + (f' of {int(row.cv_cells)}' if row.cv_cells else '')} | "
+            f"{_within(row.cv_within_tolerance, row.cv_cells)} | "
             f"{_percent(row.trigger_rate)} | "
             f"{row.n_curves} | {row.n_censored} | {row.kind} | {row.choice} |"
         )

@@ -110,7 +110,7 @@ def _explanation(analysis: Analysis, tolerance: float) -> list[str]:
         "best-model and selected-model intervals are narrower than stated**: on independent searches they held "
         "less often than their level (`python -m benchmarks.calibration`; the README gives the count), because "
         "the best of a new search depends on top configurations these curves never saw. Read their upper ends "
-        "as optimistic; the compute-used intervals held at about their level.",
+        "as optimistic; the compute-used intervals held at least as often as stated.",
         "",
         *(
             [

@@ -174,8 +174,19 @@ def _warn_where_reasons_disagree(curves: pd.DataFrame, reasons: pd.DataFrame) ->
         )
 
 
+#: Endings by which pandas reads a file as compressed: its bytes say nothing of its rows.
+_COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst", ".tar")
+
+
 def _cut_off_last_row(path: Path, n_columns: int) -> int:
-    """The number of fields of the file's last row if it was cut off mid-row (no newline, too few), else 0."""
+    """The number of fields of the file's last row if it was cut off mid-row, else 0.
+
+    Cut off means: the file does not end with a line break and its last line holds
+    fewer fields than the header. A last line with a quote may continue a quoted field
+    from the line before, and a compressed file's bytes are not its rows: neither is judged.
+    """
+    if path.suffix.lower() in _COMPRESSED:
+        return 0
     with path.open("rb") as file:
         file.seek(0, os.SEEK_END)
         size = file.tell()
@@ -184,7 +195,12 @@ def _cut_off_last_row(path: Path, n_columns: int) -> int:
     if not tail or tail.endswith((b"\n", b"\r")):
         return 0
     last = tail.rsplit(b"\n", 1)[-1].decode("utf-8", errors="replace")
-    fields = len(next(csv.reader([last]), []))
+    if '"' in last or "\r" in last:
+        return 0
+    try:
+        fields = len(next(csv.reader([last]), []))
+    except csv.Error:
+        return 0
     return fields if fields < n_columns else 0
 
 

@@ -110,6 +110,8 @@ class _Estimate:
     epochs_saved_high: np.ndarray
     #: Whether each candidate can stop a curve before its epoch budget ends (None: all can).
     can_fire: np.ndarray | None = None
+    #: Whether each candidate saved nothing here, its upper end of epochs saved left for unseen configurations.
+    saved_nothing: np.ndarray | None = None
 
 
 def _estimate(
@@ -177,6 +179,7 @@ def _estimate(
         epochs_saved_low=saved_low,
         epochs_saved_high=saved_high,
         can_fire=(earliest > 0) & (earliest < budgets.max()),
+        saved_nothing=saved_nothing,
     )
 
 
@@ -475,6 +478,11 @@ def _policy_rows(
         rng=np.random.default_rng([options.seed, 2]),
         draws=_DRAWS,
     )
+    if estimate.saved_nothing is not None and estimate.saved_nothing.any():
+        # The compute a value that saved nothing here may save on unseen configurations, as its epochs saved.
+        lowered = estimate.saved_nothing
+        low = search["compute_used_low"]
+        low[lowered] = np.fmin(low[lowered], 1.0 - estimate.epochs_saved_high[lowered])
     chosen, how = choose_candidate(estimate, options.objective, options.tolerance, options.penalty, search)
     cells = _cross_validate(result, curves, split, earliest, options)
     judged = [cell for cell in cells if cell["n_evaluable"] > 0 and not np.isnan(cell["within_tolerance"])]

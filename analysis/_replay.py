@@ -14,7 +14,7 @@ A curve that ran its whole budget and never fired is evaluated as trained to the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -138,16 +138,12 @@ class CurveSet:
         }
 
 
-def _stopper_epochs(stopper: HistoryStopper, curves: CurveSet, limits: np.ndarray) -> np.ndarray:
+def _stopper_epochs(
+    stopper: HistoryStopper, matrices: Mapping[str, np.ndarray], lengths: np.ndarray, limits: np.ndarray
+) -> np.ndarray:
     """First epochs at which ``stopper`` fires with each limit: ``(n_curves, n_limits)``, 0 if never."""
-    scores = stopper.scores(curves.matrices(stopper.metrics))
-    return first_reaching(scores, limits, curves.lengths, strict=stopper.strict)
-
-
-def _first_non_finite(metric: str, curves: CurveSet) -> np.ndarray:
-    """``(n_curves,)`` first epoch at which ``metric`` is NaN or infinite, 0 if never."""
-    guard = NonFiniteStopper(metric)
-    return _stopper_epochs(guard, curves, np.ones(1))[:, 0]
+    scores = stopper.scores(matrices)
+    return first_reaching(scores, limits, lengths, strict=stopper.strict)
 
 
 def _earliest(stops: np.ndarray, other: np.ndarray) -> np.ndarray:
@@ -157,50 +153,62 @@ def _earliest(stops: np.ndarray, other: np.ndarray) -> np.ndarray:
     return np.where(earliest == never, 0, earliest)
 
 
+def _policy_stops(policy: Policy, matrices: Mapping[str, np.ndarray], lengths: np.ndarray) -> np.ndarray:
+    """:func:`stop_epochs` on ``(n_curves, n_epochs)`` matrices of the metrics the policy reads."""
+    stoppers = [policy.stopper(value) for value in policy.candidates]
+    # The fixed arguments make the scores, so one stopper computes them for every candidate.
+    limits = np.array([stopper.limits(1, {})[0] for stopper in stoppers])
+    stops = _stopper_epochs(stoppers[0], matrices, lengths, limits)
+    if policy.check_finite:
+        non_finite = _stopper_epochs(NonFiniteStopper(policy.metric), matrices, lengths, np.ones(1))
+        stops = _earliest(stops, non_finite)
+    return stops
+
+
+def _reads(policy: Policy) -> tuple[str, ...]:
+    """The metrics the policy's stoppers read (its own, a training metric, the non-finite guard's)."""
+    return tuple(dict.fromkeys((*policy.stopper(policy.candidates[0]).metrics, policy.metric)))
+
+
 def stop_epochs(policy: Policy, curves: CurveSet) -> np.ndarray:
     """``(n_curves, n_candidates)`` first stop epochs (from 1); 0 where the policy never fired.
 
     The live stopper of each candidate (:meth:`Policy.stopper`) gives its limit; they
     differ only in the tuned parameter, so the first computes the per-epoch scores once.
     """
-    stoppers = [policy.stopper(value) for value in policy.candidates]
-    # The fixed arguments make the scores, so one stopper computes them for every candidate.
-    limits = np.array([stopper.limits(1, {})[0] for stopper in stoppers])
-    stops = _stopper_epochs(stoppers[0], curves, limits)
-    if policy.check_finite:
-        stops = _earliest(stops, _first_non_finite(policy.metric, curves)[:, None])
-    return stops
+    return _policy_stops(policy, curves.matrices(_reads(policy)), curves.lengths)
 
 
 def earliest_stops(policy: Policy, num_epochs: int) -> np.ndarray:
     """``(n_candidates,)`` the earliest epoch at which each candidate can stop a curve of ``num_epochs``; 0: none.
 
     The candidates run, as the replay runs them, on extreme curves: one that gets worse
-    every epoch while the training metric stalls (the earliest stop of patience, GL, PQ
-    and UP), one at the best value a metric can take from the first epoch on (a
-    threshold's earliest stop), and one that is NaN throughout (a diverging
-    configuration, which a non-finite guard stops at once).
+    every epoch from almost nothing while any other metric it reads stalls (the earliest
+    stop of patience, GL, PQ and UP), one at the best value a float can take from the
+    first epoch on (a threshold's earliest stop), and one that is NaN throughout (a
+    diverging configuration, which a non-finite guard stops at once). The curves grow
+    from 1,024 epochs, doubling while a candidate has not stopped one, up to ``num_epochs``.
     """
-    epochs = np.arange(1, num_epochs + 1, dtype=float)
     sign = mode_sign(policy.mode)  # +1 where lower is better
-    extremes = {
-        "worsens": sign * 2.0 ** np.minimum(epochs, 1000.0),
-        "at_best": np.full(num_epochs, -sign * 1e300),
-        "non_finite": np.full(num_epochs, np.nan),
-    }
-    frame = pd.DataFrame(
-        {
-            "trial_id": np.repeat(list(extremes), num_epochs),
-            "epoch": np.tile(epochs.astype(int), len(extremes)),
-            policy.metric: np.concatenate(list(extremes.values())),
-        }
-    )
-    if policy.train_metric is not None and policy.train_metric != policy.metric:
-        frame[policy.train_metric] = 1.0
-    stops = stop_epochs(policy, CurveSet.from_frame(frame))
-    never = np.iinfo(np.int64).max
-    earliest = np.where(stops > 0, stops, never).min(axis=0)
-    return np.where(earliest == never, 0, earliest)
+    reads = _reads(policy)
+    length = min(num_epochs, 1024)
+    while True:
+        epochs = np.arange(1, length + 1, dtype=float)
+        extremes = np.stack(
+            [
+                sign * np.where(epochs == 1, np.finfo(float).tiny, epochs),  # worse every epoch
+                np.full(length, -sign * np.finfo(float).max),  # at its best throughout
+                np.full(length, np.nan),  # diverged
+            ]
+        )
+        matrices = {name: extremes if name == policy.metric else np.ones_like(extremes) for name in reads}
+        with np.errstate(over="ignore"):  # GL of the first "worse" epoch is about 1e308 times its first
+            stops = _policy_stops(policy, matrices, np.full(len(extremes), length))
+        never = np.iinfo(np.int64).max
+        earliest = np.where(stops > 0, stops, never).min(axis=0)
+        if (earliest < never).all() or length >= num_epochs:
+            return np.where(earliest == never, 0, earliest)
+        length = min(num_epochs, 2 * length)
 
 
 @dataclass(frozen=True)

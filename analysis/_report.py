@@ -147,7 +147,8 @@ def _unseen(analysis: Analysis) -> str:
         f"They cannot foresee a kind of configuration these curves do not contain: {odds}, and how much worse, "
         "these curves cannot say. A value that saved nothing here keeps an upper end of epochs saved that lets "
         "it stop, at the earliest epoch its rule can, as many new configurations as may lie beyond those seen "
-        "(that count's upper end at the interval's level). A value that cannot stop any curve before its "
+        "(that count's upper end at the interval's level), and its compute used likewise; its regret interval does "
+        "not include what those stops would cost. A value that cannot stop any curve before its "
         "budget ends (patience longer than the budget) is never chosen."
     )
 

@@ -662,6 +662,12 @@ def test_earliest_stops_bound_every_replayed_stop_and_say_what_cannot_fire():
         earliest = earliest_stops(policy, epochs)
         stops = stop_epochs(policy, curves)
         assert ((stops == 0) | ((earliest > 0) & (stops >= earliest))).all(), policy.name
+    # Extremes past the usual: GL of any alpha can fire at epoch 2, a threshold near the largest float at once,
+    # and long strips or patience beyond the first curves' 1,024 epochs are still found.
+    assert earliest_stops(Policy("gl", "m", "min", (100.0, 5000.0)), 10).tolist() == [2, 2]
+    assert earliest_stops(Policy("threshold", "m", "max", (1e299, 1e301)), 10).tolist() == [1, 1]
+    assert earliest_stops(Policy("up", "m", "min", (4.0,), settings={"strip": 300}), 2000).tolist() == [1500]
+    assert earliest_stops(Policy("patience", "m", "min", (3000.0,)), 10**6).tolist() == [3000]
     by_name = {p.name: p for p in baseline_policies("val_loss", "min", "train_loss")}
     # Keras' patience 0 stops a NaN curve at once; Prechelt's UP3 (strips of 5) needs 4 strips.
     assert earliest_stops(by_name["keras_default"], 12).tolist() == [1]
@@ -681,3 +687,21 @@ def test_a_value_that_cannot_fire_within_the_budget_is_never_recommended():
     for name in ("up", "prechelt_up3"):
         assert rows.loc[name, "choice"] == "cannot stop a curve before its epoch budget ends"
         assert np.isnan(rows.loc[name, "recommended"])
+
+
+def test_pq_reads_the_training_metric_its_settings_name():
+    rng = np.random.default_rng(0)
+    n, epochs = 12, 20
+    frame = pd.DataFrame(
+        {
+            "trial_id": np.repeat([f"t{i}" for i in range(n)], epochs),
+            "epoch": np.tile(np.arange(1, epochs + 1), n),
+            "val_error": rng.random(n * epochs),
+            "train_error": rng.random(n * epochs),
+            "test_accuracy": rng.random(n * epochs),
+        }
+    )
+    settings = {"pq": {"val_error": {"train_metric": "train_error"}}}
+    analysis = analyse(frame, metrics=[("val_error", "min")], families=["pq"], baselines=False, settings=settings)
+    assert analysis.recommendations["policy"].tolist() == ["pq"]
+    assert np.isfinite(analysis.recommendations["recommended"].iloc[0])

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -452,3 +453,22 @@ def test_recommend_notes_flag_values_that_are_valid_but_doubtful(files, capsys, 
     # Defaults say nothing.
     assert run_main(["recommend", str(files / "curves.csv"), "--out", str(files / "plain")]) == 0
     assert "note:" not in capsys.readouterr().err
+
+
+def test_a_whole_last_row_is_never_taken_for_a_cut_off_one(tmp_path):
+    import gzip
+
+    header = "trial_id,epoch,val_loss,note\n"
+    cases = {
+        "no_newline.csv": (header + "a,1,0.5,x\na,2,0.4,y").encode(),
+        "quoted_newline.csv": (header + 'a,1,0.5,x\na,2,0.4,"two\nlines"').encode(),
+        "crlf.csv": (header + "a,1,0.5,x\r\na,2,0.4,y").replace("\n", "\r\n").encode(),
+        "cr_only.csv": (header + "a,1,0.5,x\ra,2,0.4,y").replace("\n", "\r").encode(),
+        "packed.csv.gz": gzip.compress((header + "a,1,0.5,x\na,2,0.4,y\n").encode()),
+    }
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)  # no "cut off mid-row"
+            curves = load_curves(tmp_path / name)
+        assert curves["epoch"].tolist() == [1, 2], name

@@ -164,6 +164,7 @@ def test_a_value_that_never_fired_still_allows_for_configurations_unlike_those_s
             assert row["epochs_saved"] == 0.0
             # Patience 5 can stop no curve before epoch 5 (one that is NaN throughout).
             assert row["epochs_saved_high"] == pytest.approx(unseen_share(30, 30, 0.8) * (1 - 5 / 30))
+            assert row["compute_used_low"] == pytest.approx(1 - row["epochs_saved_high"])  # the same allowance
             new = replay_policy(
                 policy, CurveSet.from_frame(rare_plateau_search(30, 10_000 + repeat, 0.02)), "test_accuracy", "max"
             )

@@ -729,7 +729,9 @@ def analyse(
         )
     if split.n_cells and split.n_configs < 10:
         warnings.warn(
-            f"only {split.n_configs} configurations: the intervals are wide and each held-out group is small.",
+            f"only {split.n_configs} configurations: the per-curve intervals are wide, the best-model and "
+            "selected-model ones rest on the few best configurations (read them as rough), and each held-out group "
+            "is small.",
             stacklevel=2,
         )
     for needs, what in ((objective == "search", "the search objective"), (asha is not None, "replaying ASHA")):

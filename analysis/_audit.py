@@ -20,9 +20,24 @@ from analysis._policies import Policy
 from analysis._replay import CurveSet, replay_policy
 from analysis._search import realized_search
 
-__all__ = ["AUDIT_COLUMNS", "audit_table"]
+__all__ = ["AUDIT_COLUMNS", "SIDES", "audit_table"]
 
-AUDIT_COLUMNS = ["quantity", "predicted", "low", "high", "realized", "outside", "judged_on"]
+AUDIT_COLUMNS = ["quantity", "predicted", "low", "high", "realized", "outside", "side", "judged_on"]
+
+#: What the ``side`` column says of a realized value against its interval.
+SIDES = ("inside", "above", "below", "not comparable")
+
+
+def _for_size(point: float, low: float, high: float, observed: int | None, new: int, size: int) -> tuple[float, float]:
+    """An interval for a mean of ``new`` configurations, rescaled to one of ``size`` (normal theory).
+
+    The spread of a new search's mean over configurations goes as ``1/M + 1/N`` for M
+    observed and N new ones (:func:`analysis._intervals.predicted_means`).
+    """
+    if not observed or size == new or size < 1:
+        return low, high
+    scale = float(np.sqrt((1 / observed + 1 / size) / (1 / observed + 1 / new)))
+    return point - scale * (point - low), point + scale * (high - point)
 
 
 def _policy(block: Mapping[str, Any]) -> Policy:
@@ -63,6 +78,8 @@ def audit_table(curves: pd.DataFrame, metadata: Mapping[str, Any]) -> pd.DataFra
         # Audit trials run the policy without ASHA: compare them with its figures alone where recorded.
         recorded = block.get("audit_predicted") or block["predicted"]
         predicted = {str(k): [float(x) for x in v] for k, v in recorded.items()}
+        new_configs = int(block["new_configs"])
+        observed = int(block["observed_configs"]) if block.get("observed_configs") else None
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"the experiment's recorded prediction is unusable ({error})") from None
     in_audit = pd.to_numeric(curves["config_id"], errors="coerce").isin([int(c) for c in audited])
@@ -89,6 +106,19 @@ def audit_table(curves: pd.DataFrame, metadata: Mapping[str, Any]) -> pd.DataFra
     rows = []
     for name, (value, judged_on) in realized.items():
         point, low, high = predicted.get(name, [np.nan, np.nan, np.nan])
-        outside = bool(np.isfinite(low) and np.isfinite(high) and not low <= value <= high)
-        rows.append([name, point, low, high, value, outside, judged_on])
-    return pd.DataFrame(rows, columns=AUDIT_COLUMNS)
+        side = "inside"
+        if name in ("regret", "epochs_saved") and n_configs != new_configs:
+            # A mean over the audit's configurations: the interval for a search of that size.
+            low, high = _for_size(point, low, high, observed, new_configs, n_configs)
+            if observed:
+                judged_on += f" (interval for {n_configs} configurations)"
+        if name in ("best_regret", "selected_regret") and n_configs < new_configs:
+            # The best of a few configurations is not the best of the search the interval is for.
+            side = "not comparable"
+        elif np.isfinite(low) and np.isfinite(high) and not low <= value <= high:
+            side = "above" if value > high else "below"
+        rows.append([name, point, low, high, value, side in ("above", "below"), side, judged_on])
+    table = pd.DataFrame(rows, columns=AUDIT_COLUMNS)
+    table.attrs["fired"] = int((result.triggered[:, 0] & evaluable).sum())
+    table.attrs["audit_curves"] = int(evaluable.sum())
+    return table

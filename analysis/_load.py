@@ -231,7 +231,7 @@ def load_curves(source: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
             last = frame.iloc[-1]
             warnings.warn(
                 f"{path}: the last row (trial {last.get('trial_id', '?')}) is cut off mid-row ({cut_off} of "
-                f"{len(frame.columns)} fields); it is left out.",
+                f"{len(frame.columns)} fields); it is left out, so that trial ends an epoch early, as if cut short.",
                 stacklevel=2,
             )
             frame = frame.iloc[:-1]

@@ -149,7 +149,10 @@ def candidate_policies(
             continue
         candidates = tuple(float(v) for v in family.grid)
         if not candidates:
-            candidates = threshold_candidates(values[:, int(fixed.get("grace_period", 0)) :], mode, threshold_count)
+            # A grace period past every epoch leaves no value to draw from: the whole curves give candidates,
+            # and the rows say they cannot stop a curve before its budget ends.
+            graced = values[:, int(fixed.get("grace_period", 0)) :]
+            candidates = threshold_candidates(graced if graced.size else values, mode, threshold_count)
             if not candidates:
                 continue
         policies.append(Policy(name, metric, mode, candidates, train_metric=train_metric, settings=fixed))

@@ -585,7 +585,7 @@ def _policy_rows(
 
 
 def _check_numbers(values: pd.Series, what: str) -> None:
-    """Warns about values that are not numbers (read as missing); raises if none is a number."""
+    """Warns about values that are not numbers (read as NaN); raises if none is a number."""
     if pd.api.types.is_numeric_dtype(values):
         return
     numbers = pd.to_numeric(values, errors="coerce")
@@ -596,7 +596,8 @@ def _check_numbers(values: pd.Series, what: str) -> None:
     if numbers.isna().all():
         raise ValueError(f"{what} holds no numbers (e.g. {example!r}).")
     warnings.warn(
-        f"{what}: {int(text.sum())} of {len(values)} values are not numbers (e.g. {example!r}); they count as missing.",
+        f"{what}: {int(text.sum())} of {len(values)} values are not numbers (e.g. {example!r}); they are read as "
+        "NaN, where a non-finite guard stops a curve.",
         stacklevel=3,
     )
 

@@ -252,7 +252,7 @@ def relative_regret(at_stop: np.ndarray, reference: np.ndarray, target_sign: flo
     """``sign * (at_stop - reference) / |reference|`` (absolute when the reference is 0); inf if non-finite."""
     difference = target_sign * (at_stop - reference)
     scale = np.where(reference == 0, 1.0, np.abs(reference))
-    regret = difference / scale
+    regret = difference / scale + 0.0  # + 0.0: a stop at the reference is 0, never -0
     return np.where(np.isfinite(at_stop), regret, np.inf)
 
 

@@ -272,10 +272,14 @@ def _usage_section(analysis: Analysis, source: str) -> list[str]:
     recommendation = analysis.recommended()
     lines = ["", "## Use it in the next search", ""]
     if recommendation is None:
-        return [*lines, "No policy was chosen within the tolerance, so no `stoppers.yaml` is written."]
+        return [
+            *lines,
+            "No policy saves epochs within the tolerance (a value that never fires saves nothing), so no "
+            "`stoppers.yaml` is written.",
+        ]
     return [
         *lines,
-        f"`{STOPPERS_FILE}` in this folder holds {recommendation.row['description']} "
+        f'`{STOPPERS_FILE}` in this folder holds the policy "{recommendation.row["description"]}" '
         f"(`{recommendation.row['policy']}` on `{recommendation.row['metric']}`), behind a non-finite guard:",
         "",
         "```yaml",

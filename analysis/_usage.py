@@ -113,6 +113,7 @@ def prediction_block(analysis: Analysis, recommendation: Recommendation, source:
         "tolerance": float(analysis.tolerance),
         "interval": float(analysis.interval),
         "new_configs": int(analysis.new_configs),
+        "observed_configs": int(analysis.split.n_configs) if analysis.split is not None else None,
         "asha": analysis.asha.describe() if analysis.asha is not None else None,
         "predicted": {
             name: [float(row[name]), float(row[f"{name}_low"]), float(row[f"{name}_high"])] for name in PREDICTED

@@ -90,8 +90,43 @@ def test_audit_table_sets_the_realized_figures_beside_the_predicted_ones():
     assert table.loc["regret", "realized"] == pytest.approx(result.regret[result.evaluable[:, 0], 0].mean())
     others = recorded[~recorded["config_id"].isin(audited)]
     assert table.loc["compute_used", "realized"] == pytest.approx(len(others) / (15 * 2 * 30))
+    assert block["new_configs"] == 30 and block["observed_configs"] == 30
     for name in ("regret", "epochs_saved", "best_regret", "selected_regret", "compute_used"):
         row = table.loc[name]
-        assert row["predicted"] == pytest.approx(block["predicted"][name][0])
-        assert row["outside"] == (not row["low"] <= row["realized"] <= row["high"])
+        point, low, high = block["predicted"][name]
+        assert row["predicted"] == pytest.approx(point)
+        if name in ("regret", "epochs_saved"):
+            # A mean over the 5 audit configurations: the interval for 30 rescaled to 5.
+            scale = np.sqrt((1 / 30 + 1 / 5) / (1 / 30 + 1 / 30))
+            assert (row["low"], row["high"]) == pytest.approx(
+                (point - scale * (point - low), point + scale * (high - point))
+            )
+        if name in ("best_regret", "selected_regret"):
+            assert row["side"] == "not comparable" and not row["outside"]  # the best of 5 is not the best of 30
+        else:
+            inside = row["low"] <= row["realized"] <= row["high"]
+            assert row["outside"] == (not inside)
+            assert row["side"] == ("inside" if inside else "above" if row["realized"] > row["high"] else "below")
     assert audit_table(recorded, {"prediction": block, "audited_configs": []}) is None
+
+
+def test_an_audit_trial_that_ran_its_budget_is_recorded_as_completed_with_where_its_policy_would_have_stopped():
+    from tune_stop.reasons import StopReasonsCallback
+    from tune_stop.stoppers import AnyStopper
+
+    history = [0.5, 0.4, 0.45, 0.46, 0.47, 0.3]
+    stopper = AnyStopper(NonFiniteStopper(["val_loss"]), AuditExempt(PatienceStopper("val_loss", "min", patience=2)))
+    callback = StopReasonsCallback(stopper, metric="val_loss")
+    rows = {}
+    for trial_id, audit in (("plain", False), ("audited", True)):
+        config = {"audit": audit, "max_epochs": len(history)}
+        for epoch, value in enumerate(history, 1):
+            result = {"epoch": epoch, "val_loss": value, "config": config}
+            if stopper(trial_id, result):
+                break
+        trial = SimpleNamespace(trial_id=trial_id, config=config, last_result=result)
+        rows[trial_id] = callback._classify(trial)  # type: ignore[arg-type]
+    assert (rows["plain"]["stop_reason"], rows["plain"]["stop_epoch"]) == ("patience", 4)
+    audited = rows["audited"]
+    assert (audited["stop_reason"], audited["stop_epoch"], audited["audit_stop_epoch"]) == ("completed", 6, 4)
+    assert "its policy would have stopped it at epoch 4" in audited["detail"]

@@ -367,8 +367,8 @@ def test_recommend_names_damaged_or_doubtful_curves_on_stderr(files, capsys):
     (files / "cut.csv").write_text(text[: text.rindex(",")])  # the last row loses its test_accuracy
     assert run_main(["recommend", str(files / "cut.csv"), "--out", str(files / "cut")]) == 0
     assert (
-        "cut.csv: the last row (trial t3) is cut off mid-row (4 of 5 fields); it is left out."
-        in capsys.readouterr().err
+        "cut.csv: the last row (trial t3) is cut off mid-row (4 of 5 fields); it is left out, so that trial ends "
+        "an epoch early, as if cut short." in capsys.readouterr().err
     )
     with pytest.warns(UserWarning, match="cut off mid-row"):
         kept = load_curves(files / "cut.csv")
@@ -379,7 +379,10 @@ def test_recommend_names_damaged_or_doubtful_curves_on_stderr(files, capsys):
     curves.to_csv(files / "word.csv", index=False)
     assert run_main(["recommend", str(files / "word.csv"), "--out", str(files / "word")]) == 0
     err = capsys.readouterr().err
-    assert "metric 'val_loss': 1 of 20 values are not numbers (e.g. 'n.a.'); they count as missing." in err
+    assert (
+        "metric 'val_loss': 1 of 20 values are not numbers (e.g. 'n.a.'); they are read as NaN, where a non-finite "
+        "guard stops a curve." in err
+    )
     curves = pd.read_csv(files / "curves.csv").drop(columns=["test_accuracy"])
     curves.to_csv(files / "untargeted.csv", index=False)
     assert run_main(["recommend", str(files / "untargeted.csv"), "--out", str(files / "untargeted")]) == 0
@@ -422,8 +425,10 @@ def test_the_audit_summary_explains_compute_below_a_prediction_that_assumed_no_a
             "realized": [0.02, 0.556],
             "judged_on": ["12 audit curves", "the 20 trials that ran under the policy"],
             "outside": [True, True],
+            "side": ["above", "below"],
         }
     )
+    table.attrs.update(fired=0, audit_curves=12)
     monkeypatch.setattr(analysis, "audit_table", lambda curves, metadata: table)
     monkeypatch.setattr(analysis, "load_experiment", lambda experiment: pd.DataFrame())
     block = {"interval": 0.8, "new_configs": 4, "asha": None}
@@ -433,9 +438,10 @@ def test_the_audit_summary_explains_compute_below_a_prediction_that_assumed_no_a
         cli._print_audit(tmp_path)
         printed = capsys.readouterr().out.splitlines()
         regret, compute = (next(line for line in printed if line.strip().startswith(q)) for q in ("regret", "compute"))
-        assert regret.endswith("OUTSIDE the interval")  # a regret outside its interval is flagged either way
+        assert regret.endswith("ABOVE the interval")  # a regret outside its interval is flagged either way
         assert compute.endswith("below the interval: ASHA cut trials the prediction did not assume") is explained
-        assert compute.endswith("OUTSIDE the interval") is not explained
+        assert compute.endswith("BELOW the interval") is not explained
+        assert "the policy fired on none of the 12 audit curves" in "\n".join(printed)
 
 
 @pytest.mark.parametrize(

@@ -58,7 +58,7 @@ def test_no_choice_within_the_tolerance_writes_no_stoppers_file_and_removes_an_o
     assert analysis.recommended() is None
     write_report(analysis, tmp_path, tolerance=0.0, source="synthetic")
     assert not (tmp_path / "stoppers.yaml").exists()
-    assert "No policy was chosen within the tolerance" in (tmp_path / "recommendations.md").read_text()
+    assert "No policy saves epochs within the tolerance" in (tmp_path / "recommendations.md").read_text()
 
 
 def test_a_file_without_a_stoppers_list_is_refused_naming_it(tmp_path):

@@ -388,12 +388,20 @@ def _print_audit(experiment: Path | str) -> None:
         )
     if len(audited) < int(block["new_configs"]):
         print(
-            f"  (the intervals are for a search of {block['new_configs']} configurations; figures realized on "
-            f"{count} vary more)"
+            f"  (the intervals are for a search of {block['new_configs']} configurations; the per-curve ones are "
+            f"rescaled to the audit's {count}, and its best and selected models, the best of {count}, are not "
+            "compared)"
+        )
+    if not table.attrs.get("fired"):
+        print(
+            f"  (the policy fired on none of the {table.attrs.get('audit_curves', 0)} audit curves: this audit "
+            "measures it only where it does nothing)"
         )
     for row in table.to_dict("records"):
-        flag = "  OUTSIDE the interval" if row["outside"] else ""
-        if unpredicted_asha and row["quantity"] == "compute_used" and row["realized"] < row["low"]:
+        flag = {"above": "  ABOVE the interval", "below": "  BELOW the interval", "not comparable": ""}.get(
+            row["side"], ""
+        )
+        if unpredicted_asha and row["quantity"] == "compute_used" and row["side"] == "below":
             flag = "  below the interval: ASHA cut trials the prediction did not assume"
         print(
             f"  {row['quantity']:<16} predicted {_points(row['predicted']):>6}% "
@@ -748,7 +756,10 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         f"{analysis.split.describe() if analysis.split is not None else 'nothing'}."
     )
     with pd.option_context("display.width", 250, "display.max_columns", 30):
-        print(analysis.recommendations[shown].round(4).to_string(index=False))
+        table = analysis.recommendations[shown].round(4)
+        numeric = table.select_dtypes("number").columns
+        table[numeric] = table[numeric] + 0.0  # no -0.0 where a regret rounds to nothing
+        print(table.to_string(index=False))
     ceiling = analysis.ceiling
     if ceiling is not None and ceiling.n_curves:
         print(
@@ -764,7 +775,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
             f"{recommendation.row['metric']}). Run it: tune-stop search SPACE --stoppers {out / 'stoppers.yaml'}"
         )
     else:
-        print("Recommended: nothing within the tolerance, so no stoppers.yaml (see recommendations.md).")
+        print("Recommended: no policy saves epochs within the tolerance, so no stoppers.yaml (see recommendations.md).")
     return EXIT_OK
 
 

@@ -136,6 +136,8 @@ class StopReasonsCallback(Callback):
         record = stop_record(trial.trial_id) if callable(stop_record) else None
         # After Tuner.restore, Tune calls its own unpickled copy of the stopper, not ours.
         record = record or last_stop_record(trial.trial_id)
+        if record is not None and is_audit(trial.config) and record.policy != "non_finite":
+            record = None  # the policy never stops an audit trial: this is where it would have (see _row)
         if record is not None:
             return self._row(trial, record.policy, record.epoch, record.metric, record.value, record.detail)
         max_epochs = trial.config.get(self.max_epochs_key)

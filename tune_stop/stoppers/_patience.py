@@ -235,7 +235,12 @@ class PatienceStopper(HistoryStopper):
         )
 
     def describe(self) -> str:
-        text = f"stop after {self.patience} epochs without improvement of {self.metric}"
+        # Keras' count: patience 0 and 1 both stop at the first epoch that does not improve.
+        text = (
+            f"stop after {self.patience} epochs without improvement of {self.metric}"
+            if self.patience > 1
+            else f"stop at the first epoch without improvement of {self.metric}"
+        )
         if self.min_delta:
             text += f" by more than {self.min_delta:g}"
         if self.baseline is not None:

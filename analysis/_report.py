@@ -63,6 +63,12 @@ def _value(value: Any) -> str:
     return "n/a" if not np.isfinite(value) else f"{value:.4g}"
 
 
+def _worse(regret: Any) -> str:
+    """``0.4% worse``, or ``0.3% better`` where stopping gave the better model."""
+    value = float(regret)
+    return f"{_percent(-value)} better" if _percent(value).startswith("-") else f"{_percent(value)} worse"
+
+
 def _within(share: Any, cells: Any) -> str:
     """``80% of 15``, or ``n/a`` where no cell was judged."""
     return f"{_share(share)} of {cells}" if cells else _share(share)
@@ -249,7 +255,7 @@ def markdown_report(analysis: Analysis, tolerance: float, source: str) -> str:
             search = ""
             if np.isfinite(float(baseline["best_regret"])):
                 search = (
-                    f"; best model {_percent(baseline['best_regret'])} worse for "
+                    f"; best model {_worse(baseline['best_regret'])} for "
                     f"{_percent(baseline['compute_used'])} of the compute"
                 )
             lines.append(f"  - baseline `{baseline['policy']}`: saves {saved} at {regret} regret{search}.")

@@ -28,16 +28,19 @@ AUDIT_COLUMNS = ["quantity", "predicted", "low", "high", "realized", "outside", 
 SIDES = ("inside", "above", "below", "not comparable")
 
 
-def _for_size(point: float, low: float, high: float, observed: int | None, new: int, size: int) -> tuple[float, float]:
+def _for_size(
+    point: float, low: float, high: float, observed: int | None, new: int, size: int, bounds: tuple[float, float]
+) -> tuple[float, float]:
     """An interval for a mean of ``new`` configurations, rescaled to one of ``size`` (normal theory).
 
     The spread of a new search's mean over configurations goes as ``1/M + 1/N`` for M
-    observed and N new ones (:func:`analysis._intervals.predicted_means`).
+    observed and N new ones (:func:`analysis._intervals.predicted_means`); the result
+    stays within ``bounds``, what the figure can be.
     """
     if not observed or size == new or size < 1:
         return low, high
     scale = float(np.sqrt((1 / observed + 1 / size) / (1 / observed + 1 / new)))
-    return point - scale * (point - low), point + scale * (high - point)
+    return max(point - scale * (point - low), bounds[0]), min(point + scale * (high - point), bounds[1])
 
 
 def _policy(block: Mapping[str, Any]) -> Policy:
@@ -108,10 +111,12 @@ def audit_table(curves: pd.DataFrame, metadata: Mapping[str, Any]) -> pd.DataFra
         point, low, high = predicted.get(name, [np.nan, np.nan, np.nan])
         side = "inside"
         if name in ("regret", "epochs_saved") and n_configs != new_configs:
-            # A mean over the audit's configurations: the interval for a search of that size.
-            low, high = _for_size(point, low, high, observed, new_configs, n_configs)
+            # A mean over the audit's configurations: the interval for a search of that size. Regret against
+            # the curve's best epoch is never negative; a share saved is at most 1.
+            bounds = (0.0, 1.0 if name == "epochs_saved" else np.inf)
+            low, high = _for_size(point, low, high, observed, new_configs, n_configs, bounds)
             if observed:
-                judged_on += f" (interval for {n_configs} configurations)"
+                judged_on += f" (interval for {n_configs} configuration{'s' if n_configs != 1 else ''})"
         if name in ("best_regret", "selected_regret") and n_configs < new_configs:
             # The best of a few configurations is not the best of the search the interval is for.
             side = "not comparable"

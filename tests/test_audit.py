@@ -108,6 +108,28 @@ def test_audit_table_sets_the_realized_figures_beside_the_predicted_ones():
             assert row["outside"] == (not inside)
             assert row["side"] == ("inside" if inside else "above" if row["realized"] > row["high"] else "below")
     assert audit_table(recorded, {"prediction": block, "audited_configs": []}) is None
+    # One audit configuration: the rescaled intervals are wide, but stay within what each figure can be.
+    alone = audit_table(searched(new, recommendation.policy, [0]), {"prediction": block, "audited_configs": [0]})
+    alone = alone.set_index("quantity")
+    assert (
+        alone.loc["regret", "low"] >= 0
+        and 0 <= alone.loc["epochs_saved", "low"] <= alone.loc["epochs_saved", "high"] <= 1
+    )
+    assert alone.loc["regret", "judged_on"].endswith("(interval for 1 configuration)")
+
+
+def test_an_interval_rescaled_to_a_smaller_audit_widens_as_1_over_m_plus_1_over_n_within_its_bounds():
+    from analysis._audit import _for_size
+
+    scale = np.sqrt((1 / 30 + 1 / 1) / (1 / 30 + 1 / 30))
+    low, high = _for_size(0.5, 0.4, 0.62, 30, 30, 1, (0.0, 1.0))
+    assert (low, high) == pytest.approx((0.5 - scale * 0.1, 0.5 + scale * 0.12))
+    # Past what a figure can be: clipped (a regret never below 0, a share never above 1).
+    assert _for_size(0.005, 0.003, 0.008, 30, 30, 1, (0.0, np.inf))[0] == 0.0
+    assert _for_size(0.9, 0.85, 0.95, 30, 30, 1, (0.0, 1.0))[1] == 1.0
+    # The size the interval was for, or no record of the observed configurations: as it was.
+    assert _for_size(0.5, 0.4, 0.62, 30, 30, 30, (0.0, 1.0)) == (0.4, 0.62)
+    assert _for_size(0.5, 0.4, 0.62, None, 30, 1, (0.0, 1.0)) == (0.4, 0.62)
 
 
 def test_an_audit_trial_that_ran_its_budget_is_recorded_as_completed_with_where_its_policy_would_have_stopped():

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from tune_stop.data import load_dataset, split_dataset
-from tune_stop.training import OPTIMIZERS, Objective, build_model, evaluate, train_epoch
+from tune_stop.training import OPTIMIZERS, Objective, build_model, epoch_metrics, train_epoch
 
 
 def one_thread() -> None:
@@ -56,18 +56,8 @@ class BareTrial:
         train_loss, train_accuracy = train_epoch(
             self.model, self.optimizer, self.objective, split.x_train, split.y_train, self.batch_size, self.generator
         )
-        val_loss, val_accuracy = evaluate(self.model, self.objective, split.x_val, split.y_val)
-        test_loss, test_accuracy = evaluate(self.model, self.objective, split.x_test, split.y_test)
         self.epoch += 1
-        return {
-            "epoch": self.epoch,
-            "train_loss": train_loss,
-            "val_loss": val_loss,
-            "train_accuracy": train_accuracy,
-            "val_accuracy": val_accuracy,
-            "test_loss": test_loss,
-            "test_accuracy": test_accuracy,
-        }
+        return {"epoch": self.epoch, **epoch_metrics(self.model, self.objective, split, train_loss, train_accuracy)}
 
     def save(self, folder: str) -> None:
         """The checkpoint Tune keeps at the end of a trial."""

@@ -7,11 +7,15 @@ search-overhead benchmark runs the same loop in a bare process pool.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-__all__ = ["OPTIMIZERS", "Objective", "Perceptron", "build_model", "evaluate", "train_epoch"]
+if TYPE_CHECKING:
+    from tune_stop.data import Split
+
+__all__ = ["OPTIMIZERS", "Objective", "Perceptron", "build_model", "epoch_metrics", "evaluate", "train_epoch"]
 
 OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 
@@ -99,3 +103,19 @@ def evaluate(model: nn.Module, objective: Objective, x: torch.Tensor, y: torch.T
     loss = float(objective.loss(output, y))
     accuracy = float((objective.predict(output) == y).float().mean())
     return loss, accuracy
+
+
+def epoch_metrics(
+    model: nn.Module, objective: Objective, split: Split, train_loss: float, train_accuracy: float
+) -> dict[str, float]:
+    """An epoch's reported metrics: its training figures, then the model evaluated on validation and test."""
+    val_loss, val_accuracy = evaluate(model, objective, split.x_val, split.y_val)
+    test_loss, test_accuracy = evaluate(model, objective, split.x_test, split.y_test)
+    return {
+        "train_loss": train_loss,
+        "val_loss": val_loss,
+        "train_accuracy": train_accuracy,
+        "val_accuracy": val_accuracy,
+        "test_loss": test_loss,
+        "test_accuracy": test_accuracy,
+    }

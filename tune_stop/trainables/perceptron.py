@@ -19,7 +19,7 @@ from tune_stop.trainables._common import (
     seed_everything,
     select_device,
 )
-from tune_stop.training import OPTIMIZERS, Objective, build_model, evaluate, train_epoch
+from tune_stop.training import OPTIMIZERS, Objective, build_model, epoch_metrics, train_epoch
 
 #: Every config key of :class:`PerceptronTrainable` with its default; ``{}`` works.
 PERCEPTRON_DEFAULTS: dict[str, Any] = {
@@ -123,16 +123,9 @@ class PerceptronTrainable(EpochTrainable):
         )
         self.epoch += 1
         inject_fault(self.settings, self.epoch, self.trial_id)
-        val_loss, val_accuracy = evaluate(self.model, self.objective, split.x_val, split.y_val)
-        test_loss, test_accuracy = evaluate(self.model, self.objective, split.x_test, split.y_test)
         return {
             "epoch": self.epoch,
-            "train_loss": train_loss,
-            "val_loss": val_loss,
-            "train_accuracy": train_accuracy,
-            "val_accuracy": val_accuracy,
-            "test_loss": test_loss,
-            "test_accuracy": test_accuracy,
+            **epoch_metrics(self.model, self.objective, split, train_loss, train_accuracy),
             "fold": float(self.settings["fold"]),
             "done": self.epoch >= int(self.settings["max_epochs"]),
         }

@@ -20,12 +20,10 @@ from analysis._policies import Policy
 from analysis._replay import CurveSet, replay_policy
 from analysis._search import realized_search
 
-__all__ = ["AUDIT_COLUMNS", "SIDES", "audit_table"]
+__all__ = ["AUDIT_COLUMNS", "audit_table"]
 
+#: ``side``: ``inside``, ``above`` or ``below`` the interval, or ``not comparable``.
 AUDIT_COLUMNS = ["quantity", "predicted", "low", "high", "realized", "outside", "side", "judged_on"]
-
-#: What the ``side`` column says of a realized value against its interval.
-SIDES = ("inside", "above", "below", "not comparable")
 
 
 def _for_size(

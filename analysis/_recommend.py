@@ -705,8 +705,9 @@ def analyse(
             )
     target_mode = target_mode or infer_mode(target)
     selection = selection or metrics[0]
-    roles = {name: role for name, role in [(selection[0], "selection metric"), (target, "target")]}
-    roles.update((m, "metric") for m, _ in metrics)  # a column is named once, by its first role
+    roles: dict[str, str] = {}  # each column checked once, named by its first role
+    for name, role in [*((m, "metric") for m, _ in metrics), (target, "target"), (selection[0], "selection metric")]:
+        roles.setdefault(name, role)
     for name, role in roles.items():
         if name not in columns:
             reported = ", ".join(c for c in columns if not c.startswith("config/") and not c.startswith("_"))

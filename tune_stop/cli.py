@@ -790,8 +790,7 @@ def _note_doubtful_flags(args: argparse.Namespace, objective: str, curves: pd.Da
         )
     if args.penalty is not None and objective != "tradeoff":
         notes.append(f"--penalty weighs only --objective tradeoff; it plays no part with --objective {objective}")
-    longest = int(curves.groupby("trial_id")["epoch"].max().max())
-    if args.grace_period is not None and args.grace_period >= longest:
+    if args.grace_period is not None and args.grace_period >= (longest := int(curves["epoch"].max())):
         notes.append(
             f"--grace-period {args.grace_period} leaves threshold and patience no epoch to fire on: the longest "
             f"curve has {longest}"

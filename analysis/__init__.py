@@ -19,7 +19,7 @@ from analysis._policies import Policy, baseline_policies, candidate_policies, th
 from analysis._recommend import CHOICES, OBJECTIVES, RECOMMENDATION_COLUMNS, Analysis, analyse, recommend
 from analysis._replay import CurveSet, PolicyReplay, replay, replay_policy, stop_epochs
 from analysis._report import markdown_report, write_report
-from analysis._split import Split, make_split
+from analysis._split import Split, make_split, search_splits
 
 __all__ = [
     "AUDIT_COLUMNS",
@@ -51,6 +51,7 @@ __all__ = [
     "replay",
     "replay_policy",
     "savings_ceiling",
+    "search_splits",
     "simulate_asha",
     "stop_epochs",
     "threshold_candidates",

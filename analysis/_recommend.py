@@ -28,12 +28,20 @@ from analysis._defaults import TRAIN_METRICS, default_metrics, default_target, i
 from analysis._intervals import config_sums, predicted_means, unseen_share
 from analysis._policies import Policy, baseline_policies, candidate_policies
 from analysis._replay import CurveSet, PolicyReplay, earliest_stops, replay_policy, stop_epochs
-from analysis._search import SEARCH_COLUMNS, SearchFigures, search_figures, time_per_epoch
-from analysis._split import Split, make_split
+from analysis._search import (
+    NOISE_EPOCHS,
+    SEARCH_COLUMNS,
+    SearchFigures,
+    best_model_noise,
+    search_figures,
+    time_per_epoch,
+)
+from analysis._split import Split, make_split, search_splits
 from tune_stop.stoppers import FAMILIES
 
 __all__ = [
     "CHOICES",
+    "HELD_OUT_SPLITS",
     "OBJECTIVES",
     "RECOMMENDATION_COLUMNS",
     "Analysis",
@@ -52,6 +60,8 @@ CHOICES = {
     "tradeoff": "best trade-off",
     "never": "never fires on these curves: saves nothing",
     "cannot": "cannot stop a curve before its epoch budget ends",
+    "held_out": "no value kept held-out searches' best and selected models within the tolerance: lowest regret",
+    "noise": "within the tolerance, not recommended: the best model moves more than that from epoch to epoch by chance",
     "none": "no evaluable curve",
     "fixed": "fixed (baseline)",
 }
@@ -73,6 +83,9 @@ RECOMMENDATION_COLUMNS = [
     "regret_vs_full",
     *SEARCH_COLUMNS,
     "search_configs",
+    "chosen_within",
+    "held_out_exceeded",
+    "held_out_splits",
     "selection",
     "trigger_rate",
     "cv_regret_mean",
@@ -94,6 +107,12 @@ RECOMMENDATION_COLUMNS = [
 
 #: Simulated new searches for the reported intervals, and for each cross-validation cell's choice.
 _DRAWS, _CV_DRAWS = 2000, 400
+
+#: The search objective's held-out check: splits of the configurations into a predicting and a new
+#: search, the simulated searches behind each split's choice, and the shares of the tolerance tried,
+#: loosest first.
+HELD_OUT_SPLITS, _SPLIT_DRAWS = 20, 200
+_TOLERANCE_SHARES = (1.0, 0.5, 0.25, 0.0)
 
 
 @dataclass(frozen=True)
@@ -130,19 +149,34 @@ def _estimate(
 
     ``budgets``: each curve's epoch budget; ``earliest``: per candidate, the earliest epoch
     it can stop any curve (:func:`analysis._replay.earliest_stops`, 0: never within the budget).
+    With ``draws`` 0 the intervals are NaN.
     """
-    evaluable = result.evaluable & mask[:, None]
+    rows = np.flatnonzero(mask)
+    evaluable, regrets, savings = result.evaluable[rows], result.regret[rows], result.epochs_saved[rows]
     count = evaluable.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        regret = np.where(evaluable, result.regret, 0.0).sum(axis=0) / count
-        saved = np.where(evaluable, result.epochs_saved, 0.0).sum(axis=0) / count
-        trigger = (evaluable & result.triggered).sum(axis=0) / count
-    rows = np.flatnonzero(mask)
-    # Both quantities from the same simulated searches: one resampling, twice the columns.
+        regret = np.where(evaluable, regrets, 0.0).sum(axis=0) / count
+        saved = np.where(evaluable, savings, 0.0).sum(axis=0) / count
+        trigger = (evaluable & result.triggered[rows]).sum(axis=0) / count
     n_candidates = evaluable.shape[1]
+    saved_nothing = (count > 0) & (np.where(evaluable, savings, 0.0).max(axis=0, initial=0.0) <= 0.0)
+    if not draws:  # the means alone (the search objective chooses by the search-level figures)
+        nan = np.full(n_candidates, np.nan)
+        return _Estimate(
+            n_evaluable=count,
+            regret=regret,
+            epochs_saved=saved,
+            trigger_rate=trigger,
+            regret_high=nan,
+            regret_low=nan,
+            epochs_saved_low=nan,
+            epochs_saved_high=nan,
+            can_fire=(earliest > 0) & (earliest < budgets.max()),
+        )
+    # Both quantities from the same simulated searches: one resampling, twice the columns.
     sums, counts = config_sums(
-        np.hstack([result.regret[rows], result.epochs_saved[rows]]),
-        np.hstack([evaluable[rows], evaluable[rows]]),
+        np.hstack([regrets, savings]),
+        np.hstack([evaluable, evaluable]),
         split.config_index[rows],
         split.n_configs,
     )
@@ -158,13 +192,13 @@ def _estimate(
     # A candidate that saved nothing on any curve here (it never fired, or only at the budget's
     # last epoch) resamples to exactly 0 saved, as if it never could. A new search may hold
     # configurations unlike every one seen (unseen_share); on each it may fire at its earliest.
-    saved_nothing = (count > 0) & (np.where(evaluable, result.epochs_saved, 0.0).max(axis=0) <= 0.0)
     if saved_nothing.any():
         observed = (counts[present][:, :n_candidates] > 0).sum(axis=0)
         share = np.array([unseen_share(int(m), new_configs, level) for m in observed[saved_nothing]])
+        curve_budgets = budgets[rows]
         most = np.array(
             [
-                np.mean(np.clip(1.0 - earliest[j] / budgets[evaluable[:, j]], 0.0, 1.0)) if earliest[j] else 0.0
+                np.mean(np.clip(1.0 - earliest[j] / curve_budgets[evaluable[:, j]], 0.0, 1.0)) if earliest[j] else 0.0
                 for j in np.flatnonzero(saved_nothing)
             ]
         )
@@ -255,6 +289,8 @@ class Analysis:
         selection: ``(metric, mode)`` by which the search-level figures select a configuration.
         asha: The ASHA replayed beside every policy, or None.
         alone: With ``asha``, the same analysis without it (the policies alone), else None.
+        best_model_noise: How much the best model moves from one epoch to the next by chance
+            (:func:`analysis._search.best_model_noise`; NaN without whole curves).
     """
 
     recommendations: pd.DataFrame
@@ -273,6 +309,7 @@ class Analysis:
     selection: tuple[str, str] = ("", "min")
     asha: AshaSpec | None = None
     alone: Analysis | None = None
+    best_model_noise: float = np.nan
 
     def recommended(self) -> Recommendation | None:
         """The one policy to run: the best of those chosen within the tolerance, or None if none was.
@@ -343,6 +380,8 @@ class _Options:
     selection: tuple[str, str]
     selection_values: np.ndarray = field(repr=False)
     seconds: np.ndarray | None = field(repr=False)
+    #: :attr:`Analysis.best_model_noise`.
+    noise: float = np.nan
 
 
 def _search(
@@ -374,12 +413,14 @@ def _search(
 
 
 def _cross_validate(
-    result: PolicyReplay, curves: CurveSet, split: Split, earliest: np.ndarray, options: _Options
+    result: PolicyReplay, curves: CurveSet, split: Split, earliest: np.ndarray, options: _Options, within: float
 ) -> list[dict[str, Any]]:
     """The choice rule run without each held-out cell, judged on the cell.
 
     In each cell the rule's intervals are for a search the size of the cell (its
-    configurations on one fold), the search it is then judged on.
+    configurations on one fold), the search it is then judged on. The rule chooses within
+    ``within`` (the tolerance the search objective's held-out check settled on, see
+    :func:`_held_out_tolerance`); the cell is judged against the user's tolerance.
     """
     rng = np.random.default_rng([options.seed, 1])
     records = []
@@ -394,7 +435,7 @@ def _cross_validate(
             new_configs=max(held_out_configs, 1),
             level=options.level,
             rng=rng,
-            draws=_CV_DRAWS,
+            draws=0 if options.objective == "search" else _CV_DRAWS,
         )
         by_search = options.objective == "search"
         trained = (
@@ -404,7 +445,7 @@ def _cross_validate(
             if by_search
             else None
         )
-        chosen, _ = choose_candidate(estimate, options.objective, options.tolerance, options.penalty, trained)
+        chosen, _ = choose_candidate(estimate, options.objective, within, options.penalty, trained)
         judged_search = (
             _search(result, curves, split, options, test, new_configs=1, rng=rng, draws=0) if by_search else None
         )
@@ -443,6 +484,72 @@ def _cross_validate(
             record["within_tolerance"] = worst <= options.tolerance if np.isfinite(worst) else np.nan
         records.append(record)
     return records
+
+
+@dataclass(frozen=True)
+class _HeldOut:
+    """The search objective's check of its own choice on searches it did not see.
+
+    Attributes:
+        tolerance: The tolerance the value is chosen within: the user's, or a share of it
+            (NaN when no share tried passed).
+        exceeded: At that tolerance, the share of splits whose new part's best or selected
+            model lost more than the user's tolerance (at the strictest share, when none passed).
+        splits: Splits judged (0: too few configurations to split).
+    """
+
+    tolerance: float
+    exceeded: float
+    splits: int
+
+
+def _held_out_tolerance(
+    result: PolicyReplay, curves: CurveSet, split: Split, earliest: np.ndarray, options: _Options
+) -> _HeldOut:
+    """The loosest share of the tolerance whose choice holds up on searches it did not see.
+
+    A value whose best-model interval ends within the tolerance was judged on the observed
+    configurations only, and a new search's best configuration is often better than all of
+    them (with chance N/(N+M)): a threshold that never reached the observed best ones can
+    stop that one early. So the rule is run as the user runs it, many times over: the
+    configurations are split into a predicting search and a new one (:func:`search_splits`),
+    a value is chosen on the first within a share of the tolerance, and the second says
+    whether its best or selected model lost more than the tolerance. The loosest share
+    (of :data:`_TOLERANCE_SHARES`) that exceeded it in at most the interval's upper tail
+    (``(1 - level) / 2``) of the splits is used.
+    """
+    rng = np.random.default_rng([options.seed, 3])
+    exceeded = []
+    for predicting, new in search_splits(split, options.new_configs, HELD_OUT_SPLITS, options.seed):
+        n_new = len(np.unique(split.config_index[new]))
+        estimate = _estimate(
+            result,
+            predicting,
+            split,
+            curves.budgets,
+            earliest,
+            new_configs=n_new,
+            level=options.level,
+            rng=rng,
+            draws=0,
+        )
+        trained = _search(result, curves, split, options, predicting, new_configs=n_new, rng=rng, draws=_SPLIT_DRAWS)
+        judged = _search(result, curves, split, options, new, new_configs=1, rng=rng, draws=0)
+        worst = np.fmax(judged["best_regret"], judged["selected_regret"])
+        row = []
+        for share in _TOLERANCE_SHARES:
+            chosen, how = choose_candidate(estimate, "search", share * options.tolerance, options.penalty, trained)
+            # A split where nothing qualifies runs no policy: it cannot cost the best model.
+            row.append(chosen is not None and how == "within" and not worst[chosen] <= options.tolerance)
+        exceeded.append(row)
+    if not exceeded:
+        return _HeldOut(options.tolerance, np.nan, 0)
+    rates = np.mean(exceeded, axis=0)
+    allowed = (1.0 - options.level) / 2.0
+    for share, rate in zip(_TOLERANCE_SHARES, rates, strict=True):
+        if rate <= allowed:
+            return _HeldOut(share * options.tolerance, float(rate), len(exceeded))
+    return _HeldOut(np.nan, float(rates[-1]), len(exceeded))
 
 
 def _policy_rows(
@@ -484,7 +591,23 @@ def _policy_rows(
         low = search["compute_used_low"]
         low[lowered] = np.fmin(low[lowered], 1.0 - estimate.epochs_saved_high[lowered])
     chosen, how = choose_candidate(estimate, options.objective, options.tolerance, options.penalty, search)
-    cells = _cross_validate(result, curves, split, earliest, options)
+    if (
+        options.objective == "search"
+        and kind == "recommended"
+        and how == "within"
+        and options.noise > options.tolerance
+    ):
+        how = "noise"  # the best model moves by more than the tolerance by chance alone
+    # The search objective's choice is checked on splits of these configurations (a value was chosen to check).
+    held_out = (
+        _held_out_tolerance(result, curves, split, earliest, options)
+        if options.objective == "search" and kind == "recommended" and how == "within"
+        else _HeldOut(options.tolerance, np.nan, 0)
+    )
+    if how == "within" and held_out.tolerance != options.tolerance:
+        chosen, how = choose_candidate(estimate, options.objective, held_out.tolerance, options.penalty, search)
+        how = "held_out" if np.isnan(held_out.tolerance) or how == "fallback" else how
+    cells = _cross_validate(result, curves, split, earliest, options, held_out.tolerance)
     judged = [cell for cell in cells if cell["n_evaluable"] > 0 and not np.isnan(cell["within_tolerance"])]
     n_judged = sum(cell["n_evaluable"] for cell in judged)
     has_target = np.isfinite(result.target_best)
@@ -515,6 +638,9 @@ def _policy_rows(
         "regret_vs_full": regret_vs_full,
         **{name: at(search[name]) for name in SEARCH_COLUMNS},
         "search_configs": search.n_configs,
+        "chosen_within": held_out.tolerance,
+        "held_out_exceeded": held_out.exceeded,
+        "held_out_splits": held_out.splits,
         "selection": f"{options.selection[0]} ({options.selection[1]})",
         "trigger_rate": at(estimate.trigger_rate),
         "cv_regret_mean": sum(c["regret_sum"] for c in judged) / n_judged if n_judged else np.nan,
@@ -745,6 +871,15 @@ def analyse(
             )
     if asha is not None and asha.metric not in columns:
         raise ValueError(f"ASHA's metric {asha.metric!r} is not in the curves.")
+    noise = best_model_noise(curve_set, split.config_index, target, target_mode)
+    if objective == "search" and noise > tolerance:
+        warnings.warn(
+            f"the best model's {target} moves by {noise:.1%} from one epoch to the next by chance (what its folds "
+            f"disagree on over the last {NOISE_EPOCHS} epochs), more than the {tolerance:.1%} tolerance: within it "
+            "the best-model figures are noise, so no policy is recommended. Judge with a tolerance above that noise "
+            "(tune-stop recommend --tolerance), or a steadier target (more data folds, a larger evaluation set).",
+            stacklevel=2,
+        )
     options = _Options(
         objective,
         tolerance,
@@ -757,6 +892,7 @@ def analyse(
         (selection[0], selection[1]),
         curve_set.matrix(selection[0]),
         time_per_epoch(curve_set),
+        noise,
     )
 
     rows, candidate_rows, replays, cv_rows = [], [], [], []
@@ -828,6 +964,7 @@ def analyse(
         ceiling=savings_ceiling(curve_set, target, target_mode, tolerance),
         selection=options.selection,
         asha=asha,
+        best_model_noise=noise,
     )
 
 

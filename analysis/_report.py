@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 from analysis._intervals import unseen_chance
-from analysis._recommend import Analysis
-from analysis._search import TOP_SHARE
+from analysis._recommend import CHOICES, HELD_OUT_SPLITS, Analysis
+from analysis._search import NOISE_EPOCHS, TOP_SHARE
 from analysis._usage import STOPPERS_FILE, peer_arguments, stoppers_yaml, tuner_code
 
 __all__ = ["atomic_write", "markdown_report", "write_report"]
@@ -116,7 +116,8 @@ def _explanation(analysis: Analysis, tolerance: float) -> list[str]:
         "best-model and selected-model intervals are narrower than stated**: on independent searches they held "
         "less often than their level (`python -m benchmarks.calibration`; the README gives the count), because "
         "the best of a new search depends on top configurations these curves never saw. Read their upper ends "
-        "as optimistic; the compute-used intervals held at least as often as stated.",
+        "as optimistic; the compute-used intervals held at least as often as stated."
+        + _noise_sentence(analysis, tolerance),
         "",
         *(
             [
@@ -136,6 +137,24 @@ def _explanation(analysis: Analysis, tolerance: float) -> list[str]:
         "judged on the held-out ones; *held-out regret* and *held-out saved* pool those judgements, and *within "
         "tolerance* is the share of cells whose held-out mean regret stayed within the tolerance.",
     ]
+
+
+def _noise_sentence(analysis: Analysis, tolerance: float) -> str:
+    """How much the best model moves by chance from one epoch to the next, against the tolerance."""
+    noise = analysis.best_model_noise
+    if not np.isfinite(noise):
+        return ""
+    verdict = (
+        f", more than the {_percent(tolerance)} tolerance: within it the best-model figures are noise, and no "
+        "policy is recommended"
+        if noise > tolerance
+        else f", within the {_percent(tolerance)} tolerance"
+    )
+    return (
+        f" **Noise floor**: from one epoch to the next, the best model here moves by {_percent(noise)} by chance "
+        f"(what the folds of the best configurations disagree on that one epoch gains, over the last "
+        f"{NOISE_EPOCHS} epochs){verdict}."
+    )
 
 
 def _unseen(analysis: Analysis) -> str:
@@ -171,7 +190,16 @@ def _choice_rule(objective: str, tolerance: float) -> str:
             "**Choice** (`--objective search`): the value that uses the least compute while the upper ends of its "
             f"best-model and selected-model regret intervals both stay within the {_percent(tolerance)} tolerance "
             "(ties: lower regret, then the more conservative value); if none does, the lowest of the two regrets, "
-            "and the row says so."
+            "and the row says so. **Checked on searches it did not see**: those intervals rest on the "
+            "configurations seen, and a new search's best configuration is often better than all of them, where a "
+            "value that never touched the observed best can stop it early. So the rule is run as you run it, "
+            f"{HELD_OUT_SPLITS} times: the configurations are split at random into a predicting search and a new "
+            "one (sized as these curves against the next search), a value is chosen on the first, and the second "
+            f"says whether its best or selected model lost more than {_percent(tolerance)}. Where that happened in "
+            "more than the intervals' upper tail of the splits, the value is chosen within a smaller share of the "
+            "tolerance (1/2, 1/4, then 0: only values that never cost the best model here) that passed the check; "
+            "where none passed, nothing is recommended (*chosen within* and *held out over* in "
+            "`recommendations.csv`)."
         )
     return (
         "**Choice** (`--objective tolerance`): the value that saves the most epochs while the upper end of its "
@@ -225,7 +253,7 @@ def markdown_report(analysis: Analysis, tolerance: float, source: str) -> str:
             )
         else:
             tuned = tuned.assign(_regret=tuned["regret"], _high=tuned["regret_high"], _saved=tuned["epochs_saved"])
-        within = tuned[tuned["_high"] <= tolerance]
+        within = tuned[tuned["choice"] == CHOICES["within"]]
         if analysis.objective == "tradeoff":
             best = tuned.sort_values(["epochs_saved", "regret"], ascending=[False, True]).iloc[0]
             verdict = ""
@@ -239,6 +267,18 @@ def markdown_report(analysis: Analysis, tolerance: float, source: str) -> str:
                 f" No policy's {judged} stayed within the {_percent(tolerance)} tolerance, so this is the "
                 "policy with the lowest regret, not a recommendation within the tolerance."
             )
+            if (tuned["choice"] == CHOICES["noise"]).any():
+                verdict = (
+                    f" Nothing is recommended: the best model moves by {_percent(analysis.best_model_noise)} from "
+                    f"one epoch to the next by chance, more than the {_percent(tolerance)} tolerance, so this is the "
+                    "policy with the lowest regret, for comparison only."
+                )
+            elif (tuned["choice"] == CHOICES["held_out"]).any():
+                verdict = (
+                    f" Nothing is recommended: the values whose intervals stayed within the {_percent(tolerance)} "
+                    "tolerance cost held-out searches' best or selected model more than that too often (the check on "
+                    "held-out splits), so this is the policy with the lowest regret, for comparison only."
+                )
         lines.append(
             f"- `{metric}`: {best['description']}. In a new search of {_configurations(analysis.new_configs)} this "
             f"is predicted to save {_range(best['epochs_saved'], best['epochs_saved_low'], best['epochs_saved_high'])} "
@@ -247,6 +287,7 @@ def markdown_report(analysis: Analysis, tolerance: float, source: str) -> str:
             "curves here. "
             f"Held out, the same rule stayed within the tolerance in {_share(best['cv_within_tolerance'])} of "
             f"{best['cv_cells']} cells{_cell_size(analysis)}.{verdict}{_search_sentence(best, analysis.selection[0])}"
+            f"{_held_out_sentence(group, tolerance)}"
         )
         baselines = group[(group["kind"] == "baseline") & group["regret"].notna()]
         for baseline in baselines.to_dict("records"):
@@ -313,6 +354,29 @@ def _search_sentence(row: pd.Series, selection: str) -> str:
         f"{_range(row['selected_regret'], row['selected_regret_low'], row['selected_regret_high'])} worse, "
         f"for {_range(row['compute_used'], row['compute_used_low'], row['compute_used_high'])} of the compute; "
         f"on the top 10% of configurations the mean regret is {_percent(row['top_decile_regret'])}."
+    )
+
+
+def _held_out_sentence(group: pd.DataFrame, tolerance: float) -> str:
+    """What the search objective's check on unseen searches changed for this metric's policies, if anything."""
+    tuned = group[(group["kind"] == "recommended") & (group["held_out_splits"] > 0)]
+    stricter = tuned[(tuned["chosen_within"] < tolerance) & (tuned["choice"] == CHOICES["within"])]
+    refused = tuned[tuned["choice"] == CHOICES["held_out"]]
+    parts = []
+    if not stricter.empty:
+        listed = ", ".join(
+            f"{row['policy']} within {100 * row['chosen_within']:.2g}%" for _, row in stricter.iterrows()
+        )
+        parts.append(f"chose {listed}")
+    if not refused.empty:
+        parts.append(f"left {', '.join(refused['policy'])} without a value")
+    if not parts:
+        return ""
+    splits = int(tuned["held_out_splits"].iloc[0])
+    return (
+        f" The check on {splits} splits into a predicting and a new search {' and '.join(parts)}: choosing within "
+        f"the whole {_percent(tolerance)} cost the new part's best or selected model more than {_percent(tolerance)} "
+        "too often."
     )
 
 

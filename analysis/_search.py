@@ -30,7 +30,15 @@ from scipy import sparse
 from analysis._intervals import new_search_weights, small_sample_widening
 from analysis._replay import CurveSet, PolicyReplay, relative_regret
 
-__all__ = ["SEARCH_COLUMNS", "TOP_SHARE", "SearchFigures", "realized_search", "search_figures", "time_per_epoch"]
+__all__ = [
+    "SEARCH_COLUMNS",
+    "TOP_SHARE",
+    "SearchFigures",
+    "best_model_noise",
+    "realized_search",
+    "search_figures",
+    "time_per_epoch",
+]
 
 #: Per-candidate figures of :class:`SearchFigures`, in the order the tables show them.
 SEARCH_COLUMNS = (
@@ -46,6 +54,9 @@ SEARCH_COLUMNS = (
     "compute_used_seconds",
     "top_decile_regret",
 )
+
+#: Epochs at the end of the curves whose gains :func:`best_model_noise` reads.
+NOISE_EPOCHS = 5
 
 #: Elements of one block of simulated searches (draws x configurations x candidates), to bound memory.
 _BLOCK_ELEMENTS = 4_000_000
@@ -107,7 +118,17 @@ class _Ranked:
     @classmethod
     def of(cls, values: np.ndarray, k: int) -> _Ranked:
         ranked = np.where(np.isnan(values), np.inf, values)
-        return cls(values, ranked, np.argsort(ranked, axis=0, kind="stable")[:k])
+        n_configs = len(ranked)
+        if 4 * k >= n_configs:
+            return cls(values, ranked, np.argsort(ranked, axis=0, kind="stable")[:k])
+        # The k lowest of a long column: partition, then sort the few at or below the k-th value,
+        # ties in configuration order as a stable sort of the whole column would have them.
+        order = np.empty((k, ranked.shape[1]), dtype=np.int64)
+        kth = np.partition(ranked, k - 1, axis=0)[k - 1]
+        for column in range(ranked.shape[1]):
+            lowest = np.flatnonzero(ranked[:, column] <= kth[column])
+            order[:, column] = lowest[np.argsort(ranked[lowest, column], kind="stable")[:k]]
+        return cls(values, ranked, order)
 
     def lowest(self, drawn: np.ndarray, present: np.ndarray) -> np.ndarray:
         """``(draws, n_candidates)`` index of the configuration with the lowest score among each draw's.
@@ -219,6 +240,8 @@ def search_figures(
     # n the most distinct configurations it can hold: N drawn from a population of top_size.
     top_size = _top_population(n_configs)
     k = min(n_configs, int(np.ceil(30 * n_configs / max(1, min(new_configs, top_size)))))
+    if n_configs < 2 or draws == 0:
+        k = 1  # only the whole search's best is looked for
     ranked_score, ranked_choice = _Ranked.of(score, k), _Ranked.of(choice, k)
     everything = np.arange(n_configs)[None, :]
     best, selected = _figures_of(
@@ -297,6 +320,42 @@ def _top_population(n_configs: int) -> int:
     best-model interval's coverage rose from 60% to 73% at 80%.
     """
     return max(2, min(n_configs, int(np.ceil(n_configs ** (2.0 / 3.0)))))
+
+
+def best_model_noise(curves: CurveSet, config_index: np.ndarray, target: str, target_mode: str) -> float:
+    """How much the best model of the search moves by chance when it trains one epoch more or less.
+
+    A configuration's data folds share its hyperparameters, so they share the trend of its
+    curve; what one more epoch gains differs between them by chance alone. Over the last
+    :data:`NOISE_EPOCHS` epochs of the best configurations (the best :data:`TOP_SHARE` by
+    the fold-mean target at the budget), the variance across folds of one epoch's gain,
+    divided by the number of folds, is that of the fold-mean score's move: its square
+    root, relative to the best score, is a floor under any tolerance on the best model,
+    which a policy that stops one epoch earlier may cross by luck alone. NaN unless every
+    curve ran its whole budget of more than :data:`NOISE_EPOCHS` epochs and the best
+    configurations have two folds or more.
+    """
+    if not len(config_index) or not curves.complete.all() or curves.lengths.min() <= NOISE_EPOCHS:
+        return np.nan
+    values = curves.matrix(target)
+    sign = 1.0 if target_mode == "min" else -1.0
+    configs, local = np.unique(config_index, return_inverse=True)
+    last = values[np.arange(len(values)), curves.lengths - 1]
+    score = np.bincount(local, weights=last) / np.bincount(local)
+    ranked = np.argsort(np.where(np.isnan(score), np.inf, sign * score), kind="stable")
+    variances, folds = [], []
+    for config in ranked[: max(1, int(np.ceil(TOP_SHARE * len(configs))))]:
+        members = np.flatnonzero(local == config)
+        if len(members) < 2:
+            continue
+        ends = curves.lengths[members] - 1
+        gains = [values[members, ends - back] - values[members, ends - back - 1] for back in range(NOISE_EPOCHS)]
+        variances += [np.var(gain, ddof=1) for gain in gains]
+        folds.append(len(members))
+    if not variances:
+        return np.nan
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return float(np.sqrt(np.mean(variances) / np.mean(folds)) / abs(score[ranked[0]]))
 
 
 def realized_search(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Split", "make_split"]
+__all__ = ["Split", "make_split", "search_splits"]
 
 
 @dataclass(frozen=True)
@@ -101,3 +101,25 @@ def make_split(config_ids: np.ndarray, folds: np.ndarray, *, max_groups: int = 5
         fold=fold_index,
         n_folds=int(fold_index.max()) + 1 if len(fold_index) else 0,
     )
+
+
+def search_splits(split: Split, new_configs: int, count: int, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``(predicting, new)`` curve masks of ``count`` random splits of the configurations into two searches.
+
+    The M configurations are split as M : N (``new_configs``), so that the new part holds
+    a configuration better than every predicting one about as often as the user's next
+    search of N does (N/(N+M)). Every curve of a configuration goes with it. Nothing is
+    yielded when either part would be too small to judge (under 2 predicting
+    configurations or under 1 new).
+    """
+    n_configs = split.n_configs
+    n_new = round(n_configs * new_configs / (n_configs + new_configs))
+    n_new = min(max(n_new, 1), n_configs - 2)
+    if n_new < 1:
+        return
+    rng = np.random.default_rng([seed, 4])
+    for _ in range(count):
+        new = np.zeros(n_configs, dtype=bool)
+        new[rng.choice(n_configs, size=n_new, replace=False)] = True
+        held_out = new[split.config_index]
+        yield ~held_out, held_out

@@ -39,7 +39,12 @@ def measure(num_curves: int, num_epochs: int) -> dict[str, Any]:
     del frame
     started = time.perf_counter()
     analysis = analyse(
-        curves, metrics=[("val_loss", "min")], families=("threshold",), threshold_count=CANDIDATES, baselines=False
+        curves,
+        metrics=[("val_loss", "min")],
+        families=("threshold",),
+        threshold_count=CANDIDATES,
+        baselines=False,
+        objective="search",
     )
     analyse_s = time.perf_counter() - started
     row = analysis.recommendations.iloc[0]

@@ -16,7 +16,10 @@ share of full training. Goals: best model within the 1% tolerance; at least 2x l
 compute than FIFO on mlp-digits and gan-digits; ahead of ASHA alone on compute at
 equal best-model quality; and at least 80% of the hindsight ceiling on compute saved
 (:func:`analysis._ceiling.search_ceiling`: the least compute that keeps the best model
-within the tolerance, chosen knowing every curve).
+within the tolerance, chosen knowing every curve). Beside them, each space's noise floor:
+how much the best model of each search moves from one epoch to the next by chance
+(:func:`analysis._search.best_model_noise`); a tolerance below it cannot be met
+knowingly by any policy.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from analysis import (
     stop_epochs,
 )
 from analysis._ceiling import search_ceiling
-from analysis._search import realized_search
+from analysis._search import best_model_noise, realized_search
 from benchmarks.calibration import SIZES, record
 from search_spaces import load_space
 
@@ -119,6 +122,29 @@ def compare(space_name: str, searches: list[pd.DataFrame], size: str) -> list[di
                 "note": note,
             }
         )
+    noise = [
+        best_model_noise(curves, np.unique(curves.config_ids.astype(str), return_inverse=True)[1], target, mode)
+        for curves in (CurveSet.from_frame(search) for search in searches)
+    ]
+    table.append(
+        {
+            "benchmark": f"search level: {space_name}: noise floor",
+            "size": size,
+            "seconds": np.nan,
+            "baseline_s": np.nan,
+            "ratio": max(noise),
+            "note": (
+                "the best model moves by " + " / ".join(f"{value:.1%}" for value in noise) + " (seed 0 / seed 1) "
+                "from one epoch to the next by chance; "
+                + (
+                    f"the {TOLERANCE:.0%} tolerance is below that: within it, no policy can be told to keep the "
+                    "best model"
+                    if max(noise) > TOLERANCE
+                    else f"the {TOLERANCE:.0%} tolerance is above it"
+                )
+            ),
+        }
+    )
     table.append(
         {
             "benchmark": f"search level: {space_name}: policies recommended",

@@ -380,7 +380,7 @@ def test_calibrate_runs_the_whole_loop_and_continues_after_an_interrupt(ray_sess
         "--num-samples",
         "7",
         "--max-epochs",
-        "6",
+        "10",
     ]
     argv += ["--quiet", "--storage-path", str(tmp_path), "--name", "loop"]
     assert main(argv) == 0
@@ -389,7 +389,7 @@ def test_calibrate_runs_the_whole_loop_and_continues_after_an_interrupt(ray_sess
         assert line in printed
     assert "Best model found: val_loss" in printed
     calibration = load_experiment(tmp_path / "loop-calibration")
-    assert (calibration.groupby("trial_id")["epoch"].max() == 6).all() and calibration["trial_id"].nunique() == 12
+    assert (calibration.groupby("trial_id")["epoch"].max() == 10).all() and calibration["trial_id"].nunique() == 12
     assert (tmp_path / "loop-recommendation" / "recommendations.md").is_file()
     search = load_experiment(tmp_path / "loop")
     assert search["trial_id"].nunique() == 9  # the other 3 samples x 3 folds
@@ -405,8 +405,8 @@ def test_calibrate_runs_the_whole_loop_and_continues_after_an_interrupt(ray_sess
     curves = CurveSet.from_frame(search)
     fires = stop_epochs(policy, curves)[:, 0]
     audit = np.isin(curves.config_ids.astype(int), recorded["audited_configs"])
-    assert (curves.lengths[audit] == 6).all()
-    assert np.array_equal(np.where(fires[~audit] > 0, fires[~audit], 6), curves.lengths[~audit])
+    assert (curves.lengths[audit] == 10).all()
+    assert np.array_equal(np.where(fires[~audit] > 0, fires[~audit], 10), curves.lengths[~audit])
     reasons = load_stop_reasons(tmp_path / "loop").set_index("trial_id").loc[curves.trial_ids]
     recorded_audit = pd.to_numeric(reasons["audit_stop_epoch"], errors="coerce").fillna(0).astype(int).to_numpy()
     assert np.array_equal(recorded_audit[audit], fires[audit])

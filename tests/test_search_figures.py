@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 
 from analysis import CurveSet, Policy, analyse, make_split, replay_policy
 from analysis._recommend import _Estimate, choose_candidate
-from analysis._search import SearchFigures, search_figures, time_per_epoch
+from analysis._search import SearchFigures, realized_search, search_figures, time_per_epoch
 from tests.test_intervals import synthetic_search
 
 #: Per configuration and fold: test accuracy and validation loss at epochs 1-4 (budget 4).
@@ -310,3 +311,184 @@ def test_recommend_warns_when_most_curves_were_cut_short():
     cut = frame[frame["epoch"] <= 2]  # every curve ended at epoch 2 of its 4
     with pytest.warns(UserWarning, match=r"6 of 6 curves were cut short .* --full-curves, or run the whole loop"):
         analyse(cut, metrics=[("val_loss", "min")], families=("threshold",))
+
+
+def test_search_splits_are_sized_as_the_next_search_and_keep_configurations_whole():
+    from analysis import search_splits
+
+    curves = CurveSet.from_frame(synthetic_search(12, seed=0))
+    split = make_split(curves.config_ids, curves.folds)
+    parts = list(search_splits(split, new_configs=6, count=5, seed=1))
+    assert len(parts) == 5
+    for predicting, new in parts:
+        assert not (predicting & new).any() and (predicting | new).all()
+        assert len(np.unique(split.config_index[new])) == 4  # 12 * 6 / (12 + 6)
+        # Every curve of a configuration goes with it.
+        assert not np.intersect1d(split.config_index[new], split.config_index[predicting]).size
+    assert len({tuple(new) for _, new in parts}) > 1
+    again = list(search_splits(split, new_configs=6, count=5, seed=1))
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(parts, again, strict=True))
+    tiny = CurveSet.from_frame(synthetic_search(2, seed=0))
+    assert not list(search_splits(make_split(tiny.config_ids, tiny.folds), new_configs=2, count=5, seed=1))
+
+
+def record_search(num_configs: int, seed: int, epochs: int = 30) -> pd.DataFrame:
+    """Curves that fall to a floor that varies by configuration, accuracy mirroring the loss.
+
+    A ``val_loss`` threshold stops exactly the configurations whose floor lies below it,
+    the best ones, so a threshold safe for the best configuration seen stops a new search's
+    better one early: the case the search objective's held-out check exists for.
+    """
+    rng = np.random.default_rng(seed)
+    t = np.arange(1, epochs + 1)
+    parts = []
+    for config in range(num_configs):
+        floor, pace = rng.uniform(0.01, 0.2), rng.uniform(2, 6)
+        for fold in range(2):
+            loss = floor + (0.5 - floor) * np.exp(-t / pace) + rng.normal(0, 0.0005, epochs)
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "trial_id": f"s{seed}-c{config}-f{fold}",
+                        "config_id": f"c{config}",
+                        "fold": fold,
+                        "epoch": t,
+                        "val_loss": loss,
+                        "test_accuracy": 1 - 4 * loss,
+                        "config/max_epochs": epochs,
+                    }
+                )
+            )
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_the_held_out_check_refuses_values_that_would_cost_a_new_search_its_best_model():
+    """Without the check, the value within the tolerance lost more than 1% on the best or selected
+    model of 25 of 60 new searches from the same population; with it, 5 of the 6 searches get no
+    value and one a value chosen within 0.5%, which lost more than 1% in 4 of its 10 (4 of 60 in all)."""
+    from analysis import CHOICES
+
+    def exceeded(policy: Policy, value: float, seed: int) -> bool:
+        new = CurveSet.from_frame(record_search(30, seed))
+        realized = realized_search(
+            replay_policy(dataclasses.replace(policy, candidates=(value,)), new, "test_accuracy", "max"),
+            new,
+            "val_loss",
+            "min",
+            "max",
+        )
+        return max(realized["best_regret"], realized["selected_regret"]) > 0.01
+
+    unchecked, checked, refused = [], [], 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        for seed in range(6):
+            analysis = analyse(
+                record_search(30, seed),
+                metrics=[("val_loss", "min")],
+                families=("threshold",),
+                baselines=False,
+                objective="search",
+            )
+            row = analysis.recommendations.iloc[0]
+            assert row["held_out_splits"] == 20
+            table = analysis.candidates
+            within = table[np.fmax(table["best_regret_high"], table["selected_regret_high"]) <= 0.01]
+            policy = analysis.replays[0][0].policy
+            new_seeds = range(1000 + 50 * seed, 1010 + 50 * seed)
+            base = within.sort_values("compute_used", kind="stable").iloc[0]["value"]
+            unchecked += [exceeded(policy, base, s) for s in new_seeds]
+            if row["choice"] == CHOICES["held_out"]:
+                refused += 1
+                assert np.isnan(row["chosen_within"]) and analysis.recommended() is None
+                continue
+            assert row["choice"] == CHOICES["within"] and row["chosen_within"] < 0.01
+            checked += [exceeded(policy, row["recommended"], s) for s in new_seeds]
+    assert np.mean(unchecked) >= 0.3
+    assert refused >= 4
+    assert sum(checked) <= 0.1 * len(unchecked)
+
+
+def test_the_held_out_check_keeps_the_whole_tolerance_where_the_choice_holds_up():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        analysis = analyse(
+            synthetic_search(30, seed=3),
+            metrics=[("val_loss", "min")],
+            families=("patience",),
+            baselines=False,
+            objective="search",
+        )
+        per_curve = analyse(synthetic_search(30, seed=3), metrics=[("val_loss", "min")], families=("patience",))
+    row = analysis.recommendations.iloc[0]
+    assert row["chosen_within"] == 0.01 and row["held_out_exceeded"] <= 0.1 and row["held_out_splits"] == 20
+    assert row["choice"] == "within the tolerance"
+    # The per-curve objective runs no such check.
+    assert per_curve.recommendations["held_out_splits"].eq(0).all()
+
+
+def _two_configs(wiggle: float) -> pd.DataFrame:
+    """Configurations A and B (trailing A), 2 folds, 7 epochs: a steep shared climb, A's fold 1 off by +-``wiggle``."""
+    climb = np.sqrt(np.linspace(0.16, 1.0, 7))
+    rows = []
+    for config, fold, accuracy in (
+        ("A", 0, climb),
+        ("A", 1, climb + wiggle * (-1.0) ** np.arange(7)),
+        ("B", 0, climb - 0.2),
+        ("B", 1, climb - 0.2),
+    ):
+        for epoch in range(7):
+            rows.append(
+                {
+                    "trial_id": f"{config}{fold}",
+                    "config_id": config,
+                    "fold": fold,
+                    "epoch": epoch + 1,
+                    "test_accuracy": accuracy[epoch],
+                    "val_loss": 1 - accuracy[epoch],
+                    "config/max_epochs": 7,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_the_noise_floor_is_what_folds_disagree_on_not_the_trend_they_share():
+    from analysis._search import best_model_noise
+
+    def noise(frame: pd.DataFrame) -> float:
+        curves = CurveSet.from_frame(frame)
+        return best_model_noise(
+            curves, make_split(curves.config_ids, curves.folds).config_index, "test_accuracy", "max"
+        )
+
+    assert noise(_two_configs(0.0)) == pytest.approx(0.0, abs=1e-12)  # a steep climb both folds share is no noise
+    # One epoch's gains differ by +-0.02 between A's folds: variance 2 * 0.01^2, over 2 folds: 0.01, of A's
+    # last fold-mean score, 1.005.
+    assert noise(_two_configs(0.01)) == pytest.approx(0.01 / 1.005)
+    assert np.isnan(noise(_two_configs(0.01).query("epoch < 7 or trial_id != 'B0'")))  # a curve cut short
+    assert np.isnan(noise(_two_configs(0.01).query("fold == 0")))  # one fold: nothing to compare
+
+
+def test_a_best_model_that_moves_by_chance_beyond_the_tolerance_gets_no_recommendation(tmp_path):
+    from analysis import CHOICES, write_report
+
+    frame = synthetic_search(12, seed=4)
+    frame["test_accuracy"] += np.random.default_rng(0).normal(0, 0.03, len(frame))
+    options = {"metrics": [("val_loss", "min")], "families": ("patience",), "baselines": False, "objective": "search"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        steady = analyse(synthetic_search(12, seed=4), **options)
+    assert steady.best_model_noise < 0.01 and steady.recommendations.iloc[0]["choice"] != CHOICES["noise"]
+    with pytest.warns(
+        UserWarning, match=r"moves by \d+\.\d% from one epoch to the next by chance .* more than the 1\.0%"
+    ):
+        noisy = analyse(frame, tolerance=0.01, **options)
+    row = noisy.recommendations.iloc[0]
+    assert noisy.best_model_noise > 0.01
+    assert noisy.recommended() is None
+    # Its intervals end within 1%, and would have made it the choice.
+    assert max(row["best_regret_high"], row["selected_regret_high"]) <= 0.01 and row["choice"] == CHOICES["noise"]
+    write_report(noisy, tmp_path, tolerance=0.01, source="test")
+    text = (tmp_path / "recommendations.md").read_text()
+    assert f"the best model here moves by {100 * noisy.best_model_noise:.1f}% by chance" in text
+    assert "more than the 1.0% tolerance: within it the best-model figures are noise" in text

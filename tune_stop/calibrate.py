@@ -40,6 +40,10 @@ class CalibratedSearch:
         compute_with_calibration: The same counting the calibration's epochs too.
         asha_alone_high: The upper end of ASHA alone's best-model regret interval, when the
             space runs ASHA (why nothing may be within the tolerance beside it).
+        failed_check: Policies whose intervals ended within the tolerance but whose choice
+            failed the check on held-out splits of the calibration's configurations.
+        best_model_noise: How much the calibration's best model moves from one epoch to the
+            next by chance (above the tolerance, nothing is recommended).
     """
 
     calibration: SearchSummary
@@ -49,6 +53,8 @@ class CalibratedSearch:
     compute_used: float
     compute_with_calibration: float
     asha_alone_high: float | None = None
+    failed_check: tuple[str, ...] = ()
+    best_model_noise: float = float("nan")
 
 
 def _run_or_resume(space: SearchSpace, options: SearchOptions, overrides: Mapping[str, Any]) -> SearchSummary:
@@ -90,7 +96,7 @@ def calibrate_and_search(
     Raises:
         ValueError: For a calibration size the space cannot split.
     """
-    from analysis import AshaSpec, analyse, load_experiment, write_report
+    from analysis import CHOICES, AshaSpec, analyse, load_experiment, write_report
 
     total = space.num_samples
     if not 2 <= calibration_configs < total:
@@ -150,4 +156,8 @@ def calibrate_and_search(
         compute_used=trained / budget,
         compute_with_calibration=(trained + calibration_trained) / (budget + calibration_budget),
         asha_alone_high=float(alone["best_regret_high"].iloc[0]) if len(alone) else None,
+        best_model_noise=analysis.best_model_noise,
+        failed_check=tuple(
+            f"{row['policy']} on {row['metric']}" for _, row in table[table["choice"] == CHOICES["held_out"]].iterrows()
+        ),
     )

@@ -436,13 +436,26 @@ def _calibrated_search(args: argparse.Namespace, space: Any, options: Any, overr
         "Policy: "
         + (
             f"{result.recommended} (chosen by --objective search: the least compute keeping the best and "
-            "selected models within 1% of full training; recommendations.md says why)"
+            "selected models within 1% of full training, checked on held-out splits of the calibration's "
+            "configurations; recommendations.md says why)"
             if result.recommended
             else "none within the 1% tolerance, so the search ran the space's own stoppers"
             + (
                 f" (beside ASHA: ASHA alone's best-model regret reaches {result.asha_alone_high:.1%} at the upper "
                 "end of its interval)"
                 if result.asha_alone_high is not None
+                else ""
+            )
+            + (
+                f"; {', '.join(result.failed_check)} stayed within it on these configurations but cost the best "
+                "or selected model of held-out splits more than that too often"
+                if result.failed_check
+                else ""
+            )
+            + (
+                f"; the best model moves by {result.best_model_noise:.1%} from one epoch to the next by chance, "
+                "more than the tolerance"
+                if result.best_model_noise > 0.01
                 else ""
             )
         )

@@ -606,7 +606,8 @@ def _policy_rows(
     )
     if how == "within" and held_out.tolerance != options.tolerance:
         chosen, how = choose_candidate(estimate, options.objective, held_out.tolerance, options.penalty, search)
-        how = "held_out" if np.isnan(held_out.tolerance) or how == "fallback" else how
+        # Nothing within the stricter share, or only a value that never fires here: the check refused.
+        how = how if how == "within" else "held_out"
     cells = _cross_validate(result, curves, split, earliest, options, held_out.tolerance)
     judged = [cell for cell in cells if cell["n_evaluable"] > 0 and not np.isnan(cell["within_tolerance"])]
     n_judged = sum(cell["n_evaluable"] for cell in judged)

@@ -144,9 +144,9 @@ def _noise_sentence(analysis: Analysis, tolerance: float) -> str:
     noise = analysis.best_model_noise
     if not np.isfinite(noise):
         return ""
+    refused = ", and the search objective recommends no policy" if analysis.objective == "search" else ""
     verdict = (
-        f", more than the {_percent(tolerance)} tolerance: within it the best-model figures are noise, and no "
-        "policy is recommended"
+        f", more than the {_percent(tolerance)} tolerance: within it the best-model figures are noise{refused}"
         if noise > tolerance
         else f", within the {_percent(tolerance)} tolerance"
     )
@@ -198,8 +198,8 @@ def _choice_rule(objective: str, tolerance: float) -> str:
             f"says whether its best or selected model lost more than {_percent(tolerance)}. Where that happened in "
             "more than the intervals' upper tail of the splits, the value is chosen within a smaller share of the "
             "tolerance (1/2, 1/4, then 0: only values that never cost the best model here) that passed the check; "
-            "where none passed, nothing is recommended (*chosen within* and *held out over* in "
-            "`recommendations.csv`)."
+            "where none passed, nothing is recommended (`chosen_within`, `held_out_exceeded` and "
+            "`held_out_splits` in `recommendations.csv`)."
         )
     return (
         "**Choice** (`--objective tolerance`): the value that saves the most epochs while the upper end of its "
@@ -268,10 +268,18 @@ def markdown_report(analysis: Analysis, tolerance: float, source: str) -> str:
                 "policy with the lowest regret, not a recommendation within the tolerance."
             )
             if (tuned["choice"] == CHOICES["noise"]).any():
+                noisy = tuned[tuned["choice"] == CHOICES["noise"]]
+                best = noisy.sort_values(["_saved", "_regret"], ascending=[False, True]).iloc[0]
                 verdict = (
                     f" Nothing is recommended: the best model moves by {_percent(analysis.best_model_noise)} from "
-                    f"one epoch to the next by chance, more than the {_percent(tolerance)} tolerance, so this is the "
-                    "policy with the lowest regret, for comparison only."
+                    f"one epoch to the next by chance, more than the {_percent(tolerance)} tolerance, so this value, "
+                    "the one chosen within the tolerance otherwise, is for comparison only."
+                )
+            elif (tuned["choice"] == CHOICES["never"]).any() and (tuned["_high"] <= tolerance).any():
+                verdict = (
+                    f" Within the {_percent(tolerance)} tolerance, only values that never fire on these curves "
+                    "remain, and they save nothing; so this is the policy with the lowest regret, for comparison "
+                    "only."
                 )
             elif (tuned["choice"] == CHOICES["held_out"]).any():
                 verdict = (

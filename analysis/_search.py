@@ -331,9 +331,9 @@ def best_model_noise(curves: CurveSet, config_index: np.ndarray, target: str, ta
     the fold-mean target at the budget), the variance across folds of one epoch's gain,
     divided by the number of folds, is that of the fold-mean score's move: its square
     root, relative to the best score, is a floor under any tolerance on the best model,
-    which a policy that stops one epoch earlier may cross by luck alone. NaN unless every
-    curve ran its whole budget of more than :data:`NOISE_EPOCHS` epochs and the best
-    configurations have two folds or more.
+    which a policy that stops one epoch earlier may cross by luck alone. Gains that are not
+    finite are left out. NaN unless every curve ran its whole budget of more than
+    :data:`NOISE_EPOCHS` epochs and the best configurations have two folds with finite gains.
     """
     if not len(config_index) or not curves.complete.all() or curves.lengths.min() <= NOISE_EPOCHS:
         return np.nan
@@ -346,16 +346,18 @@ def best_model_noise(curves: CurveSet, config_index: np.ndarray, target: str, ta
     variances, folds = [], []
     for config in ranked[: max(1, int(np.ceil(TOP_SHARE * len(configs))))]:
         members = np.flatnonzero(local == config)
-        if len(members) < 2:
-            continue
         ends = curves.lengths[members] - 1
-        gains = [values[members, ends - back] - values[members, ends - back - 1] for back in range(NOISE_EPOCHS)]
-        variances += [np.var(gain, ddof=1) for gain in gains]
-        folds.append(len(members))
-    if not variances:
+        for back in range(NOISE_EPOCHS):
+            gain = values[members, ends - back] - values[members, ends - back - 1]
+            gain = gain[np.isfinite(gain)]  # a fold whose target is not finite there says nothing
+            if len(gain) >= 2:
+                variances.append(np.var(gain, ddof=1))
+                folds.append(len(gain))
+    best = score[ranked[0]]
+    if not variances or not np.isfinite(best):
         return np.nan
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return float(np.sqrt(np.mean(variances) / np.mean(folds)) / abs(score[ranked[0]]))
+    # Relative to the best score, as the regrets are (absolute where it is 0, as relative_regret).
+    return float(np.sqrt(np.mean(variances) / np.mean(folds)) / (abs(best) if best != 0 else 1.0))
 
 
 def realized_search(

@@ -209,7 +209,12 @@ def test_the_lowest_of_each_draw_is_found_whatever_the_shortlist(k):
     drawn = rng.integers(50, size=(300, 5))
     present = np.zeros((300, 50), dtype=bool)
     present[np.arange(300)[:, None], drawn] = True
-    found = _Ranked.of(values, k).lowest(drawn, present)
+    shortlist = _Ranked.of(values, k)
+    # The shortlist is a stable sort's first k, ties in configuration order (they decide the selected model).
+    assert np.array_equal(
+        shortlist.order, np.argsort(np.where(np.isnan(values), np.inf, values), axis=0, kind="stable")[:k]
+    )
+    found = shortlist.lowest(drawn, present)
     ranked = np.where(np.isnan(values), np.inf, values)
     assert (found[:, None, :] == drawn[:, :, None]).any(axis=1).all()  # always one of the draw's own configurations
     assert np.array_equal(ranked[found, np.arange(7)], ranked[drawn].min(axis=1))
@@ -363,9 +368,15 @@ def record_search(num_configs: int, seed: int, epochs: int = 30) -> pd.DataFrame
 
 
 def test_the_held_out_check_refuses_values_that_would_cost_a_new_search_its_best_model():
-    """Without the check, the value within the tolerance lost more than 1% on the best or selected
-    model of 25 of 60 new searches from the same population; with it, 5 of the 6 searches get no
-    value and one a value chosen within 0.5%, which lost more than 1% in 4 of its 10 (4 of 60 in all)."""
+    """What the check changes for the user's next search, counted over the searches users run.
+
+    Without the check, the value within the tolerance lost more than 1% on the best or selected
+    model of 25 of 60 new searches from the same population (6 predicting searches, 10 new ones
+    each). With it, 5 of the 6 get no value (their next searches run no policy and keep their best
+    model) and one gets a value chosen within 0.5%, which still lost more than 1% in 4 of its 10
+    new searches: 4 of the 60 searches in all. A threshold on a loss that mirrors the target is
+    the hardest case (it stops exactly the best configurations); the check lowers the rate, it
+    does not make it zero."""
     from analysis import CHOICES
 
     def exceeded(policy: Policy, value: float, seed: int) -> bool:
@@ -400,7 +411,7 @@ def test_the_held_out_check_refuses_values_that_would_cost_a_new_search_its_best
             unchecked += [exceeded(policy, base, s) for s in new_seeds]
             if row["choice"] == CHOICES["held_out"]:
                 refused += 1
-                assert np.isnan(row["chosen_within"]) and analysis.recommended() is None
+                assert analysis.recommended() is None
                 continue
             assert row["choice"] == CHOICES["within"] and row["chosen_within"] < 0.01
             checked += [exceeded(policy, row["recommended"], s) for s in new_seeds]

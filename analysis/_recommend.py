@@ -160,19 +160,10 @@ def _estimate(
         trigger = (evaluable & result.triggered[rows]).sum(axis=0) / count
     n_candidates = evaluable.shape[1]
     saved_nothing = (count > 0) & (np.where(evaluable, savings, 0.0).max(axis=0, initial=0.0) <= 0.0)
+    can_fire = (earliest > 0) & (earliest < budgets.max())
     if not draws:  # the means alone (the search objective chooses by the search-level figures)
         nan = np.full(n_candidates, np.nan)
-        return _Estimate(
-            n_evaluable=count,
-            regret=regret,
-            epochs_saved=saved,
-            trigger_rate=trigger,
-            regret_high=nan,
-            regret_low=nan,
-            epochs_saved_low=nan,
-            epochs_saved_high=nan,
-            can_fire=(earliest > 0) & (earliest < budgets.max()),
-        )
+        return _Estimate(count, regret, saved, trigger, nan, nan, nan, nan, can_fire)
     # Both quantities from the same simulated searches: one resampling, twice the columns.
     sums, counts = config_sums(
         np.hstack([regrets, savings]),
@@ -184,11 +175,9 @@ def _estimate(
     low, high = predicted_means(
         sums[present], counts[present], new_configs=new_configs, level=level, rng=rng, draws=draws
     )
-    regret_low, saved_low = low[:n_candidates], low[n_candidates:]
-    regret_high, saved_high = high[:n_candidates], high[n_candidates:]
     # The small-sample widening must not leave what each quantity can be.
-    regret_low, regret_high = np.fmax(regret_low, 0.0), np.fmax(regret_high, 0.0)
-    saved_low, saved_high = np.clip(saved_low, 0.0, 1.0), np.clip(saved_high, 0.0, 1.0)
+    regret_low, regret_high = np.fmax(low[:n_candidates], 0.0), np.fmax(high[:n_candidates], 0.0)
+    saved_low, saved_high = np.clip(low[n_candidates:], 0.0, 1.0), np.clip(high[n_candidates:], 0.0, 1.0)
     # A candidate that saved nothing on any curve here (it never fired, or only at the budget's
     # last epoch) resamples to exactly 0 saved, as if it never could. A new search may hold
     # configurations unlike every one seen (unseen_share); on each it may fire at its earliest.
@@ -204,16 +193,7 @@ def _estimate(
         )
         saved_high[saved_nothing] = np.fmax(saved_high[saved_nothing], share * most)
     return _Estimate(
-        n_evaluable=count,
-        regret=regret,
-        epochs_saved=saved,
-        trigger_rate=trigger,
-        regret_high=regret_high,
-        regret_low=regret_low,
-        epochs_saved_low=saved_low,
-        epochs_saved_high=saved_high,
-        can_fire=(earliest > 0) & (earliest < budgets.max()),
-        saved_nothing=saved_nothing,
+        count, regret, saved, trigger, regret_high, regret_low, saved_low, saved_high, can_fire, saved_nothing
     )
 
 

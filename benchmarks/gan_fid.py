@@ -7,11 +7,16 @@ written as real IDX files and loaded through torchvision.
 
 from __future__ import annotations
 
+import inspect
 import os
+import shutil
 import statistics
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+from unittest import mock
 
 import numpy as np
 
@@ -45,16 +50,53 @@ def _time_gan(config: dict, epochs: int) -> tuple[float, float]:
     return statistics.median(r["epoch_time_s"] for r in steady), statistics.median(r["fid_time_s"] for r in steady)
 
 
-def _time_frechet(dim: int, repeats: int) -> tuple[float, float]:
-    from pytorch_fid.fid_score import calculate_frechet_distance
+def _time_gan_on(config: dict, epochs: int) -> tuple[float, float, str]:
+    """``_time_gan`` on a GPU where there is one (in a Ray task given it, as a trial is), else here."""
+    import torch
 
+    if not torch.cuda.is_available():
+        return (*_time_gan(config, epochs), "CPU")
+    import ray
+
+    temp_dir = tempfile.mkdtemp(prefix="ts-ray-")
+    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False, _temp_dir=temp_dir)
+    try:
+        on_gpu = ray.remote(num_gpus=1)(_time_gan)
+        return (*ray.get(on_gpu.remote(config, epochs)), torch.cuda.get_device_name(0))
+    finally:
+        ray.shutdown()
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def pytorch_fid_frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
+    """pytorch-fid's own Fréchet distance (the reference), also on SciPy 1.18 and newer.
+
+    pytorch-fid 0.3.0 calls ``scipy.linalg.sqrtm(..., disp=False)``, and SciPy 1.18 removed
+    ``disp`` (a TypeError, seen on the GPU machine's SciPy 1.18.1). There pytorch-fid's code
+    runs unchanged with a ``sqrtm`` that takes ``disp`` and returns what it returned.
+    """
+    from pytorch_fid import fid_score
+    from scipy import linalg
+
+    if "disp" in inspect.signature(linalg.sqrtm).parameters:
+        return float(fid_score.calculate_frechet_distance(mu1, sigma1, mu2, sigma2))
+
+    def sqrtm(matrix: np.ndarray, disp: bool = True) -> Any:
+        root = linalg.sqrtm(matrix)
+        return root if disp else (root, None)
+
+    with mock.patch.object(fid_score, "linalg", SimpleNamespace(sqrtm=sqrtm)):
+        return float(fid_score.calculate_frechet_distance(mu1, sigma1, mu2, sigma2))
+
+
+def _time_frechet(dim: int, repeats: int) -> tuple[float, float]:
     from tune_stop.metrics import feature_statistics, frechet_distance
 
     rng = np.random.default_rng(dim)
     a, b = rng.normal(size=(2 * dim, dim)), rng.normal(0.1, 1.0, size=(2 * dim, dim))
     stats = (*feature_statistics(a), *feature_statistics(b))
     timings = []
-    for function in (frechet_distance, calculate_frechet_distance):
+    for function in (frechet_distance, pytorch_fid_frechet_distance):
         started = time.perf_counter()
         for _ in range(repeats):
             function(*stats)
@@ -67,12 +109,12 @@ def run(quick: bool = False) -> list[dict[str, object]]:
     with tempfile.TemporaryDirectory() as cache:
         os.environ.setdefault("TUNE_STOP_CACHE", cache)
         epochs = 3 if quick else 5
-        epoch_s, fid_s = _time_gan({}, epochs)
+        epoch_s, fid_s, device = _time_gan_on({}, epochs)
         n = GAN_DEFAULTS["fid_samples"]
         rows.append(
             {
                 "benchmark": "GAN digits: FID / epoch",
-                "size": f"8x8, N={n}, classifier",
+                "size": f"8x8, N={n}, classifier, {device}",
                 "seconds": fid_s,
                 "baseline_s": epoch_s,
                 "ratio": fid_s / epoch_s,
@@ -81,11 +123,12 @@ def run(quick: bool = False) -> list[dict[str, object]]:
         )
         root = Path(cache) / "data"
         _write_mnist_shape(root, 1200 if quick else 6000)
-        epoch_s, fid_s = _time_gan({"dataset": "mnist", "data_root": str(root), "batch_size": 128}, epochs)
+        config = {"dataset": "mnist", "data_root": str(root), "batch_size": 128}
+        epoch_s, fid_s, device = _time_gan_on(config, epochs)
         rows.append(
             {
                 "benchmark": "GAN 28x28: FID / epoch",
-                "size": f"synthetic MNIST shape, N={n}, classifier",
+                "size": f"synthetic MNIST shape, N={n}, classifier, {device}",
                 "seconds": fid_s,
                 "baseline_s": epoch_s,
                 "ratio": fid_s / epoch_s,

@@ -7,8 +7,8 @@ import threading
 import numpy as np
 import pytest
 import torch
-from pytorch_fid.fid_score import calculate_frechet_distance
 
+from benchmarks.gan_fid import pytorch_fid_frechet_distance
 from tune_stop import metrics
 from tune_stop._compat import fid_inception_v3_from_state
 from tune_stop.metrics import (
@@ -31,8 +31,23 @@ def random_statistics(rng, dim, samples):
 def test_matches_pytorch_fid(dim, samples):
     mu1, s1, mu2, s2 = random_statistics(np.random.default_rng(dim), dim, samples)
     ours = frechet_distance(mu1, s1, mu2, s2)
-    reference = calculate_frechet_distance(mu1, s1, mu2, s2)
+    reference = pytorch_fid_frechet_distance(mu1, s1, mu2, s2)
     assert ours == pytest.approx(reference, rel=1e-6)
+
+
+def test_the_pytorch_fid_reference_runs_where_sqrtm_takes_no_disp(monkeypatch):
+    """SciPy 1.18 removed ``sqrtm``'s ``disp``, which pytorch-fid 0.3.0 passes."""
+    from scipy import linalg
+
+    mu1, s1, mu2, s2 = random_statistics(np.random.default_rng(3), 16, 200)
+    with_disp = pytorch_fid_frechet_distance(mu1, s1, mu2, s2)
+    original = linalg.sqrtm
+    monkeypatch.setattr(linalg, "sqrtm", lambda matrix: original(matrix))
+    with pytest.raises(TypeError, match="disp"):
+        from pytorch_fid.fid_score import calculate_frechet_distance
+
+        calculate_frechet_distance(mu1, s1, mu2, s2)
+    assert pytorch_fid_frechet_distance(mu1, s1, mu2, s2) == pytest.approx(with_disp, rel=1e-12)
 
 
 def test_a_sample_against_itself_is_zero():

@@ -235,7 +235,9 @@ class EpochTrainable(tune.Trainable):
         if not isinstance(checkpoint, str):
             raise TypeError(f"expected a checkpoint folder, but got {checkpoint!r}.")
         path = os.path.join(checkpoint, self.checkpoint_file)
-        state = torch.load(path, map_location=self.device, weights_only=False)
+        # On the CPU: the RNG states must stay CPU tensors, and load_state_dict copies each
+        # tensor to its part's device (a checkpoint written on a GPU restores on either).
+        state = torch.load(path, map_location="cpu", weights_only=False)
         for name, part in self.stateful().items():
             part.load_state_dict(state[name])
         self.epoch = int(state["epoch"])

@@ -7,7 +7,8 @@ and 256 trials (and 1,024 with ``--full``):
 - **fork pool**: the bare loop in a ``concurrent.futures.ProcessPoolExecutor`` whose
   workers inherit the parent's warm imports (one torch thread each, as Ray gives a 1-CPU
   trial);
-- **spawn pool**: the same with fresh interpreters that import torch, as Ray's workers do;
+- **spawn pool**: the same with fresh interpreters that import torch, as Ray's workers do,
+  and nothing the trials do not need (not the parent's ``__main__``);
 - **plain Ray Tune**: what a Ray user writes without tune-stop: the same loop as a
   function trainable reporting every epoch and a checkpoint with the last, Ray's own
   ``FunctionStopper`` on ``val_loss`` and ASHA, actors reused, Ray's default loggers;
@@ -19,9 +20,14 @@ and 256 trials (and 1,024 with ``--full``):
 
 Both Ray sides run ASHA with its grace period at the budget, so it judges every result
 and cuts nothing. A least-squares line through each side's wall times over the sizes
-gives its fixed start-up (intercept) and its marginal cost per trial (slope). Goals: at
-256 trials tune-stop within 5% of plain Ray Tune; its marginal cost per trial within 5%
-of the bare loop's; its start-up at or below the spawn pool's.
+gives its marginal cost per trial (slope) and a fixed start-up (intercept). The intercept
+extrapolates from hundreds of trials, so a second of noise at 256 trials moves it by a
+second; the start-up rows time it directly instead: one trial per worker, a median of
+``START_UP_REPEATS`` searches, from the call until every trial has ended (the Ray sides
+start in a running Ray, as a search on a cluster does). Goals: at 256 trials tune-stop
+within 5% of plain Ray Tune; its marginal cost per trial within 5% of the bare loop's;
+its start-up at or below the spawn pool's. The same marginal costs are then measured on
+trials ten times as long (``LONG_EPOCHS`` epochs each).
 """
 
 from __future__ import annotations
@@ -29,10 +35,12 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import statistics
+import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -48,6 +56,10 @@ FOLDS = 2
 EPOCHS = 20
 #: The largest sizes; ``--full`` adds 1,024 trials.
 SIZES, FULL_SIZES, QUICK_SIZES = (32, 256), (32, 256, 1024), (4, 8)
+#: Searches of one trial per worker timed for each side's start-up.
+START_UP_REPEATS = 5
+#: Trials ten times as long, at these sizes (quick: to show it runs).
+LONG_EPOCHS, LONG_SIZES, QUICK_LONG_SIZES = 200, (8, 40), (2, 4)
 #: Below this, a threshold no trial reaches.
 UNREACHABLE = 1e-6
 
@@ -73,15 +85,36 @@ def overhead_space(num_trials: int, num_epochs: int) -> SearchSpace:
     return space
 
 
+@contextmanager
+def _main_not_imported() -> Iterator[None]:
+    """Spawned workers skip the parent's ``__main__``, which multiprocessing imports in each.
+
+    It does unless that is a package's ``__main__``: run as ``python -m
+    benchmarks.search_overhead``, each worker imported this module (pandas, the space
+    loader), and 2 trials in a spawn pool took 4.2 s against 3.0 s without it; from a
+    script that imports Ray, 14.3 s.
+    """
+    main = sys.modules["__main__"]
+    saved: dict[str, Any] = {name: main.__dict__[name] for name in ("__spec__", "__file__") if name in main.__dict__}
+    main.__spec__ = None
+    main.__dict__.pop("__file__", None)
+    try:
+        yield
+    finally:
+        main.__dict__.update(saved)
+
+
 def run_bare(space: SearchSpace, start_method: str | None = None) -> Timed:
     """Every trial in a fresh process pool (start-up included).
 
     ``start_method`` None is the platform's default (``fork`` on Linux: workers inherit the
-    parent's imports); ``"spawn"`` starts fresh interpreters that import torch, as Ray's do.
+    parent's imports); ``"spawn"`` starts fresh interpreters that import torch, as Ray's do,
+    and only what the trials need.
     """
     context = multiprocessing.get_context(start_method)
+    fresh = _main_not_imported() if context.get_start_method() == "spawn" else nullcontext()
     started = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=WORKERS, initializer=one_thread, mp_context=context) as pool:
+    with fresh, ProcessPoolExecutor(max_workers=WORKERS, initializer=one_thread, mp_context=context) as pool:
         list(pool.map(bare_trial, space.trial_configs()))
     return time.perf_counter() - started, WORKERS
 
@@ -171,6 +204,11 @@ def fit_line(points: list[tuple[int, float]]) -> tuple[float, float]:
     return float(intercept), float(slope)
 
 
+def _fitted(per_size: dict[int, list[Timed]]) -> tuple[float, float]:
+    """:func:`fit_line` through one side's wall times at every size."""
+    return fit_line([(size, wall) for size, runs in per_size.items() for wall, _ in runs])
+
+
 def run(quick: bool = False, full: bool = False) -> list[dict[str, object]]:
     import ray
 
@@ -190,6 +228,10 @@ def run(quick: bool = False, full: bool = False) -> list[dict[str, object]]:
     }
     timed: dict[str, dict[int, list[Timed]]] = {side: {size: [] for size in sizes} for side in sides}
     unbatched: list[Timed] = []
+    start_up: dict[str, list[float]] = {side: [] for side in ("spawn pool", "plain Ray Tune", "tune-stop")}
+    long_sizes, long_epochs = (QUICK_LONG_SIZES, 2 * epochs) if quick else (LONG_SIZES, LONG_EPOCHS)
+    long_sides = ("fork pool", "plain Ray Tune", "tune-stop")
+    long_timed: dict[str, dict[int, list[Timed]]] = {side: {size: [] for size in long_sizes} for side in long_sides}
     try:
         with tempfile.TemporaryDirectory() as storage:
             for size in sizes:
@@ -200,9 +242,18 @@ def run(quick: bool = False, full: bool = False) -> list[dict[str, object]]:
                         timed[side][size].append(runner(space, storage, name))
                     if size == sizes[0]:
                         unbatched.append(run_tune_stop(space, storage, f"unbatched-{repeat}", interval_s=0.0))
+            one_per_worker = overhead_space(WORKERS, epochs)
+            for repeat in range(2 if quick else START_UP_REPEATS):
+                for side in start_up:
+                    name = f"start-up-{side.replace(' ', '-')}-{repeat}"
+                    start_up[side].append(sides[side](one_per_worker, storage, name)[0])
+            for size in long_sizes:
+                space = overhead_space(size, long_epochs)
+                for side in long_sides:
+                    long_timed[side][size].append(sides[side](space, storage, f"long-{side.replace(' ', '-')}-{size}"))
     finally:
         ray.shutdown()
-    lines = {side: fit_line([(n, t[0]) for n, runs in per.items() for t in runs]) for side, per in timed.items()}
+    lines = {side: _fitted(per) for side, per in timed.items()}
     at = sizes[1]
     median = {side: statistics.median(t[0] for t in per[at]) for side, per in timed.items()}
     actors = {side: [t[1] for t in per[at]] for side, per in timed.items()}
@@ -249,17 +300,34 @@ def run(quick: bool = False, full: bool = False) -> list[dict[str, object]]:
             ),
         }
     )
-    spawn_start = lines["spawn pool"][0]
-    rows.append(
-        {
-            "benchmark": "fixed start-up vs spawn pool",
-            "size": fitted,
-            "seconds": ours_start,
-            "baseline_s": spawn_start,
-            "ratio": ours_start / spawn_start if spawn_start > 0 else float("nan"),
-            "note": "goal <= 1 (intercepts of the fitted lines)",
-        }
-    )
+    started = {side: statistics.median(seconds) for side, seconds in start_up.items()}
+    intercepts = ", ".join(f"{side} {lines[side][0]:.2f} s" for side in ("tune-stop", "spawn pool", "plain Ray Tune"))
+    for side, note in (
+        ("spawn pool", f"goal <= 1; intercepts of the fitted lines: {intercepts}"),
+        ("plain Ray Tune", "what tune-stop adds to Ray Tune's own start-up"),
+    ):
+        rows.append(
+            {
+                "benchmark": f"fixed start-up vs {side}",
+                "size": f"{WORKERS} trials, one per worker, median of {len(start_up[side])}",
+                "seconds": started["tune-stop"],
+                "baseline_s": started[side],
+                "ratio": started["tune-stop"] / started[side],
+                "note": note,
+            }
+        )
+    long_lines = {side: _fitted(per) for side, per in long_timed.items()}
+    for side in ("fork pool", "plain Ray Tune"):
+        rows.append(
+            {
+                "benchmark": f"marginal cost per trial vs {side}, longer trials",
+                "size": f"{long_epochs} epochs per trial, fit over {', '.join(map(str, long_sizes))} trials",
+                "seconds": long_lines["tune-stop"][1],
+                "baseline_s": long_lines[side][1],
+                "ratio": long_lines["tune-stop"][1] / long_lines[side][1],
+                "note": f"goal <= 1.05 (set for trials of {EPOCHS} epochs)",
+            }
+        )
     first = sizes[0]
     rows.append(
         {

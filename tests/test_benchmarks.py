@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import subprocess
 import sys
+import types
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pytest
@@ -26,6 +30,8 @@ def test_quick_benchmarks_run_and_print_ratios():
         "marginal cost per trial vs fork pool",
         "cost per trial over the bare loop vs Ray Tune's own",
         "fixed start-up vs spawn pool",
+        "fixed start-up vs plain Ray Tune",
+        "marginal cost per trial vs fork pool, longer trials",
         "epochs saved: recommended threshold",
         "epochs saved: hindsight ceiling",
         "ASHA + thresholds vs FIFO: gan-digits",
@@ -89,3 +95,25 @@ def test_calibration_sets_new_configurations_beyond_the_predicting_range_apart()
         "predicting_configs": 3.0,
         "new_configs": 3.0,
     }
+
+
+def test_spawn_pool_workers_do_not_import_the_parents_main(tmp_path, monkeypatch):
+    from benchmarks.search_overhead import _main_not_imported
+
+    marker = tmp_path / "imported"
+    script = tmp_path / "parent_main.py"
+    script.write_text(f"open({str(marker)!r}, 'a').write('imported')\n")
+    parent_main = types.ModuleType("__main__")
+    parent_main.__file__ = str(script)
+    parent_main.__spec__ = None
+    monkeypatch.setitem(sys.modules, "__main__", parent_main)
+    spawn = multiprocessing.get_context("spawn")
+
+    with _main_not_imported(), ProcessPoolExecutor(1, mp_context=spawn) as pool:
+        pool.submit(os.getpid).result(timeout=60)
+    assert not marker.exists()
+    assert parent_main.__file__ == str(script)
+
+    with ProcessPoolExecutor(1, mp_context=spawn) as pool:  # multiprocessing's default: imported
+        pool.submit(os.getpid).result(timeout=60)
+    assert marker.read_text() == "imported"

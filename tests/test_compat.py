@@ -49,6 +49,17 @@ def test_logger_restore_hook_has_the_signature_keep_driver_copy_overrides():
         assert list(hook.parameters) == ["self", "file_name", "trial"], callback
 
 
+def test_json_logger_keeps_its_open_files_where_one_shot_json_results_reads_them():
+    assert "self._trial_files" in inspect.getsource(JsonLoggerCallback.__init__)
+    assert "self._trial_files[trial] = " in inspect.getsource(JsonLoggerCallback.log_trial_start)
+    assert list(inspect.signature(JsonLoggerCallback.log_trial_result).parameters) == [
+        "self",
+        "iteration",
+        "trial",
+        "result",
+    ]
+
+
 def test_tune_controller_actor_reuse_internals():
     from ray.tune.execution.placement_groups import PlacementGroupFactory  # noqa: F401  (Tune is importable)
     from ray.tune.execution.tune_controller import TuneController

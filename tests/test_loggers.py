@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from ray.train._internal.session import _TrainingResult
@@ -77,3 +78,25 @@ def test_a_resumed_trial_without_a_driver_copy_continues_the_storage_copy(ray_se
 
     log_epoch_7_after_the_restart(ours(), trial)
     assert read_epochs(trial.local_path, name) == [*SYNCED, 7]
+
+
+@pytest.mark.e2e  # Ray's logger callbacks need a started Ray
+def test_the_json_logger_writes_the_same_text_as_rays(ray_session, tmp_path):
+    results = [
+        {"epoch": 1, "val_loss": 0.5, "done": False, "config": {"lr": 0.1, "hidden_sizes": [64, 32], "fold": 0}},
+        {"epoch": 2, "val_loss": float("nan"), "train_loss": float("inf"), "note": 'é "quoted"\n', "none": None},
+        {"epoch": np.int64(3), "val_loss": np.float32(0.25), "flags": np.array([True, False]), "ok": np.bool_(True)},
+        {"epoch": 4, "unserializable": object, "nested": {"deep": {"values": [1.5, -0.0, 1e-300]}}},
+    ]
+    written = {}
+    for name, callback in (("ours", JsonLogger), ("rays", JsonLoggerCallback)):
+        storage = StorageContext(storage_path=str(tmp_path / name), experiment_dir_name="exp")
+        trial = Trial("same", config={}, storage=storage, stub=True)
+        trial.init_local_path()
+        logger = callback()
+        for iteration, result in enumerate(results, start=1):
+            logger.log_trial_result(iteration, trial, result)
+        logger.log_trial_end(trial)
+        written[name] = Path(trial.local_path, "result.json").read_bytes()
+    assert written["ours"] == written["rays"]
+    assert len(written["ours"].splitlines()) == len(results)

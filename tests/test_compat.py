@@ -52,6 +52,9 @@ def test_logger_restore_hook_has_the_signature_keep_driver_copy_overrides():
 def test_json_logger_keeps_its_open_files_where_one_shot_json_results_reads_them():
     assert "self._trial_files" in inspect.getsource(JsonLoggerCallback.__init__)
     assert "self._trial_files[trial] = " in inspect.getsource(JsonLoggerCallback.log_trial_start)
+    writes = inspect.getsource(JsonLoggerCallback.log_trial_result)  # what OneShotJsonResults writes instead
+    assert "json.dump(result, self._trial_files[trial], cls=SafeFallbackEncoder)" in writes
+    assert '.write("\\n")' in writes
     assert list(inspect.signature(JsonLoggerCallback.log_trial_result).parameters) == [
         "self",
         "iteration",

@@ -58,3 +58,29 @@ def test_mlp_trials_train_on_the_gpu(ray_session, tmp_path):
     curves = load_experiment(summary.experiment_path)
     assert set(curves["device"]) == {"cuda"}
     assert curves["val_loss"].notna().all()
+
+
+def test_a_checkpoint_written_on_the_cpu_with_amp_restores_on_the_gpu(ray_session, tmp_path):
+    import ray
+
+    config = {"amp": True, "sample_every": 0}
+    on_cpu = GANTrainable(config=config)  # in the driver: the CPU, where the loss scaler is off
+    try:
+        assert on_cpu.device.type == "cpu"
+        on_cpu.train()
+        on_cpu.save_checkpoint(str(tmp_path))
+    finally:
+        on_cpu.stop()
+
+    @ray.remote(num_gpus=1)
+    def resume_on_the_gpu(folder: str) -> tuple[str, int, dict[str, Any]]:
+        trainable = GANTrainable(config=config)
+        try:
+            trainable.load_checkpoint(folder)
+            return trainable.device.type, trainable.epoch, trainable.train()
+        finally:
+            trainable.stop()
+
+    device, restored_epoch, result = ray.get(resume_on_the_gpu.remote(str(tmp_path)))
+    assert (device, restored_epoch, result["epoch"]) == ("cuda", 1, 2)
+    assert torch.isfinite(torch.tensor(result["fid"]))

@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks.gan_fid import pytorch_fid_frechet_distance
 from tune_stop import metrics
-from tune_stop._compat import fid_inception_v3_from_state
+from tune_stop._compat import fid_inception_v3_from_state, pytorch_fid_frechet_distance
 from tune_stop.metrics import (
     InceptionWeightsError,
     feature_statistics,

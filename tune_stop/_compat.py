@@ -2,8 +2,9 @@
 
 tune-stop relies on a few internals that the libraries do not promise to keep: ASHA's
 rungs (to record, restore and plan around them), the result loggers' restore hook, the
-JSON logger's open files, Tune's actor-reuse swap, and pytorch-fid's Inception builder
-(to load local weights instead of downloading). Each is reached only through this module, and
+JSON logger's open files, Tune's actor-reuse swap, pytorch-fid's Inception builder (to
+load local weights instead of downloading) and the SciPy function its Fréchet distance
+calls (the tests' reference). Each is reached only through this module, and
 ``tests/test_compat.py`` holds a canary test per internal. The Ray range they were
 tested on is :data:`RAY_TESTED`, pinned in ``pyproject.toml``; another Ray version
 gets one warning, the first time this module is imported.
@@ -11,12 +12,17 @@ gets one warning, the first time this module is imported.
 
 from __future__ import annotations
 
+import functools
+import inspect
+import json
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, TextIO
 
+import numpy as np
 import ray
 
 if TYPE_CHECKING:
@@ -61,7 +67,8 @@ def ray_version_tested(version: str) -> bool:
 if not ray_version_tested(ray.__version__):
     warnings.warn(
         f"tune-stop was tested with Ray >={RAY_TESTED[0]},<{RAY_TESTED[1]}, but Ray {ray.__version__} is installed: "
-        "its private internals (ASHA's rungs, the loggers' restore hook, actor reuse) may have changed.",
+        "its private internals (ASHA's rungs, the loggers' restore hook, the JSON logger's open files, "
+        "actor reuse) may have changed.",
         stacklevel=2,
     )
 
@@ -127,16 +134,20 @@ class OneShotJsonResults:
     """
 
     def log_trial_result(self, iteration: int, trial: Trial, result: dict[str, Any]) -> None:
-        import json
-
-        from ray.tune.utils.util import SafeFallbackEncoder
-
-        files: dict[Trial, Any] = self._trial_files  # type: ignore[attr-defined]
+        files: dict[Trial, TextIO] = self._trial_files  # type: ignore[attr-defined]
         if trial not in files:
             self.log_trial_start(trial)  # type: ignore[attr-defined]
         stream = files[trial]
-        stream.write(json.dumps(result, cls=SafeFallbackEncoder) + "\n")
+        stream.write(_json_encoder().encode(result) + "\n")
         stream.flush()
+
+
+@functools.cache
+def _json_encoder() -> json.JSONEncoder:
+    """Ray's encoder for results, as ``json.dumps(result, cls=SafeFallbackEncoder)`` builds it."""
+    from ray.tune.utils.util import SafeFallbackEncoder
+
+    return SafeFallbackEncoder()
 
 
 # -- Actor reuse (ray.tune.execution.tune_controller.TuneController) --------------------
@@ -221,3 +232,35 @@ def fid_inception_v3_from_state(state: dict[str, torch.Tensor] | None, blocks: l
         return fid_inception.InceptionV3(blocks)
     finally:
         fid_inception.fid_inception_v3 = original
+
+
+def pytorch_fid_frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
+    """pytorch-fid's own Fréchet distance (the tests' and benchmarks' reference), on any SciPy.
+
+    pytorch-fid 0.3.0 calls ``scipy.linalg.sqrtm(..., disp=False)`` through its module's
+    ``linalg``, and SciPy 1.18 removed ``disp`` (a TypeError, seen on SciPy 1.18.1). There
+    pytorch-fid's code runs unchanged with a ``sqrtm`` that takes ``disp`` and returns what
+    it returned.
+
+    Args:
+        mu1, sigma1, mu2, sigma2: The two feature distributions' means and covariances.
+
+    Returns:
+        The squared Fréchet distance, as pytorch-fid computes it.
+    """
+    from pytorch_fid import fid_score
+    from scipy import linalg
+
+    if "disp" in inspect.signature(linalg.sqrtm).parameters:
+        return float(fid_score.calculate_frechet_distance(mu1, sigma1, mu2, sigma2))
+
+    def sqrtm(matrix: np.ndarray, disp: bool = True) -> Any:
+        root = linalg.sqrtm(matrix)
+        return root if disp else (root, None)
+
+    original = fid_score.linalg
+    fid_score.linalg = SimpleNamespace(sqrtm=sqrtm)
+    try:
+        return float(fid_score.calculate_frechet_distance(mu1, sigma1, mu2, sigma2))
+    finally:
+        fid_score.linalg = original

@@ -239,6 +239,8 @@ class EpochTrainable(tune.Trainable):
         # tensor to its part's device (a checkpoint written on a GPU restores on either).
         state = torch.load(path, map_location="cpu", weights_only=False)
         for name, part in self.stateful().items():
+            if isinstance(part, torch.amp.GradScaler) and not state[name]:
+                continue  # a disabled scaler's (mixed precision off, or on the CPU): the new one starts fresh
             part.load_state_dict(state[name])
         self.epoch = int(state["epoch"])
         set_rng_state(self.rng, state["rng"])

@@ -21,10 +21,11 @@ and 256 trials (and 1,024 with ``--full``):
 Both Ray sides run ASHA with its grace period at the budget, so it judges every result
 and cuts nothing. A least-squares line through each side's wall times over the sizes
 gives its marginal cost per trial (slope) and a fixed start-up (intercept). The intercept
-extrapolates from hundreds of trials, so a second of noise at 256 trials moves it by a
-second; the start-up rows time it directly instead: one trial per worker, a median of
-``START_UP_REPEATS`` searches, from the call until every trial has ended (the Ray sides
-start in a running Ray, as a search on a cluster does). Goals: at 256 trials tune-stop
+is an extrapolation that takes in the small searches' noise whole (a second more in the
+32-trial searches' mean moves it by 1.14 s); the start-up rows time it directly
+instead: one trial per worker, a median of ``START_UP_REPEATS`` searches, from the call
+until every trial has ended (the Ray sides start in a running Ray, as a search on a
+cluster does). Goals: at 256 trials tune-stop
 within 5% of plain Ray Tune; its marginal cost per trial within 5% of the bare loop's;
 its start-up at or below the spawn pool's. The same marginal costs are then measured on
 trials ten times as long (``LONG_EPOCHS`` epochs each).

@@ -159,7 +159,6 @@ def _estimate(
         saved = np.where(evaluable, savings, 0.0).sum(axis=0) / count
         trigger = (evaluable & result.triggered[rows]).sum(axis=0) / count
     n_candidates = evaluable.shape[1]
-    saved_nothing = (count > 0) & (np.where(evaluable, savings, 0.0).max(axis=0, initial=0.0) <= 0.0)
     can_fire = (earliest > 0) & (earliest < budgets.max())
     if not draws:  # the means alone (the search objective chooses by the search-level figures)
         nan = np.full(n_candidates, np.nan)
@@ -181,6 +180,7 @@ def _estimate(
     # A candidate that saved nothing on any curve here (it never fired, or only at the budget's
     # last epoch) resamples to exactly 0 saved, as if it never could. A new search may hold
     # configurations unlike every one seen (unseen_share); on each it may fire at its earliest.
+    saved_nothing = (count > 0) & (np.where(evaluable, savings, 0.0).max(axis=0, initial=0.0) <= 0.0)
     if saved_nothing.any():
         observed = (counts[present][:, :n_candidates] > 0).sum(axis=0)
         share = np.array([unseen_share(int(m), new_configs, level) for m in observed[saved_nothing]])
@@ -571,17 +571,14 @@ def _policy_rows(
         low = search["compute_used_low"]
         low[lowered] = np.fmin(low[lowered], 1.0 - estimate.epochs_saved_high[lowered])
     chosen, how = choose_candidate(estimate, options.objective, options.tolerance, options.penalty, search)
-    if (
-        options.objective == "search"
-        and kind == "recommended"
-        and how == "within"
-        and options.noise > options.tolerance
-    ):
+    # The search objective's choice within the tolerance is refused where the best model is noise,
+    # else checked on splits of these configurations.
+    checked = options.objective == "search" and kind == "recommended" and how == "within"
+    if checked and options.noise > options.tolerance:
         how = "noise"  # the best model moves by more than the tolerance by chance alone
-    # The search objective's choice is checked on splits of these configurations (a value was chosen to check).
     held_out = (
         _held_out_tolerance(result, curves, split, earliest, options)
-        if options.objective == "search" and kind == "recommended" and how == "within"
+        if checked and how == "within"
         else _HeldOut(options.tolerance, np.nan, 0)
     )
     if how == "within" and held_out.tolerance != options.tolerance:

@@ -23,7 +23,10 @@ from typing import Any
 from search_spaces import SearchSpace
 from tune_stop.search import SearchOptions, SearchSummary, experiment_path, path_exists, resume_search, run_search
 
-__all__ = ["CalibratedSearch", "calibrate_and_search"]
+__all__ = ["CALIBRATION_TOLERANCE", "CalibratedSearch", "calibrate_and_search"]
+
+#: The loop's tolerance on the best and selected models (1%).
+CALIBRATION_TOLERANCE = 0.01
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ def calibrate_and_search(
     *,
     calibration_configs: int,
     audit_fraction: float,
-    tolerance: float = 0.01,
+    tolerance: float = CALIBRATION_TOLERANCE,
     say: Callable[[str], None] = print,
 ) -> CalibratedSearch:
     """Runs the three parts (see the module) and returns what they found.

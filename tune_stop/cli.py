@@ -412,7 +412,7 @@ def _print_audit(experiment: Path | str) -> None:
 
 def _calibrated_search(args: argparse.Namespace, space: Any, options: Any, overrides: dict[str, object]) -> int:
     """``search --calibrate N``: the whole loop, then one summary of it."""
-    from tune_stop.calibrate import calibrate_and_search
+    from tune_stop.calibrate import CALIBRATION_TOLERANCE, calibrate_and_search
 
     with _warnings_printed("note"):
         result = calibrate_and_search(
@@ -455,7 +455,7 @@ def _calibrated_search(args: argparse.Namespace, space: Any, options: Any, overr
             + (
                 f"; the best model moves by {result.best_model_noise:.1%} from one epoch to the next by chance, "
                 "more than the tolerance"
-                if result.best_model_noise > 0.01
+                if result.best_model_noise > CALIBRATION_TOLERANCE
                 else ""
             )
         )

@@ -11,6 +11,8 @@ Usage::
 
     python tools/same_outputs.py BEFORE AFTER EXPERIMENT [EXPERIMENT ...] [--flags "--asha" --flags ""]
 
+BEFORE and AFTER are git revisions; ``.`` is the working tree as it is.
+
 Exits 0 when every file and every printed line agree, 1 otherwise (the differences are printed).
 """
 
@@ -29,10 +31,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _worktree(revision: str, parent: Path) -> Path:
-    folder = parent / revision.replace("/", "_")
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(folder), revision], check=True,
-                   capture_output=True)
+def _worktree(revision: str, folder: Path) -> Path:
+    """A checkout of ``revision`` in ``folder``; ``.`` is this working tree as it is."""
+    if revision == ".":
+        return ROOT
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(folder), revision], check=True, capture_output=True
+    )
     return folder
 
 
@@ -75,8 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     problems: list[str] = []
     runs = 0
     with tempfile.TemporaryDirectory(prefix="same-outputs-") as scratch:
-        trees = {side: _worktree(revision, Path(scratch)) for side, revision in
-                 (("before", args.before), ("after", args.after))}
+        trees = {
+            side: _worktree(revision, Path(scratch) / side)
+            for side, revision in (("before", args.before), ("after", args.after))
+        }
         try:
             for experiment in args.experiments:
                 for flags in args.flags or [""]:
@@ -85,8 +92,9 @@ def main(argv: list[str] | None = None) -> int:
                     for side, tree in trees.items():
                         out = Path(scratch) / f"{side}-out" / "report"
                         out.parent.mkdir(exist_ok=True)
-                        printed[side] = _run(tree, ["recommend", experiment, "--out", str(out), *shlex.split(flags)],
-                                             out)
+                        printed[side] = _run(
+                            tree, ["recommend", experiment, "--out", str(out), *shlex.split(flags)], out
+                        )
                         if Path(experiment).is_dir():
                             printed[side] += _run(tree, ["report", experiment], out)
                         outs[side] = out
@@ -106,8 +114,11 @@ def main(argv: list[str] | None = None) -> int:
                         subprocess.run(["rm", "-rf", str(out.parent)], check=True)
         finally:
             for tree in trees.values():
-                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
-                               capture_output=True)
+                if tree == ROOT:
+                    continue
+                subprocess.run(
+                    ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], capture_output=True
+                )
     for line in problems:
         print(line)
     print(f"{runs} runs compared: {'the same files and output' if not problems else 'DIFFERENCES above'}")

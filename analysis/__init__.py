@@ -12,26 +12,46 @@ replayed on the curves (``simulate_asha``).
 from analysis._asha import AshaSpec, simulate_asha
 from analysis._audit import AUDIT_COLUMNS, audit_table
 from analysis._ceiling import SavingsCeiling, savings_ceiling
-from analysis._defaults import default_metrics, default_target, infer_mode
+from analysis._choice import Choice
+from analysis._defaults import (
+    DEFAULT_INTERVAL,
+    DEFAULT_PENALTY,
+    DEFAULT_TOLERANCE,
+    default_metrics,
+    default_target,
+    infer_mode,
+)
 from analysis._intervals import predicted_means
 from analysis._load import ExperimentError, load_curves, load_experiment, load_stop_reasons
+from analysis._notices import AnalysisError, AnalysisWarning, Remedy
+from analysis._options import OBJECTIVES, AnalysisOptions
 from analysis._policies import Policy, baseline_policies, candidate_policies, threshold_candidates
-from analysis._recommend import CHOICES, OBJECTIVES, RECOMMENDATION_COLUMNS, Analysis, analyse, recommend
+from analysis._recommend import RECOMMENDATION_COLUMNS, Analysis, Recommendation, analyse, recommend
 from analysis._replay import CurveSet, PolicyReplay, replay, replay_policy, stop_epochs
 from analysis._report import markdown_report, write_report
 from analysis._split import Split, make_split, search_splits
+from analysis._words import CHOICES, readable_recommendations
 
 __all__ = [
     "AUDIT_COLUMNS",
     "CHOICES",
+    "DEFAULT_INTERVAL",
+    "DEFAULT_PENALTY",
+    "DEFAULT_TOLERANCE",
     "OBJECTIVES",
     "RECOMMENDATION_COLUMNS",
     "Analysis",
+    "AnalysisError",
+    "AnalysisOptions",
+    "AnalysisWarning",
     "AshaSpec",
+    "Choice",
     "CurveSet",
     "ExperimentError",
     "Policy",
     "PolicyReplay",
+    "Recommendation",
+    "Remedy",
     "SavingsCeiling",
     "Split",
     "analyse",
@@ -47,6 +67,7 @@ __all__ = [
     "make_split",
     "markdown_report",
     "predicted_means",
+    "readable_recommendations",
     "recommend",
     "replay",
     "replay_policy",

@@ -15,7 +15,7 @@ reached); otherwise the scheduler decides.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -62,8 +62,31 @@ class AshaSpec:
         if not self.reduction_factor > 1:
             raise ValueError(f"ASHA's reduction_factor must be > 1, but got {self.reduction_factor!r}.")
 
+    @classmethod
+    def from_scheduler(cls, scheduler: Mapping[str, Any], metric: str, mode: str, workers: int = 1) -> AshaSpec:
+        """The ASHA of a space's ``scheduler:`` entry (``{"name": "asha", "grace_period": ...}``).
+
+        The one place that turns a space's or a record's scheduler entry into an ASHA to replay.
+
+        Raises:
+            ValueError: If the entry is not an ASHA or holds values ASHA cannot take.
+        """
+        if scheduler.get("name") != "asha":
+            raise ValueError(f"the scheduler {dict(scheduler)} is not ASHA")
+        try:
+            return cls(
+                metric,
+                mode,
+                grace_period=int(scheduler.get("grace_period", 1)),
+                reduction_factor=float(scheduler.get("reduction_factor", 3)),
+                max_t=int(scheduler["max_t"]) if "max_t" in scheduler else None,
+                workers=workers,
+            )
+        except TypeError as error:
+            raise ValueError(str(error)) from None
+
     def scheduler(self, budget: int) -> RecordingASHAScheduler:
-        """A fresh scheduler, as :func:`tune_stop.search.build_scheduler` makes it."""
+        """A fresh scheduler, as :func:`tune_stop.app.search.build_scheduler` makes it."""
         max_t = self.max_t or budget
         return RecordingASHAScheduler(
             time_attr="epoch",

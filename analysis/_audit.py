@@ -19,6 +19,7 @@ import pandas as pd
 from analysis._policies import Policy
 from analysis._replay import CurveSet, replay_policy
 from analysis._search import realized_search
+from tune_stop.experiment import ExperimentRecord
 
 __all__ = ["AUDIT_COLUMNS", "audit_table"]
 
@@ -54,13 +55,13 @@ def _policy(block: Mapping[str, Any]) -> Policy:
     )
 
 
-def audit_table(curves: pd.DataFrame, metadata: Mapping[str, Any]) -> pd.DataFrame | None:
+def audit_table(curves: pd.DataFrame, record: ExperimentRecord) -> pd.DataFrame | None:
     """Each predicted figure beside its realized value in the search, or None without audit trials.
 
     Args:
         curves: The experiment's curves (:func:`analysis.load_experiment`).
-        metadata: Its ``tune-stop.json``: ``prediction`` (the ``recommendation:`` block of
-            the stoppers file) and ``audited_configs``.
+        record: Its record: ``prediction`` (the ``recommendation:`` block of the stoppers
+            file) and ``audited_configs``.
 
     Returns:
         One row per figure, columns :data:`AUDIT_COLUMNS`; ``outside`` says whether the
@@ -69,7 +70,7 @@ def audit_table(curves: pd.DataFrame, metadata: Mapping[str, Any]) -> pd.DataFra
     Raises:
         ValueError: If the prediction block is malformed or names what the curves lack.
     """
-    block, audited = metadata.get("prediction"), metadata.get("audited_configs")
+    block, audited = record.prediction, record.audited_configs
     if not block or not audited or "config_id" not in curves:
         return None
     try:

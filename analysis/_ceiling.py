@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from analysis._replay import CurveSet, relative_regret
+from tune_stop.stoppers import mode_sign
 
 __all__ = ["SavingsCeiling", "savings_ceiling", "search_ceiling"]
 
@@ -56,7 +57,7 @@ def savings_ceiling(
     count; an epoch whose target is not finite is never a stop the bound may choose.
     """
     values = curves.matrix(target)
-    sign = 1.0 if target_mode == "min" else -1.0
+    sign = mode_sign(target_mode)
     finite = np.isfinite(values)
     keep = curves.complete & finite.any(axis=1)
     if not keep.any():
@@ -99,7 +100,7 @@ def search_ceiling(curves: CurveSet, target: str, target_mode: str, tolerance: f
     """
     if not len(curves.trial_ids) or not curves.complete.all():
         return float("nan")
-    sign = 1.0 if target_mode == "min" else -1.0
+    sign = mode_sign(target_mode)
     values = curves.matrix(target)
     configs, config_index = np.unique(np.asarray(curves.config_ids).astype(str), return_inverse=True)
     folds = np.bincount(config_index, minlength=len(configs)).astype(float)

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["TRAIN_METRICS", "default_metrics", "default_target", "infer_mode"]
+from tune_stop.defaults import DEFAULT_INTERVAL, DEFAULT_PENALTY, DEFAULT_TOLERANCE
+
+__all__ = [
+    "DEFAULT_INTERVAL",
+    "DEFAULT_PENALTY",
+    "DEFAULT_TOLERANCE",
+    "TRAIN_METRICS",
+    "default_metrics",
+    "default_target",
+    "infer_mode",
+]
 
 _DEFAULT_METRICS = (("val_loss", "min"), ("val_accuracy", "max"), ("fid", "min"))
 _DEFAULT_TARGETS = (("test_accuracy", "max"), ("fid", "min"))

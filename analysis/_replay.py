@@ -274,7 +274,7 @@ def replay_policy(
     stops = stop_epochs(policy, curves) if stops is None else stops
     target_values = curves.matrix(target)
     metric_values = curves.matrix(policy.metric)
-    target_sign = 1.0 if target_mode == "min" else -1.0
+    target_sign = mode_sign(target_mode)
     n = len(curves.trial_ids)
     rows = np.arange(n)[:, None]
     lengths = curves.lengths

@@ -29,6 +29,7 @@ from scipy import sparse
 
 from analysis._intervals import new_search_weights, small_sample_widening
 from analysis._replay import CurveSet, PolicyReplay, relative_regret
+from tune_stop.stoppers import mode_sign
 
 __all__ = [
     "SEARCH_COLUMNS",
@@ -224,8 +225,7 @@ def search_figures(
 
     n_configs = len(configs)
     indicator = sparse.csr_matrix((np.ones(len(rows)), (local, np.arange(len(rows)))), shape=(n_configs, len(rows)))
-    target_sign = 1.0 if target_mode == "min" else -1.0
-    selection_sign = 1.0 if selection_mode == "min" else -1.0
+    target_sign, selection_sign = mode_sign(target_mode), mode_sign(selection_mode)
     used = result.epochs_used[rows]
     last = curves.lengths[rows] - 1
     at_stop = np.take_along_axis(selection[rows], used - 1, axis=1)
@@ -267,6 +267,41 @@ def search_figures(
 
     if n_configs < 2 or draws == 0:
         return SearchFigures(figures, n_configs, 0)  # one configuration says nothing about others
+    _add_intervals(
+        figures,
+        (ranked_score, ranked_choice, full_score, full_choice, target_sign),
+        used_per_config,
+        budget_per_config,
+        top_size=top_size,
+        k=k,
+        new_configs=new_configs,
+        level=level,
+        rng=rng,
+        draws=draws,
+    )
+    return SearchFigures(figures, n_configs, 0)
+
+
+def _add_intervals(
+    figures: dict[str, np.ndarray],
+    scores: tuple[_Ranked, _Ranked, np.ndarray, np.ndarray, float],
+    used_per_config: np.ndarray,
+    budget_per_config: np.ndarray,
+    *,
+    top_size: int,
+    k: int,
+    new_configs: int,
+    level: float,
+    rng: np.random.Generator,
+    draws: int,
+) -> None:
+    """Adds the intervals of the best and selected models' regrets and of the compute used to ``figures``.
+
+    ``scores``: the ranked scores and choices of the configurations, their scores and
+    choices trained to the budget, and the target's sign (:func:`search_figures`).
+    """
+    ranked_score, ranked_choice, full_score, full_choice, target_sign = scores
+    n_configs, n_candidates = used_per_config.shape
     simulated: dict[str, list[np.ndarray]] = {"best_regret": [], "selected_regret": [], "compute_used": []}
     block = max(1, _BLOCK_ELEMENTS // max(1, max(n_configs, k * n_candidates)))
     used32, budget32 = used_per_config.astype(np.float32), budget_per_config.astype(np.float32)
@@ -305,7 +340,6 @@ def search_figures(
     center = figures["compute_used"]
     figures["compute_used_low"] = np.clip(center - widen * np.maximum(center - figures["compute_used_low"], 0), 0, 1)
     figures["compute_used_high"] = np.clip(center + widen * np.maximum(figures["compute_used_high"] - center, 0), 0, 1)
-    return SearchFigures(figures, n_configs, 0)
 
 
 def _top_population(n_configs: int) -> int:
@@ -338,7 +372,7 @@ def best_model_noise(curves: CurveSet, config_index: np.ndarray, target: str, ta
     if not len(config_index) or not curves.complete.all() or curves.lengths.min() <= NOISE_EPOCHS:
         return np.nan
     values = curves.matrix(target)
-    sign = 1.0 if target_mode == "min" else -1.0
+    sign = mode_sign(target_mode)
     configs, local = np.unique(config_index, return_inverse=True)
     last = values[np.arange(len(values)), curves.lengths - 1]
     score = np.bincount(local, weights=last) / np.bincount(local)

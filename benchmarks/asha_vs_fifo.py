@@ -29,7 +29,8 @@ import ray
 from analysis import load_experiment
 from benchmarks._clocked import CLOCKED
 from search_spaces import SearchSpace, load_space
-from tune_stop.search import SearchOptions, init_ray, run_search
+from tune_stop.app.search import SearchOptions, init_ray, run_search
+from tune_stop.stoppers import mode_sign
 
 
 def fifo_full_training(space: SearchSpace) -> SearchSpace:
@@ -63,7 +64,7 @@ class Run:
 
 
 def run_variant(space: SearchSpace, storage: str, name: str) -> Run:
-    sign = 1.0 if space.mode == "min" else -1.0
+    sign = mode_sign(space.mode)
     started = time.time()
     summary = run_search(
         space, SearchOptions(storage_path=storage, name=name, verbose=0), trainable_cls=CLOCKED[space.trainable]
@@ -94,7 +95,7 @@ def compare(space_name: str, seeds: list[int], overrides: dict[str, Any], storag
     noise = statistics.stdev(r.best for r in fifo) if len(fifo) > 1 else 0.0
     targets = [r.best + noise for r in fifo]
     fifo_to_target = [r.time_to(t) for r, t in zip(fifo, targets, strict=True)]
-    sign = 1.0 if space.mode == "min" else -1.0
+    sign = mode_sign(space.mode)
     size = f"{space.num_samples * space.num_folds} trials x {space.max_epochs} epochs, {len(seeds)} seeds"
     rows = []
     for label in ("ASHA + thresholds", "ASHA alone"):
@@ -150,10 +151,10 @@ def loop_row(space_name: str, seeds: list[int], overrides: dict[str, Any], stora
     selects (in either part of the loop), judged, as the recommendation's tolerance is,
     by the target (test accuracy, or FID) against the model FIFO's search selects.
     """
-    from tune_stop.calibrate import calibrate_and_search
+    from tune_stop.app.calibrate import calibrate_and_search
 
     space = load_space(space_name).with_overrides(**overrides)
-    sign = 1.0 if space.mode == "min" else -1.0
+    sign = mode_sign(space.mode)
     target = "fid" if space.trainable == "gan" else "test_accuracy"
     figures: dict[str, dict[str, list[float]]] = {
         label: {"loss": [], "seconds": [], "epochs": []} for label in ("loop", "ASHA alone")

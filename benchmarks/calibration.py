@@ -37,7 +37,7 @@ from scipy import stats
 from analysis import Analysis, CurveSet, analyse, load_curves, load_experiment, replay_policy
 from analysis._search import realized_search
 from search_spaces import load_space
-from tune_stop.search import SearchOptions, run_search
+from tune_stop.app.search import SearchOptions, run_search
 
 LEVEL = 0.8
 TOLERANCE = 0.01

@@ -20,7 +20,7 @@ import pandas as pd
 
 from analysis import analyse, load_experiment
 from search_spaces import load_space
-from tune_stop.search import SearchOptions, run_search
+from tune_stop.app.search import SearchOptions, run_search
 
 
 def record_full_curves(num_samples: int, max_epochs: int, storage: str) -> pd.DataFrame:

@@ -22,7 +22,7 @@ import torch
 from analysis import load_experiment
 from benchmarks.gan_fid import _write_mnist_shape
 from search_spaces import load_space
-from tune_stop.search import SearchOptions, run_search
+from tune_stop.app.search import SearchOptions, run_search
 from tune_stop.trainables import GANTrainable
 
 

@@ -104,7 +104,7 @@ def child(num_trials: int, traced: bool = False, plain: bool = False) -> dict[st
     import ray
 
     from search_spaces import load_space
-    from tune_stop.search import SearchOptions, init_ray, run_search
+    from tune_stop.app.search import SearchOptions, init_ray, run_search
 
     space = load_space("perceptron-xor").with_overrides(num_samples=num_trials, max_epochs=EPOCHS, scheduler="fifo")
     init_ray(SearchOptions(num_cpus=2))

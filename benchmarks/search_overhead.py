@@ -187,7 +187,7 @@ def _below_unreachable(trial_id: str, result: dict[str, Any]) -> bool:
 
 def run_tune_stop(space: SearchSpace, storage: str, name: str, interval_s: float = 0.5) -> Timed:
     """Seconds in ``Tuner.fit`` through ``run_search``, and the actors used."""
-    from tune_stop.search import SearchOptions, run_search
+    from tune_stop.app.search import SearchOptions, run_search
 
     options = SearchOptions(
         storage_path=storage, name=name, verbose=0, checkpoint_frequency=0, report_interval_s=interval_s
@@ -213,7 +213,7 @@ def _fitted(per_size: dict[int, list[Timed]]) -> tuple[float, float]:
 def run(quick: bool = False, full: bool = False) -> list[dict[str, object]]:
     import ray
 
-    from tune_stop.search import SearchOptions, init_ray
+    from tune_stop.app.search import SearchOptions, init_ray
 
     sizes = QUICK_SIZES if quick else FULL_SIZES if full else SIZES
     epochs = 5 if quick else EPOCHS

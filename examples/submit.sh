@@ -15,4 +15,4 @@ shift 2
 cd "$(dirname "$0")/.."
 exec ray job submit --address "${RAY_ADDRESS:?set RAY_ADDRESS to the dashboard of the head node, e.g. http://head:8265}" \
   --working-dir . \
-  -- python -m tune_stop.cli search "$space" --storage-path "$storage" --gpus-per-trial "${GPUS_PER_TRIAL:-0.25}" --quiet "$@"
+  -- python -m tune_stop.app.cli search "$space" --storage-path "$storage" --gpus-per-trial "${GPUS_PER_TRIAL:-0.25}" --quiet "$@"

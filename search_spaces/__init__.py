@@ -4,15 +4,9 @@
 file. See :mod:`search_spaces._schema` for the schema.
 """
 
-from search_spaces._schema import (
-    POLICIES,
-    SAMPLERS,
-    SearchSpace,
-    SpaceError,
-    builtin_spaces,
-    load_space,
-    threshold_key,
-)
+from search_spaces._load import builtin_spaces, load_space
+from search_spaces._samplers import SAMPLERS, SpaceError
+from search_spaces._schema import POLICIES, SearchSpace, threshold_key
 
 __all__ = [
     "POLICIES",

@@ -26,47 +26,22 @@ import inspect
 import itertools
 import math
 import numbers
-import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import Any
 
 import numpy as np
-import tomllib
-import yaml
-from ray import tune
 from ray.tune import Stopper
 
+from search_spaces._files import read_file
+from search_spaces._samplers import SAMPLERS, SpaceError, domain, is_sampler
 from tune_stop.stoppers import FAMILIES, POLICIES, AnyStopper, AuditExempt, NonFiniteStopper
 from tune_stop.trainables import TRAINABLES
 
-__all__ = [
-    "POLICIES",
-    "SAMPLERS",
-    "SearchSpace",
-    "SpaceError",
-    "builtin_spaces",
-    "load_space",
-]
+__all__ = ["METRIC_RANGES", "POLICIES", "SAMPLERS", "SearchSpace", "SpaceError", "threshold_key"]
 
-BUILTIN_DIR = Path(__file__).resolve().parent
-
-SAMPLERS = ("choice", "uniform", "loguniform", "randint", "grid")
-
-_TOP_LEVEL = (
-    "description",
-    "trainable",
-    "metric",
-    "mode",
-    "num_samples",
-    "num_folds",
-    "seed",
-    "config",
-    "stoppers",
-    "scheduler",
-)
 _SCHEDULERS = {"asha": ("grace_period", "reduction_factor", "max_t"), "fifo": ()}
 _METRIC_ARGUMENTS = ("metric", "train_metric", "metrics")
 _RESERVED_CONFIG = ("config_id", "fold", "num_folds")
@@ -81,46 +56,6 @@ METRIC_RANGES: dict[str, tuple[float, float]] = {
     },
     **{name: _NON_NEGATIVE for name in ("train_loss", "val_loss", "test_loss", "d_loss", "g_loss", "fid")},
 }
-
-
-class SpaceError(ValueError):
-    """A problem in a search-space file, naming the file, the key and what is allowed."""
-
-    def __init__(self, source: str, key: str, problem: str) -> None:
-        self.source, self.key, self.problem = source, key, problem
-        super().__init__(f"{source}: {key}: {problem}" if key else f"{source}: {problem}")
-
-
-def _is_sampler(value: Any) -> TypeGuard[Mapping[str, Any]]:
-    return isinstance(value, Mapping) and len(value) == 1 and next(iter(value)) in SAMPLERS
-
-
-def _domain(source: str, key: str, spec: Mapping[str, Any]) -> Any:
-    """A Ray Tune sampling domain for ``{sampler: arguments}`` (not ``grid``)."""
-    ((kind, args),) = spec.items()
-    if kind == "choice":
-        if not isinstance(args, list) or not args:
-            raise SpaceError(source, key, f"choice needs a non-empty list, got {args!r}")
-        return tune.choice(args)
-    bounds_ok = (
-        isinstance(args, list)
-        and len(args) == 2
-        and all(isinstance(a, numbers.Real) and not isinstance(a, bool) for a in args)
-        and all(math.isfinite(a) for a in args)
-        and args[0] < args[1]
-    )
-    if not bounds_ok:
-        raise SpaceError(source, key, f"{kind} needs [low, high] with low < high, got {args!r}")
-    low, high = args
-    if kind == "uniform":
-        return tune.uniform(low, high)
-    if kind == "loguniform":
-        if low <= 0:
-            raise SpaceError(source, key, f"loguniform needs 0 < low, got {args!r}")
-        return tune.loguniform(low, high)
-    if not all(isinstance(a, numbers.Integral) for a in args):
-        raise SpaceError(source, key, f"randint needs integer bounds, got {args!r}")
-    return tune.randint(int(low), int(high))
 
 
 @dataclass(frozen=True)
@@ -246,25 +181,7 @@ class SearchSpace:
                 raise SpaceError(src, key, f"must be an integer >= {minimum}, got {value!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise SpaceError(src, "seed", f"must be an integer >= 0, got {self.seed!r}")
-        allowed = sorted(set(self.defaults) - set(_RESERVED_CONFIG))
-        for key, value in self.config.items():
-            if key in _RESERVED_CONFIG:
-                raise SpaceError(src, f"config.{key}", "is set by tune-stop (use num_folds at the top level)")
-            if key not in self.defaults:
-                raise SpaceError(
-                    src, f"config.{key}", f"unknown key for {self.trainable}; allowed: {', '.join(allowed)}"
-                )
-            if isinstance(value, Mapping) and len(value) == 1 and not _is_sampler(value):
-                kind = next(iter(value))
-                raise SpaceError(src, f"config.{key}", f"unknown sampler {kind!r}; allowed: {', '.join(SAMPLERS)}")
-            if _is_sampler(value):
-                if key == "max_epochs":
-                    raise SpaceError(src, "config.max_epochs", "must be a fixed integer, not sampled")
-                if "grid" in value:
-                    if not isinstance(value["grid"], list) or not value["grid"]:
-                        raise SpaceError(src, f"config.{key}", f"grid needs a non-empty list, got {value['grid']!r}")
-                else:
-                    _domain(src, f"config.{key}", value)
+        self._check_config()
         max_epochs = self.config.get("max_epochs", self.defaults["max_epochs"])
         if isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or max_epochs < 1:
             raise SpaceError(src, "config.max_epochs", f"must be an integer >= 1, got {max_epochs!r}")
@@ -279,11 +196,34 @@ class SearchSpace:
             except (TypeError, ValueError) as error:
                 raise SpaceError(src, f"config (config_id {config['config_id']})", str(error)) from None
 
+    def _check_config(self) -> None:
+        """Every ``config`` key is the trainable's, and every sampler is well formed."""
+        src = self.source
+        allowed = sorted(set(self.defaults) - set(_RESERVED_CONFIG))
+        for key, value in self.config.items():
+            if key in _RESERVED_CONFIG:
+                raise SpaceError(src, f"config.{key}", "is set by tune-stop (use num_folds at the top level)")
+            if key not in self.defaults:
+                raise SpaceError(
+                    src, f"config.{key}", f"unknown key for {self.trainable}; allowed: {', '.join(allowed)}"
+                )
+            if isinstance(value, Mapping) and len(value) == 1 and not is_sampler(value):
+                kind = next(iter(value))
+                raise SpaceError(src, f"config.{key}", f"unknown sampler {kind!r}; allowed: {', '.join(SAMPLERS)}")
+            if is_sampler(value):
+                if key == "max_epochs":
+                    raise SpaceError(src, "config.max_epochs", "must be a fixed integer, not sampled")
+                if "grid" in value:
+                    if not isinstance(value["grid"], list) or not value["grid"]:
+                        raise SpaceError(src, f"config.{key}", f"grid needs a non-empty list, got {value['grid']!r}")
+                else:
+                    domain(src, f"config.{key}", value)
+
     def _check_threshold_range(self, key: str, metric: Any, threshold: Any) -> None:
         """A threshold (or a sampler's bounds) must lie in the metric's range, or it never fires."""
         if metric not in METRIC_RANGES or threshold is None:
             return
-        if _is_sampler(threshold):
+        if is_sampler(threshold):
             args = next(iter(threshold.values()))
             values = args if isinstance(args, list) else []
         else:
@@ -351,10 +291,10 @@ class SearchSpace:
                     raise SpaceError(src, f"{key}.{name}", self._unreported(metric))
         threshold = arguments.get("threshold")
         self._check_threshold_range(key, arguments.get("metric"), threshold)
-        if _is_sampler(threshold):
+        if is_sampler(threshold):
             if "grid" in threshold:
                 raise SpaceError(src, f"{key}.threshold", "grid is not supported for thresholds; use choice")
-            _domain(src, f"{key}.threshold", threshold)
+            domain(src, f"{key}.threshold", threshold)
             arguments["threshold_key"] = threshold_key(arguments.get("metric", ""))
             del arguments["threshold"]
         try:
@@ -400,7 +340,7 @@ class SearchSpace:
         path = Path(path)
         if not path.is_file():
             raise SpaceError(str(path), "", "no such file")
-        data = _read(path)
+        data = read_file(path)
         if "stoppers" not in data:
             raise SpaceError(str(path), "stoppers", "is required: the list of stopping policies to run")
         prediction = data.get("recommendation")
@@ -474,7 +414,7 @@ class SearchSpace:
         for spec in self.stoppers if self.replayed_stoppers is None else self.replayed_stoppers:
             family = FAMILIES.get(spec.get("policy", ""))
             names = family.settings if family is not None else ()
-            fixed = {name: spec[name] for name in names if name in spec and not _is_sampler(spec[name])}
+            fixed = {name: spec[name] for name in names if name in spec and not is_sampler(spec[name])}
             if fixed:
                 settings.setdefault(spec["policy"], {}).setdefault(spec["metric"], fixed)
         return settings
@@ -496,10 +436,10 @@ class SearchSpace:
         threshold_keys = set()
         for spec in self.stoppers:
             threshold = spec.get("threshold")
-            if _is_sampler(threshold):
+            if is_sampler(threshold):
                 values[threshold_key(spec["metric"])] = threshold
                 threshold_keys.add(threshold_key(spec["metric"]))
-        grid_keys = [k for k, v in values.items() if _is_sampler(v) and "grid" in v]
+        grid_keys = [k for k, v in values.items() if is_sampler(v) and "grid" in v]
         grids = [values[k]["grid"] for k in grid_keys]
         configs: list[dict[str, Any]] = []
         for _ in range(self.num_samples):
@@ -508,9 +448,9 @@ class SearchSpace:
                 for key, value in values.items():
                     if key in grid_keys:
                         config[key] = point[grid_keys.index(key)]
-                    elif _is_sampler(value):
+                    elif is_sampler(value):
                         stream = threshold_rng if key in threshold_keys else rng
-                        sampled = _domain(self.source, key, value).sample(random_state=stream)
+                        sampled = domain(self.source, key, value).sample(random_state=stream)
                         config[key] = sampled.item() if isinstance(sampled, np.generic) else sampled
                     else:
                         config[key] = value
@@ -530,118 +470,3 @@ class SearchSpace:
 def threshold_key(metric: str) -> str:
     """The config key that holds a per-trial threshold on ``metric``."""
     return f"{metric}_threshold"
-
-
-class _Yaml12Loader(yaml.SafeLoader):
-    """PyYAML's safe loader with YAML 1.2's float rules: ``1e-3``, ``2E5`` and ``.5`` are numbers.
-
-    PyYAML follows YAML 1.1, where a float needs a dot (``1.0e-3``), so ``lr: 1e-3`` would
-    be the string ``'1e-3'``.
-    """
-
-
-_Yaml12Loader.yaml_implicit_resolvers = {
-    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:float"]
-    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Yaml12Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(
-        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-        |[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?
-        |[-+]?\.(?:inf|Inf|INF)
-        |\.(?:nan|NaN|NAN))$""",
-        re.X,
-    ),
-    list("-+0123456789."),
-)
-
-
-def _yaml_problem(error: yaml.YAMLError) -> str:
-    """The parser's problem with its line and column (from 1), in one line."""
-    mark = getattr(error, "problem_mark", None)
-    problem = getattr(error, "problem", None) or str(error).strip().splitlines()[0]
-    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-    return f"{problem}{where}"
-
-
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text()
-    except OSError as error:
-        raise SpaceError(str(path), "", f"cannot read the file ({error.strerror})") from None
-    except UnicodeDecodeError:
-        raise SpaceError(str(path), "", "is not UTF-8 text") from None
-    try:
-        if path.suffix == ".toml":
-            data: Any = tomllib.loads(text)
-        else:
-            data = yaml.load(text, Loader=_Yaml12Loader)  # a SafeLoader: no arbitrary objects
-    except yaml.YAMLError as error:
-        raise SpaceError(str(path), "", f"not valid YAML: {_yaml_problem(error)}") from None
-    except tomllib.TOMLDecodeError as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise SpaceError(str(path), "", f"not valid TOML: {first_line}") from None
-    if not isinstance(data, dict):
-        raise SpaceError(
-            str(path), "", f"must hold a mapping of keys ({', '.join(_TOP_LEVEL)}), got {type(data).__name__}"
-        )
-    return data
-
-
-def builtin_spaces() -> dict[str, Path]:
-    """The built-in spaces by name."""
-    return {path.stem: path for path in sorted(BUILTIN_DIR.glob("*.yaml"))}
-
-
-def load_space(name_or_path: str | Path) -> SearchSpace:
-    """Loads a built-in space by name, or a YAML/TOML space file by path.
-
-    Raises:
-        SpaceError: If the space is unknown or the file is malformed, naming the file,
-            the key and what is allowed.
-    """
-    builtins = builtin_spaces()
-    if str(name_or_path) in builtins:
-        path = builtins[str(name_or_path)]
-    else:
-        path = Path(name_or_path)
-        if path.suffix not in (".yaml", ".yml", ".toml"):
-            raise SpaceError(
-                str(name_or_path),
-                "",
-                f"unknown space; built-in spaces: {', '.join(builtins)}; or give a .yaml/.yml/.toml file",
-            )
-        if not path.is_file():
-            raise SpaceError(str(path), "", "no such file")
-    data = _read(path)
-    source = str(path) if str(name_or_path) not in builtins else f"built-in space {name_or_path}"
-    for key in data:
-        if key not in _TOP_LEVEL:
-            raise SpaceError(source, str(key), f"unknown key; allowed: {', '.join(_TOP_LEVEL)}")
-    for key in ("trainable", "metric"):
-        if key not in data:
-            raise SpaceError(source, key, "is required")
-    config = data.get("config", {})
-    if not isinstance(config, dict):
-        raise SpaceError(source, "config", f"must be a mapping of hyperparameters, got {config!r}")
-    scheduler = data.get("scheduler", {"name": "fifo"})
-    if isinstance(scheduler, str):
-        scheduler = {"name": scheduler}
-    space = SearchSpace(
-        name=path.stem,
-        source=source,
-        description=str(data.get("description", "")),
-        trainable=data["trainable"],
-        metric=data["metric"],
-        mode=data.get("mode", "min"),
-        num_samples=data.get("num_samples", 1),
-        num_folds=data.get("num_folds", 1),
-        seed=data.get("seed", 0),
-        config=config,
-        stoppers=data.get("stoppers", []),
-        scheduler=scheduler,
-    )
-    space.validate()
-    return space

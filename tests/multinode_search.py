@@ -14,8 +14,8 @@ from ray.cluster_utils import Cluster
 
 from analysis import load_experiment
 from search_spaces import load_space
+from tune_stop.app.search import SearchOptions, run_search
 from tune_stop.cluster import StorageError
-from tune_stop.search import SearchOptions, run_search
 from tune_stop.trainables import PerceptronTrainable
 
 

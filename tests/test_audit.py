@@ -15,9 +15,17 @@ from analysis._usage import prediction_block
 from search_spaces import SpaceError, load_space
 from tests.live import live_stop
 from tests.test_intervals import synthetic_search
+from tune_stop.app.search import build_param_space
+from tune_stop.experiment import ExperimentRecord
 from tune_stop.schedulers import RecordingASHAScheduler
-from tune_stop.search import build_param_space
 from tune_stop.stoppers import AuditExempt, NonFiniteStopper, PatienceStopper
+
+
+def _record(prediction, audited):
+    """An experiment record with a prediction and its audit trials, as a search writes it."""
+    return ExperimentRecord(
+        "mlp-digits", "perceptron", "val_loss", "min", 3, prediction=prediction, audited_configs=list(audited)
+    )
 
 
 def test_an_audit_trial_trains_on_while_the_policy_records_where_it_would_have_stopped():
@@ -83,7 +91,7 @@ def test_audit_table_sets_the_realized_figures_beside_the_predicted_ones():
     new["config_id"] = new["config_id"].str[1:].astype(int)
     audited = [0, 3, 4, 9, 15]
     recorded = searched(new, recommendation.policy, audited)
-    table = audit_table(recorded, {"prediction": block, "audited_configs": audited}).set_index("quantity")
+    table = audit_table(recorded, _record(block, audited)).set_index("quantity")
     # The realized per-curve regret is the replay's on the audit curves; compute is the other trials'.
     audit = CurveSet.from_frame(new[new["config_id"].isin(audited)])
     result = replay_policy(recommendation.policy, audit, "test_accuracy", "max")
@@ -107,9 +115,9 @@ def test_audit_table_sets_the_realized_figures_beside_the_predicted_ones():
             inside = row["low"] <= row["realized"] <= row["high"]
             assert row["outside"] == (not inside)
             assert row["side"] == ("inside" if inside else "above" if row["realized"] > row["high"] else "below")
-    assert audit_table(recorded, {"prediction": block, "audited_configs": []}) is None
+    assert audit_table(recorded, _record(block, [])) is None
     # One audit configuration: the rescaled intervals are wide, but stay within what each figure can be.
-    alone = audit_table(searched(new, recommendation.policy, [0]), {"prediction": block, "audited_configs": [0]})
+    alone = audit_table(searched(new, recommendation.policy, [0]), _record(block, [0]))
     alone = alone.set_index("quantity")
     assert (
         alone.loc["regret", "low"] >= 0

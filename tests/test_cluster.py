@@ -18,8 +18,8 @@ import pytest
 
 from analysis import load_experiment, load_stop_reasons
 from search_spaces import load_space
+from tune_stop.app.search import SearchOptions, run_search
 from tune_stop.cluster import check_shared_storage
-from tune_stop.search import SearchOptions, run_search
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,8 +43,14 @@ def _end_process_group(pgid: int, grace_s: float = 30.0) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
-def test_one_node_needs_no_shared_storage(ray_session):
-    check_shared_storage(None)  # a single node: Ray's local default is fine
+def test_one_node_needs_no_shared_storage(ray_session, tmp_path):
+    from tune_stop.cluster import alive_nodes
+
+    assert len(alive_nodes()) == 1
+    # A single node: Ray's local default is fine, and a given path is not probed (nothing written there).
+    assert check_shared_storage(None) is None
+    assert check_shared_storage(str(tmp_path / "local")) is None
+    assert not (tmp_path / "local").exists()
 
 
 def test_two_node_cluster_runs_trials_on_both_nodes_and_demands_shared_storage(tmp_path):
@@ -110,7 +116,7 @@ def test_ray_job_submit_with_working_dir(tmp_path):
     try:
         started, _ = head.communicate(timeout=180)
         assert head.returncode == 0, started[-3000:]
-        # The shipped script: `ray job submit --working-dir .` running `python -m tune_stop.cli search`.
+        # The shipped script: `ray job submit --working-dir .` running `python -m tune_stop.app.cli search`.
         command = [
             "bash",
             str(ROOT / "examples" / "submit.sh"),

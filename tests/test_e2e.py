@@ -11,7 +11,8 @@ import pytest
 from analysis import CurveSet, Policy, load_experiment, load_stop_reasons, stop_epochs
 from search_spaces import POLICIES, load_space, threshold_key
 from tests.expected import RECOMMENDATION_COLUMNS
-from tune_stop.search import SearchOptions, read_metadata, run_search
+from tune_stop.app.search import SearchOptions, run_search
+from tune_stop.experiment import read_record
 
 pytestmark = pytest.mark.e2e
 
@@ -87,7 +88,7 @@ def test_experiment_folder_is_a_standard_ray_experiment(mlp_search):
 
 
 def test_recommend_writes_every_report_file(mlp_search, tmp_path, capsys):
-    from tune_stop.cli import main
+    from tune_stop.app.cli import main
 
     _, summary, _ = mlp_search
     before = sorted(p.relative_to(summary.experiment_path) for p in summary.experiment_path.rglob("*"))
@@ -120,7 +121,7 @@ def test_recommend_writes_every_report_file(mlp_search, tmp_path, capsys):
 
 
 def test_report_prints_stop_reasons_and_best_trials(mlp_search, capsys):
-    from tune_stop.cli import main
+    from tune_stop.app.cli import main
 
     _, summary, curves = mlp_search
     assert main(["report", str(summary.experiment_path)]) == 0
@@ -131,7 +132,7 @@ def test_report_prints_stop_reasons_and_best_trials(mlp_search, capsys):
 
 
 def test_full_curves_then_recommend_sees_no_censored_curve(ray_session, tmp_path, capsys):
-    from tune_stop.cli import main
+    from tune_stop.app.cli import main
 
     argv = ["search", "mlp-digits", "--full-curves", "--max-epochs", "5", "--num-samples", "2", "--quiet"]
     assert main([*argv, "--storage-path", str(tmp_path), "--name", "full"]) == 0
@@ -164,8 +165,8 @@ def test_full_curves_then_recommend_sees_no_censored_curve(ray_session, tmp_path
     stoppers = tmp_path / "loose" / "stoppers.yaml"
     argv = ["search", "mlp-digits", "--stoppers", str(stoppers), "--max-epochs", "5", "--num-samples", "2", "--quiet"]
     assert main([*argv, "--audit-fraction", "0.5", "--storage-path", str(tmp_path), "--name", "next"]) == 0
-    metadata = read_metadata(tmp_path / "next")
-    assert metadata["stoppers_from"] == str(stoppers) and metadata["audited_configs"] == [1]
+    record = read_record(tmp_path / "next")
+    assert record.stoppers_from == str(stoppers) and record.audited_configs == [1]
     assert set(load_stop_reasons(tmp_path / "next")["stop_reason"]) <= {"completed", "asha", *POLICIES}
     # The audit configuration's trials ran their whole budget, and the summary sets realized beside predicted.
     curves = load_experiment(tmp_path / "next")
@@ -231,7 +232,7 @@ def test_gan_digits_search_with_asha_and_per_trial_fid_thresholds(ray_session, t
     acc_grace = next(s["grace_period"] for s in space.stoppers if s.get("metric") == "d_accuracy")
     assert 0 < acc_grace < space.max_epochs
     # Recorded for `tune-stop recommend`, which replays the threshold with the same grace.
-    settings = read_metadata(summary.experiment_path)["replay_settings"]
+    settings = read_record(summary.experiment_path).replay_settings
     assert settings == {"threshold": {"d_accuracy": {"grace_period": acc_grace}}}
     for _, curve in curves.groupby("trial_id"):
         reason, stop_epoch = curve["stop_reason"].iloc[0], int(curve["stop_epoch"].iloc[0])
@@ -245,7 +246,7 @@ def test_gan_digits_search_with_asha_and_per_trial_fid_thresholds(ray_session, t
             assert first_hit.empty
     assert (curves["fid_samples"] == 500).all() and (curves["fid_features"] == "classifier").all()
     # `report` ranks by the experiment's own metric, and `recommend` tunes every metric the stoppers used.
-    from tune_stop.cli import main
+    from tune_stop.app.cli import main
 
     assert main(["report", str(summary.experiment_path)]) == 0
     out = tmp_path / "gan-report"
@@ -289,7 +290,7 @@ def test_recommend_reads_a_plain_ray_tune_experiment(ray_session, tmp_path, caps
     """An experiment written without tune-stop: a function trainable, no fold or config_id, Ray's training_iteration."""
     from ray import tune
 
-    from tune_stop.cli import main
+    from tune_stop.app.cli import main
 
     def trainable(config):
         rng = np.random.default_rng(config["seed"])
@@ -317,7 +318,7 @@ def test_damaged_results_are_noticed_and_said_on_the_screen(mlp_search, tmp_path
     """One trial's progress.csv cut off mid-row and its result.json deleted, as a crash or a full disk leaves them."""
     import shutil
 
-    from tune_stop.cli import main
+    from tune_stop.app.cli import main
 
     _, summary, _ = mlp_search
     experiment = tmp_path / "damaged"
@@ -340,7 +341,7 @@ def test_search_output_is_a_progress_line_and_a_summary_and_ray_tables_only_with
     import subprocess
     import sys
 
-    command = [sys.executable, "-m", "tune_stop.cli", "search", "perceptron-xor", "--max-epochs", "3"]
+    command = [sys.executable, "-m", "tune_stop.app.cli", "search", "perceptron-xor", "--max-epochs", "3"]
 
     def run(*flags: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -368,7 +369,7 @@ def test_search_output_is_a_progress_line_and_a_summary_and_ray_tables_only_with
 
 
 def test_calibrate_runs_the_whole_loop_and_continues_after_an_interrupt(ray_session, tmp_path, capsys):
-    from tune_stop.cli import main
+    from tune_stop.app.cli import main
 
     argv = [
         "search",
@@ -395,12 +396,13 @@ def test_calibrate_runs_the_whole_loop_and_continues_after_an_interrupt(ray_sess
     assert search["trial_id"].nunique() == 9  # the other 3 samples x 3 folds
     assert not set(search["config/lr"]) & set(calibration["config/lr"])  # configurations the calibration never saw
     # The recommended stoppers ran, with an audit configuration measuring them.
-    recorded = read_metadata(tmp_path / "loop")
-    assert recorded["stoppers_from"] == str(tmp_path / "loop-recommendation" / "stoppers.yaml")
-    assert recorded["audited_configs"] == [1] and "Audit: 1 configuration trained to the budget" in printed
+    recorded = read_record(tmp_path / "loop")
+    assert recorded.stoppers_from == str(tmp_path / "loop-recommendation" / "stoppers.yaml")
+    assert recorded.audited_configs == [1] and "Audit: 1 configuration trained to the budget" in printed
     # Each trial that ran under the recommended rule stopped at the first epoch the rule fires (FIFO: nothing
     # else stops them); the audit configuration ran to the budget and recorded where the rule would have fired.
-    block = recorded["prediction"]["policy"]
+    assert recorded.prediction is not None
+    block = recorded.prediction["policy"]
     policy = Policy(block["family"], block["metric"], block["mode"], (block["value"],), settings=block["settings"])
     curves = CurveSet.from_frame(search)
     fires = stop_epochs(policy, curves)[:, 0]

@@ -9,7 +9,7 @@ import pytest
 
 from analysis import load_experiment, load_stop_reasons
 from search_spaces import load_space
-from tune_stop.search import SearchOptions, run_search
+from tune_stop.app.search import SearchOptions, run_search
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,7 @@ import torch
 from analysis import load_experiment
 from benchmarks.gpu_check import DeviceReportingGAN
 from search_spaces import load_space
-from tune_stop.search import SearchOptions, run_search
+from tune_stop.app.search import SearchOptions, run_search
 from tune_stop.trainables import GANTrainable, PerceptronTrainable
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from analysis import CurveSet, Policy, analyse, markdown_report, predicted_means, replay_policy
+from analysis._choice import Choice, choose_candidate
+from analysis._estimate import Estimate as _Estimate
 from analysis._intervals import unseen_chance, unseen_share
-from analysis._recommend import _Estimate, choose_candidate
 
 
 def synthetic_search(num_configs: int, seed: int, epochs: int = 30, folds: int = 2) -> pd.DataFrame:
@@ -94,12 +95,12 @@ def _estimate(regret, high, saved, trigger) -> _Estimate:
     ("estimate", "expected"),
     [
         # The upper end decides: candidate 1 has the lower mean but its interval crosses the tolerance.
-        (_estimate([0.001, 0.004, 0.008], [0.009, 0.02, 0.0099], [0.2, 0.6, 0.5], [1, 1, 1]), (2, "within")),
+        (_estimate([0.001, 0.004, 0.008], [0.009, 0.02, 0.0099], [0.2, 0.6, 0.5], [1, 1, 1]), (2, Choice.WITHIN)),
         # Ties in epochs saved and regret go to the most conservative (later) candidate.
-        (_estimate([0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0, 0, 0]), (2, "never")),
-        (_estimate([0.002, 0.002], [0.005, 0.005], [0.3, 0.3], [1, 1]), (1, "within")),
+        (_estimate([0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0, 0, 0]), (2, Choice.NEVER)),
+        (_estimate([0.002, 0.002], [0.005, 0.005], [0.3, 0.3], [1, 1]), (1, Choice.WITHIN)),
         # Nothing within the tolerance: the lowest regret, said so.
-        (_estimate([0.05, 0.02, 0.03], [0.08, 0.04, 0.05], [0.6, 0.3, 0.4], [1, 1, 1]), (1, "fallback")),
+        (_estimate([0.05, 0.02, 0.03], [0.08, 0.04, 0.05], [0.6, 0.3, 0.4], [1, 1, 1]), (1, Choice.FALLBACK)),
     ],
 )
 def test_choice_rule(estimate, expected):

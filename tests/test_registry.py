@@ -15,36 +15,55 @@ from tune_stop.stoppers import FAMILIES, POLICIES, HistoryStopper
 ROOT = Path(__file__).resolve().parents[1]
 
 
+ROOF = ROOT / "tune_stop" / "app"
+
+
 def _imports(path: Path) -> set[str]:
+    """Every module ``path`` imports, by its full dotted name (``from a.b import c`` counts ``a.b`` and ``a.b.c``)."""
     names = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
+            names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module.split(".")[0])
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
     return names
+
+
+def _reaches(names: set[str], forbidden: set[str]) -> list[str]:
+    return sorted(n for n in names if any(n == f or n.startswith(f"{f}.") for f in forbidden))
 
 
 @pytest.mark.parametrize(
     ("folder", "forbidden"),
     [
-        ("tune_stop", {"analysis", "search_spaces"}),
-        ("search_spaces", {"analysis"}),
-        ("analysis", {"search_spaces"}),
+        ("tune_stop", {"analysis", "search_spaces", "tune_stop.app"}),
+        ("search_spaces", {"analysis", "tune_stop.app"}),
+        ("analysis", {"search_spaces", "tune_stop.app"}),
     ],
 )
-def test_layers_import_only_downwards(folder, forbidden):
-    allowed_above = {
-        ROOT / "tune_stop" / "search.py",
-        ROOT / "tune_stop" / "cli.py",
-        ROOT / "tune_stop" / "calibrate.py",
-    }
+def test_layers_import_only_downwards_and_only_the_roof_sees_everything(folder, forbidden):
     offenders = [
-        f"{path.relative_to(ROOT)} imports {sorted(_imports(path) & forbidden)}"
+        f"{path.relative_to(ROOT)} imports {_reaches(_imports(path), forbidden)}"
         for path in sorted((ROOT / folder).rglob("*.py"))
-        if path not in allowed_above and _imports(path) & forbidden
+        if ROOF not in path.parents and _reaches(_imports(path), forbidden)
     ]
     assert offenders == []
+
+
+def test_the_import_rule_sees_an_upward_import(tmp_path):
+    upward = tmp_path / "upward.py"
+    upward.write_text("from tune_stop.app.search import run_search\nimport analysis._recommend\n")
+    assert _reaches(_imports(upward), {"tune_stop.app", "analysis"}) == [
+        "analysis._recommend",
+        "tune_stop.app.search",
+        "tune_stop.app.search.run_search",
+    ]
+
+
+def test_the_roof_holds_the_command_line_the_search_driver_and_the_calibrate_loop():
+    assert {p.name for p in ROOF.glob("*.py")} >= {"cli.py", "search.py", "calibrate.py"}
+    assert not any((ROOT / "tune_stop" / name).exists() for name in ("cli.py", "search.py", "calibrate.py"))
 
 
 def test_space_files_the_cli_and_the_analysis_read_the_registry():

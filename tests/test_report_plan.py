@@ -12,7 +12,7 @@ from ray.tune.result import SHOULD_CHECKPOINT
 
 from analysis import load_experiment
 from search_spaces import load_space
-from tune_stop.search import (
+from tune_stop.app.search import (
     SearchOptions,
     build_scheduler,
     planned_trainable,

@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import CurveSet, Policy, analyse, make_split, replay_policy
-from analysis._recommend import _Estimate, choose_candidate
+from analysis import Choice, CurveSet, Policy, analyse, make_split, replay_policy
+from analysis._choice import choose_candidate
+from analysis._estimate import Estimate as _Estimate
 from analysis._search import SearchFigures, realized_search, search_figures, time_per_epoch
 from tests.test_intervals import synthetic_search
 
@@ -96,7 +97,7 @@ def test_curves_cut_short_leave_the_search_unknown_and_the_search_objective_says
     cut = frame[~((frame["trial_id"] == "C1") & (frame["epoch"] > 2))]
     found = figures(cut, (0.35,))
     assert found.n_cut_short == 1 and found.n_configs == 0 and np.isnan(found["best_regret"]).all()
-    with pytest.raises(ValueError, match=r"1 of 6 were cut short: record them with tune-stop search --full-curves"):
+    with pytest.raises(ValueError, match=r"1 of 6 were cut short: record whole curves \(every trial to its budget"):
         analyse(cut, metrics=[("val_loss", "min")], families=("threshold",), objective="search")
 
 
@@ -114,9 +115,9 @@ def test_search_objective_uses_the_least_compute_whose_best_and_selected_models_
         0,
     )
     # Candidate 0 uses the least compute, but its selected model's upper end crosses the tolerance.
-    assert choose_candidate(estimate, "search", 0.01, 0.0, search) == (1, "within")
+    assert choose_candidate(estimate, "search", 0.01, 0.0, search) == (1, Choice.WITHIN)
     strict = choose_candidate(estimate, "search", 0.001, 0.0, search)
-    assert strict == (2, "within")
+    assert strict == (2, Choice.WITHIN)
     with pytest.raises(ValueError, match="search-level figures"):
         choose_candidate(estimate, "search", 0.01, 0.0, None)
 
@@ -132,7 +133,7 @@ def test_the_search_objective_protects_the_best_model_where_the_per_curve_mean_d
         )
     chosen = by_search.recommendations.iloc[0]
     assert max(chosen["best_regret_high"], chosen["selected_regret_high"]) <= 0.01
-    assert chosen["choice"] == "within the tolerance"
+    assert chosen["choice"] is Choice.WITHIN
     assert by_search.selection == ("val_loss", "min")
     # Every candidate has its figures in policies.csv; the chosen one uses no more compute than needed.
     table = by_search.candidates
@@ -284,18 +285,25 @@ def test_asha_spec_names_a_bad_argument(arguments, message):
 
 
 def test_recommend_asha_reads_the_recorded_scheduler_or_says_in_one_line_why_not():
-    from tune_stop.cli import UsageError, _recorded_asha
+    from tune_stop.app._shared import UsageError
+    from tune_stop.app.cmd_recommend import _recorded_asha
+    from tune_stop.experiment import ExperimentRecord
 
-    recorded = {"metric": "fid", "mode": "min", "replayed_scheduler": {"name": "asha", "grace_period": 3}}
+    recorded = ExperimentRecord(
+        "gan-digits", "gan", "fid", "min", 3, replayed_scheduler={"name": "asha", "grace_period": 3}
+    )
     assert _recorded_asha(recorded, 2).describe() == "ASHA on fid (min), grace period 3, reduction factor 3, 2 workers"
-    for metadata in ({}, {**recorded, "replayed_scheduler": {"name": "fifo"}}):
+    for record in (None, dataclasses.replace(recorded, replayed_scheduler={"name": "fifo"})):
         with pytest.raises(UsageError, match="--asha: the experiment records no ASHA scheduler"):
-            _recorded_asha(metadata, 1)
+            _recorded_asha(record, 1)
+    unusable = dataclasses.replace(recorded, replayed_scheduler={"name": "asha", "grace_period": 0})
+    with pytest.raises(UsageError, match=r"recorded scheduler .* is unusable .*grace_period must be an integer >= 1"):
+        _recorded_asha(unusable, 1)
 
 
 def test_the_report_marks_the_top_configurations_and_states_the_search_figures(tmp_path):
     from analysis import write_report
-    from analysis._report import _top_curves
+    from analysis._plots import _top_curves
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
@@ -314,8 +322,17 @@ def test_the_report_marks_the_top_configurations_and_states_the_search_figures(t
 def test_recommend_warns_when_most_curves_were_cut_short():
     frame = small_search()
     cut = frame[frame["epoch"] <= 2]  # every curve ended at epoch 2 of its 4
-    with pytest.warns(UserWarning, match=r"6 of 6 curves were cut short .* --full-curves, or run the whole loop"):
+    from analysis import AnalysisWarning, Remedy
+    from tune_stop.app._remedies import cli_message
+
+    with pytest.warns(UserWarning, match=r"6 of 6 curves were cut short .* Record whole curves: train every") as caught:
         analyse(cut, metrics=[("val_loss", "min")], families=("threshold",))
+    # The library names the remedy as a concept; the command line says which flags do it.
+    (notice,) = [w.message for w in caught if isinstance(w.message, AnalysisWarning)]
+    assert notice.remedy is Remedy.RECORD_WHOLE_CURVES and "--" not in str(notice)
+    assert cli_message(notice).endswith(
+        "Record them with tune-stop search SPACE --full-curves, or run the whole loop with --calibrate N."
+    )
 
 
 def test_search_splits_are_sized_as_the_next_search_and_keep_configurations_whole():
@@ -377,7 +394,7 @@ def test_the_held_out_check_refuses_values_that_would_cost_a_new_search_its_best
     new searches: 4 of the 60 searches in all. A threshold on a loss that mirrors the target is
     the hardest case (it stops exactly the best configurations); the check lowers the rate, it
     does not make it zero."""
-    from analysis import CHOICES
+    from analysis import Choice
 
     def exceeded(policy: Policy, value: float, seed: int) -> bool:
         new = CurveSet.from_frame(record_search(30, seed))
@@ -409,11 +426,11 @@ def test_the_held_out_check_refuses_values_that_would_cost_a_new_search_its_best
             new_seeds = range(1000 + 50 * seed, 1010 + 50 * seed)
             base = within.sort_values("compute_used", kind="stable").iloc[0]["value"]
             unchecked += [exceeded(policy, base, s) for s in new_seeds]
-            if row["choice"] == CHOICES["held_out"]:
+            if row["choice"] == Choice.HELD_OUT:
                 refused += 1
                 assert analysis.recommended() is None
                 continue
-            assert row["choice"] == CHOICES["within"] and row["chosen_within"] < 0.01
+            assert row["choice"] == Choice.WITHIN and row["chosen_within"] < 0.01
             checked += [exceeded(policy, row["recommended"], s) for s in new_seeds]
     assert np.mean(unchecked) >= 0.3
     assert refused >= 4
@@ -433,7 +450,7 @@ def test_the_held_out_check_keeps_the_whole_tolerance_where_the_choice_holds_up(
         per_curve = analyse(synthetic_search(30, seed=3), metrics=[("val_loss", "min")], families=("patience",))
     row = analysis.recommendations.iloc[0]
     assert row["chosen_within"] == 0.01 and row["held_out_exceeded"] <= 0.1 and row["held_out_splits"] == 20
-    assert row["choice"] == "within the tolerance"
+    assert row["choice"] is Choice.WITHIN
     # The per-curve objective runs no such check.
     assert per_curve.recommendations["held_out_splits"].eq(0).all()
 
@@ -481,7 +498,7 @@ def test_the_noise_floor_is_what_folds_disagree_on_not_the_trend_they_share():
 
 
 def test_a_best_model_that_moves_by_chance_beyond_the_tolerance_gets_no_recommendation(tmp_path):
-    from analysis import CHOICES, write_report
+    from analysis import Choice, write_report
 
     frame = synthetic_search(12, seed=4)
     frame["test_accuracy"] += np.random.default_rng(0).normal(0, 0.03, len(frame))
@@ -489,7 +506,7 @@ def test_a_best_model_that_moves_by_chance_beyond_the_tolerance_gets_no_recommen
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         steady = analyse(synthetic_search(12, seed=4), **options)
-    assert steady.best_model_noise < 0.01 and steady.recommendations.iloc[0]["choice"] != CHOICES["noise"]
+    assert steady.best_model_noise < 0.01 and steady.recommendations.iloc[0]["choice"] != Choice.NOISE
     with pytest.warns(
         UserWarning, match=r"moves by \d+\.\d% from one epoch to the next by chance .* more than the 1\.0%"
     ):
@@ -498,7 +515,7 @@ def test_a_best_model_that_moves_by_chance_beyond_the_tolerance_gets_no_recommen
     assert noisy.best_model_noise > 0.01
     assert noisy.recommended() is None
     # Its intervals end within 1%, and would have made it the choice.
-    assert max(row["best_regret_high"], row["selected_regret_high"]) <= 0.01 and row["choice"] == CHOICES["noise"]
+    assert max(row["best_regret_high"], row["selected_regret_high"]) <= 0.01 and row["choice"] == Choice.NOISE
     write_report(noisy, tmp_path, tolerance=0.01, source="test")
     text = (tmp_path / "recommendations.md").read_text()
     assert f"the best model here moves by {100 * noisy.best_model_noise:.1f}% by chance" in text

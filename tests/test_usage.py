@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from analysis import CurveSet, Policy, analyse, stop_epochs, write_report
+from analysis import Choice, CurveSet, Policy, analyse, stop_epochs, write_report
 from analysis._recommend import Recommendation
 from analysis._usage import peer_arguments, tuner_code
 from search_spaces import SpaceError, load_space
@@ -31,7 +31,7 @@ def test_the_stoppers_file_runs_in_a_search_and_stops_where_the_recommendation_d
     assert recommendation is not None
     # The chosen row: least compute (search) or most epochs saved (tolerance) among those within the tolerance.
     table = analysis.recommendations
-    within = table[(table["kind"] == "recommended") & (table["choice"] == "within the tolerance")]
+    within = table[(table["kind"] == "recommended") & (table["choice"] == Choice.WITHIN)]
     key = "compute_used" if objective == "search" else "epochs_saved"
     best = within[key].min() if objective == "search" else within[key].max()
     assert recommendation.row[key] == pytest.approx(best)

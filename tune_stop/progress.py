@@ -18,6 +18,8 @@ from typing import Any, TextIO
 
 from ray.tune import Callback
 
+from tune_stop.stoppers import mode_sign
+
 __all__ = ["SearchProgress"]
 
 
@@ -43,7 +45,7 @@ class SearchProgress(Callback):
         log_interval_s: float = 10.0,
     ) -> None:
         self.metric = metric
-        self.sign = 1.0 if mode == "min" else -1.0
+        self.sign = mode_sign(mode)
         self.num_trials = num_trials
         self.stop_reasons = stop_reasons
         self.stream = stream if stream is not None else sys.stderr

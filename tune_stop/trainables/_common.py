@@ -155,7 +155,7 @@ class EpochTrainable(tune.Trainable):
     and the RNG state, so a restored trial continues exactly where it stopped;
     ``reset_config`` rebuilds in place, so Ray can reuse the actor (and its loaded data).
 
-    With a :class:`ReportPlan` in ``report_plan`` (``tune_stop.search`` sets one), the
+    With a :class:`ReportPlan` in ``report_plan`` (``tune_stop.app.search`` sets one), the
     trial returns several epochs per call to ``train_buffered``; see the plan.
     """
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
 import time
 from collections import Counter
@@ -26,34 +23,37 @@ from search_spaces import SearchSpace
 from tune_stop._actor_reuse import keep_starting_actors
 from tune_stop._compat import asha_milestones
 from tune_stop.cluster import check_shared_storage
+from tune_stop.experiment import (
+    PARAM_SPACE_FILE,
+    REPORT_PLAN_FILE,
+    ExperimentRecord,
+    default_storage_path,
+    is_uri,
+    path_exists,
+    read_bytes,
+    read_record,
+    read_stop_reasons,
+    write_bytes,
+    write_record,
+)
 from tune_stop.loggers import CSVLogger, JsonLogger
 from tune_stop.progress import SearchProgress
-from tune_stop.reasons import STOP_REASONS_FILE, StopReasonsCallback
+from tune_stop.reasons import StopReasonsCallback
 from tune_stop.schedulers import RecordingASHAScheduler
-from tune_stop.stoppers import AUDIT_KEY
+from tune_stop.stoppers import AUDIT_KEY, mode_sign
 from tune_stop.trainables import TRAINABLES
 from tune_stop.trainables._common import EpochTrainable, ReportPlan
 
-METADATA_FILE = "tune-stop.json"
-PARAM_SPACE_FILE = "tune-stop-param-space.pkl"
-REPORT_PLAN_FILE = "tune-stop-report-plan.pkl"
-
 __all__ = [
-    "METADATA_FILE",
     "ConfigLookup",
     "SearchOptions",
     "SearchSummary",
     "build_param_space",
     "build_scheduler",
     "build_tuner",
-    "default_storage_path",
     "experiment_path",
     "init_ray",
-    "is_uri",
-    "path_exists",
     "planned_trainable",
-    "read_metadata",
-    "read_stop_reasons",
     "report_plan",
     "resume_search",
     "run_search",
@@ -129,11 +129,6 @@ class SearchSummary:
     def reason_counts(self) -> Counter[str]:
         """How many trials stopped for each reason."""
         return Counter(row["stop_reason"] for row in self.stop_reasons)
-
-
-def default_storage_path() -> Path:
-    """Ray's own default: ``~/ray_results``."""
-    return Path.home() / "ray_results"
 
 
 class ConfigLookup:
@@ -248,11 +243,6 @@ def tune_environment() -> Iterator[None]:
                 os.environ[key] = value
 
 
-def is_uri(path: str | os.PathLike[str] | None) -> bool:
-    """Whether a storage path is a URI (``s3://``, ``gs://``, ``file://``) rather than a local path."""
-    return path is not None and "://" in str(path)
-
-
 def experiment_path(space: SearchSpace, options: SearchOptions) -> Path | str:
     """The folder the search writes, ``<storage_path>/<name>``: a local Path or a URI string."""
     name = options.name or f"{space.name}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -260,27 +250,6 @@ def experiment_path(space: SearchSpace, options: SearchOptions) -> Path | str:
         return f"{str(options.storage_path).rstrip('/')}/{name}"
     storage = Path(options.storage_path).expanduser().resolve() if options.storage_path else default_storage_path()
     return storage / name
-
-
-def _open_uri(uri: str, name: str) -> Any:
-    """A pyarrow input stream for ``<uri>/<name>``, or None if there is no such file."""
-    import pyarrow.fs
-
-    filesystem, root = pyarrow.fs.FileSystem.from_uri(uri)
-    target = f"{root.rstrip('/')}/{name}"
-    if filesystem.get_file_info(target).type != pyarrow.fs.FileType.File:
-        return None
-    return filesystem.open_input_stream(target)
-
-
-def path_exists(path: Path | str) -> bool:
-    """Whether an experiment folder (local or URI) already exists."""
-    if not is_uri(path):
-        return Path(path).exists()
-    import pyarrow.fs
-
-    filesystem, root = pyarrow.fs.FileSystem.from_uri(str(path))
-    return filesystem.get_file_info(root).type != pyarrow.fs.FileType.NotFound
 
 
 def build_tuner(
@@ -357,21 +326,6 @@ def init_ray(options: SearchOptions) -> None:
         ray.init(num_cpus=options.num_cpus, include_dashboard=False, log_to_driver=False)
 
 
-def read_stop_reasons(experiment_path: Path | str) -> list[dict[str, str]]:
-    """The rows of an experiment's ``stop_reasons.csv`` (empty if it has none); local or URI."""
-    if is_uri(experiment_path):
-        stream = _open_uri(str(experiment_path), STOP_REASONS_FILE)
-        if stream is None:
-            return []
-        with stream:
-            return list(csv.DictReader(io.StringIO(stream.read().decode())))
-    path = Path(experiment_path) / STOP_REASONS_FILE
-    if not path.is_file():
-        return []
-    with path.open(newline="") as stream:
-        return list(csv.DictReader(stream))
-
-
 def _plain(value: Any) -> Any:
     """A pandas/NumPy scalar as the Python value it holds."""
     return value.item() if hasattr(value, "item") else value
@@ -379,7 +333,7 @@ def _plain(value: Any) -> Any:
 
 def _best_epoch(results: tune.ResultGrid, metric: str, mode: str) -> dict[str, Any] | None:
     best: dict[str, Any] | None = None
-    sign = 1.0 if mode == "min" else -1.0
+    sign = mode_sign(mode)
     for index in range(len(results)):
         result = results[index]
         frame = result.metrics_dataframe
@@ -417,32 +371,32 @@ def run_search(
     check_shared_storage(given_storage)
     param_space = build_param_space(space, overrides)
     tuner, _ = build_tuner(space, options, overrides, trainable_cls, param_space)
-    metadata = {
-        "space": space.name,
-        "trainable": space.trainable,
-        "metric": space.metric,
-        "mode": space.mode,
-        "num_folds": space.num_folds,
-        "seed": space.seed,
-        "replay_settings": space.replay_settings(),
-        "stopped_metrics": space.stopped_metrics(),
-        "replayed_scheduler": space.replayed_scheduler or space.scheduler,
-        "stoppers_from": space.stoppers_source,
-        "stoppers": space.stoppers,
-        "prediction": space.prediction,
-        "audit_fraction": space.audit_fraction,
-        "audited_configs": space.audited_configs(),
-        "cpus_per_trial": options.cpus_per_trial,
-        "gpus_per_trial": options.gpus_per_trial,
-    }
-    _write_text(path, METADATA_FILE, json.dumps(metadata, indent=2))
+    record = ExperimentRecord(
+        space=space.name,
+        trainable=space.trainable,
+        metric=space.metric,
+        mode=space.mode,
+        num_folds=space.num_folds,
+        seed=space.seed,
+        replay_settings=space.replay_settings(),
+        stopped_metrics=space.stopped_metrics(),
+        replayed_scheduler=space.replayed_scheduler or space.scheduler,
+        stoppers_from=space.stoppers_source,
+        stoppers=space.stoppers,
+        prediction=space.prediction,
+        audit_fraction=space.audit_fraction,
+        audited_configs=space.audited_configs(),
+        cpus_per_trial=options.cpus_per_trial,
+        gpus_per_trial=options.gpus_per_trial,
+    )
+    write_record(path, record)
     # Tuner.restore needs the param space again: Ray stores sample_from functions as placeholders.
-    _write_bytes(path, PARAM_SPACE_FILE, cloudpickle.dumps(param_space))
-    _write_bytes(path, REPORT_PLAN_FILE, cloudpickle.dumps(report_plan(space, options)))
-    return _fit(tuner, str(path) if is_uri(given_storage) else None, metadata)
+    write_bytes(path, PARAM_SPACE_FILE, cloudpickle.dumps(param_space))
+    write_bytes(path, REPORT_PLAN_FILE, cloudpickle.dumps(report_plan(space, options)))
+    return _fit(tuner, str(path) if is_uri(given_storage) else None, record)
 
 
-def _fit(tuner: tune.Tuner, uri: str | None, metadata: Mapping[str, Any]) -> SearchSummary:
+def _fit(tuner: tune.Tuner, uri: str | None, record: ExperimentRecord) -> SearchSummary:
     started = time.perf_counter()
     with tune_environment():
         results = tuner.fit()
@@ -454,68 +408,13 @@ def _fit(tuner: tune.Tuner, uri: str | None, metadata: Mapping[str, Any]) -> Sea
         num_trials=len(results),
         num_errors=len(results.errors),
         stop_reasons=read_stop_reasons(path),
-        best=_best_epoch(results, metadata["metric"], metadata["mode"]),
+        best=_best_epoch(results, record.metric, record.mode),
         wall_time_s=wall_time,
-        space_name=metadata["space"],
-        num_folds=int(metadata["num_folds"]),
-        metric=metadata["metric"],
-        mode=metadata["mode"],
+        space_name=record.space,
+        num_folds=record.num_folds,
+        metric=record.metric,
+        mode=record.mode,
     )
-
-
-def _write_text(folder: Path | str, name: str, text: str) -> None:
-    _write_bytes(folder, name, text.encode())
-
-
-def _write_bytes(folder: Path | str, name: str, data: bytes) -> None:
-    if is_uri(folder):
-        import pyarrow.fs
-
-        filesystem, root = pyarrow.fs.FileSystem.from_uri(str(folder))
-        filesystem.create_dir(root, recursive=True)
-        with filesystem.open_output_stream(f"{root.rstrip('/')}/{name}") as stream:
-            stream.write(data)
-        return
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    temporary = Path(folder) / f".{name}.tmp"
-    temporary.write_bytes(data)
-    os.replace(temporary, Path(folder) / name)
-
-
-def _read_bytes(folder: Path | str, name: str) -> bytes | None:
-    if is_uri(folder):
-        stream = _open_uri(str(folder), name)
-        if stream is None:
-            return None
-        with stream:
-            return bytes(stream.read())
-    file = Path(folder) / name
-    return file.read_bytes() if file.is_file() else None
-
-
-def read_metadata(path: Path | str) -> dict[str, Any]:
-    """What ``run_search`` recorded about an experiment (``tune-stop.json``).
-
-    Raises:
-        FileNotFoundError: If the folder holds no tune-stop experiment.
-        ValueError: If the file is not valid JSON with the expected keys.
-    """
-    data = _read_bytes(path, METADATA_FILE)
-    text = data.decode() if data is not None else None
-    if text is None:
-        raise FileNotFoundError(f"{path} holds no tune-stop experiment ({METADATA_FILE} is missing)")
-    try:
-        metadata = json.loads(text)
-    except json.JSONDecodeError:
-        raise ValueError(f"{path}/{METADATA_FILE} is not valid JSON") from None
-    missing = [k for k in ("space", "trainable", "metric", "mode", "num_folds") if k not in metadata]
-    if missing:
-        raise ValueError(f"{path}/{METADATA_FILE} is not a tune-stop record (missing: {', '.join(missing)})")
-    if metadata["trainable"] not in TRAINABLES:
-        raise ValueError(
-            f"{path}/{METADATA_FILE} is not a tune-stop record (unknown trainable {metadata['trainable']!r})"
-        )
-    return dict(metadata)
 
 
 def resume_search(path: Path | str, options: SearchOptions) -> SearchSummary:
@@ -528,17 +427,17 @@ def resume_search(path: Path | str, options: SearchOptions) -> SearchSummary:
     Raises:
         FileNotFoundError, ValueError: If ``path`` is not a tune-stop experiment.
     """
-    metadata = read_metadata(path)
+    record = read_record(path)
     if not tune.Tuner.can_restore(str(path)):
         raise ValueError(f"{path} has no Ray Tune experiment state to resume from")
     init_ray(options)
-    info = TRAINABLES[metadata["trainable"]]
-    resources = {"cpu": metadata.get("cpus_per_trial", 1.0), "gpu": metadata.get("gpus_per_trial", 0.0)}
-    pickled = _read_bytes(path, PARAM_SPACE_FILE)
+    info = TRAINABLES[record.trainable]
+    resources = {"cpu": record.cpus_per_trial, "gpu": record.gpus_per_trial}
+    pickled = read_bytes(path, PARAM_SPACE_FILE)
     if pickled is None:
         raise FileNotFoundError(f"{path} lacks {PARAM_SPACE_FILE}, which resuming needs")
     # Older experiments have no plan file: their trials report every epoch on its own.
-    plan_bytes = _read_bytes(path, REPORT_PLAN_FILE)
+    plan_bytes = read_bytes(path, REPORT_PLAN_FILE)
     plan = cloudpickle.loads(plan_bytes) if plan_bytes is not None else None
     tuner = tune.Tuner.restore(
         str(path),
@@ -547,4 +446,4 @@ def resume_search(path: Path | str, options: SearchOptions) -> SearchSummary:
         resume_unfinished=True,
         resume_errored=True,
     )
-    return _fit(tuner, str(path) if is_uri(path) else None, metadata)
+    return _fit(tuner, str(path) if is_uri(path) else None, record)

@@ -21,12 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from search_spaces import SearchSpace
-from tune_stop.search import SearchOptions, SearchSummary, experiment_path, path_exists, resume_search, run_search
+from tune_stop.app.search import SearchOptions, SearchSummary, experiment_path, resume_search, run_search
+from tune_stop.defaults import DEFAULT_TOLERANCE
+from tune_stop.experiment import path_exists
 
 __all__ = ["CALIBRATION_TOLERANCE", "CalibratedSearch", "calibrate_and_search"]
 
-#: The loop's tolerance on the best and selected models (1%).
-CALIBRATION_TOLERANCE = 0.01
+#: The loop's tolerance on the best and selected models (the library's default, 1%).
+CALIBRATION_TOLERANCE = DEFAULT_TOLERANCE
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,7 @@ def calibrate_and_search(
     Raises:
         ValueError: For a calibration size the space cannot split.
     """
-    from analysis import CHOICES, AshaSpec, analyse, load_experiment, write_report
+    from analysis import AshaSpec, Choice, analyse, load_experiment, write_report
 
     total = space.num_samples
     if not 2 <= calibration_configs < total:
@@ -114,16 +116,8 @@ def calibrate_and_search(
     calibration = _run_or_resume(calibration_space, replace(options, name=f"{name}-calibration"), overrides)
 
     remaining = total - calibration_configs
-    scheduler = dict(space.scheduler)
-    asha = None
-    if scheduler.get("name") == "asha":
-        asha = AshaSpec(
-            space.metric,
-            space.mode,
-            grace_period=int(scheduler.get("grace_period", 1)),
-            reduction_factor=float(scheduler.get("reduction_factor", 3)),
-            max_t=int(scheduler["max_t"]) if "max_t" in scheduler else None,
-        )
+    runs_asha = space.scheduler.get("name") == "asha"
+    asha = AshaSpec.from_scheduler(space.scheduler, space.metric, space.mode) if runs_asha else None
     say(f"tune-stop: 2/3 recommendation for a search of {remaining} configurations")
     analysis = analyse(
         load_experiment(calibration.experiment_path),
@@ -161,6 +155,6 @@ def calibrate_and_search(
         asha_alone_high=float(alone["best_regret_high"].iloc[0]) if len(alone) else None,
         best_model_noise=analysis.best_model_noise,
         failed_check=tuple(
-            f"{row['policy']} on {row['metric']}" for _, row in table[table["choice"] == CHOICES["held_out"]].iterrows()
+            f"{row['policy']} on {row['metric']}" for _, row in table[table["choice"] == Choice.HELD_OUT].iterrows()
         ),
     )

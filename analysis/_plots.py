@@ -1,0 +1,167 @@
+"""The report's plots: learning curves with the recommended stops, trade-off and search frontiers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from analysis._recommend import Analysis
+from analysis._search import TOP_SHARE
+from tune_stop.stoppers import mode_sign
+
+__all__ = ["plot_curves", "plot_search", "plot_tradeoff"]
+
+
+def _top_curves(analysis: Analysis) -> np.ndarray:
+    """Curves of the best tenth of the configurations, ranked by their fold-mean target at the last epoch."""
+    assert analysis.curves is not None and analysis.split is not None
+    curves, split = analysis.curves, analysis.split
+    last = curves.matrix(analysis.target)[np.arange(len(curves.trial_ids)), curves.lengths - 1]
+    sign = mode_sign(analysis.target_mode)
+    sums = np.bincount(split.config_index, weights=np.nan_to_num(sign * last, nan=np.inf), minlength=split.n_configs)
+    score = sums / np.bincount(split.config_index, minlength=split.n_configs)
+    top = np.argsort(score, kind="stable")[: max(1, int(np.ceil(TOP_SHARE * split.n_configs)))]
+    return np.isin(split.config_index, top)
+
+
+def plot_curves(analysis: Analysis, metric: str, path: str, max_curves: int = 60) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    assert analysis.curves is not None
+    values = analysis.curves.matrix(metric)
+    epochs = np.arange(1, values.shape[1] + 1)
+    top = _top_curves(analysis)
+    shown = np.union1d(np.linspace(0, len(values) - 1, min(max_curves, len(values))).astype(int), np.flatnonzero(top))
+    figure, axes = plt.subplots(figsize=(8, 5))
+    for row in shown:
+        axes.plot(epochs, values[row], color="0.35" if top[row] else "0.8", linewidth=1.2 if top[row] else 0.8)
+    axes.plot([], [], color="0.35", linewidth=1.2, label="best 10% of configurations (filled marks: their stops)")
+    markers = iter("ovs^D<>pPX*")
+    colors = iter(plt.rcParams["axes.prop_cycle"].by_key()["color"] * 3)
+    for result, best, kind in analysis.replays:
+        if kind != "recommended" or best is None or result.policy.metric != metric:
+            continue
+        value = result.policy.candidates[best]
+        stops = result.stop_epoch[shown, best]
+        fired = stops > 0
+        marker, color = next(markers), next(colors)
+        for on_top in (False, True):
+            rows = fired & (top[shown] == on_top)
+            axes.scatter(
+                stops[rows],
+                values[shown[rows], stops[rows] - 1],
+                marker=marker,
+                s=40 if on_top else 24,
+                zorder=3,
+                facecolors=color if on_top else "none",
+                edgecolors=color,
+                label=None if on_top else f"{result.policy.name} {result.policy.parameter}={value:.4g}",
+            )
+        if result.policy.family == "threshold":
+            axes.axhline(value, color=color, linestyle="--", linewidth=0.8, alpha=0.8)
+    axes.set_xlabel("epoch")
+    axes.set_ylabel(metric)
+    axes.set_title(f"Learning curves of {metric} with the recommended stop points (dashed: thresholds)")
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, format="png", dpi=110)
+    plt.close(figure)
+
+
+def _plot_frontier(
+    analysis: Analysis,
+    metric: str,
+    tolerance: float,
+    path: str,
+    *,
+    x: str,
+    y: str,
+    labels: tuple[str, str, str],
+    full_training_at: float | None = None,
+) -> None:
+    """Each policy's candidates as ``x`` against ``y`` (both shares, drawn in %), baselines as crosses,
+    the recommended value with its intervals (``<name>_low``, ``<name>_high``) and the tolerance.
+
+    ``labels``: the x label, the y label and the title; ``full_training_at``: where to mark full training on x.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    candidates = analysis.candidates[analysis.candidates["metric"] == metric]
+    figure, axes = plt.subplots(figsize=(8, 5))
+    for name, group in candidates.groupby("policy", sort=False):
+        group = group[np.isfinite(group[y])]
+        if group.empty:
+            continue
+        if (group["kind"] == "baseline").all():
+            axes.scatter(100 * group[x], 100 * group[y], marker="x", s=60, label=name)
+            continue
+        line = axes.plot(100 * group[x], 100 * group[y], ".-", alpha=0.6, label=name)
+        chosen = group[group["recommended"]]
+        # The chosen value with its prediction intervals for the next search.
+        across, up = chosen[x].to_numpy(), chosen[y].to_numpy()
+        axes.errorbar(
+            100 * across,
+            100 * up,
+            xerr=100 * np.abs(chosen[[f"{x}_low", f"{x}_high"]].to_numpy().T - across),
+            yerr=100 * np.abs(chosen[[f"{y}_low", f"{y}_high"]].to_numpy().T - up),
+            fmt="o",
+            markersize=10,
+            markeredgecolor="black",
+            color=line[0].get_color(),
+            zorder=3,
+        )
+    axes.axhline(100 * tolerance, color="red", linestyle="--", linewidth=1, label=f"tolerance {100 * tolerance:g}%")
+    if full_training_at is not None:
+        axes.axvline(full_training_at, color="0.5", linestyle=":", linewidth=1, label="full training")
+    # Zoom to where the decisions lie: the tolerance, the baselines and the chosen values' intervals.
+    decided = candidates[candidates["recommended"] | (candidates["kind"] == "baseline")]
+    top = np.nanmax([4 * tolerance, *(1.3 * decided[f"{y}_high"].to_numpy(dtype=float))])
+    if np.isfinite(top) and top > 0:
+        axes.set_ylim(bottom=min(0.0, 100 * float(np.nanmin(candidates[y]))), top=100 * top)
+    axes.set_xlabel(labels[0])
+    axes.set_ylabel(labels[1])
+    axes.set_title(labels[2])
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, format="png", dpi=110)
+    plt.close(figure)
+
+
+def plot_tradeoff(analysis: Analysis, metric: str, tolerance: float, path: str) -> None:
+    """Epochs saved against mean per-curve regret."""
+    _plot_frontier(
+        analysis,
+        metric,
+        tolerance,
+        path,
+        x="epochs_saved",
+        y="regret",
+        labels=(
+            "epochs saved (%)",
+            f"regret in {analysis.target} (%)",
+            f"Trade-off per policy on {metric} (recommended: with {analysis.interval:.0%} intervals)",
+        ),
+    )
+
+
+def plot_search(analysis: Analysis, metric: str, tolerance: float, path: str) -> None:
+    """Compute used against the best model's regret."""
+    _plot_frontier(
+        analysis,
+        metric,
+        tolerance,
+        path,
+        x="compute_used",
+        y="best_regret",
+        labels=(
+            "compute used (% of epochs of full training)",
+            f"best model's regret in {analysis.target} (%)",
+            f"What each policy on {metric} does to the search (recommended: {analysis.interval:.0%} intervals)",
+        ),
+        full_training_at=100.0,
+    )

@@ -1,0 +1,90 @@
+"""Reading a space or stoppers file: YAML 1.2 numbers, TOML, and one-line errors with line and column."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import tomllib
+import yaml
+
+from search_spaces._samplers import SpaceError
+
+__all__ = ["TOP_LEVEL", "read_file"]
+
+TOP_LEVEL = (
+    "description",
+    "trainable",
+    "metric",
+    "mode",
+    "num_samples",
+    "num_folds",
+    "seed",
+    "config",
+    "stoppers",
+    "scheduler",
+)
+
+
+class _Yaml12Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2's float rules: ``1e-3``, ``2E5`` and ``.5`` are numbers.
+
+    PyYAML follows YAML 1.1, where a float needs a dot (``1.0e-3``), so ``lr: 1e-3`` would
+    be the string ``'1e-3'``.
+    """
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:float"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """The parser's problem with its line and column (from 1), in one line."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error).strip().splitlines()[0]
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{problem}{where}"
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    """The mapping a YAML or TOML file holds.
+
+    Raises:
+        SpaceError: If the file cannot be read, is not UTF-8, YAML or TOML, or holds no mapping.
+    """
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise SpaceError(str(path), "", f"cannot read the file ({error.strerror})") from None
+    except UnicodeDecodeError:
+        raise SpaceError(str(path), "", "is not UTF-8 text") from None
+    try:
+        if path.suffix == ".toml":
+            data: Any = tomllib.loads(text)
+        else:
+            data = yaml.load(text, Loader=_Yaml12Loader)  # a SafeLoader: no arbitrary objects
+    except yaml.YAMLError as error:
+        raise SpaceError(str(path), "", f"not valid YAML: {_yaml_problem(error)}") from None
+    except tomllib.TOMLDecodeError as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise SpaceError(str(path), "", f"not valid TOML: {first_line}") from None
+    if not isinstance(data, dict):
+        raise SpaceError(
+            str(path), "", f"must hold a mapping of keys ({', '.join(TOP_LEVEL)}), got {type(data).__name__}"
+        )
+    return data

@@ -1,0 +1,140 @@
+"""`tune-stop recommend` (`tune_stop.app.cmd_recommend`): reports, notes and one-line refusals."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from analysis import load_curves
+from tests.cli_files import make_files, run_main
+from tune_stop.app.cli import main
+
+
+@pytest.fixture
+def files(tmp_path, monkeypatch):
+    return make_files(tmp_path, monkeypatch)
+
+
+def test_recommend_replays_the_threshold_with_the_given_grace_period(files, capsys):
+    argv = ["recommend", str(files / "curves.csv"), "--metric", "val_loss", "--policy", "threshold"]
+    assert run_main([*argv, "--out", str(files / "plain")]) == 0
+    assert run_main([*argv, "--grace-period", "2", "--out", str(files / "graced")]) == 0
+    out = capsys.readouterr().out
+    assert "stopper settings" not in out  # a CSV records no search space: nothing is read from one
+    plain = pd.read_csv(files / "plain" / "policies.csv").query("policy == 'threshold'")
+    graced = pd.read_csv(files / "graced" / "policies.csv").query("policy == 'threshold'")
+    # val_loss = 1/epoch: the candidates of the graced replay come from epochs 3 to 5 only.
+    assert plain["value"].max() == pytest.approx(1.0) and graced["value"].max() == pytest.approx(1 / 3)
+    assert "from epoch 3 on" in (files / "graced" / "recommendations.md").read_text()
+
+
+def test_recommend_judges_the_search_when_every_curve_ran_its_budget(files, capsys):
+    assert run_main(["recommend", str(files / "curves.csv"), "--out", str(files / "whole")]) == 0
+    assert "Objective: search (every curve ran its whole budget; --objective chooses)." in capsys.readouterr().out
+    table = pd.read_csv(files / "whole" / "recommendations.csv")
+    # UP cannot stop these short curves before their budget ends: its rows are empty.
+    cannot = table["choice"] == "cannot stop a curve before its epoch budget ends"
+    assert table.loc[cannot, "policy"].tolist() == ["up", "prechelt_up3"]
+    assert table.loc[~cannot, ["best_regret", "selected_regret_high", "compute_used"]].notna().all().all()
+    assert (files / "whole" / "search_val_loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # One curve cut short: the search trained to the budget is unknown, so the per-curve objective is used.
+    curves = pd.read_csv(files / "curves.csv")
+    curves[~((curves["trial_id"] == "t3") & (curves["epoch"] > 3))].to_csv(files / "cut.csv", index=False)
+    assert run_main(["recommend", str(files / "cut.csv"), "--out", str(files / "cut")]) == 0
+    assert "Objective: tolerance (some curves were cut short; --objective chooses)." in capsys.readouterr().out
+    assert pd.read_csv(files / "cut" / "recommendations.csv")["best_regret"].isna().all()
+    assert not (files / "cut" / "search_val_loss.png").exists()
+    assert run_main(["recommend", str(files / "cut.csv"), "--objective", "search", "--out", str(files / "x")]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "tune-stop: error: the search objective needs every curve trained to its budget, but 1 of 4 were cut "
+        "short: record them with tune-stop search --full-curves."
+    ]
+    assert not (files / "x").exists()
+
+
+def test_recommend_reads_the_stopper_settings_the_search_recorded(tmp_path, capsys):
+    from tune_stop.app._shared import read_record_or_none as _metadata
+    from tune_stop.app.cmd_recommend import _replay_settings
+
+    record = {"space": "gan-digits", "trainable": "gan", "metric": "fid", "mode": "min", "num_folds": 3}
+    recorded = {"threshold": {"d_accuracy": {"grace_period": 5}}, "patience": {"val_loss": {"min_delta": 0.001}}}
+    (tmp_path / "tune-stop.json").write_text(json.dumps({**record, "replay_settings": recorded}))
+    assert _replay_settings(_metadata(tmp_path), None) == recorded
+    out = capsys.readouterr().out
+    assert "stopper settings: threshold on d_accuracy: grace_period 5; patience on val_loss: min_delta 0.001" in out
+    # --grace-period applies to every metric, over what the experiment recorded.
+    assert _replay_settings(_metadata(tmp_path), 0) == {
+        "threshold": {"*": {"grace_period": 0}, "d_accuracy": {"grace_period": 0}},
+        "patience": {"*": {"grace_period": 0}, "val_loss": {"min_delta": 0.001, "grace_period": 0}},
+    }
+    (tmp_path / "tune-stop.json").write_text(json.dumps(record))  # recorded by an older tune-stop
+    assert _replay_settings(_metadata(tmp_path), None) == {}
+    assert _metadata(tmp_path / "curves.csv") is None
+    (tmp_path / "tune-stop.json").write_text("{broken")  # damaged: said, not silently ignored
+    assert _metadata(tmp_path) is None
+    assert "tune-stop.json is not valid JSON; the experiment's stopper settings are not used" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("out", "message"),
+    [
+        ("{tmp}/curves.csv", "--out {tmp}/curves.csv is a file, not a folder"),
+        ("{tmp}/curves.csv/report", "--out {tmp}/curves.csv/report cannot be created: {tmp}/curves.csv is a file"),
+        ("/proc/tune-stop-report", "--out /proc/tune-stop-report cannot be written: "),
+    ],
+)
+def test_recommend_refuses_an_unwritable_out_in_one_line_before_any_work(files, capsys, out, message):
+
+    before = (files / "curves.csv").read_bytes()
+    argv = ["recommend", str(files / "curves.csv"), "--out", out.format(tmp=files)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"tune-stop: error: {message.format(tmp=files)}") and "\n" not in err
+    assert (files / "curves.csv").read_bytes() == before  # nothing lost or overwritten
+
+
+def test_recommend_names_damaged_or_doubtful_curves_on_stderr(files, capsys):
+    """A row cut off mid-row, words among numbers, no target: each read on, and said in one line."""
+    text = (files / "curves.csv").read_text()
+    (files / "cut.csv").write_text(text[: text.rindex(",")])  # the last row loses its test_accuracy
+    assert run_main(["recommend", str(files / "cut.csv"), "--out", str(files / "cut")]) == 0
+    assert (
+        "cut.csv: the last row (trial t3) is cut off mid-row (4 of 5 fields); it is left out, so that trial ends "
+        "an epoch early, as if cut short." in capsys.readouterr().err
+    )
+    with pytest.warns(UserWarning, match="cut off mid-row"):
+        kept = load_curves(files / "cut.csv")
+    assert len(kept) == 19 and kept.loc[kept["trial_id"] == "t3", "epoch"].max() == 4
+    curves = pd.read_csv(files / "curves.csv")
+    curves["val_loss"] = curves["val_loss"].astype(object)
+    curves.loc[2, "val_loss"] = "n.a."
+    curves.to_csv(files / "word.csv", index=False)
+    assert run_main(["recommend", str(files / "word.csv"), "--out", str(files / "word")]) == 0
+    err = capsys.readouterr().err
+    assert (
+        "metric 'val_loss': 1 of 20 values are not numbers (e.g. 'n.a.'); they are read as NaN, where a non-finite "
+        "guard stops a curve." in err
+    )
+    curves = pd.read_csv(files / "curves.csv").drop(columns=["test_accuracy"])
+    curves.to_csv(files / "untargeted.csv", index=False)
+    assert run_main(["recommend", str(files / "untargeted.csv"), "--out", str(files / "untargeted")]) == 0
+    assert "no test_accuracy or fid in the curves: quality is judged by val_loss" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flags", "note"),
+    [
+        (["--tolerance", "2"], "--tolerance 2 allows a regret of 200%: it is a share (0.02 is 2%)"),
+        (["--penalty", "1"], "--penalty weighs only --objective tradeoff; it plays no part with --objective search"),
+        (["--grace-period", "5"], "--grace-period 5 leaves threshold and patience no epoch to fire on"),
+        (["--metric", "val_loss", "--mode", "max"], "--mode max for val_loss, whose name suggests min"),
+    ],
+)
+def test_recommend_notes_flag_values_that_are_valid_but_doubtful(files, capsys, flags, note):
+    assert run_main(["recommend", str(files / "curves.csv"), "--out", str(files / "out"), *flags]) == 0
+    assert f"tune-stop: note: {note}" in capsys.readouterr().err
+    # Defaults say nothing.
+    assert run_main(["recommend", str(files / "curves.csv"), "--out", str(files / "plain")]) == 0
+    assert "note:" not in capsys.readouterr().err

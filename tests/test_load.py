@@ -1,0 +1,76 @@
+"""Loading curves from CSVs and Ray experiments (`analysis._load`)."""
+
+from __future__ import annotations
+
+import warnings
+
+import pandas as pd
+import pytest
+
+from analysis import (
+    ExperimentError,
+    analyse,
+    load_curves,
+    replay,
+)
+from tests.curves import (
+    EPOCHS,
+    folded_curves,
+    u_curve,
+)
+
+
+def test_curves_from_a_csv_file(tmp_path):
+    path = tmp_path / "curves.csv"
+    folded_curves().to_csv(path, index=False)
+    frame = load_curves(path)
+    assert frame["trial_id"].nunique() == 40
+    assert analyse(frame).recommendations["n_curves"].eq(40).all()
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(ExperimentError, match="lacks the columns trial_id, epoch"):
+        load_curves(tmp_path / "bad.csv")
+
+
+def test_a_retried_trials_later_epochs_are_dropped_as_the_live_stoppers_drop_them(tmp_path):
+    from tune_stop.stoppers import PatienceStopper
+
+    # Epochs 1-5 reported, the trial crashed and was retried from its epoch-2 checkpoint.
+    losses = [1.0, 0.8, 0.6, 0.5, 0.4, 0.9, 0.95, 0.97]
+    epochs = [1, 2, 3, 4, 5, 3, 4, 5]
+    frame = pd.DataFrame({"trial_id": "a", "epoch": epochs, "val_loss": losses, "test_accuracy": 0.5})
+    frame.to_csv(tmp_path / "curves.csv", index=False)
+    curves = load_curves(tmp_path / "curves.csv")
+    assert curves["epoch"].tolist() == [1, 2, 3, 4, 5] and curves["val_loss"].tolist() == [1.0, 0.8, 0.9, 0.95, 0.97]
+    live = PatienceStopper("val_loss", "min", patience=2)
+    stops = [e for e, v in zip(epochs, losses, strict=True) if live("a", {"epoch": e, "val_loss": v})]
+    table = replay(curves, [PatienceStopper("val_loss", "min", patience=2)])
+    assert stops[0] == table["stop_epoch"].iloc[0] == 4
+
+
+def test_a_csv_with_rays_training_iteration_instead_of_epoch_is_read(tmp_path):
+    frame = pd.DataFrame(u_curve("a") + u_curve("b", minimum_at=15)).rename(columns={"epoch": "training_iteration"})
+    frame.drop(columns=["config_id", "fold"]).to_csv(tmp_path / "curves.csv", index=False)
+    curves = load_curves(tmp_path / "curves.csv")
+    assert curves.groupby("trial_id")["epoch"].max().tolist() == [EPOCHS, EPOCHS]
+    with pytest.warns(UserWarning, match="only 2 configurations"):
+        row = analyse(curves, metrics=[("val_loss", "min")], families=("patience",), baselines=False).recommendations
+    assert row["cv_unit"].iloc[0] == "trial" and row["n_no_target"].iloc[0] == 0
+
+
+def test_a_whole_last_row_is_never_taken_for_a_cut_off_one(tmp_path):
+    import gzip
+
+    header = "trial_id,epoch,val_loss,note\n"
+    cases = {
+        "no_newline.csv": (header + "a,1,0.5,x\na,2,0.4,y").encode(),
+        "quoted_newline.csv": (header + 'a,1,0.5,x\na,2,0.4,"two\nlines"').encode(),
+        "crlf.csv": (header + "a,1,0.5,x\r\na,2,0.4,y").replace("\n", "\r\n").encode(),
+        "cr_only.csv": (header + "a,1,0.5,x\ra,2,0.4,y").replace("\n", "\r").encode(),
+        "packed.csv.gz": gzip.compress((header + "a,1,0.5,x\na,2,0.4,y\n").encode()),
+    }
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)  # no "cut off mid-row"
+            curves = load_curves(tmp_path / name)
+        assert curves["epoch"].tolist() == [1, 2], name

@@ -1,0 +1,192 @@
+"""What a search prints when it ends: its summary, the calibrated loop's, and predicted against realized."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tune_stop.app._shared import EXIT_INTERRUPTED, EXIT_OK, EXIT_TRIALS_FAILED, read_record_or_none, warnings_printed
+from tune_stop.experiment import is_uri
+from tune_stop.stoppers import mode_sign
+
+if TYPE_CHECKING:
+    from tune_stop.app.search import SearchSummary
+
+__all__ = ["calibrated_search", "format_summary", "print_audit", "search_exit_code"]
+
+
+def format_summary(summary: SearchSummary) -> str:
+    configs = summary.num_trials // max(summary.num_folds, 1)
+    lines = [
+        "",
+        f"tune-stop: {summary.num_trials} trials of {summary.space_name} ({configs} configurations x "
+        f"{summary.num_folds} folds) in {summary.wall_time_s:.1f} s, {summary.num_errors} failed.",
+        "Stop reasons: " + ", ".join(f"{reason} {count}" for reason, count in summary.reason_counts().most_common()),
+    ]
+    best = summary.best
+    if best is not None:
+        extra = ", ".join(
+            f"{key} {best[key]:.4g}" for key in ("val_accuracy", "test_accuracy", "test_loss") if key in best
+        )
+        lines.append(
+            f"Best {summary.metric}: {best[summary.metric]:.4g} at epoch {best.get('epoch')} of trial "
+            f"{best.get('trial_id')} (config_id {best.get('config_id')}, fold {int(best.get('fold', 0))})"
+            + (f"; {extra}" if extra else "")
+        )
+    unfinished = summary.num_trials - len(summary.stop_reasons)
+    if unfinished > 0:
+        lines.append(
+            f"{unfinished} trials did not finish (interrupted?): finish them with "
+            f"`tune-stop search --resume {summary.experiment_path}`"
+        )
+    lines.append(f"Results: {summary.experiment_path}")
+    lines.append(
+        "  stop reasons: stop_reasons.csv there; curves: analysis.load_experiment(<results>) "
+        "(one row per trial and epoch; Ray's ExperimentAnalysis repeats the epochs a retried trial re-ran)"
+    )
+    lines.append(
+        f"Next: `tune-stop report {summary.experiment_path}` (stop reasons, best trials); "
+        f"`tune-stop recommend {summary.experiment_path}` (which stopping parameters to use next time)"
+    )
+    return "\n".join(lines)
+
+
+def search_exit_code(summary: SearchSummary) -> int:
+    """130 when the search was interrupted (trials left unfinished), 1 when trials failed, else 0."""
+    if summary.num_trials > len(summary.stop_reasons):
+        return EXIT_INTERRUPTED
+    return EXIT_TRIALS_FAILED if summary.num_errors else EXIT_OK
+
+
+def _points(share: float) -> str:
+    """A share in percentage points with 2 decimals, never ``-0.00``."""
+    return f"{round(100 * share, 2) + 0.0:.2f}"
+
+
+def print_audit(experiment: Path | str) -> None:
+    """Predicted against realized on the experiment's audit trials, each realized value outside flagged."""
+    from analysis import audit_table, load_experiment
+
+    record = read_record_or_none(experiment) if not is_uri(experiment) else None
+    if record is None or not record.audited_configs or not record.prediction:
+        return
+    try:
+        table = audit_table(load_experiment(experiment), record)
+    except ValueError as error:
+        print(f"tune-stop: warning: no audit comparison: {error}", file=sys.stderr)
+        return
+    if table is None:
+        return
+    block, audited = record.prediction, record.audited_configs
+    count = f"{len(audited)} configuration{'s' if len(audited) != 1 else ''}"
+    print(
+        f"\nAudit: {count} trained to the budget. Predicted by tune-stop recommend "
+        f"({float(block['interval']):.0%} intervals, for {block['new_configs']} configurations) against realized "
+        "in this search:"
+    )
+    unpredicted_asha = block.get("asha") is None and record.runs_asha
+    if block.get("asha") is not None:
+        print(
+            "  (ASHA never cuts an audit trial: regrets and epochs saved are predicted for the policy alone, compute "
+            "for the policy beside ASHA)"
+        )
+    elif unpredicted_asha:
+        print(
+            "  (the prediction assumed no ASHA, and this search ran ASHA beside the policy: its compute is lower; "
+            "`tune-stop recommend --asha` predicts for the policy beside ASHA)"
+        )
+    if len(audited) < int(block["new_configs"]):
+        print(
+            f"  (the intervals are for a search of {block['new_configs']} configurations; the per-curve ones are "
+            f"rescaled to the audit's {count}, and its best and selected models, the best of {count}, are not "
+            "compared)"
+        )
+    if not table.attrs.get("fired"):
+        print(
+            f"  (the policy fired on none of the {table.attrs.get('audit_curves', 0)} audit curves: this audit "
+            "measures it only where it does nothing)"
+        )
+    for row in table.to_dict("records"):
+        flag = {"above": "  ABOVE the interval", "below": "  BELOW the interval", "not comparable": ""}.get(
+            row["side"], ""
+        )
+        if unpredicted_asha and row["quantity"] == "compute_used" and row["side"] == "below":
+            flag = "  below the interval: ASHA cut trials the prediction did not assume"
+        print(
+            f"  {row['quantity']:<16} predicted {_points(row['predicted']):>6}% "
+            f"[{_points(row['low'])}%, {_points(row['high'])}%]  realized {_points(row['realized']):>6}% "
+            f"on {row['judged_on']}{flag}"
+        )
+
+
+def calibrated_search(args: argparse.Namespace, space: Any, options: Any, overrides: dict[str, object]) -> int:
+    """``search --calibrate N``: the whole loop, then one summary of it."""
+    from tune_stop.app.calibrate import CALIBRATION_TOLERANCE, calibrate_and_search
+
+    with warnings_printed("note"):
+        result = calibrate_and_search(
+            space,
+            options,
+            overrides,
+            calibration_configs=args.calibrate,
+            audit_fraction=0.1 if args.audit_fraction is None else args.audit_fraction,
+        )
+    print(format_summary(result.search))
+    print(
+        f"\nCalibrated search: {result.calibration.num_trials} calibration trials trained to the budget "
+        f"({result.calibration.experiment_path}); "
+        + (
+            f"report and stoppers.yaml: {result.report}."
+            if result.recommended is not None
+            else f"report: {result.report} (no stoppers.yaml: no policy was chosen within the tolerance)."
+        )
+    )
+    print(
+        "Policy: "
+        + (
+            f"{result.recommended} (chosen by --objective search: the least compute keeping the best and "
+            f"selected models within {CALIBRATION_TOLERANCE:.0%} of full training, checked on held-out splits of the "
+            "calibration's "
+            "configurations; recommendations.md says why)"
+            if result.recommended
+            else f"none within the {CALIBRATION_TOLERANCE:.0%} tolerance, so the search ran the space's own stoppers"
+            + (
+                f" (beside ASHA: ASHA alone's best-model regret reaches {result.asha_alone_high:.1%} at the upper "
+                "end of its interval)"
+                if result.asha_alone_high is not None
+                else ""
+            )
+            + (
+                f"; {', '.join(result.failed_check)} stayed within it on these configurations but cost the best "
+                "or selected model of held-out splits more than that too often"
+                if result.failed_check
+                else ""
+            )
+            + (
+                f"; the best model moves by {result.best_model_noise:.1%} from one epoch to the next by chance, "
+                "more than the tolerance"
+                if result.best_model_noise > CALIBRATION_TOLERANCE
+                else ""
+            )
+        )
+    )
+    print(
+        f"Compute used: {result.compute_used:.1%} of training the search's trials to the budget "
+        f"({result.compute_with_calibration:.1%} counting the calibration)."
+    )
+    sign = mode_sign(space.mode)
+    found: list[tuple[str, dict[str, Any]]] = [
+        (part, summary.best)
+        for part, summary in (("search", result.search), ("calibration", result.calibration))
+        if summary.best is not None and space.metric in summary.best
+    ]
+    if found:
+        part, best = min(found, key=lambda item: sign * float(item[1][space.metric]))
+        print(
+            f"Best model found: {space.metric} {float(best[space.metric]):.4g} at epoch {best.get('epoch')} of "
+            f"trial {best.get('trial_id')} (config_id {best.get('config_id')}, in the {part})."
+        )
+    print_audit(result.search.experiment_path)
+    return search_exit_code(result.search)

@@ -1,0 +1,218 @@
+"""``tune-stop recommend``: which stopping configuration to run next, from recorded curves."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tune_stop.app._remedies import cli_message
+from tune_stop.app._shared import (
+    EXIT_OK,
+    UsageError,
+    check_writable_folder,
+    load_curves,
+    read_record_or_none,
+    warnings_printed,
+)
+from tune_stop.defaults import DEFAULT_PENALTY
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from analysis import Analysis, AshaSpec
+    from tune_stop.experiment import ExperimentRecord
+
+__all__ = ["run_recommend_command"]
+
+
+def run_recommend_command(args: argparse.Namespace) -> int:
+    """``tune-stop recommend``: the analysis of the curves, its report folder, and what to run next."""
+    from analysis import AnalysisOptions, analyse, infer_mode, write_report
+    from tune_stop.stoppers import FAMILIES
+
+    if args.policy != "all" and args.policy not in FAMILIES:
+        raise UsageError(f"--policy must be one of {', '.join(FAMILIES)} or all, but got --policy {args.policy}")
+    source = Path(args.experiment).expanduser().resolve()
+    out = Path(args.out).expanduser().resolve() if args.out else Path.cwd() / f"{source.stem}-report"
+    if source.is_dir() and (out == source or source in out.parents):
+        raise UsageError(f"--out {out} is inside the experiment folder; reports never write there")
+    check_writable_folder(out, "--out")
+    curves = load_curves(str(source))
+    record = read_record_or_none(source)
+    metrics = (
+        [(m, args.mode or infer_mode(m)) for m in args.metric] if args.metric else _stopped_metrics(record, curves)
+    )
+    settings = _replay_settings(record, args.grace_period)
+    objective = args.objective
+    if objective == "auto":
+        objective = "search" if _whole_curves(curves) else "tolerance"
+        why = "every curve ran its whole budget" if objective == "search" else "some curves were cut short"
+        chosen_by = f"Objective: {objective} ({why}; --objective chooses)."
+    else:
+        chosen_by = f"Objective: {objective}."
+    asha = _recorded_asha(record, args.asha_workers) if args.asha else None
+    selection = (
+        (record.metric, record.mode or infer_mode(record.metric)) if record and record.metric in curves else None
+    )
+    options = AnalysisOptions(
+        metrics=metrics,
+        target=args.target,
+        target_mode=args.target_mode,
+        families=tuple(FAMILIES) if args.policy == "all" else (args.policy,),
+        tolerance=args.tolerance,
+        objective=objective,
+        selection=selection,
+        asha=asha,
+        penalty=DEFAULT_PENALTY if args.penalty is None else args.penalty,
+        settings=settings,
+        interval=args.interval,
+        new_configs=args.new_configs,
+    )
+    with warnings_printed("warning"):
+        try:
+            analysis = analyse(curves, options)
+        except ValueError as error:
+            raise UsageError(cli_message(error)) from None
+    _note_doubtful_flags(args, objective, curves)
+    try:
+        written = write_report(analysis, out, tolerance=args.tolerance, source=str(source))
+    except OSError as error:
+        raise UsageError(f"--out {out}: cannot write the report ({error.strerror or error})") from None
+    print(chosen_by if asha is None else f"{chosen_by} Beside {asha.describe()}, replayed on the curves.")
+    _print_analysis(analysis)
+    print(f"Report: {out} ({', '.join(p.name for p in written)})")
+    recommendation = analysis.recommended()
+    if recommendation is not None:
+        print(
+            f"Recommended: {recommendation.row['description']} ({recommendation.row['policy']} on "
+            f"{recommendation.row['metric']}). Run it: tune-stop search SPACE --stoppers {out / 'stoppers.yaml'}"
+        )
+    else:
+        print("Recommended: no policy saves epochs within the tolerance, so no stoppers.yaml (see recommendations.md).")
+    return EXIT_OK
+
+
+def _print_analysis(analysis: Analysis) -> None:
+    """What the intervals are for, the table of rows, and the hindsight ceiling."""
+    import pandas as pd
+
+    from analysis import RECOMMENDATION_COLUMNS
+
+    shown = [
+        column
+        for column in RECOMMENDATION_COLUMNS
+        if column.startswith(("regret", "epochs_saved"))
+        or column in ("policy", "metric", "parameter", "recommended", "cv_within_tolerance", "n_censored", "kind")
+        or column in ("best_regret", "best_regret_high", "selected_regret_high", "compute_used")
+    ]
+    print(
+        f"Intervals ({analysis.interval:.0%}): mean regret and epochs saved, and the best and selected models' "
+        f"regret and compute used, of a new search of {analysis.new_configs} configurations; held out: "
+        f"{analysis.split.describe() if analysis.split is not None else 'nothing'}."
+    )
+    with pd.option_context("display.width", 250, "display.max_columns", 30):
+        table = analysis.recommendations[shown].round(4)
+        numeric = table.select_dtypes("number").columns
+        table[numeric] = table[numeric] + 0.0  # no -0.0 where a regret rounds to nothing
+        print(table.to_string(index=False))
+    ceiling = analysis.ceiling
+    if ceiling is not None and ceiling.n_curves:
+        print(
+            f"Ceiling: no stopping rule saves more than {ceiling.epochs_saved:.1%} of the epochs of these "
+            f"{ceiling.n_curves} complete curves at a mean per-curve regret within the {ceiling.tolerance:.1%} "
+            "tolerance (hindsight bound; the best model alone can allow more)."
+        )
+
+
+def _stopped_metrics(record: ExperimentRecord | None, curves: pd.DataFrame) -> list[tuple[str, str]] | None:
+    """The default metrics present, and every metric the experiment's stoppers stopped on (None: defaults)."""
+    from analysis import default_metrics
+
+    if record is None or record.stopped_metrics is None:
+        return None
+    metrics = default_metrics(list(curves.columns))
+    for pair in record.stopped_metrics:
+        if pair[0] in curves and pair not in metrics:
+            metrics.append(pair)
+    return metrics or None
+
+
+def _replay_settings(
+    record: ExperimentRecord | None, grace_period: int | None
+) -> dict[str, dict[str, dict[str, object]]]:
+    """The stoppers' fixed arguments to replay with: the experiment's own, ``--grace-period`` on top."""
+    from tune_stop.stoppers import FAMILIES
+
+    recorded = record.replay_settings if record is not None else {}
+    # Experiments recorded before replay settings existed have none.
+    settings = {family: per_metric for family, per_metric in recorded.items() if family in FAMILIES}
+    if settings:
+        listed = "; ".join(
+            f"{family} on {metric}: " + ", ".join(f"{name} {value}" for name, value in arguments.items())
+            for family, per_metric in settings.items()
+            for metric, arguments in per_metric.items()
+        )
+        print(f"Replayed with the experiment's stopper settings: {listed}")
+    if grace_period is not None:
+        settings["threshold"] = _with_grace(settings.get("threshold", {}), grace_period)
+        settings["patience"] = _with_grace(settings.get("patience", {}), grace_period)
+    return settings
+
+
+def _with_grace(per_metric: dict[str, dict[str, object]], grace_period: int) -> dict[str, dict[str, object]]:
+    """``per_metric`` with ``grace_period`` for every metric (``"*"`` stands for those not listed)."""
+    graced: dict[str, dict[str, object]] = {"*": {"grace_period": grace_period}}
+    graced.update({metric: {**arguments, "grace_period": grace_period} for metric, arguments in per_metric.items()})
+    return graced
+
+
+def _recorded_asha(record: ExperimentRecord | None, workers: int) -> AshaSpec:
+    """The ASHA the experiment's space runs, from its record."""
+    from analysis import AshaSpec
+
+    if record is None or not record.runs_asha:
+        raise UsageError(
+            "--asha: the experiment records no ASHA scheduler (a CSV, an experiment written without tune-stop or "
+            "by an older one, or a space that runs FIFO)"
+        )
+    scheduler = record.replayed_scheduler
+    try:
+        return AshaSpec.from_scheduler(scheduler, record.metric, record.mode, workers)
+    except ValueError as error:
+        raise UsageError(f"--asha: the experiment's recorded scheduler {scheduler} is unusable ({error})") from None
+
+
+def _whole_curves(curves: pd.DataFrame) -> bool:
+    """Whether every curve ran its whole epoch budget (its last epoch reaches ``config/max_epochs``)."""
+    from analysis import CurveSet
+
+    try:
+        return bool(CurveSet.from_frame(curves).complete.all())
+    except ValueError:
+        return False  # analyse names what is wrong with the curves
+
+
+def _note_doubtful_flags(args: argparse.Namespace, objective: str, curves: pd.DataFrame) -> None:
+    """One note per flag value that is valid but probably not what was meant."""
+    from analysis import infer_mode
+
+    notes = []
+    if args.tolerance >= 1:
+        notes.append(
+            f"--tolerance {args.tolerance:g} allows a regret of {args.tolerance:.0%}: it is a share (0.02 is 2%)"
+        )
+    if args.penalty is not None and objective != "tradeoff":
+        notes.append(f"--penalty weighs only --objective tradeoff; it plays no part with --objective {objective}")
+    if args.grace_period is not None and args.grace_period >= (longest := int(curves["epoch"].max())):
+        notes.append(
+            f"--grace-period {args.grace_period} leaves threshold and patience no epoch to fire on: the longest "
+            f"curve has {longest}"
+        )
+    if args.mode is not None:
+        for metric in args.metric or []:
+            if args.mode != infer_mode(metric):
+                notes.append(f"--mode {args.mode} for {metric}, whose name suggests {infer_mode(metric)}")
+    for note in notes:
+        print(f"tune-stop: note: {note}", file=sys.stderr)

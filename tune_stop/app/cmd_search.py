@@ -1,0 +1,205 @@
+"""``tune-stop search``: a space run with Ray Tune (or resumed), checked before Ray starts."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from tune_stop.app._shared import UsageError, check_writable_folder, read_record_or_none, warnings_printed
+from tune_stop.app._summaries import calibrated_search, format_summary, print_audit, search_exit_code
+from tune_stop.experiment import is_uri, path_exists
+
+__all__ = ["run_search_command"]
+
+
+def run_search_command(args: argparse.Namespace) -> int:
+    if (args.space is None) == (args.resume is None):
+        raise UsageError("give a SPACE to search, or --resume EXPERIMENT to finish one (not both)")
+    if args.resume is not None:
+        return _resume(args)
+    from tune_stop.app.search import SearchOptions, experiment_path, init_ray, run_search
+    from tune_stop.cluster import StorageError
+
+    space = _space(args)
+    overrides = _overrides(args, space)
+    options = SearchOptions(
+        storage_path=args.storage_path,
+        name=args.name,
+        cpus_per_trial=args.cpus_per_trial,
+        gpus_per_trial=args.gpus_per_trial,
+        max_concurrent=args.max_concurrent,
+        checkpoint_frequency=args.checkpoint_frequency,
+        address=args.address or os.environ.get("RAY_ADDRESS"),
+        num_cpus=args.num_cpus,
+        **_output(args),
+        max_failures=args.max_failures,
+        report_interval_s=args.report_interval,
+        tensorboard=args.tensorboard,
+    )
+    path = experiment_path(space, options)
+    if path_exists(path) and args.calibrate is None:
+        raise UsageError(f"experiment folder {path} already exists; choose another --name")
+    if isinstance(path, Path):
+        check_writable_folder(path, "--storage-path" if args.storage_path else "results folder")
+    options = SearchOptions(**{**vars(options), "name": str(path).rstrip("/").rsplit("/", 1)[1]})
+    init_ray(options)
+    _check_resources(options.cpus_per_trial, options.gpus_per_trial)
+    if args.calibrate is not None:
+        return calibrated_search(args, space, options, overrides)
+    try:
+        summary = run_search(space, options, overrides)
+    except StorageError as error:
+        raise UsageError(str(error)) from None
+    print(format_summary(summary))
+    print_audit(summary.experiment_path)
+    return search_exit_code(summary)
+
+
+def _space(args: argparse.Namespace) -> Any:
+    """The space to search, with the command line's overrides, stoppers, full curves and audit applied."""
+    from search_spaces import SpaceError, load_space
+
+    if args.full_curves and args.scheduler == "asha":
+        raise UsageError("--full-curves trains every trial to its budget; drop --scheduler asha")
+    if args.full_curves and args.stoppers:
+        raise UsageError("--full-curves runs no stopper but the non-finite guard; drop --stoppers")
+    if args.calibrate is not None and (args.full_curves or args.stoppers):
+        flag = "--full-curves" if args.full_curves else "--stoppers"
+        raise UsageError(f"--calibrate records whole curves and chooses the stoppers itself; drop {flag}")
+    try:
+        with warnings_printed("note"):
+            space = load_space(args.space).with_overrides(
+                num_samples=args.num_samples, max_epochs=args.max_epochs, scheduler=args.scheduler, seed=args.seed
+            )
+        if args.stoppers:
+            space = space.with_stoppers(Path(args.stoppers).expanduser())
+            _note_same_configurations(space)
+        if args.full_curves:
+            space = space.full_curves()
+        if args.calibrate is not None and not 2 <= args.calibrate < space.num_samples:
+            raise UsageError(
+                f"--calibrate must be at least 2 and below the space's {space.num_samples} samples (--num-samples), "
+                f"but got --calibrate {args.calibrate}"
+            )
+        if args.audit_fraction and args.calibrate is None:
+            if space.prediction is None:
+                raise UsageError(
+                    "--audit-fraction measures a recommended policy: give --stoppers with a stoppers.yaml written "
+                    "by tune-stop recommend"
+                )
+            space = space.with_audit(args.audit_fraction)
+    except SpaceError as error:
+        raise UsageError(str(error)) from None
+    return space
+
+
+def _overrides(args: argparse.Namespace, space: Any) -> dict[str, object]:
+    """Fixed config values of every trial: the data root, downloads, and a GAN's FID weights and precision."""
+    data_root = str(Path(args.data_root).expanduser().resolve()) if args.data_root else None
+    _check_data(space, data_root, args.download)
+    overrides: dict[str, object] = {"data_root": data_root, "download": args.download}
+    if space.trainable == "gan":
+        overrides.update(_check_fid_weights(space, args.fid_weights))
+        if args.amp:
+            overrides["amp"] = True
+    elif args.fid_weights or args.amp:
+        flag = "--fid-weights" if args.fid_weights else "--amp"
+        raise UsageError(f"{flag} applies to GAN spaces, and {space.name} trains a {space.trainable}")
+    return overrides
+
+
+def _note_same_configurations(space: Any) -> None:
+    """Says so when the recommendation came from a search of this space with this seed: the same draws."""
+    source = (space.prediction or {}).get("source")
+    if not source:
+        return
+    recorded = read_record_or_none(Path(str(source)))
+    if recorded is not None and recorded.space == space.name and recorded.seed == space.seed:
+        print(
+            f"tune-stop: note: --stoppers was recommended from {source}, a search of {space.name} with seed "
+            f"{space.seed}: this search draws the same configurations, so its audit judges the recommendation on "
+            f"curves it was chosen on. Give --seed {space.seed + 1} (or any other) for configurations it never saw.",
+            file=sys.stderr,
+        )
+
+
+def _check_data(space: object, data_root: str | None, download: bool) -> None:
+    from tune_stop.data import DatasetNotFoundError, load_dataset
+
+    for dataset in sorted({config["dataset"] for config in space.trial_configs()}):  # type: ignore[attr-defined]
+        try:
+            load_dataset(dataset, data_root, download=download)
+        except DatasetNotFoundError as error:
+            raise UsageError(str(error)) from None
+
+
+def _check_fid_weights(space: object, fid_weights: str | None) -> dict[str, object]:
+    from tune_stop.metrics import InceptionWeightsError, inception_weights_path
+
+    configs = space.trial_configs()  # type: ignore[attr-defined]
+    if not any(config["fid_features"] == "inception" for config in configs):
+        return {"fid_weights": str(Path(fid_weights).expanduser().resolve())} if fid_weights else {}
+    try:
+        path = inception_weights_path(fid_weights or configs[0]["fid_weights"])
+    except InceptionWeightsError as error:
+        raise UsageError(str(error)) from None
+    return {"fid_weights": str(path.resolve())}
+
+
+def _check_resources(cpus: float, gpus: float) -> None:
+    import ray
+
+    available = ray.cluster_resources()
+    if cpus > available.get("CPU", 0):
+        raise UsageError(f"--cpus-per-trial {cpus:g} exceeds the cluster's {available.get('CPU', 0):g} CPUs")
+    if gpus > available.get("GPU", 0):
+        raise UsageError(f"--gpus-per-trial {gpus:g} exceeds the cluster's {available.get('GPU', 0):g} GPUs")
+
+
+def _output(args: argparse.Namespace) -> dict[str, Any]:
+    """What a search prints while it runs: the progress line by default, Ray's tables with --verbose."""
+    if args.verbose:
+        return {"verbose": 1, "progress": False}
+    # Ray Tune's other output (a box per experiment, "Wrote the latest version...") goes with its
+    # tables: its older output engine prints nothing at verbosity 0, and its INFO lines are hidden.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    logging.getLogger("ray.tune").setLevel(logging.WARNING)
+    logging.getLogger("ray.train").setLevel(logging.WARNING)
+    return {"verbose": 0, "progress": not args.quiet}
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from tune_stop.app.search import SearchOptions, resume_search
+
+    path: Path | str = args.resume if is_uri(args.resume) else Path(args.resume).expanduser().resolve()
+    ignored = [
+        flag
+        for flag, value in (
+            ("--num-samples", args.num_samples),
+            ("--max-epochs", args.max_epochs),
+            ("--scheduler", args.scheduler),
+            ("--name", args.name),
+            ("--seed", args.seed),
+            ("--full-curves", args.full_curves or None),
+            ("--stoppers", args.stoppers),
+            ("--audit-fraction", args.audit_fraction),
+            ("--calibrate", args.calibrate),
+        )
+        if value is not None
+    ]
+    if ignored:
+        raise UsageError(f"--resume continues the experiment as it was; drop {', '.join(ignored)}")
+    options = SearchOptions(
+        address=args.address or os.environ.get("RAY_ADDRESS"), num_cpus=args.num_cpus, **_output(args)
+    )
+    try:
+        summary = resume_search(path, options)
+    except (FileNotFoundError, ValueError) as error:
+        raise UsageError(str(error)) from None
+    print(format_summary(summary))
+    print_audit(summary.experiment_path)
+    return search_exit_code(summary)

@@ -21,8 +21,9 @@ from analysis._defaults import (
     default_target,
     infer_mode,
 )
+from analysis._inputs import holds_no_number
 from analysis._intervals import predicted_means
-from analysis._load import ExperimentError, load_curves, load_experiment, load_stop_reasons
+from analysis._load import ExperimentError, RepeatedEpochsError, load_curves, load_experiment, load_stop_reasons
 from analysis._notices import AnalysisError, AnalysisWarning, Remedy
 from analysis._options import OBJECTIVES, AnalysisOptions
 from analysis._policies import Policy, baseline_policies, candidate_policies, threshold_candidates
@@ -52,6 +53,7 @@ __all__ = [
     "PolicyReplay",
     "Recommendation",
     "Remedy",
+    "RepeatedEpochsError",
     "SavingsCeiling",
     "Split",
     "analyse",
@@ -60,6 +62,7 @@ __all__ = [
     "candidate_policies",
     "default_metrics",
     "default_target",
+    "holds_no_number",
     "infer_mode",
     "load_curves",
     "load_experiment",

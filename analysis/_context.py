@@ -36,25 +36,25 @@ def search_of(
     result: PolicyReplay,
     curves: CurveSet,
     split: Split,
-    options: Context,
+    ctx: Context,
     mask: np.ndarray | None,
     *,
     new_configs: int,
     rng: np.random.Generator,
     draws: int,
 ) -> SearchFigures:
-    """:func:`analysis._search.search_figures` of the curves in ``mask`` with the analysis' options."""
+    """:func:`analysis._search.search_figures` of the curves in ``mask`` with the analysis' ctx."""
     return search_figures(
         result,
         curves,
         split.config_index,
-        options.selection_values,
-        options.selection[1],
-        options.target_mode,
+        ctx.selection_values,
+        ctx.selection[1],
+        ctx.target_mode,
         mask=mask,
         new_configs=new_configs,
-        level=options.level,
+        level=ctx.level,
         rng=rng,
         draws=draws,
-        seconds=options.seconds,
+        seconds=ctx.seconds,
     )

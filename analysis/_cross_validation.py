@@ -16,7 +16,7 @@ __all__ = ["cross_validate"]
 
 
 def cross_validate(
-    result: PolicyReplay, curves: CurveSet, split: Split, earliest: np.ndarray, options: Context, within: float
+    result: PolicyReplay, curves: CurveSet, split: Split, earliest: np.ndarray, ctx: Context, within: float
 ) -> list[dict[str, Any]]:
     """The choice rule run without each held-out cell, judged on the cell.
 
@@ -25,7 +25,7 @@ def cross_validate(
     ``within`` (the tolerance the search objective's held-out check settled on, see
     :func:`analysis._held_out.held_out_tolerance`); the cell is judged against the user's tolerance.
     """
-    rng = np.random.default_rng([options.seed, 1])
+    rng = np.random.default_rng([ctx.seed, 1])
     records = []
     for cell, (train, test) in enumerate(split.cells()):
         held_out_configs = len(np.unique(split.config_index[test]))
@@ -36,21 +36,19 @@ def cross_validate(
             curves.budgets,
             earliest,
             new_configs=max(held_out_configs, 1),
-            level=options.level,
+            level=ctx.level,
             rng=rng,
-            draws=0 if options.objective == "search" else CV_DRAWS,
+            draws=0 if ctx.objective == "search" else CV_DRAWS,
         )
-        by_search = options.objective == "search"
+        by_search = ctx.objective == "search"
         trained = (
-            search_of(
-                result, curves, split, options, train, new_configs=max(held_out_configs, 1), rng=rng, draws=CV_DRAWS
-            )
+            search_of(result, curves, split, ctx, train, new_configs=max(held_out_configs, 1), rng=rng, draws=CV_DRAWS)
             if by_search
             else None
         )
-        chosen, _ = choose_candidate(estimated, options.objective, within, options.penalty, trained)
+        chosen, _ = choose_candidate(estimated, ctx.objective, within, ctx.penalty, trained)
         judged_search = (
-            search_of(result, curves, split, options, test, new_configs=1, rng=rng, draws=0) if by_search else None
+            search_of(result, curves, split, ctx, test, new_configs=1, rng=rng, draws=0) if by_search else None
         )
         evaluable = result.evaluable & test[:, None]
         record: dict[str, Any] = {
@@ -76,7 +74,7 @@ def cross_validate(
         record["regret"] = record["regret_sum"] / judged if judged else np.nan
         record["epochs_saved"] = record["saved_sum"] / judged if judged else np.nan
         record["trigger_rate"] = record["fired"] / judged if judged else np.nan
-        record["within_tolerance"] = record["regret"] <= options.tolerance if judged else np.nan
+        record["within_tolerance"] = record["regret"] <= ctx.tolerance if judged else np.nan
         for name in ("best_regret", "selected_regret", "compute_used"):
             record[name] = (
                 float(judged_search[name][chosen]) if judged_search is not None and chosen is not None else np.nan
@@ -84,6 +82,6 @@ def cross_validate(
         if judged_search is not None:
             # The search objective is judged as it chooses: the held-out cell's best and selected models.
             worst = max(record["best_regret"], record["selected_regret"])
-            record["within_tolerance"] = worst <= options.tolerance if np.isfinite(worst) else np.nan
+            record["within_tolerance"] = worst <= ctx.tolerance if np.isfinite(worst) else np.nan
         records.append(record)
     return records

@@ -38,7 +38,7 @@ class HeldOut:
 
 
 def held_out_tolerance(
-    result: PolicyReplay, curves: CurveSet, split: Split, earliest: np.ndarray, options: Context
+    result: PolicyReplay, curves: CurveSet, split: Split, earliest: np.ndarray, ctx: Context
 ) -> HeldOut:
     """The loosest share of the tolerance whose choice holds up on searches it did not see.
 
@@ -52,9 +52,9 @@ def held_out_tolerance(
     (of :data:`TOLERANCE_SHARES`) that exceeded it in at most the interval's upper tail
     (``(1 - level) / 2``) of the splits is used.
     """
-    rng = np.random.default_rng([options.seed, 3])
+    rng = np.random.default_rng([ctx.seed, 3])
     exceeded = []
-    for predicting, new in search_splits(split, options.new_configs, HELD_OUT_SPLITS, options.seed):
+    for predicting, new in search_splits(split, ctx.new_configs, HELD_OUT_SPLITS, ctx.seed):
         n_new = len(np.unique(split.config_index[new]))
         estimated = estimate(
             result,
@@ -63,24 +63,24 @@ def held_out_tolerance(
             curves.budgets,
             earliest,
             new_configs=n_new,
-            level=options.level,
+            level=ctx.level,
             rng=rng,
             draws=0,
         )
-        trained = search_of(result, curves, split, options, predicting, new_configs=n_new, rng=rng, draws=SPLIT_DRAWS)
-        judged = search_of(result, curves, split, options, new, new_configs=1, rng=rng, draws=0)
+        trained = search_of(result, curves, split, ctx, predicting, new_configs=n_new, rng=rng, draws=SPLIT_DRAWS)
+        judged = search_of(result, curves, split, ctx, new, new_configs=1, rng=rng, draws=0)
         worst = np.fmax(judged["best_regret"], judged["selected_regret"])
         row = []
         for share in TOLERANCE_SHARES:
-            chosen, how = choose_candidate(estimated, "search", share * options.tolerance, options.penalty, trained)
+            chosen, how = choose_candidate(estimated, "search", share * ctx.tolerance, ctx.penalty, trained)
             # A split where nothing qualifies runs no policy: it cannot cost the best model.
-            row.append(chosen is not None and how is Choice.WITHIN and not worst[chosen] <= options.tolerance)
+            row.append(chosen is not None and how is Choice.WITHIN and not worst[chosen] <= ctx.tolerance)
         exceeded.append(row)
     if not exceeded:
-        return HeldOut(options.tolerance, np.nan, 0)
+        return HeldOut(ctx.tolerance, np.nan, 0)
     rates = np.mean(exceeded, axis=0)
-    allowed = (1.0 - options.level) / 2.0
+    allowed = (1.0 - ctx.level) / 2.0
     for share, rate in zip(TOLERANCE_SHARES, rates, strict=True):
         if rate <= allowed:
-            return HeldOut(share * options.tolerance, float(rate), len(exceeded))
+            return HeldOut(share * ctx.tolerance, float(rate), len(exceeded))
     return HeldOut(np.nan, float(rates[-1]), len(exceeded))

@@ -15,7 +15,7 @@ from analysis._replay import CurveSet
 from analysis._search import NOISE_EPOCHS, best_model_noise, time_per_epoch
 from analysis._split import Split, make_split
 
-__all__ = ["Inputs", "resolve"]
+__all__ = ["Inputs", "holds_no_number", "resolve"]
 
 
 @dataclass(frozen=True)
@@ -45,10 +45,28 @@ def _check_numbers(values: pd.Series, what: str) -> None:
     )
 
 
+def holds_no_number(values: pd.Series) -> bool:
+    """Whether a column holds nothing at all: every value missing or NaN (a column of text is another error)."""
+    return bool(values.isna().all())
+
+
 def _columns(curves: CurveSet, options: AnalysisOptions) -> tuple[list[tuple[str, str]], str, str, tuple[str, str]]:
-    """The metrics, the target with its direction and the selection, each checked against the curves."""
+    """The metrics, the target with its direction and the selection, each checked against the curves.
+
+    A default metric that holds no number is left out with a warning; one that was asked
+    for is an error.
+    """
     columns = list(curves.frame.columns)
     metrics = list(options.metrics) if options.metrics is not None else default_metrics(columns)
+    if options.metrics is None:
+        empty = [m for m, _ in metrics if holds_no_number(curves.frame[m])]
+        if empty:
+            warnings.warn(
+                f"{', '.join(empty)} {'holds' if len(empty) == 1 else 'hold'} no number (every value is missing or "
+                "NaN): left out of the metrics to stop on.",
+                stacklevel=4,
+            )
+            metrics = [pair for pair in metrics if pair[0] not in empty]
     if not metrics:
         raise AnalysisError(
             "no metric to analyse: {remedy} (none of val_loss, val_accuracy, fid is present).", Remedy.NAME_METRIC
@@ -77,6 +95,8 @@ def _columns(curves: CurveSet, options: AnalysisOptions) -> tuple[list[tuple[str
             reported = ", ".join(c for c in columns if not c.startswith("config/") and not c.startswith("_"))
             raise ValueError(f"{role} {name!r} is not in the curves; they have: {reported}")
         _check_numbers(curves.frame[name], f"{role} {name!r}")
+        if holds_no_number(curves.frame[name]):
+            raise ValueError(f"{role} {name!r} holds no number: all {len(curves.frame)} values are missing or NaN.")
     return metrics, target, target_mode, (selection[0], selection[1])
 
 
@@ -140,7 +160,7 @@ def resolve(curves: CurveSet, options: AnalysisOptions) -> Inputs:
                 "set).",
                 Remedy.LOOSER_TOLERANCE,
             ),
-            stacklevel=4,
+            stacklevel=3,
         )
     ctx = Context(
         options.objective,

@@ -6,12 +6,15 @@ import csv
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from analysis._notices import AnalysisError, Remedy
+from tune_stop.experiment import METADATA_FILE
 from tune_stop.reasons import OPTIONAL_STOP_REASON_COLUMNS, STOP_REASON_COLUMNS, STOP_REASONS_FILE
 
-__all__ = ["ExperimentError", "load_curves", "load_experiment", "load_stop_reasons"]
+__all__ = ["ExperimentError", "RepeatedEpochsError", "load_curves", "load_experiment", "load_stop_reasons"]
 
 _RAY_COLUMNS = {
     "done",
@@ -32,6 +35,52 @@ _RAY_COLUMNS = {
 
 class ExperimentError(ValueError):
     """A folder that is missing, unreadable, or not a Ray Tune experiment."""
+
+
+class RepeatedEpochsError(AnalysisError, ExperimentError):
+    """Curves that report an epoch of a trial twice, where nothing says the trial was retried."""
+
+
+def _repeated_epochs(curves: pd.DataFrame, where: str, retried: bool) -> None:
+    """Names the (trial, epoch) pairs reported more than once, and what keeping the last report cuts.
+
+    A trial retried from a checkpoint reports the epochs after the checkpoint again, and
+    the later report replaces the earlier one (:func:`as_reported`). In a file of curves
+    that is more often a mistake (log files concatenated, a row pasted twice), and keeping
+    the last report can cut a whole curve short; so unless ``retried`` says the curves hold
+    retried trials, a repeated epoch is an error, and with it, a curve that the rule cuts
+    is a warning with counts.
+
+    Raises:
+        RepeatedEpochsError: If an epoch repeats and ``retried`` is False.
+    """
+    repeated = curves.duplicated(["trial_id", "epoch"], keep="first")
+    if not repeated.any():
+        return
+    kept = as_reported(curves)
+    before, after = curves.groupby("trial_id")["epoch"].max(), kept.groupby("trial_id")["epoch"].max()
+    cut = before[after.reindex(before.index) < before]
+    first = curves[repeated].iloc[0]
+    example = f"trial {first['trial_id']} epoch {first['epoch']}"
+    trials = curves.loc[repeated, "trial_id"].nunique()
+    dropped = len(curves) - len(kept)
+    consequence = (
+        f"keeping each epoch's last report, as for a trial retried from a checkpoint, drops {dropped} rows and "
+        f"cuts {len(cut)} of {curves['trial_id'].nunique()} curves short (trial {cut.index[0]}: epoch "
+        f"{after[cut.index[0]]} instead of {before[cut.index[0]]})"
+        if len(cut)
+        else f"keeping each epoch's last report, as for a trial retried from a checkpoint, drops {dropped} rows"
+    )
+    if not retried:
+        raise RepeatedEpochsError(
+            f"{where}: {int(repeated.sum())} rows repeat an epoch of their trial ({trials} trials, e.g. {example}); "
+            f"{consequence}. Remove the repeated rows, or, if the curves hold retried trials, {{remedy}}.",
+            Remedy.RETRIED_TRIALS,
+        )
+    if len(cut):
+        warnings.warn(
+            f"{where}: {int(repeated.sum())} rows repeat an epoch of their trial; {consequence}.", stacklevel=4
+        )
 
 
 def as_reported(curves: pd.DataFrame) -> pd.DataFrame:
@@ -121,6 +170,7 @@ def load_experiment(path: str | os.PathLike[str]) -> pd.DataFrame:
         curve = _without_broken_last_row(curve, trial.trial_id)
         curve = curve.drop(columns=[c for c in curve.columns if c in _RAY_COLUMNS or c.startswith("config/")])
         curve = curve.assign(trial_id=trial.trial_id)
+        _repeated_epochs(curve, f"trial {trial.trial_id}", retried=True)  # Ray's own retries: said where they cut
         curve = as_reported(curve).drop(columns="trial_id")
         curve.insert(0, "trial_id", trial.trial_id)
         curve.insert(1, "config_id", trial.config.get("config_id", trial.trial_id))
@@ -134,9 +184,42 @@ def load_experiment(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise ExperimentError(f"{folder} holds no trial results")
     curves = pd.concat(frames, ignore_index=True)
     reasons = load_stop_reasons(folder)[["trial_id", "stop_reason", "stop_epoch"]]
+    if reasons.empty and (folder / METADATA_FILE).is_file():
+        reasons = _reasons_from_ray(folder, analysis.trials, curves)
     _warn_where_reasons_disagree(curves, reasons)
     curves = curves.merge(reasons, on="trial_id", how="left")
     return curves.sort_values(["config_id", "fold", "trial_id", "epoch"], ignore_index=True)
+
+
+def _reasons_from_ray(folder: Path, trials: list[Any], curves: pd.DataFrame) -> pd.DataFrame:
+    """Stop reasons from what Ray recorded of each trial, where a tune-stop experiment lost ``stop_reasons.csv``.
+
+    Ray keeps each trial's state: ``error`` for a failed trial; a trial that reached its
+    epoch budget ``completed``; any other ended trial was stopped by a stopper or the
+    scheduler, which Ray does not record (``stopped, reason not recorded``).
+    """
+    last = curves.groupby("trial_id")["epoch"].max()
+    rows = []
+    for trial in trials:
+        if trial.trial_id not in last.index:
+            continue
+        epoch = int(last[trial.trial_id])
+        budget = trial.config.get("max_epochs")
+        if trial.status == "ERROR":
+            reason = "error"
+        elif isinstance(budget, int) and epoch >= budget:
+            reason = "completed"
+        elif trial.status == "TERMINATED":
+            reason = "stopped, reason not recorded"
+        else:
+            reason = "unfinished"
+        rows.append({"trial_id": trial.trial_id, "stop_reason": reason, "stop_epoch": epoch})
+    warnings.warn(
+        f"{folder / STOP_REASONS_FILE} is missing: the stop reasons are read from Ray's trial states "
+        "(completed, error, or stopped with the reason not recorded).",
+        stacklevel=3,
+    )
+    return pd.DataFrame(rows, columns=["trial_id", "stop_reason", "stop_epoch"])
 
 
 def _without_broken_last_row(curve: pd.DataFrame, trial_id: str) -> pd.DataFrame:
@@ -204,15 +287,23 @@ def _cut_off_last_row(path: Path, n_columns: int) -> int:
     return fields if fields < n_columns else 0
 
 
-def load_curves(source: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
+def load_curves(source: str | os.PathLike[str] | pd.DataFrame, *, retried_trials: bool = False) -> pd.DataFrame:
     """Curves from an experiment folder, a CSV file of curves, or a DataFrame.
 
     A CSV or DataFrame needs at least ``trial_id`` and ``epoch`` (integers from 1; Ray's
     ``training_iteration`` stands in for a missing ``epoch``), one row per (trial, epoch)
     in report order; ``fold`` defaults to 0 and ``config_id`` to the trial.
 
+    Args:
+        source: An experiment folder, a CSV file or a DataFrame.
+        retried_trials: The CSV or DataFrame holds trials retried from checkpoints: an
+            epoch reported again replaces the earlier report and drops the epochs reported
+            after it, as the live stoppers do (a warning says where that cuts a curve short).
+            Without it a repeated epoch is an error. An experiment folder is read so always.
+
     Raises:
-        ExperimentError: If the source is unreadable or lacks the required columns.
+        ExperimentError: If the source is unreadable or lacks the required columns, or
+            (``RepeatedEpochsError``) repeats an epoch without ``retried_trials``.
     """
     if isinstance(source, pd.DataFrame):
         frame = source.copy()
@@ -251,4 +342,5 @@ def load_curves(source: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
         frame["fold"] = 0
     if "config_id" not in frame:
         frame["config_id"] = frame["trial_id"]
+    _repeated_epochs(frame, where, retried_trials)
     return as_reported(frame)

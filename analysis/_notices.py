@@ -20,6 +20,7 @@ class Remedy(enum.Enum):
     RECORD_WHOLE_CURVES = "record_whole_curves"
     RECORD_WHOLE_CURVES_SHORT = "record_whole_curves_short"
     LOOSER_TOLERANCE = "looser_tolerance"
+    RETRIED_TRIALS = "retried_trials"
 
 
 #: The library's words for each remedy.
@@ -29,6 +30,7 @@ REMEDY_WORDS = {
     Remedy.RECORD_WHOLE_CURVES: "Record whole curves: train every trial to its budget, FIFO and no stopper.",
     Remedy.RECORD_WHOLE_CURVES_SHORT: "record whole curves (every trial to its budget, FIFO and no stopper)",
     Remedy.LOOSER_TOLERANCE: " (a larger tolerance)",
+    Remedy.RETRIED_TRIALS: "read them with retried_trials=True",
 }
 
 
@@ -39,8 +41,11 @@ class _Notice:
     remedy: Remedy
 
     def fill(self, words: str) -> str:
-        """The message with ``words`` for the remedy."""
-        return self.template.format(remedy=words)
+        """The message with ``words`` for the remedy (a replacement, so braces in names stay as they are)."""
+        return self.template.replace("{remedy}", words)
+
+    def __reduce__(self) -> tuple[type, tuple[str, Remedy]]:
+        return type(self), (self.template, self.remedy)
 
 
 class AnalysisWarning(_Notice, UserWarning):

@@ -95,6 +95,12 @@ class AnalysisOptions:
             raise ValueError(f"new_configs must be an integer >= 1, but got {new_configs=}.")
         if isinstance(groups, bool) or not isinstance(groups, int) or groups < 2:
             raise ValueError(f"groups must be an integer >= 2, but got {groups=}.")
+        modes = [("target_mode", self.target_mode)] if self.target_mode is not None else []
+        modes += [(f"the mode of {metric!r}", mode) for metric, mode in self.metrics or ()]
+        modes += [("the selection's mode", self.selection[1])] if self.selection is not None else []
+        for what, mode in modes:
+            if mode not in ("min", "max"):
+                raise ValueError(f"{what} must be 'min' or 'max', but got {mode!r}.")
         for family in self.families:
             if family not in FAMILIES:
                 raise ValueError(f"policy must be one of {list(FAMILIES)}, but got policy={family!r}.")

@@ -29,7 +29,7 @@ from analysis._asha import AshaSpec, simulate_asha
 from analysis._ceiling import SavingsCeiling, savings_ceiling
 from analysis._choice import Choice, rank_rows
 from analysis._context import Context
-from analysis._defaults import TRAIN_METRICS
+from analysis._defaults import DEFAULT_INTERVAL, DEFAULT_TOLERANCE, TRAIN_METRICS
 from analysis._inputs import Inputs, resolve
 from analysis._options import OBJECTIVES, AnalysisOptions
 from analysis._policies import Policy, baseline_policies, candidate_policies
@@ -122,10 +122,10 @@ class Analysis:
     split: Split | None = None
     target: str = ""
     target_mode: str = "max"
-    interval: float = 0.8
+    interval: float = DEFAULT_INTERVAL
     new_configs: int = 0
     objective: str = "tolerance"
-    tolerance: float = 0.01
+    tolerance: float = DEFAULT_TOLERANCE
     ceiling: SavingsCeiling | None = None
     selection: tuple[str, str] = ("", "min")
     asha: AshaSpec | None = None

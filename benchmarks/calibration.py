@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis import Analysis, CurveSet, analyse, load_curves, load_experiment, replay_policy
+from analysis import Analysis, Choice, CurveSet, analyse, load_curves, load_experiment, replay_policy
 from analysis._search import realized_search
 from search_spaces import load_space
 from tune_stop.app.search import SearchOptions, run_search
@@ -160,7 +160,7 @@ def realize(analysis: Analysis, new: CurveSet, space: str, pair: str) -> list[Ou
                     policy.name,
                     policy.metric,
                     kind,
-                    row["choice"] == "within the tolerance",
+                    row["choice"] is Choice.WITHIN,
                     float(row[quantity]),
                     float(row[f"{quantity}_low"]),
                     float(row[f"{quantity}_high"]),

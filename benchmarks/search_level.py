@@ -64,12 +64,7 @@ def realized(
 def compare(space_name: str, searches: list[pd.DataFrame], size: str) -> list[dict[str, object]]:
     """The rows of one space: each search recommends, the other realizes."""
     space = load_space(space_name)
-    asha = AshaSpec(
-        space.metric,
-        space.mode,
-        grace_period=int(space.scheduler.get("grace_period", 1)),
-        reduction_factor=float(space.scheduler.get("reduction_factor", 3)),
-    )
+    asha = AshaSpec.from_scheduler(space.scheduler, space.metric, space.mode)
     outcomes: dict[str, list[dict[str, float]]] = {}
     ceilings = []
     chosen_text = []

@@ -1,13 +1,18 @@
 """tune-stop's stoppers, scheduler and trainable inside your own ``tune.Tuner``.
 
-Run: ``python examples/own_tuner.py [--num-samples N] [--storage-path DIR]``.
+Run: ``python examples/own_tuner.py [--num-samples N] [--storage-path DIR] [--address ADDRESS]``.
+
+It starts a local Ray of its own (never joining another Ray running on the machine)
+unless ``--address`` (or ``RAY_ADDRESS``) names a cluster to join.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 
+import ray
 from ray import tune
 
 from tune_stop.reasons import StopReasonsCallback
@@ -20,7 +25,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--num-samples", type=int, default=8)
     parser.add_argument("--storage-path", default=tempfile.mkdtemp(prefix="tune-stop-example-"))
+    parser.add_argument("--address", default=os.environ.get("RAY_ADDRESS"), help="Ray cluster to join")
     args = parser.parse_args()
+    if args.address:
+        ray.init(address=args.address, log_to_driver=False)
+    else:  # "local": a new Ray of this script's own, whatever else runs on the machine
+        ray.init(address="local", include_dashboard=False, log_to_driver=False)
 
     # Each trial samples its own threshold; the stopper reads it from the trial's config.
     stopper = AnyStopper(
@@ -57,6 +67,7 @@ def main() -> None:
     best = results.get_best_result(scope="all")
     reasons = f"{results.experiment_path}/stop_reasons.csv"
     print(f"best val_loss {best.metrics['val_loss']:.4f}; stop reasons in {reasons}")
+    ray.shutdown()
 
 
 if __name__ == "__main__":

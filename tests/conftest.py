@@ -11,6 +11,14 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 
 
+# The suite writes only under its own temporary folders. Ray's trainables (and any search
+# given no storage path) write to ~/ray_results, a path Ray reads from HOME when it is
+# imported: HOME points into this session's temporary folder, here and in every process
+# the tests start, before anything imports Ray.
+_HOME = tempfile.mkdtemp(prefix="ts-home-")
+_USER_HOME = os.path.expanduser("~")
+os.environ["HOME"] = _HOME
+
 # This test session's own Ray temp dir (short: Ray's socket paths live under it), so its
 # Ray never shares files with another Ray on the machine.
 _RAY_TEMP_DIR = tempfile.mkdtemp(prefix="ts-ray-")
@@ -67,3 +75,4 @@ def pytest_sessionfinish(session, exitstatus):
     if ray.is_initialized():
         ray.shutdown()
     shutil.rmtree(_RAY_TEMP_DIR, ignore_errors=True)
+    shutil.rmtree(_HOME, ignore_errors=True)

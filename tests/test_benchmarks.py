@@ -14,14 +14,26 @@ import pytest
 
 
 @pytest.mark.e2e
-def test_quick_benchmarks_run_and_print_ratios():
-    run = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick"],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=900,
-    )
+def test_quick_benchmarks_run_and_print_ratios(tmp_path):
+    import tempfile
+
+    # Its own Ray temp folder (short: Ray's socket paths live under it), never another Ray's. The suite took
+    # 522 s on 2 idle cores (memory 125 s, ASHA vs FIFO 218 s, search overhead 113 s): the limit leaves room
+    # for a busy machine, and a run that passes it says which benchmark it was in.
+    environment = {**os.environ, "RAY_TMPDIR": tempfile.mkdtemp(prefix="ts-bench-")}
+    try:
+        run = subprocess.run(
+            [sys.executable, "-m", "benchmarks", "--quick"],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=1800,
+            env=environment,
+        )
+    except subprocess.TimeoutExpired as expired:
+        done = (expired.stderr or b"").decode(errors="replace") if isinstance(expired.stderr, bytes) else ""
+        finished = [line for line in done.splitlines() if " rows in " in line]
+        pytest.fail(f"the quick benchmarks took over 1800 s; finished before that: {finished}")
     assert run.returncode == 0, run.stderr[-2000:]
     for name in (
         "replay + K-fold recommend",
@@ -66,7 +78,7 @@ def test_gpu_check_without_a_gpu_says_so():
     import torch
 
     if torch.cuda.is_available():
-        return
+        pytest.skip("this machine has a CUDA device: the benchmark runs instead of refusing")
     run = subprocess.run(
         [sys.executable, "-m", "benchmarks.gpu_check"],
         capture_output=True,

@@ -130,14 +130,19 @@ def test_ray_job_submit_with_working_dir(tmp_path):
             "job",
         ]
         job_env = {**env, "RAY_ADDRESS": f"http://127.0.0.1:{dashboard}", "GPUS_PER_TRIAL": "0"}
-        deadline = time.monotonic() + 120
+        # A head that has just started may not have its job agent yet; Ray says to try again. On a
+        # busy machine the agent can take minutes: wait for it, and say so if it never comes.
+        waited, deadline = time.monotonic(), time.monotonic() + 300
         while True:
             submit = subprocess.run(
                 command, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=400, cwd=ROOT, env=job_env
             )
-            # A head that has just started may not have its job agent yet; Ray says to try again.
-            if "No available agent to submit job" not in submit.stderr or time.monotonic() > deadline:
+            if "No available agent to submit job" not in submit.stderr:
                 break
+            assert time.monotonic() < deadline, (
+                f"the Ray head's job agent did not register within {time.monotonic() - waited:.0f} s "
+                "(`ray job submit` kept answering 'No available agent to submit job')"
+            )
             time.sleep(2)  # waiting for the head's agent to register, not for a test to pass
         output = submit.stdout + submit.stderr
         assert submit.returncode == 0, output[-3000:]

@@ -55,25 +55,25 @@ def test_recommend_judges_the_search_when_every_curve_ran_its_budget(files, caps
 
 
 def test_recommend_reads_the_stopper_settings_the_search_recorded(tmp_path, capsys):
-    from tune_stop.app._shared import read_record_or_none as _metadata
+    from tune_stop.app._shared import read_record_or_none
     from tune_stop.app.cmd_recommend import _replay_settings
 
     record = {"space": "gan-digits", "trainable": "gan", "metric": "fid", "mode": "min", "num_folds": 3}
     recorded = {"threshold": {"d_accuracy": {"grace_period": 5}}, "patience": {"val_loss": {"min_delta": 0.001}}}
     (tmp_path / "tune-stop.json").write_text(json.dumps({**record, "replay_settings": recorded}))
-    assert _replay_settings(_metadata(tmp_path), None) == recorded
+    assert _replay_settings(read_record_or_none(tmp_path), None) == recorded
     out = capsys.readouterr().out
     assert "stopper settings: threshold on d_accuracy: grace_period 5; patience on val_loss: min_delta 0.001" in out
     # --grace-period applies to every metric, over what the experiment recorded.
-    assert _replay_settings(_metadata(tmp_path), 0) == {
+    assert _replay_settings(read_record_or_none(tmp_path), 0) == {
         "threshold": {"*": {"grace_period": 0}, "d_accuracy": {"grace_period": 0}},
         "patience": {"*": {"grace_period": 0}, "val_loss": {"min_delta": 0.001, "grace_period": 0}},
     }
     (tmp_path / "tune-stop.json").write_text(json.dumps(record))  # recorded by an older tune-stop
-    assert _replay_settings(_metadata(tmp_path), None) == {}
-    assert _metadata(tmp_path / "curves.csv") is None
+    assert _replay_settings(read_record_or_none(tmp_path), None) == {}
+    assert read_record_or_none(tmp_path / "curves.csv") is None
     (tmp_path / "tune-stop.json").write_text("{broken")  # damaged: said, not silently ignored
-    assert _metadata(tmp_path) is None
+    assert read_record_or_none(tmp_path) is None
     assert "tune-stop.json is not valid JSON; the experiment's stopper settings are not used" in capsys.readouterr().err
 
 
@@ -133,8 +133,37 @@ def test_recommend_names_damaged_or_doubtful_curves_on_stderr(files, capsys):
     ],
 )
 def test_recommend_notes_flag_values_that_are_valid_but_doubtful(files, capsys, flags, note):
-    assert run_main(["recommend", str(files / "curves.csv"), "--out", str(files / "out"), *flags]) == 0
+    # One policy is enough: the notes are about the flags, whatever the policies.
+    argv = ["recommend", str(files / "curves.csv"), "--out", str(files / "out"), "--policy", "threshold", *flags]
+    assert run_main(argv) == 0
     assert f"tune-stop: note: {note}" in capsys.readouterr().err
-    # Defaults say nothing.
+
+
+def test_recommend_with_its_defaults_notes_nothing(files, capsys):
     assert run_main(["recommend", str(files / "curves.csv"), "--out", str(files / "plain")]) == 0
     assert "note:" not in capsys.readouterr().err
+
+
+def test_a_metric_column_that_holds_no_number_is_one_line_when_asked_for_and_a_note_otherwise(tmp_path, capsys):
+    rows = [
+        {
+            "trial_id": f"t{t}",
+            "fold": t % 2,
+            "epoch": e,
+            "val_loss": 1 / e + t / 100,
+            "val_accuracy": "",
+            "test_accuracy": 1 - 1 / e,
+        }
+        for t in range(6)
+        for e in range(1, 9)
+    ]
+    pd.DataFrame(rows).to_csv(tmp_path / "curves.csv", index=False)
+    asked = ["recommend", str(tmp_path / "curves.csv"), "--metric", "val_accuracy", "--out", str(tmp_path / "a")]
+    assert run_main(asked) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["tune-stop: error: metric 'val_accuracy' holds no number: all 48 values are missing or NaN."]
+    assert not (tmp_path / "a").exists()
+    assert run_main(["recommend", str(tmp_path / "curves.csv"), "--out", str(tmp_path / "b")]) == 0
+    assert "val_accuracy holds no number" in capsys.readouterr().err
+    table = pd.read_csv(tmp_path / "b" / "recommendations.csv")
+    assert set(table["metric"]) == {"val_loss"} and not (tmp_path / "b" / "curves_val_accuracy.png").exists()

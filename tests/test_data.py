@@ -149,6 +149,7 @@ print("sklearn" in sys.modules, digest)
 """
 
 
+@pytest.mark.e2e  # slower: a new interpreter; the whole suite runs it
 def test_digits_and_folds_come_from_the_disk_cache_without_importing_sklearn(tmp_path, monkeypatch):
     import hashlib
     import os

@@ -189,20 +189,29 @@ def test_xor_perceptron_tight_threshold_never_fires(ray_session, tmp_path):
 
 
 def test_readme_example_with_your_own_tuner(tmp_path):
+    import os
     import subprocess
     import sys
+    import tempfile
     from pathlib import Path
 
     example = Path(__file__).resolve().parents[1] / "examples" / "own_tuner.py"
+    # Another Ray "running" on the machine (its address file points nowhere): the example must not join it.
+    temp = Path(tempfile.mkdtemp(prefix="ts-own-"))
+    (temp / "ray").mkdir()
+    (temp / "ray" / "ray_current_cluster").write_text("127.0.0.1:9")
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     run = subprocess.run(
         [sys.executable, str(example), "--num-samples", "3", "--storage-path", str(tmp_path)],
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,
         timeout=300,
+        env={**env, "RAY_TMPDIR": str(temp), "RAY_AUTH_MODE": "disabled"},
     )
     assert run.returncode == 0, run.stderr[-2000:]
     assert "best val_loss" in run.stdout
+    assert "Connecting to existing Ray cluster" not in run.stderr
     (experiment,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     reasons = load_stop_reasons(experiment)
     assert len(reasons) == 3 and reasons["stop_reason"].notna().all()
@@ -406,7 +415,7 @@ def test_calibrate_runs_the_whole_loop_and_continues_after_an_interrupt(ray_sess
     policy = Policy(block["family"], block["metric"], block["mode"], (block["value"],), settings=block["settings"])
     curves = CurveSet.from_frame(search)
     fires = stop_epochs(policy, curves)[:, 0]
-    audit = np.isin(curves.config_ids.astype(int), recorded["audited_configs"])
+    audit = np.isin(curves.config_ids.astype(int), recorded.audited_configs)
     assert (curves.lengths[audit] == 10).all()
     assert np.array_equal(np.where(fires[~audit] > 0, fires[~audit], 10), curves.lengths[~audit])
     reasons = load_stop_reasons(tmp_path / "loop").set_index("trial_id").loc[curves.trial_ids]
@@ -417,3 +426,28 @@ def test_calibrate_runs_the_whole_loop_and_continues_after_an_interrupt(ray_sess
     before = len(search)
     assert main(argv) == 0
     assert len(load_experiment(tmp_path / "loop")) == before
+
+
+def test_report_without_stop_reasons_csv_names_it_and_reads_rays_trial_states(mlp_search, tmp_path, capsys):
+    import shutil
+
+    from tune_stop.app.cli import main
+
+    _, summary, _ = mlp_search
+    experiment = tmp_path / "lost"
+    shutil.copytree(summary.experiment_path, experiment)
+    recorded = load_stop_reasons(experiment)
+    (experiment / "stop_reasons.csv").unlink()
+    capsys.readouterr()
+    assert main(["report", str(experiment)]) == 0
+    captured = capsys.readouterr()
+    assert f"{experiment / 'stop_reasons.csv'} is missing: the stop reasons are read from Ray's trial states" in (
+        captured.err
+    )
+    counts = captured.out.split("Stop reasons: ")[1].splitlines()[0]
+    assert "unknown" not in counts
+    # Ray knows which trials ran their budget; the others were stopped, by a rule it does not record.
+    completed = int((recorded["stop_reason"] == "completed").sum())
+    assert (f"completed {completed}" in counts) == bool(completed)
+    stopped = len(recorded) - completed
+    assert (f"stopped, reason not recorded {stopped}" in counts) == bool(stopped)

@@ -54,12 +54,16 @@ def test_entries_of_the_wrong_shape_are_left_out(tmp_path):
         "stopped_metrics": [["val_loss", "min"], ["bad"], "val_accuracy"],
         "replayed_scheduler": "asha",
         "seed": "zero",
+        "audited_configs": [1, "two", 3.5, 4],
+        "cpus_per_trial": None,
+        "audit_fraction": "a tenth",
     }
     (tmp_path / METADATA_FILE).write_text(json.dumps(damaged))
     record = read_record(tmp_path)
     assert record.replay_settings == {"patience": {"val_loss": {"min_delta": 0.1}}}
     assert record.stopped_metrics == [("val_loss", "min")]
     assert record.replayed_scheduler == {"name": "fifo"} and record.seed is None
+    assert record.audited_configs == [1, 4] and record.cpus_per_trial == 1.0 and record.audit_fraction == 0.0
 
 
 @pytest.mark.parametrize(
@@ -70,6 +74,7 @@ def test_entries_of_the_wrong_shape_are_left_out(tmp_path):
         (json.dumps({"space": "x"}), r"missing: trainable, metric, mode, num_folds"),
         (json.dumps({**REQUIRED, "num_folds": "three"}), r"is not a tune-stop record \(invalid literal"),
         (json.dumps({**REQUIRED, "trainable": "svm"}), r"unknown trainable 'svm'"),
+        (json.dumps({**REQUIRED, "mode": "maximize"}), r"mode 'maximize' is not 'min' or 'max'"),
     ],
 )
 def test_a_damaged_record_is_named_in_one_line(tmp_path, text, message):

@@ -38,6 +38,7 @@ def test_unsupported_image_shape():
         Generator(16, 8, (1, 16, 16))
 
 
+@pytest.mark.e2e  # trains a GAN for several epochs: seconds each, kept out of the fast set
 def test_the_gan_learns_digits_fid_falls():
     trainable = GANTrainable(config={"max_epochs": 8, "sample_every": 4})
     try:
@@ -80,6 +81,7 @@ def test_checkpoint_restores_both_networks_optimisers_epoch_and_rng(tmp_path):
             assert a[key] == pytest.approx(b[key], rel=1e-5), key
 
 
+@pytest.mark.e2e  # trains a GAN for several epochs: seconds each, kept out of the fast set
 def test_reset_config_and_same_seed_same_curve():
     config = {"width": 16, "fid_samples": 100, "sample_every": 0}
     trainable = GANTrainable(config=config)
@@ -97,6 +99,7 @@ def test_reset_config_and_same_seed_same_curve():
     assert first == pytest.approx(repeat, rel=1e-6)
 
 
+@pytest.mark.e2e  # trains a GAN for several epochs: seconds each, kept out of the fast set
 def test_trains_on_28x28_mnist_format_files(tmp_path):
     make_mnist(tmp_path / "data", n_train=150, n_test=30)
     trainable = GANTrainable(
@@ -116,6 +119,7 @@ def test_trains_on_28x28_mnist_format_files(tmp_path):
     assert math.isfinite(result["fid"]) and result["epoch"] == 1
 
 
+@pytest.mark.e2e  # trains a GAN for several epochs: seconds each, kept out of the fast set
 def test_inception_features_inside_the_trainable(tmp_path, random_fid_network_state):
     path = tmp_path / "weights.pth"
     torch.save(random_fid_network_state, path)
@@ -136,6 +140,7 @@ def test_inception_features_inside_the_trainable(tmp_path, random_fid_network_st
     assert result["fid_features"] == "inception" and math.isfinite(result["fid"])
 
 
+@pytest.mark.e2e  # trains a GAN for several epochs: seconds each, kept out of the fast set
 def test_mixed_precision_option_trains(tmp_path):
     # On the CPU mixed precision is bfloat16 autocast; on CUDA float16 with loss scaling.
     trainable = GANTrainable(config={"amp": True, "sample_every": 0})

@@ -35,6 +35,7 @@ def synthetic_search(num_configs: int, seed: int, epochs: int = 30, folds: int =
     return frame
 
 
+@pytest.mark.e2e  # slower: hundreds of simulated new searches; the whole suite runs it
 def test_intervals_cover_new_searches_drawn_from_the_same_population_at_their_level():
     """Recommend on one search, draw a new one from the same population, count how often the interval held."""
     policy = Policy("patience", "val_loss", "min", (2.0,))
@@ -145,6 +146,7 @@ def rare_plateau_search(num_configs: int, seed: int, rare: float, epochs: int = 
     return pd.concat(frames, ignore_index=True)
 
 
+@pytest.mark.e2e  # slower: hundreds of simulated new searches; the whole suite runs it
 def test_a_value_that_never_fired_still_allows_for_configurations_unlike_those_seen():
     """A rare kind of configuration absent from the recommending search: the interval of epochs saved allows for it."""
     policy = Policy("patience", "val_loss", "min", (5.0,))

@@ -9,6 +9,7 @@ import pytest
 
 from analysis import (
     ExperimentError,
+    RepeatedEpochsError,
     analyse,
     load_curves,
     replay,
@@ -39,7 +40,9 @@ def test_a_retried_trials_later_epochs_are_dropped_as_the_live_stoppers_drop_the
     epochs = [1, 2, 3, 4, 5, 3, 4, 5]
     frame = pd.DataFrame({"trial_id": "a", "epoch": epochs, "val_loss": losses, "test_accuracy": 0.5})
     frame.to_csv(tmp_path / "curves.csv", index=False)
-    curves = load_curves(tmp_path / "curves.csv")
+    with pytest.raises(RepeatedEpochsError, match="3 rows repeat an epoch of their trial"):
+        load_curves(tmp_path / "curves.csv")  # nothing says the file holds retried trials
+    curves = load_curves(tmp_path / "curves.csv", retried_trials=True)
     assert curves["epoch"].tolist() == [1, 2, 3, 4, 5] and curves["val_loss"].tolist() == [1.0, 0.8, 0.9, 0.95, 0.97]
     live = PatienceStopper("val_loss", "min", patience=2)
     stops = [e for e, v in zip(epochs, losses, strict=True) if live("a", {"epoch": e, "val_loss": v})]
@@ -74,3 +77,49 @@ def test_a_whole_last_row_is_never_taken_for_a_cut_off_one(tmp_path):
             warnings.simplefilter("error", UserWarning)  # no "cut off mid-row"
             curves = load_curves(tmp_path / name)
         assert curves["epoch"].tolist() == [1, 2], name
+
+
+def _thirty_epoch_curves(trials: int = 6) -> pd.DataFrame:
+    rows = [
+        {"trial_id": f"t{t}", "epoch": e, "val_loss": 1.0 / e + 0.01 * t, "test_accuracy": 1 - 1.0 / e}
+        for t in range(trials)
+        for e in range(1, 31)
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_a_repeated_epoch_in_a_csv_is_named_and_never_silently_cuts_the_curves(tmp_path):
+    frame = _thirty_epoch_curves()
+    # Concatenated logs: each trial's epoch-5 row once more at the end of that trial.
+    appended = pd.concat(
+        [pd.concat([group, group[group["epoch"] == 5]]) for _, group in frame.groupby("trial_id", sort=False)]
+    )
+    appended.to_csv(tmp_path / "appended.csv", index=False)
+    with pytest.raises(RepeatedEpochsError) as refused:
+        load_curves(tmp_path / "appended.csv")
+    message = str(refused.value)
+    assert "6 rows repeat an epoch of their trial (6 trials, e.g. trial t0 epoch 5)" in message
+    assert "drops 156 rows and cuts 6 of 6 curves short (trial t0: epoch 5 instead of 30)" in message
+    assert "retried_trials=True" in message and "\n" not in message
+    # Said to hold retried trials: read as the live stoppers would, with a warning that counts the cut.
+    with pytest.warns(UserWarning, match="cuts 6 of 6 curves short"):
+        curves = load_curves(tmp_path / "appended.csv", retried_trials=True)
+    assert curves.groupby("trial_id")["epoch"].max().eq(5).all()
+    # A row repeated right after the original is named too.
+    doubled = pd.concat([frame.iloc[:3], frame.iloc[2:3], frame.iloc[3:]])
+    with pytest.raises(RepeatedEpochsError, match=r"1 rows repeat an epoch of their trial .*trial t0 epoch 3"):
+        load_curves(doubled)
+
+
+def test_the_command_line_refuses_repeated_epochs_unless_told_the_trials_were_retried(tmp_path, capsys):
+    from tune_stop.app.cli import main
+
+    frame = _thirty_epoch_curves(4)
+    pd.concat([frame, frame[frame["epoch"] == 5]]).to_csv(tmp_path / "appended.csv", index=False)
+    out = tmp_path / "report"
+    assert main(["recommend", str(tmp_path / "appended.csv"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "4 rows repeat an epoch" in err[0] and "give --retried-trials" in err[0]
+    assert not out.exists()
+    assert main(["report", str(tmp_path / "appended.csv"), "--metric", "val_loss", "--retried-trials"]) == 0
+    assert "cuts 4 of 4 curves short" in capsys.readouterr().err

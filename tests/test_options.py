@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -60,3 +62,18 @@ def test_analyse_takes_an_options_object_or_its_keywords_alike():
         analyse(frame, AnalysisOptions(), tolerance=0.02)
     with pytest.raises(TypeError):
         analyse(frame, tolerence=0.02)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"target_mode": "maximize"}, "target_mode must be 'min' or 'max', but got 'maximize'"),
+        ({"metrics": [("val_loss", "lower")]}, "the mode of 'val_loss' must be 'min' or 'max', but got 'lower'"),
+        ({"selection": ("val_loss", "up")}, "the selection's mode must be 'min' or 'max', but got 'up'"),
+    ],
+)
+def test_a_direction_that_is_neither_min_nor_max_is_named(options, message):
+    from analysis import AnalysisOptions
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        AnalysisOptions(**options).validate()

@@ -56,6 +56,7 @@ def test_replay_gives_the_exact_stop_epochs_and_regret_on_a_known_curve():
 @pytest.mark.parametrize(
     "policy", POLICIES, ids=lambda p: f"{p.family}-{p.metric}-{'-'.join(f'{k}{v}' for k, v in p.settings.items())}"
 )
+@pytest.mark.e2e  # slower: every curve through the live stoppers; the whole suite runs it
 def test_vectorised_replay_agrees_with_the_live_stoppers_on_every_curve(seed, policy):
     frame = random_curves(seed)
     curves = CurveSet.from_frame(frame)

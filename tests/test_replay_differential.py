@@ -110,6 +110,7 @@ CASES = [
 ]
 
 
+@pytest.mark.e2e  # slower: thousands of random curves through the live stoppers; the whole suite runs it
 @pytest.mark.parametrize(("family", "mode", "candidates", "settings"), CASES)
 def test_replay_of_every_family_and_fixed_argument_matches_the_live_stopper(family, mode, candidates, settings):
     curve_set, per_trial = curves_for(f"{family}-{mode}-{settings}")

@@ -384,6 +384,7 @@ def record_search(num_configs: int, seed: int, epochs: int = 30) -> pd.DataFrame
     return pd.concat(parts, ignore_index=True)
 
 
+@pytest.mark.e2e  # slower: simulated searches on 60 configurations; the whole suite runs it
 def test_the_held_out_check_refuses_values_that_would_cost_a_new_search_its_best_model():
     """What the check changes for the user's next search, counted over the searches users run.
 

@@ -45,3 +45,28 @@ def test_the_audit_summary_explains_compute_below_a_prediction_that_assumed_no_a
         assert compute.endswith("below the interval: ASHA cut trials the prediction did not assume") is explained
         assert compute.endswith("BELOW the interval") is not explained
         assert "the policy fired on none of the 12 audit curves" in "\n".join(printed)
+
+
+def test_an_interrupted_part_of_the_calibrated_loop_stops_the_loop_there(monkeypatch, capsys, tmp_path):
+    from types import SimpleNamespace
+
+    from search_spaces import load_space
+    from tune_stop.app import calibrate
+    from tune_stop.app._summaries import calibrated_search
+    from tune_stop.app.search import SearchOptions, SearchSummary
+
+    ran = []
+
+    def interrupted_search(space, options, overrides):
+        ran.append(options.name)
+        reasons = [{"trial_id": "a", "stop_reason": "completed"}]  # 1 of 6 trials ended, as after Ctrl-C or SIGTERM
+        return SearchSummary(tmp_path / str(options.name), 6, 0, reasons, space_name=space.name, num_folds=3)
+
+    monkeypatch.setattr(calibrate, "run_search", interrupted_search)
+    space = load_space("mlp-digits").with_overrides(num_samples=6)
+    args = SimpleNamespace(calibrate=2, audit_fraction=None)
+    options = SearchOptions(storage_path=str(tmp_path), name="loop")
+    assert calibrated_search(args, space, options, {}) == 130
+    assert ran == ["loop-calibration"]  # neither the recommendation nor the search ran on an unfinished part
+    printed = capsys.readouterr().out
+    assert "5 trials did not finish" in printed and "run the same command again to continue" in printed

@@ -121,3 +121,23 @@ def test_trains_on_mnist_format_files(tmp_path):
 def test_bad_config_is_rejected_naming_the_key(config, match):
     with pytest.raises(ValueError, match=match):
         PerceptronTrainable(config=config)
+
+
+def test_the_suite_writes_nothing_under_the_users_home(tmp_path):
+    """Trainables built outside a search write their logs to Ray's default, ~/ray_results: a temporary one here."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from ray.train.constants import DEFAULT_STORAGE_PATH
+
+    from tune_stop.trainables import PerceptronTrainable
+
+    home = Path(os.environ["HOME"])
+    assert home.is_relative_to(tempfile.gettempdir()) and home.name.startswith("ts-home-")
+    assert Path(DEFAULT_STORAGE_PATH).is_relative_to(home)
+    trainable = PerceptronTrainable(config={"dataset": "xor", "max_epochs": 1})
+    try:
+        assert Path(trainable.logdir).is_relative_to(home)
+    finally:
+        trainable.stop()

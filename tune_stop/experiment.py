@@ -114,28 +114,43 @@ class ExperimentRecord:
         missing = [key for key in _REQUIRED if key not in data]
         if missing:
             raise ValueError(f"{where} is not a tune-stop record (missing: {', '.join(missing)})")
+        if data["mode"] not in ("min", "max"):
+            raise ValueError(f"{where} is not a tune-stop record (mode {data['mode']!r} is not 'min' or 'max')")
         try:
-            return cls(
-                space=str(data["space"]),
-                trainable=str(data["trainable"]),
-                metric=str(data["metric"]),
-                mode=str(data["mode"]),
-                num_folds=int(data["num_folds"]),
-                seed=data.get("seed") if isinstance(data.get("seed"), int) else None,
-                replay_settings=_settings(data.get("replay_settings")),
-                stopped_metrics=_pairs(data.get("stopped_metrics")),
-                replayed_scheduler=_mapping(data.get("replayed_scheduler")) or {"name": "fifo"},
-                stoppers_from=_text(data.get("stoppers_from")),
-                stoppers=[dict(s) for s in data.get("stoppers") or [] if isinstance(s, dict)],
-                prediction=_mapping(data.get("prediction")) or None,
-                audit_fraction=float(data.get("audit_fraction") or 0.0),
-                audited_configs=[int(c) for c in data.get("audited_configs") or []],
-                cpus_per_trial=float(data.get("cpus_per_trial", 1.0)),
-                gpus_per_trial=float(data.get("gpus_per_trial", 0.0)),
-                version=int(data.get("version", 0)),
-            )
+            num_folds = int(data["num_folds"])
         except (TypeError, ValueError) as error:
             raise ValueError(f"{where} is not a tune-stop record ({error})") from None
+        return cls(
+            space=str(data["space"]),
+            trainable=str(data["trainable"]),
+            metric=str(data["metric"]),
+            mode=str(data["mode"]),
+            num_folds=num_folds,
+            seed=_integer(data.get("seed")),
+            replay_settings=_settings(data.get("replay_settings")),
+            stopped_metrics=_pairs(data.get("stopped_metrics")),
+            replayed_scheduler=_mapping(data.get("replayed_scheduler")) or {"name": "fifo"},
+            stoppers_from=_text(data.get("stoppers_from")),
+            stoppers=[dict(s) for s in _list(data.get("stoppers")) if isinstance(s, dict)],
+            prediction=_mapping(data.get("prediction")) or None,
+            audit_fraction=_number(data.get("audit_fraction"), 0.0),
+            audited_configs=[c for c in _list(data.get("audited_configs")) if _integer(c) is not None],
+            cpus_per_trial=_number(data.get("cpus_per_trial"), 1.0),
+            gpus_per_trial=_number(data.get("gpus_per_trial"), 0.0),
+            version=_integer(data.get("version")) or 0,
+        )
+
+
+def _integer(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _number(value: Any, default: float) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else default
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _mapping(value: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from tune_stop.app._shared import EXIT_USAGE
-from tune_stop.defaults import DEFAULT_INTERVAL, DEFAULT_PENALTY, DEFAULT_TOLERANCE
+from tune_stop.defaults import DEFAULT_AUDIT_FRACTION, DEFAULT_INTERVAL, DEFAULT_PENALTY, DEFAULT_TOLERANCE
 
 __all__ = ["build_parser"]
 
@@ -104,7 +104,8 @@ def _add_search(search: argparse.ArgumentParser) -> None:
         metavar="N",
         help="one command for the whole loop: train N of the samples to the budget, recommend from them, run the "
         "rest with the recommended stoppers beside the space's scheduler and audit trials (default "
-        "--audit-fraction 0.1), and compare predicted with realized; run it again to continue after an interrupt",
+        f"--audit-fraction {DEFAULT_AUDIT_FRACTION:g}), and compare predicted with realized; run it again to "
+        "continue after an interrupt",
     )
     search.add_argument(
         "--audit-fraction",
@@ -226,6 +227,7 @@ def _add_recommend(commands: Any) -> None:
         "--asha-workers", type=_number(int, 1), default=1, help="trials ASHA runs at once in the replay (default 1)"
     )
     recommend.add_argument("--out", help="report folder (default ./<experiment>-report); never inside the experiment")
+    _add_retried_trials(recommend)
 
 
 def _add_report(commands: Any) -> None:
@@ -236,3 +238,13 @@ def _add_report(commands: Any) -> None:
     )
     report.add_argument("--mode", choices=("min", "max"), help="direction of --metric (default: inferred)")
     report.add_argument("--top", type=_number(int, 1), default=5, help="best trials to show")
+    _add_retried_trials(report)
+
+
+def _add_retried_trials(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--retried-trials",
+        action="store_true",
+        help="a CSV of curves holds trials retried from checkpoints: an epoch reported again replaces the earlier "
+        "report and drops the epochs after it (without this flag a repeated epoch is an error)",
+    )

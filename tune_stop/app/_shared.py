@@ -20,17 +20,18 @@ if TYPE_CHECKING:
 __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_OK",
+    "EXIT_TERMINATED",
     "EXIT_TRIALS_FAILED",
     "EXIT_USAGE",
     "UsageError",
     "check_writable_folder",
-    "load_curves",
+    "load_curves_or_exit",
     "output_settings_restored",
     "read_record_or_none",
     "warnings_printed",
 ]
 
-EXIT_OK, EXIT_TRIALS_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_TRIALS_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
 
 class UsageError(Exception):
@@ -63,16 +64,17 @@ def check_writable_folder(folder: Path, flag: str) -> None:
         ) from None
 
 
-def load_curves(source: str) -> pd.DataFrame:
+def load_curves_or_exit(source: str, *, retried_trials: bool = False) -> pd.DataFrame:
     """The curves, with what loading noticed (damaged rows, disagreeing stop reasons) printed as warnings."""
     from analysis import ExperimentError
     from analysis import load_curves as load
+    from tune_stop.app._remedies import cli_message
 
     with warnings_printed("warning"):
         try:
-            return load(source)
+            return load(source, retried_trials=retried_trials)
         except ExperimentError as error:
-            raise UsageError(str(error)) from None
+            raise UsageError(cli_message(error)) from None
 
 
 def read_record_or_none(source: Path | str) -> ExperimentRecord | None:

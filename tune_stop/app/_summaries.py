@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tune_stop.app._shared import EXIT_INTERRUPTED, EXIT_OK, EXIT_TRIALS_FAILED, read_record_or_none, warnings_printed
+from tune_stop.defaults import DEFAULT_AUDIT_FRACTION
 from tune_stop.experiment import is_uri
 from tune_stop.stoppers import mode_sign
 
@@ -123,16 +124,21 @@ def print_audit(experiment: Path | str) -> None:
 
 def calibrated_search(args: argparse.Namespace, space: Any, options: Any, overrides: dict[str, object]) -> int:
     """``search --calibrate N``: the whole loop, then one summary of it."""
-    from tune_stop.app.calibrate import CALIBRATION_TOLERANCE, calibrate_and_search
+    from tune_stop.app.calibrate import CALIBRATION_TOLERANCE, LoopInterrupted, calibrate_and_search
 
-    with warnings_printed("note"):
-        result = calibrate_and_search(
-            space,
-            options,
-            overrides,
-            calibration_configs=args.calibrate,
-            audit_fraction=0.1 if args.audit_fraction is None else args.audit_fraction,
-        )
+    try:
+        with warnings_printed("note"):
+            result = calibrate_and_search(
+                space,
+                options,
+                overrides,
+                calibration_configs=args.calibrate,
+                audit_fraction=DEFAULT_AUDIT_FRACTION if args.audit_fraction is None else args.audit_fraction,
+            )
+    except LoopInterrupted as interrupted:
+        print(format_summary(interrupted.summary))
+        print("The loop stopped there: run the same command again to continue where it stopped.")
+        return EXIT_INTERRUPTED
     print(format_summary(result.search))
     print(
         f"\nCalibrated search: {result.calibration.num_trials} calibration trials trained to the budget "

@@ -25,7 +25,7 @@ from tune_stop.app.search import SearchOptions, SearchSummary, experiment_path, 
 from tune_stop.defaults import DEFAULT_TOLERANCE
 from tune_stop.experiment import path_exists
 
-__all__ = ["CALIBRATION_TOLERANCE", "CalibratedSearch", "calibrate_and_search"]
+__all__ = ["CALIBRATION_TOLERANCE", "CalibratedSearch", "LoopInterrupted", "calibrate_and_search"]
 
 #: The loop's tolerance on the best and selected models (the library's default, 1%).
 CALIBRATION_TOLERANCE = DEFAULT_TOLERANCE
@@ -62,9 +62,29 @@ class CalibratedSearch:
     best_model_noise: float = float("nan")
 
 
+class LoopInterrupted(Exception):
+    """A part of the loop ended with trials unfinished (Ctrl-C or SIGTERM): the loop stops there.
+
+    Attributes:
+        summary: That part's summary; the same command continues it.
+    """
+
+    def __init__(self, summary: SearchSummary) -> None:
+        super().__init__(f"{summary.experiment_path} was interrupted")
+        self.summary = summary
+
+
 def _run_or_resume(space: SearchSpace, options: SearchOptions, overrides: Mapping[str, Any]) -> SearchSummary:
+    """Runs a part, or resumes it where it exists.
+
+    Raises:
+        LoopInterrupted: If the part ends with trials unfinished.
+    """
     path = experiment_path(space, options)
-    return resume_search(path, options) if path_exists(path) else run_search(space, options, overrides)
+    summary = resume_search(path, options) if path_exists(path) else run_search(space, options, overrides)
+    if summary.num_trials > len(summary.stop_reasons):
+        raise LoopInterrupted(summary)
+    return summary
 
 
 def _epochs(path: Path | str) -> tuple[int, int]:

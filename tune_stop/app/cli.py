@@ -12,7 +12,15 @@ import sys
 from collections.abc import Sequence
 
 from tune_stop.app._parser import build_parser
-from tune_stop.app._shared import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, output_settings_restored
+from tune_stop.app._shared import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+    UsageError,
+    output_settings_restored,
+)
+from tune_stop.app._signals import Terminated
 
 __all__ = ["main"]
 
@@ -56,6 +64,9 @@ def _run(args: argparse.Namespace) -> int:
     except FileExistsError as error:
         print(f"tune-stop: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except Terminated:
+        print("tune-stop: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("tune-stop: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -12,7 +12,7 @@ from tune_stop.app._shared import (
     EXIT_OK,
     UsageError,
     check_writable_folder,
-    load_curves,
+    load_curves_or_exit,
     read_record_or_none,
     warnings_printed,
 )
@@ -39,7 +39,7 @@ def run_recommend_command(args: argparse.Namespace) -> int:
     if source.is_dir() and (out == source or source in out.parents):
         raise UsageError(f"--out {out} is inside the experiment folder; reports never write there")
     check_writable_folder(out, "--out")
-    curves = load_curves(str(source))
+    curves = load_curves_or_exit(str(source), retried_trials=args.retried_trials)
     record = read_record_or_none(source)
     metrics = (
         [(m, args.mode or infer_mode(m)) for m in args.metric] if args.metric else _stopped_metrics(record, curves)
@@ -128,7 +128,7 @@ def _print_analysis(analysis: Analysis) -> None:
 
 def _stopped_metrics(record: ExperimentRecord | None, curves: pd.DataFrame) -> list[tuple[str, str]] | None:
     """The default metrics present, and every metric the experiment's stoppers stopped on (None: defaults)."""
-    from analysis import default_metrics
+    from analysis import default_metrics, holds_no_number
 
     if record is None or record.stopped_metrics is None:
         return None
@@ -136,7 +136,15 @@ def _stopped_metrics(record: ExperimentRecord | None, curves: pd.DataFrame) -> l
     for pair in record.stopped_metrics:
         if pair[0] in curves and pair not in metrics:
             metrics.append(pair)
-    return metrics or None
+    # Not asked for by --metric: a metric that holds no number is left out, and said so.
+    empty = [metric for metric, _ in metrics if holds_no_number(curves[metric])]
+    for metric in empty:
+        print(
+            f"tune-stop: note: {metric} holds no number (every value is missing or NaN): left out of the metrics "
+            "to stop on",
+            file=sys.stderr,
+        )
+    return [pair for pair in metrics if pair[0] not in empty] or None
 
 
 def _replay_settings(

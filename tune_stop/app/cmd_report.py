@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tune_stop.app._shared import EXIT_OK, UsageError, load_curves, read_record_or_none
+from tune_stop.app._shared import EXIT_OK, UsageError, load_curves_or_exit, read_record_or_none
 from tune_stop.app._summaries import print_audit
 from tune_stop.stoppers import mode_sign
 
@@ -18,7 +18,7 @@ def run_report_command(args: argparse.Namespace) -> int:
 
     from analysis import infer_mode
 
-    curves = load_curves(args.experiment)
+    curves = load_curves_or_exit(args.experiment, retried_trials=args.retried_trials)
     recorded = read_record_or_none(Path(args.experiment).expanduser().resolve())
     if args.metric is None:
         args.metric = recorded.metric if recorded is not None else "val_loss"

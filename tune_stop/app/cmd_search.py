@@ -9,9 +9,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tune_stop.app._shared import UsageError, check_writable_folder, read_record_or_none, warnings_printed
+from tune_stop.app._shared import (
+    EXIT_TERMINATED,
+    UsageError,
+    check_writable_folder,
+    read_record_or_none,
+    warnings_printed,
+)
+from tune_stop.app._signals import sigterm_stops_the_search
 from tune_stop.app._summaries import calibrated_search, format_summary, print_audit, search_exit_code
-from tune_stop.experiment import is_uri, path_exists
+from tune_stop.experiment import is_uri, path_exists, read_record
 
 __all__ = ["run_search_command"]
 
@@ -46,17 +53,21 @@ def run_search_command(args: argparse.Namespace) -> int:
     if isinstance(path, Path):
         check_writable_folder(path, "--storage-path" if args.storage_path else "results folder")
     options = SearchOptions(**{**vars(options), "name": str(path).rstrip("/").rsplit("/", 1)[1]})
+    _check_local_gpus(options)
     init_ray(options)
     _check_resources(options.cpus_per_trial, options.gpus_per_trial)
-    if args.calibrate is not None:
-        return calibrated_search(args, space, options, overrides)
-    try:
-        summary = run_search(space, options, overrides)
-    except StorageError as error:
-        raise UsageError(str(error)) from None
-    print(format_summary(summary))
-    print_audit(summary.experiment_path)
-    return search_exit_code(summary)
+    with sigterm_stops_the_search() as terminated:
+        if args.calibrate is not None:
+            code = calibrated_search(args, space, options, overrides)
+        else:
+            try:
+                summary = run_search(space, options, overrides)
+            except StorageError as error:
+                raise UsageError(str(error)) from None
+            print(format_summary(summary))
+            print_audit(summary.experiment_path)
+            code = search_exit_code(summary)
+    return EXIT_TERMINATED if terminated() else code
 
 
 def _space(args: argparse.Namespace) -> Any:
@@ -127,14 +138,40 @@ def _note_same_configurations(space: Any) -> None:
         )
 
 
-def _check_data(space: object, data_root: str | None, download: bool) -> None:
+#: Fewer validation examples than this in a fold is noted: each fold's validation metrics are that noisy.
+_FEW_VALIDATION_EXAMPLES = 50
+
+
+def _check_data(space: Any, data_root: str | None, download: bool) -> None:
+    """Every dataset the space trains on is there; a fold too small to validate on is noted."""
     from tune_stop.data import DatasetNotFoundError, load_dataset
 
-    for dataset in sorted({config["dataset"] for config in space.trial_configs()}):  # type: ignore[attr-defined]
+    for name in sorted({config["dataset"] for config in space.trial_configs()}):
         try:
-            load_dataset(dataset, data_root, download=download)
+            dataset = load_dataset(name, data_root, download=download)
         except DatasetNotFoundError as error:
             raise UsageError(str(error)) from None
+        examples = len(dataset.y_train)
+        if dataset.holdout and space.num_folds > 1 and examples / space.num_folds < _FEW_VALIDATION_EXAMPLES:
+            print(
+                f"tune-stop: note: num_folds {space.num_folds} leaves about {examples // space.num_folds} "
+                f"validation examples per fold of {name}'s {examples} training examples, so each trial's "
+                f"validation metrics are that noisy, and the search runs {space.num_folds} trials per configuration",
+                file=sys.stderr,
+            )
+
+
+def _check_local_gpus(options: Any) -> None:
+    """Before a local Ray starts: a trial that asks for more GPUs than this machine has can never run."""
+    import ray
+
+    if options.address or ray.is_initialized() or options.gpus_per_trial <= 0:
+        return
+    import torch
+
+    count = torch.cuda.device_count()
+    if options.gpus_per_trial > count:
+        raise UsageError(f"--gpus-per-trial {options.gpus_per_trial:g} exceeds the cluster's {count:g} GPUs")
 
 
 def _check_fid_weights(space: object, fid_weights: str | None) -> dict[str, object]:
@@ -173,9 +210,11 @@ def _output(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _resume(args: argparse.Namespace) -> int:
-    from tune_stop.app.search import SearchOptions, resume_search
+    from tune_stop.app.search import SearchOptions, init_ray, resume_search
 
     path: Path | str = args.resume if is_uri(args.resume) else Path(args.resume).expanduser().resolve()
+    if not path_exists(path):
+        raise UsageError(f"--resume {path}: no such experiment folder")
     ignored = [
         flag
         for flag, value in (
@@ -197,9 +236,15 @@ def _resume(args: argparse.Namespace) -> int:
         address=args.address or os.environ.get("RAY_ADDRESS"), num_cpus=args.num_cpus, **_output(args)
     )
     try:
-        summary = resume_search(path, options)
+        read_record(path)  # a folder that is no tune-stop experiment is refused before Ray starts
     except (FileNotFoundError, ValueError) as error:
         raise UsageError(str(error)) from None
-    print(format_summary(summary))
-    print_audit(summary.experiment_path)
-    return search_exit_code(summary)
+    init_ray(options)
+    with sigterm_stops_the_search() as terminated:
+        try:
+            summary = resume_search(path, options)
+        except (FileNotFoundError, ValueError) as error:
+            raise UsageError(str(error)) from None
+        print(format_summary(summary))
+        print_audit(summary.experiment_path)
+    return EXIT_TERMINATED if terminated() else search_exit_code(summary)

@@ -22,3 +22,15 @@ def test_a_notice_reads_in_the_library_s_words_and_in_the_command_line_s(kind):
     assert cli_message(notice) == "no metric to analyse: give --metric (none present)."
     assert isinstance(notice, UserWarning if kind is AnalysisWarning else ValueError)
     assert cli_message(ValueError("plain")) == "plain"
+
+
+def test_a_notice_keeps_braces_in_names_and_survives_pickling():
+    import pickle
+
+    import cloudpickle
+
+    notice = AnalysisError("the target 'acc{fold}' is flat: {remedy}.", Remedy.NAME_TARGET)
+    assert str(notice) == "the target 'acc{fold}' is flat: Name a target to judge by another column.."
+    for dumps in (pickle.dumps, cloudpickle.dumps):
+        again = pickle.loads(dumps(notice))
+        assert type(again) is AnalysisError and str(again) == str(notice) and again.remedy is Remedy.NAME_TARGET

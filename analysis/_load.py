@@ -41,46 +41,48 @@ class RepeatedEpochsError(AnalysisError, ExperimentError):
     """Curves that report an epoch of a trial twice, where nothing says the trial was retried."""
 
 
-def _repeated_epochs(curves: pd.DataFrame, where: str, retried: bool) -> None:
-    """Names the (trial, epoch) pairs reported more than once, and what keeping the last report cuts.
+def _as_reported_and_said(curves: pd.DataFrame, where: str, retried: bool) -> pd.DataFrame:
+    """:func:`as_reported` of the curves, naming the (trial, epoch) pairs reported more than once.
 
     A trial retried from a checkpoint reports the epochs after the checkpoint again, and
-    the later report replaces the earlier one (:func:`as_reported`). In a file of curves
-    that is more often a mistake (log files concatenated, a row pasted twice), and keeping
-    the last report can cut a whole curve short; so unless ``retried`` says the curves hold
-    retried trials, a repeated epoch is an error, and with it, a curve that the rule cuts
-    is a warning with counts.
+    the later report replaces the earlier one. In a file of curves that is more often a
+    mistake (log files concatenated, a row pasted twice), and keeping the last report can
+    cut a whole curve short; so unless ``retried`` says the curves hold retried trials, a
+    repeated epoch is an error, and with it, a curve that the rule cuts is a warning with counts.
 
     Raises:
         RepeatedEpochsError: If an epoch repeats and ``retried`` is False.
     """
+    kept = as_reported(curves)
     repeated = curves.duplicated(["trial_id", "epoch"], keep="first")
     if not repeated.any():
-        return
-    kept = as_reported(curves)
+        return kept
     before, after = curves.groupby("trial_id")["epoch"].max(), kept.groupby("trial_id")["epoch"].max()
     cut = before[after.reindex(before.index) < before]
     first = curves[repeated].iloc[0]
-    example = f"trial {first['trial_id']} epoch {first['epoch']}"
-    trials = curves.loc[repeated, "trial_id"].nunique()
-    dropped = len(curves) - len(kept)
     consequence = (
-        f"keeping each epoch's last report, as for a trial retried from a checkpoint, drops {dropped} rows and "
-        f"cuts {len(cut)} of {curves['trial_id'].nunique()} curves short (trial {cut.index[0]}: epoch "
-        f"{after[cut.index[0]]} instead of {before[cut.index[0]]})"
-        if len(cut)
-        else f"keeping each epoch's last report, as for a trial retried from a checkpoint, drops {dropped} rows"
+        "keeping each epoch's last report, as for a trial retried from a checkpoint, drops "
+        f"{len(curves) - len(kept)} rows"
     )
+    if len(cut):
+        trial = cut.index[0]
+        consequence += (
+            f" and cuts {len(cut)} of {curves['trial_id'].nunique()} curves short (trial {trial}: epoch "
+            f"{after[trial]} instead of {before[trial]})"
+        )
     if not retried:
         raise RepeatedEpochsError(
-            f"{where}: {int(repeated.sum())} rows repeat an epoch of their trial ({trials} trials, e.g. {example}); "
-            f"{consequence}. Remove the repeated rows, or, if the curves hold retried trials, {{remedy}}.",
+            f"{where}: {int(repeated.sum())} rows repeat an epoch of their trial "
+            f"({curves.loc[repeated, 'trial_id'].nunique()} trials, e.g. trial {first['trial_id']} epoch "
+            f"{first['epoch']}); {consequence}. Remove the repeated rows, or, if the curves hold retried trials, "
+            "{remedy}.",
             Remedy.RETRIED_TRIALS,
         )
     if len(cut):
         warnings.warn(
             f"{where}: {int(repeated.sum())} rows repeat an epoch of their trial; {consequence}.", stacklevel=4
         )
+    return kept
 
 
 def as_reported(curves: pd.DataFrame) -> pd.DataFrame:
@@ -170,8 +172,8 @@ def load_experiment(path: str | os.PathLike[str]) -> pd.DataFrame:
         curve = _without_broken_last_row(curve, trial.trial_id)
         curve = curve.drop(columns=[c for c in curve.columns if c in _RAY_COLUMNS or c.startswith("config/")])
         curve = curve.assign(trial_id=trial.trial_id)
-        _repeated_epochs(curve, f"trial {trial.trial_id}", retried=True)  # Ray's own retries: said where they cut
-        curve = as_reported(curve).drop(columns="trial_id")
+        # Ray's own retries: read as the live stoppers saw them, and said where that cuts a curve.
+        curve = _as_reported_and_said(curve, f"trial {trial.trial_id}", retried=True).drop(columns="trial_id")
         curve.insert(0, "trial_id", trial.trial_id)
         curve.insert(1, "config_id", trial.config.get("config_id", trial.trial_id))
         curve = curve.drop(columns="fold", errors="ignore")
@@ -342,5 +344,4 @@ def load_curves(source: str | os.PathLike[str] | pd.DataFrame, *, retried_trials
         frame["fold"] = 0
     if "config_id" not in frame:
         frame["config_id"] = frame["trial_id"]
-    _repeated_epochs(frame, where, retried_trials)
-    return as_reported(frame)
+    return _as_reported_and_said(frame, where, retried_trials)

@@ -24,6 +24,7 @@ __all__ = ["run_search_command"]
 
 
 def run_search_command(args: argparse.Namespace) -> int:
+    """``tune-stop search``: checks everything it can before Ray starts, runs (or resumes) and summarises."""
     if (args.space is None) == (args.resume is None):
         raise UsageError("give a SPACE to search, or --resume EXPERIMENT to finish one (not both)")
     if args.resume is not None:

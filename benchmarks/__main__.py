@@ -1,4 +1,4 @@
-"""``python -m benchmarks [--quick] [--full]``: run every benchmark and print one table of ratios."""
+"""``python -m benchmarks [--quick | --smoke] [--full]``: run every benchmark and print one table of ratios."""
 
 from __future__ import annotations
 
@@ -30,22 +30,35 @@ from benchmarks import (
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, to show the suite runs (no timing claims)")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="--quick with the three slowest benchmarks at their smallest sizes: shows every benchmark runs (the test)",
+    )
     parser.add_argument("--full", action="store_true", help="add the largest sizes (search overhead at 1,024 trials)")
     parser.add_argument("--keep", type=Path, help="folder that keeps the recorded full-curve searches for a rerun")
     args = parser.parse_args()
+    quick = args.quick or args.smoke
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         # The calibration and search-level rows realize recommendations on the same recorded searches.
         recorded = args.keep or Path(scratch)
         recorded.mkdir(parents=True, exist_ok=True)
         runs: list[tuple[str, Callable[[], list[dict[str, object]]]]] = [
-            (module.__name__, functools.partial(module.run, quick=args.quick))
-            for module in (replay, analysis_scale, gan_fid, compute_saved, memory, bookkeeping, asha_vs_fifo)
+            (module.__name__, functools.partial(module.run, quick=quick))
+            for module in (replay, analysis_scale, gan_fid, compute_saved, bookkeeping)
         ]
         runs += [
-            ("benchmarks.search_overhead", functools.partial(search_overhead.run, quick=args.quick, full=args.full)),
-            ("benchmarks.calibration", functools.partial(calibration.run, quick=args.quick, keep=recorded)),
-            ("benchmarks.search_level", functools.partial(search_level.run, quick=args.quick, keep=recorded)),
+            (module.__name__, functools.partial(module.run, quick=quick, smoke=args.smoke))
+            for module in (memory, asha_vs_fifo)
+        ]
+        runs += [
+            (
+                "benchmarks.search_overhead",
+                functools.partial(search_overhead.run, quick=quick, full=args.full, smoke=args.smoke),
+            ),
+            ("benchmarks.calibration", functools.partial(calibration.run, quick=quick, keep=recorded)),
+            ("benchmarks.search_level", functools.partial(search_level.run, quick=quick, keep=recorded)),
         ]
         for name, run in runs:
             started = time.perf_counter()
@@ -55,7 +68,8 @@ def main() -> None:
     table = pd.DataFrame(rows)
     print(
         f"{platform.node()} {platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d')}"
-        + (" (quick: sizes too small for the targets)" if args.quick else "")
+        + (" (smoke: sizes too small for the targets)" if args.smoke else "")
+        + (" (quick: sizes too small for the targets)" if args.quick and not args.smoke else "")
     )
     with pd.option_context("display.width", 400, "display.max_colwidth", 300):
         print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))

@@ -217,17 +217,23 @@ def loop_row(space_name: str, seeds: list[int], overrides: dict[str, Any], stora
     }
 
 
-def run(quick: bool = False) -> list[dict[str, object]]:
-    seeds = [0, 1] if quick else [0, 1, 2]
-    mlp = {"num_samples": 2, "max_epochs": 6} if quick else {}
-    gan = {"num_samples": 1, "max_epochs": 3} if quick else {}
+def run(quick: bool = False, smoke: bool = False) -> list[dict[str, object]]:
+    """Every row at full size; ``quick`` at small sizes; ``smoke`` the smallest that runs each path once.
+
+    ``smoke`` (one seed, three-epoch searches, no GAN loop) only shows that the code runs.
+    """
+    quick = quick or smoke
+    seeds = [0] if smoke else [0, 1] if quick else [0, 1, 2]
+    mlp = {"num_samples": 1 if smoke else 2, "max_epochs": 3 if smoke else 6} if quick else {}
+    gan = {"num_samples": 1, "max_epochs": 2 if smoke else 3} if quick else {}
     init_ray(SearchOptions())
     try:
         with tempfile.TemporaryDirectory() as storage:
             rows = compare("mlp-digits", seeds, mlp, storage) + compare("gan-digits", seeds, gan, storage)
             loop_samples = {"num_samples": 4} if quick else {}
             rows.append(loop_row("mlp-digits", seeds, {**mlp, **loop_samples}, storage))
-            rows.append(loop_row("gan-digits", seeds, {**gan, **loop_samples}, storage))
+            if not smoke:
+                rows.append(loop_row("gan-digits", seeds, {**gan, **loop_samples}, storage))
             return rows
     finally:
         ray.shutdown()

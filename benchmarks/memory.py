@@ -156,8 +156,9 @@ def _measure(num_trials: int, *flags: str) -> dict[str, float]:
     return dict(json.loads(run.stdout.strip().splitlines()[-1]))
 
 
-def run(quick: bool = False) -> list[dict[str, object]]:
-    few, many = (4, 16) if quick else (25, 200)
+def run(quick: bool = False, smoke: bool = False) -> list[dict[str, object]]:
+    """Each figure from a search of ``few`` and one of ``many`` trials (``smoke``: the smallest that runs)."""
+    few, many = (2, 4) if smoke else (4, 16) if quick else (25, 200)
     small, large = _measure(few), _measure(many)
     traced_small, traced_large = _measure(few, "--traced"), _measure(many, "--traced")
     plain_small, plain_large = _measure(few, "--plain"), _measure(many, "--plain")

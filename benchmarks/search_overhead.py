@@ -56,11 +56,13 @@ WORKERS = 2
 FOLDS = 2
 EPOCHS = 20
 #: The largest sizes; ``--full`` adds 1,024 trials.
-SIZES, FULL_SIZES, QUICK_SIZES = (32, 256), (32, 256, 1024), (4, 8)
+SIZES, FULL_SIZES, QUICK_SIZES, SMOKE_SIZES = (32, 256), (32, 256, 1024), (4, 8), (2, 4)
 #: Searches of one trial per worker timed for each side's start-up.
 START_UP_REPEATS = 5
 #: Trials ten times as long, at these sizes (quick: to show it runs).
 LONG_EPOCHS, LONG_SIZES, QUICK_LONG_SIZES = 200, (8, 40), (2, 4)
+#: ``smoke``: every side once at the smallest sizes, to show the code runs.
+SMOKE_EPOCHS = 2
 #: Below this, a threshold no trial reaches.
 UNREACHABLE = 1e-6
 
@@ -210,13 +212,14 @@ def _fitted(per_size: dict[int, list[Timed]]) -> tuple[float, float]:
     return fit_line([(size, wall) for size, runs in per_size.items() for wall, _ in runs])
 
 
-def run(quick: bool = False, full: bool = False) -> list[dict[str, object]]:
+def run(quick: bool = False, full: bool = False, smoke: bool = False) -> list[dict[str, object]]:
     import ray
 
     from tune_stop.app.search import SearchOptions, init_ray
 
-    sizes = QUICK_SIZES if quick else FULL_SIZES if full else SIZES
-    epochs = 5 if quick else EPOCHS
+    quick = quick or smoke
+    sizes = SMOKE_SIZES if smoke else QUICK_SIZES if quick else FULL_SIZES if full else SIZES
+    epochs = SMOKE_EPOCHS if smoke else 5 if quick else EPOCHS
     repeats = {size: 1 if quick or size > 256 else 2 if size > 32 else 3 for size in sizes}
     init_ray(SearchOptions(num_cpus=WORKERS))
     warm_up(next(iter(overhead_space(sizes[0], epochs).trial_configs())))
@@ -244,7 +247,7 @@ def run(quick: bool = False, full: bool = False) -> list[dict[str, object]]:
                     if size == sizes[0]:
                         unbatched.append(run_tune_stop(space, storage, f"unbatched-{repeat}", interval_s=0.0))
             one_per_worker = overhead_space(WORKERS, epochs)
-            for repeat in range(2 if quick else START_UP_REPEATS):
+            for repeat in range(1 if smoke else 2 if quick else START_UP_REPEATS):
                 for side in start_up:
                     name = f"start-up-{side.replace(' ', '-')}-{repeat}"
                     start_up[side].append(sides[side](one_per_worker, storage, name)[0])

@@ -38,6 +38,8 @@ class Choice(enum.Enum):
     """No value kept held-out searches' best and selected models within the tolerance."""
     NOISE = "noise"
     """Within the tolerance, refused: the best model moves more than that by chance."""
+    CUT = "cut"
+    """Within the tolerance on the curves that ran, refused: most curves were cut short."""
     NONE = "none"
     """No evaluable curve."""
     FIXED = "fixed"

@@ -112,8 +112,9 @@ def _warn_about_the_curves(curves: CurveSet, split: Split, options: AnalysisOpti
         warnings.warn(
             AnalysisWarning(
                 f"{cut_short} of {len(curves.trial_ids)} curves were cut short (by ASHA or their own stopper): a "
-                "policy that has not fired by a curve's end cannot be judged on it, and the search-level figures "
-                "need whole curves. {remedy}",
+                "policy that has not fired by a curve's end cannot be judged on it, the survivors are the curves "
+                "the scheduler kept (not a sample of the search), and the search-level figures need whole curves; "
+                "so nothing is recommended from them. {remedy}",
                 Remedy.RECORD_WHOLE_CURVES,
             ),
             stacklevel=4,
@@ -175,5 +176,7 @@ def resolve(curves: CurveSet, options: AnalysisOptions) -> Inputs:
         curves.matrix(selection[0]),
         time_per_epoch(curves),
         noise,
+        int((~curves.complete).sum()),
+        len(curves.trial_ids),
     )
     return Inputs(metrics, split, ctx)

@@ -251,7 +251,17 @@ def _reading(analysis: Analysis, metric: str, group: pd.DataFrame, tolerance: fl
             f" No policy's {judged} stayed within the {_percent(tolerance)} tolerance, so this is the "
             "policy with the lowest regret, not a recommendation within the tolerance."
         )
-        if (tuned["choice"] == Choice.NOISE).any():
+        cut, total = _cut_short(analysis)
+        if cut * 2 > total:
+            if (tuned["choice"] == Choice.CUT).any():
+                best = rank_rows(tuned[tuned["choice"] == Choice.CUT], analysis.objective).iloc[0]
+            verdict = (
+                f" Nothing is recommended: {cut} of {total} curves were cut short (by a scheduler or a stopper), "
+                "so the rest are the curves it let run, not a sample of the next search; this value is for "
+                "comparison only. Record whole curves (every trial to its budget, FIFO and no stopper) to get an "
+                "answer."
+            )
+        elif (tuned["choice"] == Choice.NOISE).any():
             best = rank_rows(tuned[tuned["choice"] == Choice.NOISE], analysis.objective).iloc[0]
             verdict = (
                 f" Nothing is recommended: the best model moves by {_percent(analysis.best_model_noise)} from "
@@ -292,6 +302,13 @@ def _reading(analysis: Analysis, metric: str, group: pd.DataFrame, tolerance: fl
             )
         lines.append(f"  - baseline `{baseline['policy']}`: saves {saved} at {regret} regret{search}.")
     return lines
+
+
+def _cut_short(analysis: Analysis) -> tuple[int, int]:
+    """How many curves were cut short, of how many."""
+    if analysis.curves is None:
+        return 0, 0
+    return int((~analysis.curves.complete).sum()), len(analysis.curves.trial_ids)
 
 
 def _usage_section(analysis: Analysis, source: str) -> list[str]:

@@ -167,3 +167,36 @@ def test_a_metric_column_that_holds_no_number_is_one_line_when_asked_for_and_a_n
     assert "val_accuracy holds no number" in capsys.readouterr().err
     table = pd.read_csv(tmp_path / "b" / "recommendations.csv")
     assert set(table["metric"]) == {"val_loss"} and not (tmp_path / "b" / "curves_val_accuracy.png").exists()
+
+
+def test_recommend_writes_no_answer_from_the_few_curves_a_scheduler_let_run(tmp_path, capsys):
+    from tests.curves import complete_curves
+
+    # ASHA-like: at epoch 3 the 6 best of 30 curves go on to the budget, the other 24 stop there.
+    frame = complete_curves(0, 30, 12)
+    at_rung = frame[frame["epoch"] == 3].set_index("trial_id")["val_loss"]
+    survivors = set(at_rung.nsmallest(6).index)
+    cut = frame[frame["trial_id"].isin(survivors) | (frame["epoch"] <= 3)].assign(**{"config/max_epochs": 12})
+    cut.to_csv(tmp_path / "asha.csv", index=False)
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / "stoppers.yaml").write_text("an older answer\n")
+    argv = ["recommend", str(tmp_path / "asha.csv"), "--metric", "val_loss", "--target", "test_accuracy"]
+    assert run_main([*argv, "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "24 of 30 curves were cut short" in captured.err
+    assert (
+        "Recommended: nothing, so no stoppers.yaml: 24 of 30 curves were cut short, and the few that ran whole are "
+        "the ones the scheduler kept, not a sample of the next search. Record whole curves: tune-stop search SPACE "
+        "--full-curves (or the whole loop: tune-stop search SPACE --calibrate N)."
+    ) in captured.out
+    assert not (out / "stoppers.yaml").exists()  # the older answer must not be taken for this one
+    table = pd.read_csv(out / "recommendations.csv")
+    tuned = table[table["kind"] == "recommended"]
+    assert "within the tolerance" not in set(tuned["choice"])
+    assert "Nothing is recommended: 24 of 30 curves were cut short" in (out / "recommendations.md").read_text()
+    # The same curves whole do give an answer: it is the cut, not the curves, that withholds it.
+    frame.assign(**{"config/max_epochs": 12}).to_csv(tmp_path / "whole.csv", index=False)
+    whole = tmp_path / "whole"
+    assert run_main(["recommend", str(tmp_path / "whole.csv"), *argv[2:], "--out", str(whole)]) == 0
+    assert (whole / "stoppers.yaml").exists()

@@ -99,3 +99,24 @@ def test_a_value_that_cannot_fire_within_the_budget_is_never_recommended():
     for name in ("up", "prechelt_up3"):
         assert rows.loc[name, "choice"] is Choice.CANNOT
         assert np.isnan(rows.loc[name, "recommended"])
+
+
+def test_a_value_within_the_tolerance_on_mostly_cut_curves_is_not_recommended():
+    from analysis import Choice
+    from tests.curves import complete_curves
+
+    frame = complete_curves(0, 30, 12).assign(**{"config/max_epochs": 12})
+    survivors = set(frame[frame["epoch"] == 3].nsmallest(6, "val_loss")["trial_id"])
+    options = {"metrics": [("val_loss", "min")], "families": ("threshold",), "tolerance": 0.5}
+    kept = frame["trial_id"].isin(survivors) | (frame["epoch"] <= 3)
+    with pytest.warns(UserWarning, match="24 of 30 curves were cut short"):
+        cut = analyse(frame[kept], **options)
+    # Cut at 6 of 30 survivors: within so loose a tolerance, yet refused; the same curves whole are answered.
+    assert cut.recommendations.query("kind == 'recommended'")["choice"].tolist() == [Choice.CUT]
+    assert cut.recommended() is None
+    whole = analyse(frame, **options)
+    assert whole.recommendations.query("kind == 'recommended'")["choice"].tolist() == [Choice.WITHIN]
+    assert whole.recommended() is not None
+    # Fewer than half cut: judged as before.
+    few_cut = frame["trial_id"].isin(set(frame["trial_id"].unique()[:12])) | kept
+    assert analyse(frame[few_cut], **options).recommended() is not None

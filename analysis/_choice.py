@@ -39,7 +39,7 @@ class Choice(enum.Enum):
     NOISE = "noise"
     """Within the tolerance, refused: the best model moves more than that by chance."""
     CUT = "cut"
-    """Within the tolerance on the curves that ran, refused: most curves were cut short."""
+    """Chosen on the curves that ran, refused: most curves were cut short (:attr:`CurveSet.mostly_cut`)."""
     NONE = "none"
     """No evaluable curve."""
     FIXED = "fixed"

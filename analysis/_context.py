@@ -30,14 +30,8 @@ class Context:
     seconds: np.ndarray | None = field(repr=False)
     #: :attr:`Analysis.best_model_noise`.
     noise: float = np.nan
-    #: Curves cut short (by a scheduler or a stopper) and all curves.
-    cut_short: int = 0
-    n_curves: int = 0
-
-    @property
-    def mostly_cut(self) -> bool:
-        """Whether most curves were cut short: the survivors are too few, and too chosen, to judge a policy on."""
-        return self.cut_short * 2 > self.n_curves
+    #: :attr:`analysis._replay.CurveSet.mostly_cut`: no value is recommended from such curves.
+    mostly_cut: bool = False
 
 
 def search_of(

@@ -107,8 +107,8 @@ def _warn_about_the_curves(curves: CurveSet, split: Split, options: AnalysisOpti
             f"only {split.n_configs} {split.unit}: nothing can be held out, so the cv_* columns are empty.",
             stacklevel=4,
         )
-    cut_short = int((~curves.complete).sum())
-    if cut_short * 2 > len(curves.trial_ids):
+    cut_short = curves.cut_short
+    if curves.mostly_cut:
         warnings.warn(
             AnalysisWarning(
                 f"{cut_short} of {len(curves.trial_ids)} curves were cut short (by ASHA or their own stopper): a "
@@ -176,7 +176,6 @@ def resolve(curves: CurveSet, options: AnalysisOptions) -> Inputs:
         curves.matrix(selection[0]),
         time_per_epoch(curves),
         noise,
-        int((~curves.complete).sum()),
-        len(curves.trial_ids),
+        curves.mostly_cut,
     )
     return Inputs(metrics, split, ctx)

@@ -11,6 +11,7 @@ from analysis._choice import Choice, rank_rows, ranking_keys
 from analysis._held_out import HELD_OUT_SPLITS
 from analysis._intervals import unseen_chance
 from analysis._recommend import Analysis
+from analysis._replay import CurveSet
 from analysis._search import NOISE_EPOCHS
 from analysis._usage import STOPPERS_FILE, peer_arguments, stoppers_yaml, tuner_code
 from analysis._words import readable_recommendations
@@ -240,7 +241,15 @@ def _reading(analysis: Analysis, metric: str, group: pd.DataFrame, tolerance: fl
     _, _, high = ranking_keys(tuned, analysis.objective)
     within = tuned[tuned["choice"] == Choice.WITHIN]
     verdict = ""
-    if analysis.objective == "tradeoff":
+    curves = analysis.curves
+    if curves is not None and curves.mostly_cut:
+        cut = tuned[tuned["choice"] == Choice.CUT]
+        best = rank_rows(cut if not cut.empty else tuned, analysis.objective, lowest_regret_first=cut.empty).iloc[0]
+        verdict = (
+            f" Nothing is recommended: {_cut_sentence(curves)}; this value is for comparison only. Record whole "
+            "curves (every trial to its budget, FIFO and no stopper) to get an answer."
+        )
+    elif analysis.objective == "tradeoff":
         best = rank_rows(tuned, "tradeoff").iloc[0]
     elif not within.empty:
         best = rank_rows(within, analysis.objective).iloc[0]
@@ -251,17 +260,7 @@ def _reading(analysis: Analysis, metric: str, group: pd.DataFrame, tolerance: fl
             f" No policy's {judged} stayed within the {_percent(tolerance)} tolerance, so this is the "
             "policy with the lowest regret, not a recommendation within the tolerance."
         )
-        cut, total = _cut_short(analysis)
-        if cut * 2 > total:
-            if (tuned["choice"] == Choice.CUT).any():
-                best = rank_rows(tuned[tuned["choice"] == Choice.CUT], analysis.objective).iloc[0]
-            verdict = (
-                f" Nothing is recommended: {cut} of {total} curves were cut short (by a scheduler or a stopper), "
-                "so the rest are the curves it let run, not a sample of the next search; this value is for "
-                "comparison only. Record whole curves (every trial to its budget, FIFO and no stopper) to get an "
-                "answer."
-            )
-        elif (tuned["choice"] == Choice.NOISE).any():
+        if (tuned["choice"] == Choice.NOISE).any():
             best = rank_rows(tuned[tuned["choice"] == Choice.NOISE], analysis.objective).iloc[0]
             verdict = (
                 f" Nothing is recommended: the best model moves by {_percent(analysis.best_model_noise)} from "
@@ -304,17 +303,25 @@ def _reading(analysis: Analysis, metric: str, group: pd.DataFrame, tolerance: fl
     return lines
 
 
-def _cut_short(analysis: Analysis) -> tuple[int, int]:
-    """How many curves were cut short, of how many."""
-    if analysis.curves is None:
-        return 0, 0
-    return int((~analysis.curves.complete).sum()), len(analysis.curves.trial_ids)
+def _cut_sentence(curves: CurveSet) -> str:
+    """Why mostly cut curves give no answer, with their counts."""
+    return (
+        f"{curves.cut_short} of {len(curves.trial_ids)} curves were cut short (by a scheduler, a stopper or an "
+        "error), so the rest are the curves that were let run, not a sample of the next search"
+    )
 
 
 def _usage_section(analysis: Analysis, source: str) -> list[str]:
     """How to run the recommendation in the next search: the stoppers file, Ray Tune code, Lightning/Keras."""
     recommendation = analysis.recommended()
     lines = ["", "## Use it in the next search", ""]
+    if recommendation is None and analysis.curves is not None and analysis.curves.mostly_cut:
+        return [
+            *lines,
+            f"Nothing to run: {_cut_sentence(analysis.curves)}, so no `stoppers.yaml` is written. Record whole "
+            "curves with `tune-stop search SPACE --full-curves` (or the whole loop: `tune-stop search SPACE "
+            "--calibrate N`) and run `recommend` on that experiment.",
+        ]
     if recommendation is None:
         return [
             *lines,

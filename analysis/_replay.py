@@ -78,6 +78,16 @@ class CurveSet:
         return np.asarray(self.lengths >= self.budgets)
 
     @property
+    def cut_short(self) -> int:
+        """How many curves ended before their epoch budget (by a scheduler, a stopper, or an error)."""
+        return int((~self.complete).sum())
+
+    @property
+    def mostly_cut(self) -> bool:
+        """Whether most curves were cut short: the rest are the curves a scheduler let run, not a sample."""
+        return self.cut_short * 2 > len(self.trial_ids)
+
+    @property
     def num_epochs(self) -> int:
         return int(self.lengths.max()) if len(self.lengths) else 0
 

@@ -18,7 +18,7 @@ CHOICES = {
     Choice.HELD_OUT: "no value kept held-out searches' best and selected models within the tolerance: lowest regret",
     Choice.NOISE: "within the tolerance, not recommended: the best model moves more than that from epoch to epoch "
     "by chance",
-    Choice.CUT: "within the tolerance on the curves that ran, not recommended: most curves were cut short",
+    Choice.CUT: "chosen on the curves that ran, not recommended: most curves were cut short",
     Choice.NONE: "no evaluable curve",
     Choice.FIXED: "fixed (baseline)",
 }

@@ -194,7 +194,17 @@ def test_recommend_writes_no_answer_from_the_few_curves_a_scheduler_let_run(tmp_
     table = pd.read_csv(out / "recommendations.csv")
     tuned = table[table["kind"] == "recommended"]
     assert "within the tolerance" not in set(tuned["choice"])
-    assert "Nothing is recommended: 24 of 30 curves were cut short" in (out / "recommendations.md").read_text()
+    markdown = (out / "recommendations.md").read_text()
+    assert "Nothing is recommended: 24 of 30 curves were cut short" in markdown
+    assert "Nothing to run: 24 of 30 curves were cut short" in markdown and "--full-curves" in markdown
+    # The trade-off objective ignores the tolerance, and is refused on the same curves all the same.
+    assert run_main([*argv, "--objective", "tradeoff", "--out", str(tmp_path / "tradeoff")]) == 0
+    assert "Recommended: nothing, so no stoppers.yaml: 24 of 30" in capsys.readouterr().out
+    assert not (tmp_path / "tradeoff" / "stoppers.yaml").exists()
+    tradeoff = pd.read_csv(tmp_path / "tradeoff" / "recommendations.csv").query("kind == 'recommended'")
+    assert (tradeoff["choice"] == "chosen on the curves that ran, not recommended: most curves were cut short").any()
+    assert "best trade-off" not in set(tradeoff["choice"])
+    assert "Nothing is recommended: 24 of 30" in (tmp_path / "tradeoff" / "recommendations.md").read_text()
     # The same curves whole do give an answer: it is the cut, not the curves, that withholds it.
     frame.assign(**{"config/max_epochs": 12}).to_csv(tmp_path / "whole.csv", index=False)
     whole = tmp_path / "whole"

@@ -89,8 +89,8 @@ def run_recommend_command(args: argparse.Namespace) -> int:
             f"Recommended: {recommendation.row['description']} ({recommendation.row['policy']} on "
             f"{recommendation.row['metric']}). Run it: tune-stop search SPACE --stoppers {out / 'stoppers.yaml'}"
         )
-    elif analysis.curves is not None and (~analysis.curves.complete).sum() * 2 > len(analysis.curves.trial_ids):
-        cut, total = int((~analysis.curves.complete).sum()), len(analysis.curves.trial_ids)
+    elif analysis.curves is not None and analysis.curves.mostly_cut:
+        cut, total = analysis.curves.cut_short, len(analysis.curves.trial_ids)
         print(
             f"Recommended: nothing, so no stoppers.yaml: {cut} of {total} curves were cut short, and the few that ran "
             "whole are the ones the scheduler kept, not a sample of the next search. Record whole curves: "

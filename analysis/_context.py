@@ -30,8 +30,6 @@ class Context:
     seconds: np.ndarray | None = field(repr=False)
     #: :attr:`Analysis.best_model_noise`.
     noise: float = np.nan
-    #: :attr:`analysis._replay.CurveSet.mostly_cut`: no value is recommended from such curves.
-    mostly_cut: bool = False
 
 
 def search_of(

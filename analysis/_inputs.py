@@ -176,6 +176,5 @@ def resolve(curves: CurveSet, options: AnalysisOptions) -> Inputs:
         curves.matrix(selection[0]),
         time_per_epoch(curves),
         noise,
-        curves.mostly_cut,
     )
     return Inputs(metrics, split, ctx)

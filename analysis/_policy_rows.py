@@ -99,7 +99,7 @@ def _judge(policy: Policy, kind: str, result: PolicyReplay, curves: CurveSet, sp
     checked = ctx.objective == "search" and kind == "recommended" and how is Choice.WITHIN
     if checked and ctx.noise > ctx.tolerance:
         how = Choice.NOISE  # the best model moves by more than the tolerance by chance alone
-    if kind == "recommended" and how in (Choice.WITHIN, Choice.TRADEOFF) and ctx.mostly_cut:
+    if kind == "recommended" and how in (Choice.WITHIN, Choice.TRADEOFF) and curves.mostly_cut:
         how = Choice.CUT  # judged on the few curves the scheduler let run: not a sample of the next search
     held_out = (
         held_out_tolerance(result, curves, split, earliest, ctx)

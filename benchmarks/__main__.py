@@ -68,8 +68,7 @@ def main() -> None:
     table = pd.DataFrame(rows)
     print(
         f"{platform.node()} {platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d')}"
-        + (" (smoke: sizes too small for the targets)" if args.smoke else "")
-        + (" (quick: sizes too small for the targets)" if args.quick and not args.smoke else "")
+        + (f" ({'smoke' if args.smoke else 'quick'}: sizes too small for the targets)" if quick else "")
     )
     with pd.option_context("display.width", 400, "display.max_colwidth", 300):
         print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))

@@ -14,7 +14,7 @@ import pytest
 
 
 @pytest.mark.e2e
-def test_quick_benchmarks_run_and_print_ratios(tmp_path):
+def test_smoke_benchmarks_run_and_print_ratios(tmp_path):
     import tempfile
 
     # Its own Ray temp folder (short: Ray's socket paths live under it), never another Ray's. --smoke took

@@ -13,6 +13,15 @@ from analysis._asha import AshaSpec, simulate_asha
 from analysis._audit import AUDIT_COLUMNS, audit_table
 from analysis._ceiling import SavingsCeiling, savings_ceiling
 from analysis._choice import Choice
+from analysis._configurations import (
+    ConfigurationChoice,
+    SearchCurves,
+    StoppingConfig,
+    choose_configuration,
+    configuration_grid,
+    judge_configurations,
+    search_outcome,
+)
 from analysis._defaults import (
     DEFAULT_INTERVAL,
     DEFAULT_PENALTY,
@@ -24,6 +33,7 @@ from analysis._defaults import (
 from analysis._inputs import holds_no_number
 from analysis._intervals import predicted_means
 from analysis._load import ExperimentError, RepeatedEpochsError, load_curves, load_experiment, load_stop_reasons
+from analysis._median import MedianSpec, simulate_median
 from analysis._notices import AnalysisError, AnalysisWarning, Remedy
 from analysis._options import OBJECTIVES, AnalysisOptions
 from analysis._policies import Policy, baseline_policies, candidate_policies, threshold_candidates
@@ -47,23 +57,30 @@ __all__ = [
     "AnalysisWarning",
     "AshaSpec",
     "Choice",
+    "ConfigurationChoice",
     "CurveSet",
     "ExperimentError",
+    "MedianSpec",
     "Policy",
     "PolicyReplay",
     "Recommendation",
     "Remedy",
     "RepeatedEpochsError",
     "SavingsCeiling",
+    "SearchCurves",
     "Split",
+    "StoppingConfig",
     "analyse",
     "audit_table",
     "baseline_policies",
     "candidate_policies",
+    "choose_configuration",
+    "configuration_grid",
     "default_metrics",
     "default_target",
     "holds_no_number",
     "infer_mode",
+    "judge_configurations",
     "load_curves",
     "load_experiment",
     "load_stop_reasons",
@@ -75,8 +92,10 @@ __all__ = [
     "replay",
     "replay_policy",
     "savings_ceiling",
+    "search_outcome",
     "search_splits",
     "simulate_asha",
+    "simulate_median",
     "stop_epochs",
     "threshold_candidates",
     "write_report",

@@ -15,7 +15,7 @@ reached); otherwise the scheduler decides.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -26,7 +26,7 @@ from ray.tune.schedulers import TrialScheduler
 from tune_stop._compat import asha_milestones
 from tune_stop.schedulers import RecordingASHAScheduler
 
-__all__ = ["AshaSpec", "simulate_asha"]
+__all__ = ["AshaSpec", "arrivals", "simulate_asha"]
 
 
 @dataclass(frozen=True)
@@ -104,22 +104,35 @@ class AshaSpec:
         )
 
 
-def _events(
-    lengths: np.ndarray, order: np.ndarray, workers: int, seconds: np.ndarray | None
+def arrivals(
+    lengths: np.ndarray,
+    order: np.ndarray,
+    workers: int,
+    seconds: np.ndarray | None,
+    after: Callable[[int, int], int] | None = None,
 ) -> Generator[tuple[int, int], bool | None, None]:
     """Yields ``(trial, epoch)`` in the order the results arrive; the caller sends back whether the trial ends.
 
     Trials start in ``order`` as workers free up; a trial's epoch ``e`` arrives when its
     epochs so far have taken their time (ties: the trial that started first).
+    ``after(trial, epoch)``: the next epoch of that trial the caller needs to see (default
+    ``epoch + 1``); the epochs in between pass unseen (the caller would only have continued)
+    and take their time, so what is yielded arrives in the same order as without it.
     """
     duration = np.ones((len(lengths), int(lengths.max()) if len(lengths) else 0)) if seconds is None else seconds
     waiting = list(order[::-1])
     running: list[tuple[float, int, int, int]] = []  # (arrival time, start rank, trial, epoch)
     rank = 0
 
+    def arrival(now: float, trial: int, start: int, stop: int) -> float:
+        for epoch in range(start, stop):  # added one epoch at a time, as a result-by-result run adds them
+            now += float(duration[trial, epoch])
+        return now
+
     def start(trial: int, now: float) -> None:
         nonlocal rank
-        heapq.heappush(running, (now + float(duration[trial, 0]), rank, trial, 1))
+        first = min(after(trial, 0), int(lengths[trial])) if after is not None else 1
+        heapq.heappush(running, (arrival(now, trial, 0, first), rank, trial, first))
         rank += 1
 
     for _ in range(min(workers, len(waiting))):
@@ -131,7 +144,8 @@ def _events(
             if waiting:
                 start(waiting.pop(), now)
         else:
-            heapq.heappush(running, (now + float(duration[trial, epoch]), started, trial, epoch + 1))
+            following = min(after(trial, epoch), int(lengths[trial])) if after is not None else epoch + 1
+            heapq.heappush(running, (arrival(now, trial, epoch, following), started, trial, following))
 
 
 def simulate_asha(
@@ -177,7 +191,20 @@ def simulate_asha(
         for trial in trials:
             scheduler.on_trial_add(None, trial)  # type: ignore[arg-type]  # no controller is needed
         np.random.set_state(global_rng)
-        events = _events(lengths, order, spec.workers, seconds)
+        rungs = np.array(sorted(milestones | {max_t}), dtype=np.int64)
+        own = policy_stops[:, candidate]
+
+        def after(
+            trial: int, epoch: int, own: np.ndarray = own, unsure: np.ndarray = unsure, rungs: np.ndarray = rungs
+        ) -> int:
+            """The next epoch at which something can happen: a rung, the budget, the policy's stop."""
+            if unsure[trial]:
+                return epoch + 1
+            following = int(rungs[np.searchsorted(rungs, epoch, side="right")]) if epoch < rungs[-1] else epoch + 1
+            stop = int(own[trial])
+            return min(following, stop) if stop > epoch else following
+
+        events = arrivals(lengths, order, spec.workers, seconds, after)
         ended = None
         while True:
             try:

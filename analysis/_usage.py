@@ -12,13 +12,25 @@ from typing import Any
 import numpy as np
 import yaml
 
+from analysis._configurations import ConfigurationChoice
 from analysis._recommend import Analysis, Recommendation
 from tune_stop.stoppers import POLICIES
 
-__all__ = ["PREDICTED", "STOPPERS_FILE", "peer_arguments", "prediction_block", "stoppers_yaml", "tuner_code"]
+__all__ = [
+    "CONFIGURATION_FILE",
+    "PREDICTED",
+    "STOPPERS_FILE",
+    "configuration_yaml",
+    "peer_arguments",
+    "prediction_block",
+    "stoppers_yaml",
+    "tuner_code",
+]
 
 #: The file ``tune-stop recommend`` writes the recommended policy to, in its report folder.
 STOPPERS_FILE = "stoppers.yaml"
+#: The file ``tune-stop recommend --configurations`` writes the chosen stopping configuration to.
+CONFIGURATION_FILE = "configuration.yaml"
 
 
 def _flow(entry: dict[str, Any]) -> str:
@@ -195,3 +207,36 @@ def peer_arguments(recommendation: Recommendation) -> list[str]:
             "Keras: no threshold rule (its `baseline` is a patience rule).",
         ]
     return [f"Lightning and Keras have no {family.upper()} rule (Prechelt's); run it with tune-stop's stopper."]
+
+
+def configuration_yaml(choice: ConfigurationChoice, metrics: list[str], source: str) -> str:
+    """The text of ``configuration.yaml``: the chosen configuration's scheduler and stoppers, behind a guard.
+
+    ``tune-stop search SPACE --stoppers configuration.yaml`` runs it (its ``scheduler:``
+    replaces the space's). ``metrics``: the metrics the non-finite guard watches.
+    """
+    config, chosen = choice.answer, choice.chosen
+    if config is None or chosen is None:
+        raise ValueError("no configuration was chosen")
+    row = choice.table.iloc[chosen]
+    scheduler = {key: (float(v) if isinstance(v, float) else v) for key, v in config.scheduler.items()}
+    return "\n".join(
+        [
+            f"# Chosen by tune-stop recommend --configurations from {source}",
+            f"# {config.describe()}: the least compute whose best or selected model lost more than the "
+            f"{_percent(choice.tolerance)} tolerance in at most {choice.risk:.0%} of {choice.draws} simulated next "
+            f"searches ({choice.new_configs} configurations each, random halves of these, {choice.workers} trials at "
+            "once, random orders)",
+            f"# there: compute used {_percent(row['compute_used'])} of full training, lost more than the tolerance in "
+            f"{_percent(row['exceeded'])}, best model worst {_percent(row['best_regret_max'])}, selected model worst "
+            f"{_percent(row['selected_regret_max'])}",
+            "# The share is measured on halves of this one search: benchmarks/peers.py finds it is not calibrated "
+            "for independent searches (docs/configurations.md).",
+            f"# Run it: tune-stop search SPACE --stoppers {CONFIGURATION_FILE}",
+            f"scheduler: {_flow(scheduler)}",
+            "stoppers:",
+            f"  - {_flow({'policy': 'non_finite', 'metrics': sorted(set(metrics))})}",
+            *(f"  - {_flow(entry)}" for entry in config.stopper_specs()),
+            "",
+        ]
+    )

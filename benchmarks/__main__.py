@@ -21,6 +21,7 @@ from benchmarks import (
     compute_saved,
     gan_fid,
     memory,
+    peers,
     replay,
     search_level,
     search_overhead,
@@ -59,6 +60,7 @@ def main() -> None:
             ),
             ("benchmarks.calibration", functools.partial(calibration.run, quick=quick, keep=recorded)),
             ("benchmarks.search_level", functools.partial(search_level.run, quick=quick, keep=recorded)),
+            ("benchmarks.peers", functools.partial(peers.run, quick=quick, keep=recorded)),
         ]
         for name, run in runs:
             started = time.perf_counter()

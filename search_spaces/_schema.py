@@ -42,7 +42,11 @@ from tune_stop.trainables import TRAINABLES
 
 __all__ = ["METRIC_RANGES", "POLICIES", "SAMPLERS", "SearchSpace", "SpaceError", "threshold_key"]
 
-_SCHEDULERS = {"asha": ("grace_period", "reduction_factor", "max_t"), "fifo": ()}
+_SCHEDULERS = {
+    "asha": ("grace_period", "reduction_factor", "max_t"),
+    "median": ("grace_period", "min_samples_required"),
+    "fifo": (),
+}
 _METRIC_ARGUMENTS = ("metric", "train_metric", "metrics")
 _RESERVED_CONFIG = ("config_id", "fold", "num_folds")
 
@@ -73,7 +77,7 @@ class SearchSpace:
         seed: Sampling seed.
         config: Hyperparameters: fixed values or ``{sampler: args}``.
         stoppers: Policy specs, ``{"policy": name, **arguments}``.
-        scheduler: ``{"name": "asha" | "fifo", **arguments}``.
+        scheduler: ``{"name": "asha" | "median" | "fifo", **arguments}``.
         replayed_stoppers: The specs whose fixed arguments ``tune-stop recommend``
             replays (see :meth:`replay_settings`); ``None``: ``stoppers``. Set by
             :meth:`full_curves`, which removes the stoppers but not what they were.
@@ -144,7 +148,7 @@ class SearchSpace:
         grace = new_scheduler.get("grace_period")
         if (
             max_epochs is not None
-            and new_scheduler.get("name") == "asha"
+            and new_scheduler.get("name") in ("asha", "median")
             and isinstance(grace, int)
             and grace > max_epochs
         ):
@@ -332,7 +336,9 @@ class SearchSpace:
         """A copy whose stoppers are those of a file's ``stoppers:`` list, validated as a space's.
 
         The file is a ``stoppers.yaml`` written by ``tune-stop recommend`` or any YAML/TOML
-        file with a ``stoppers:`` list (a space file's other keys are ignored).
+        file with a ``stoppers:`` list. A ``scheduler:`` entry in it (``asha``, ``median`` or
+        ``fifo`` with its settings) replaces the space's scheduler, so the file runs the
+        whole stopping configuration it was judged as; a space file's other keys are ignored.
 
         Raises:
             SpaceError: Naming the file, the key and what is wrong.
@@ -346,8 +352,18 @@ class SearchSpace:
         prediction = data.get("recommendation")
         if prediction is not None and not isinstance(prediction, dict):
             raise SpaceError(str(path), "recommendation", f"must be a mapping, got {type(prediction).__name__}")
+        scheduler = data.get("scheduler", self.scheduler)
+        if isinstance(scheduler, Mapping) and "max_t" not in scheduler and "max_t" in self.scheduler:
+            scheduler = (
+                {**scheduler, "max_t": self.scheduler["max_t"]} if scheduler.get("name") == "asha" else scheduler
+            )
         replaced = replace(
-            self, stoppers=data["stoppers"], source=str(path), stoppers_source=str(path), prediction=prediction
+            self,
+            stoppers=data["stoppers"],
+            scheduler=scheduler,
+            source=str(path),
+            stoppers_source=str(path),
+            prediction=prediction,
         )
         replaced.validate()
         return replace(replaced, source=self.source)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
 from ray import tune
+from ray.tune.schedulers import TrialScheduler
 
-from analysis._asha import AshaSpec, simulate_asha
+from analysis._asha import AshaSpec, arrivals, simulate_asha
 from analysis._policies import Policy
 from analysis._replay import CurveSet, stop_epochs
 from tune_stop.schedulers import RecordingASHAScheduler
@@ -103,3 +107,62 @@ def test_replayed_asha_makes_the_decisions_of_a_real_ray_tune_run(ray_session, t
     assert stops[:, 0].tolist() == real_ends.tolist()
     assert by_asha[:, 0].tolist() == real_by_asha.tolist()
     assert by_asha.any()  # ASHA cut some trials: the comparison says something
+
+
+def asked_at_every_result(spec: AshaSpec, values, lengths, budget, policy, order) -> list[int]:
+    """The reference: Ray's ASHA (tune-stop's recording subclass) asked at every result, as Tune asks it."""
+    scheduler = spec.scheduler(budget)
+    trials: list[Any] = [SimpleNamespace(trial_id=f"t{i}", config={}) for i in range(len(values))]
+    for trial in trials:
+        scheduler.on_trial_add(None, trial)
+    stops = [0] * len(values)
+    events = arrivals(lengths, order, spec.workers, None)
+    ended = None
+    while True:
+        try:
+            index, epoch = events.send(ended)
+        except StopIteration:
+            break
+        result = {"epoch": epoch, spec.metric: float(values[index, epoch - 1])}
+        last = epoch >= lengths[index]
+        if policy[index] == epoch or last:
+            scheduler.on_trial_complete(None, trials[index], result)
+            stops[index] = epoch if not last or policy[index] else 0
+            ended = True
+        elif scheduler.on_trial_result(None, trials[index], result) == TrialScheduler.STOP:
+            scheduler.on_trial_complete(None, trials[index], result)
+            stops[index], ended = epoch, True
+        else:
+            ended = False
+    return stops
+
+
+def test_the_replay_asks_asha_only_where_it_can_stop_and_decides_as_when_asked_at_every_result():
+    rng = np.random.default_rng(3)
+    cut = 0
+    for case in range(1000):
+        n, epochs = int(rng.integers(2, 14)), int(rng.integers(2, 12))
+        values = rng.normal(0, 1, (n, epochs)).cumsum(axis=1)
+        if case % 4 == 0:
+            values = rng.integers(0, 3, (n, epochs)).astype(float)
+        values[rng.random((n, epochs)) < 0.05] = np.nan
+        lengths = rng.integers(1, epochs + 1, n)
+        for i, length in enumerate(lengths):
+            values[i, length:] = np.nan
+        spec = AshaSpec(
+            "m",
+            str(rng.choice(["min", "max"])),
+            grace_period=int(rng.integers(1, 4)),
+            reduction_factor=float(rng.choice([2, 3, 4])),
+            max_t=int(rng.integers(1, epochs + 1)) if case % 5 == 0 else None,
+            workers=int(rng.integers(1, 4)),
+        )
+        policy = np.where(rng.random(n) < 0.3, rng.integers(1, epochs + 1, n), 0)
+        order = rng.permutation(n)
+        state = np.random.get_state()
+        expected = asked_at_every_result(spec, values, lengths, epochs, policy, order)
+        np.random.set_state(state)
+        stops, by_asha = simulate_asha(spec, values, lengths, epochs, policy[:, None], order=order)
+        assert stops[:, 0].tolist() == expected, (case, spec)
+        cut += int(by_asha.sum())
+    assert cut > 300  # ASHA cut trials: the comparison says something

@@ -58,6 +58,11 @@ def test_smoke_benchmarks_run_and_print_ratios(tmp_path):
         "memory: driver Python objects kept per finished trial",
         "memory: driver RSS growth per finished trial",
         "calibration: pooled",
+        "peers mlp-digits: tune-stop: the chosen configuration",
+        "peers mlp-digits: Ray ASHA, Ray's defaults (grace 1, rf 4)",
+        "peers mlp-digits: Ray MedianStoppingRule (grace 3, 3 samples)",
+        "peers mlp-digits: Ray TrialPlateauStopper (defaults)",
+        "peers mlp-digits: stated risk, direction 1",
     ):
         assert name in run.stdout, name
     lines = run.stdout.splitlines()

@@ -11,7 +11,7 @@ import torch
 from ray.tune.result import SHOULD_CHECKPOINT
 
 from analysis import load_experiment
-from search_spaces import load_space
+from search_spaces import SpaceError, load_space
 from tune_stop.app.search import (
     SearchOptions,
     build_scheduler,
@@ -20,6 +20,7 @@ from tune_stop.app.search import (
     run_search,
     scheduler_milestones,
 )
+from tune_stop.schedulers import RecordingASHAScheduler, RecordingMedianStoppingRule
 from tune_stop.stoppers import AnyStopper, ThresholdStopper
 from tune_stop.trainables import PerceptronTrainable
 from tune_stop.trainables._common import ReportPlan
@@ -106,8 +107,29 @@ def test_milestones_are_asha_rungs_and_fifo_has_none():
     space = load_space("mlp-digits")  # ASHA, grace 3, reduction 3, max_t 30
     plan = report_plan(space, SearchOptions())
     assert plan is not None and plan.milestones == frozenset({3, 9, 27})
-    assert scheduler_milestones(build_scheduler(space.with_overrides(scheduler="fifo"))) == frozenset()
+    assert (
+        scheduler_milestones(build_scheduler(space.with_overrides(scheduler="fifo")), space.max_epochs) == frozenset()
+    )
     assert report_plan(space, SearchOptions(report_interval_s=0)) is None
+    median = space.with_overrides(scheduler="median")
+    assert scheduler_milestones(build_scheduler(median), 6) == frozenset(range(1, 7))  # it may stop at any epoch
+
+
+def test_a_stoppers_file_with_a_scheduler_runs_that_scheduler(tmp_path):
+    (tmp_path / "stoppers.yaml").write_text(
+        "stoppers:\n  - {policy: non_finite, metrics: [val_loss]}\n"
+        "scheduler: {name: median, grace_period: 2, min_samples_required: 4}\n"
+    )
+    space = load_space("mlp-digits").with_stoppers(tmp_path / "stoppers.yaml")
+    scheduler = build_scheduler(space)
+    assert isinstance(scheduler, RecordingMedianStoppingRule)
+    assert (scheduler.grace_period, scheduler._min_samples_required) == (2, 4)
+    (tmp_path / "asha.yaml").write_text("stoppers: []\nscheduler: {name: asha, grace_period: 1, reduction_factor: 4}\n")
+    asha = build_scheduler(load_space("mlp-digits").with_stoppers(tmp_path / "asha.yaml"))
+    assert isinstance(asha, RecordingASHAScheduler) and scheduler_milestones(asha, 30) == frozenset({1, 4, 16})
+    (tmp_path / "bad.yaml").write_text("stoppers: []\nscheduler: {name: median, reduction_factor: 4}\n")
+    with pytest.raises(SpaceError, match=r"bad.yaml.*scheduler.reduction_factor"):
+        load_space("mlp-digits").with_stoppers(tmp_path / "bad.yaml")
 
 
 def _run(space, tmp_path: Path, name: str, interval: float):

@@ -42,6 +42,9 @@ __all__ = [
     "asha_rung_state",
     "asha_time_attr",
     "fid_inception_v3_from_state",
+    "median_metric",
+    "median_restore_state",
+    "median_state",
     "patched_reuse_cached_actor",
     "ray_version_tested",
 ]
@@ -94,6 +97,23 @@ def asha_milestones(scheduler: AsyncHyperBandScheduler) -> frozenset[int]:
 def asha_rung_state(scheduler: AsyncHyperBandScheduler) -> dict[str, Any]:
     """ASHA's rung records and trial assignments (``Tuner.restore`` loses them, ray#30838)."""
     return {"brackets": scheduler._brackets, "trial_info": scheduler._trial_info, "num_stopped": scheduler._num_stopped}
+
+
+def median_metric(scheduler: Any) -> str | None:
+    """The metric the median stopping rule compares (set by ``TuneConfig`` or the constructor)."""
+    return scheduler._metric
+
+
+def median_state(scheduler: Any) -> dict[str, Any]:
+    """The median stopping rule's recorded results and stopped trials (``Tuner.restore`` loses them)."""
+    return {"results": dict(scheduler._results), "stopped_trials": set(scheduler._stopped_trials)}
+
+
+def median_restore_state(scheduler: Any, state: dict[str, Any]) -> None:
+    """Puts back what :func:`median_state` returned."""
+    scheduler._results.clear()
+    scheduler._results.update(state["results"])
+    scheduler._stopped_trials = set(state["stopped_trials"])
 
 
 def asha_restore_rung_state(scheduler: AsyncHyperBandScheduler, state: dict[str, Any]) -> None:

@@ -25,7 +25,7 @@ from typing import Any
 from ray.tune import Callback, Stopper
 from ray.tune.experiment import Trial
 
-from tune_stop.schedulers import RecordingASHAScheduler
+from tune_stop.schedulers import RecordingScheduler, stop_reason
 from tune_stop.stoppers import AuditExempt, is_audit, last_stop_record
 from tune_stop.stoppers._base import result_epoch
 
@@ -83,7 +83,7 @@ class StopReasonsCallback(Callback):
     def __init__(
         self,
         stopper: Stopper | None,
-        scheduler: RecordingASHAScheduler | None = None,
+        scheduler: RecordingScheduler | None = None,
         max_epochs_key: str = "max_epochs",
         metric: str | None = None,
     ) -> None:
@@ -148,7 +148,7 @@ class StopReasonsCallback(Callback):
         if self.scheduler is not None and trial.trial_id in self.scheduler.stopped:
             metric = self.scheduler.metric or ""
             value = float(result.get(metric, math.nan)) if metric else math.nan
-            return self._row(trial, "scheduler", epoch, metric, value, "stopped by ASHA at a rung")
+            return self._row(trial, "scheduler", epoch, metric, value, stop_reason(self.scheduler))
         return self._row(trial, "terminated", epoch, "", math.nan, "ended by Tune")
 
     def _write(self, trial: Trial) -> None:

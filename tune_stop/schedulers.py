@@ -1,12 +1,14 @@
-"""ASHA that remembers which trials it stopped, never records a non-finite value and never cuts an audit trial."""
+"""Ray's ASHA and median stopping rule, each remembering which trials it stopped, never recording a non-finite
+value and never cutting an audit trial."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from ray.tune.experiment import Trial
-from ray.tune.schedulers import AsyncHyperBandScheduler, TrialScheduler
+from ray.tune.schedulers import AsyncHyperBandScheduler, MedianStoppingRule, TrialScheduler
 
 from tune_stop._compat import (
     asha_forget_trial,
@@ -14,10 +16,13 @@ from tune_stop._compat import (
     asha_restore_rung_state,
     asha_rung_state,
     asha_time_attr,
+    median_metric,
+    median_restore_state,
+    median_state,
 )
 from tune_stop.stoppers import is_audit
 
-__all__ = ["RecordingASHAScheduler"]
+__all__ = ["RecordingASHAScheduler", "RecordingMedianStoppingRule", "RecordingScheduler", "stop_reason"]
 
 
 def _finite(result: dict[str, Any], metric: str | None) -> bool:
@@ -66,3 +71,91 @@ class RecordingASHAScheduler(AsyncHyperBandScheduler):
             asha_forget_trial(self, trial.trial_id)
             return
         super().on_trial_complete(tune_controller, trial, result)
+
+
+@dataclass(frozen=True)
+class _TrialKey:
+    """A trial as the median rule keys its results: by id, so the state survives ``Tuner.restore``."""
+
+    trial_id: str
+
+
+class _NothingWaiting:
+    """The controller the median rule is shown: no trial waits, so it never pauses one to yield."""
+
+    def get_live_trials(self) -> list[Trial]:
+        return []
+
+
+class RecordingMedianStoppingRule(MedianStoppingRule):
+    """Ray's median stopping rule on ``epoch``, plus ``stopped``: the epoch at which it stopped each trial.
+
+    A trial is stopped at an epoch ``>= grace_period`` when its best result so far is worse
+    than the median of the running means (over epochs ``grace_period`` to now) of the other
+    trials that reached that epoch, given at least ``min_samples_required`` of them. Two
+    departures from Ray's class, both so that a search runs as its replay
+    (:mod:`analysis._median`) judged it: with too few samples a trial always continues
+    (Ray's class pauses it to yield to waiting trials, which reorders the search), and a
+    NaN or inf result is never recorded (tune-stop's non-finite guard stops such trials).
+    An audit trial is never stopped; its results still count for the others.
+    """
+
+    def __init__(
+        self,
+        *,
+        metric: str | None = None,
+        mode: str | None = None,
+        grace_period: int = 1,
+        min_samples_required: int = 3,
+    ) -> None:
+        super().__init__(
+            time_attr="epoch",
+            metric=metric,
+            mode=mode,
+            grace_period=grace_period,
+            min_samples_required=min_samples_required,
+        )
+        self.grace_period = grace_period
+        self.stopped: dict[str, int] = {}
+        self._keys: dict[str, _TrialKey] = {}
+
+    @property
+    def metric(self) -> str | None:
+        return median_metric(self)
+
+    def _key(self, trial: Trial) -> Any:
+        return self._keys.setdefault(trial.trial_id, _TrialKey(trial.trial_id))
+
+    def rung_state(self) -> dict[str, Any]:
+        """The results it compares trials with, which ``Tuner.restore`` would lose (as ASHA's rungs)."""
+        return {**median_state(self), "stopped": self.stopped}
+
+    def restore_rung_state(self, state: dict[str, Any]) -> None:
+        """Puts back what :meth:`rung_state` saved, so a resumed search decides as before."""
+        median_restore_state(self, state)
+        self.stopped = dict(state["stopped"])
+
+    def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict[str, Any]) -> str:
+        if not _finite(result, self.metric):
+            return TrialScheduler.CONTINUE
+        action = super().on_trial_result(_NothingWaiting(), self._key(trial), result)  # type: ignore[arg-type]
+        if action == TrialScheduler.STOP and is_audit(getattr(trial, "config", None)):
+            return TrialScheduler.CONTINUE
+        if action == TrialScheduler.STOP:
+            self.stopped[trial.trial_id] = int(result.get("epoch", 0))
+        return action
+
+    def on_trial_complete(self, tune_controller: Any, trial: Trial, result: dict[str, Any]) -> None:
+        if _finite(result, self.metric):
+            super().on_trial_complete(tune_controller, self._key(trial), result)
+
+
+#: The schedulers that record their stops (``stop_reasons.csv``) and keep their state across a resume.
+RecordingScheduler = RecordingASHAScheduler | RecordingMedianStoppingRule
+
+
+def stop_reason(scheduler: RecordingScheduler) -> str:
+    """How ``stop_reasons.csv`` says the scheduler stopped a trial."""
+    if isinstance(scheduler, RecordingMedianStoppingRule):
+        return "stopped by the median stopping rule"
+    return "stopped by ASHA at a rung"

@@ -85,7 +85,7 @@ def _add_search(search: argparse.ArgumentParser) -> None:
     search.add_argument("--resume", metavar="EXPERIMENT", help="finish an interrupted search (instead of SPACE)")
     search.add_argument("--num-samples", type=_number(int, 1), help="configurations to sample")
     search.add_argument("--max-epochs", type=_number(int, 1), help="epoch budget of every trial (and ASHA's max_t)")
-    search.add_argument("--scheduler", choices=("asha", "fifo"), help="override the space's scheduler")
+    search.add_argument("--scheduler", choices=("asha", "median", "fifo"), help="override the space's scheduler")
     search.add_argument(
         "--full-curves",
         action="store_true",
@@ -225,6 +225,19 @@ def _add_recommend(commands: Any) -> None:
     )
     recommend.add_argument(
         "--asha-workers", type=_number(int, 1), default=1, help="trials ASHA runs at once in the replay (default 1)"
+    )
+    recommend.add_argument(
+        "--configurations",
+        action="store_true",
+        help="also judge whole stopping configurations (ASHA, the median rule, patience, alone and together) on "
+        "simulated next searches made of halves of these configurations; writes configurations.csv and "
+        "configuration.yaml (needs whole curves with configuration ids)",
+    )
+    recommend.add_argument(
+        "--concurrency",
+        type=_number(int, 1),
+        default=4,
+        help="trials the next search runs at once, for --configurations (default 4)",
     )
     recommend.add_argument("--out", help="report folder (default ./<experiment>-report); never inside the experiment")
     _add_retried_trials(recommend)

@@ -41,6 +41,11 @@ def run_recommend_command(args: argparse.Namespace) -> int:
     check_writable_folder(out, "--out")
     curves = load_curves_or_exit(str(source), retried_trials=args.retried_trials)
     record = read_record_or_none(source)
+    if args.configurations and (curves["config_id"].astype(str) == curves["trial_id"].astype(str)).all():
+        raise UsageError(
+            "--configurations: judging a stopping configuration takes curves with configuration ids (a config_id "
+            "column: the folds of one configuration)"
+        )
     metrics = (
         [(m, args.mode or infer_mode(m)) for m in args.metric] if args.metric else _stopped_metrics(record, curves)
     )
@@ -83,6 +88,10 @@ def run_recommend_command(args: argparse.Namespace) -> int:
     print(chosen_by if asha is None else f"{chosen_by} Beside {asha.describe()}, replayed on the curves.")
     _print_analysis(analysis)
     print(f"Report: {out} ({', '.join(p.name for p in written)})")
+    if args.configurations:
+        from tune_stop.app._configurations import report_configurations
+
+        report_configurations(analysis, record, out, str(source), args.concurrency)
     recommendation = analysis.recommended()
     if recommendation is not None:
         print(

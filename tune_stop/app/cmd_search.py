@@ -88,7 +88,15 @@ def _space(args: argparse.Namespace) -> Any:
                 num_samples=args.num_samples, max_epochs=args.max_epochs, scheduler=args.scheduler, seed=args.seed
             )
         if args.stoppers:
+            before = dict(space.scheduler)
             space = space.with_stoppers(Path(args.stoppers).expanduser())
+            if dict(space.scheduler) != before:
+                now = _scheduler_words(space.scheduler)
+                print(
+                    f"tune-stop: note: --stoppers {args.stoppers} sets the scheduler: {now} replaces the space's "
+                    f"{_scheduler_words(before)}",
+                    file=sys.stderr,
+                )
             _note_same_configurations(space)
         if args.full_curves:
             space = space.full_curves()
@@ -122,6 +130,16 @@ def _overrides(args: argparse.Namespace, space: Any) -> dict[str, object]:
         flag = "--fid-weights" if args.fid_weights else "--amp"
         raise UsageError(f"{flag} applies to GAN spaces, and {space.name} trains a {space.trainable}")
     return overrides
+
+
+def _scheduler_words(scheduler: dict[str, Any]) -> str:
+    """``asha (grace_period 1, reduction_factor 4)``: a scheduler entry as the notes say it."""
+    settings = ", ".join(
+        f"{key} {value:g}" if isinstance(value, float) else f"{key} {value}"
+        for key, value in scheduler.items()
+        if key != "name"
+    )
+    return f"{scheduler['name']}" + (f" ({settings})" if settings else "")
 
 
 def _note_same_configurations(space: Any) -> None:

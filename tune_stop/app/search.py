@@ -39,7 +39,7 @@ from tune_stop.experiment import (
 from tune_stop.loggers import CSVLogger, JsonLogger
 from tune_stop.progress import SearchProgress
 from tune_stop.reasons import StopReasonsCallback
-from tune_stop.schedulers import RecordingASHAScheduler
+from tune_stop.schedulers import RecordingASHAScheduler, RecordingMedianStoppingRule, RecordingScheduler
 from tune_stop.stoppers import AUDIT_KEY, mode_sign
 from tune_stop.trainables import TRAINABLES
 from tune_stop.trainables._common import EpochTrainable, ReportPlan
@@ -182,10 +182,16 @@ def build_param_space(space: SearchSpace, overrides: Mapping[str, Any] | None = 
 
 
 def build_scheduler(space: SearchSpace) -> TrialScheduler:
-    """ASHA on ``epoch`` (recording its stops) or FIFO, as the space says."""
+    """ASHA or the median stopping rule on ``epoch`` (recording their stops), or FIFO, as the space says."""
     spec = dict(space.scheduler)
-    if spec.pop("name") == "fifo":
+    name = spec.pop("name")
+    if name == "fifo":
         return FIFOScheduler()
+    if name == "median":
+        return RecordingMedianStoppingRule(
+            grace_period=int(spec.get("grace_period", 1)),
+            min_samples_required=int(spec.get("min_samples_required", 3)),
+        )
     return RecordingASHAScheduler(
         time_attr="epoch",
         max_t=int(spec.get("max_t", space.max_epochs)),
@@ -194,8 +200,11 @@ def build_scheduler(space: SearchSpace) -> TrialScheduler:
     )
 
 
-def scheduler_milestones(scheduler: TrialScheduler) -> frozenset[int]:
-    """The epochs at which ASHA compares trials (its rungs, as Ray computes them); none for FIFO."""
+def scheduler_milestones(scheduler: TrialScheduler, max_epochs: int) -> frozenset[int]:
+    """The epochs at which the scheduler compares trials: ASHA's rungs (as Ray computes them), every epoch
+    from the median rule's grace period on (up to ``max_epochs``); none for FIFO."""
+    if isinstance(scheduler, RecordingMedianStoppingRule):
+        return frozenset(range(max(1, scheduler.grace_period), max_epochs + 1))
     if not isinstance(scheduler, RecordingASHAScheduler):
         return frozenset()
     return asha_milestones(scheduler)
@@ -207,7 +216,7 @@ def report_plan(space: SearchSpace, options: SearchOptions) -> ReportPlan | None
         return None
     return ReportPlan(
         stopper=space.build_stopper(),
-        milestones=scheduler_milestones(build_scheduler(space)),
+        milestones=scheduler_milestones(build_scheduler(space), space.max_epochs),
         checkpoint_frequency=options.checkpoint_frequency,
         interval_s=options.report_interval_s,
     )
@@ -281,7 +290,7 @@ def build_tuner(
     if options.tensorboard:
         loggers.append(TBXLoggerCallback())
     reasons = StopReasonsCallback(
-        stopper, scheduler if isinstance(scheduler, RecordingASHAScheduler) else None, metric=space.metric
+        stopper, scheduler if isinstance(scheduler, RecordingScheduler) else None, metric=space.metric
     )
     if options.progress:
         trials = len(space.sample_configs()) * space.num_folds

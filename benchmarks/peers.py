@@ -1,0 +1,298 @@
+"""tune-stop's stopping configuration beside what users already switch on, on searches it did not see.
+
+Two independent full-curve searches per space (``mlp-digits``, ``perceptron-digits``;
+seeds 0 and 1, recorded as :mod:`benchmarks.calibration` records them) are used both
+ways: ``choose_configuration`` (:mod:`analysis._configurations`, 1% tolerance, 5% risk,
+4 workers) picks the configuration on one, and it is realized on the other, the search it
+has not seen, in 5 random trial orders. Beside it, on the same curves, orders and
+accounting, the peers at their defaults:
+
+- Ray Tune's ``AsyncHyperBandScheduler`` (ASHA) at Ray's defaults (grace 1, reduction
+  factor 4) and at the spaces' settings (grace 3, reduction factor 3), and Ray's
+  ``MedianStoppingRule`` (``min_samples_required`` 3, Ray's default; grace 3 epochs, as
+  Ray's default of 60 time units has no epoch equivalent), replayed with Ray's own classes
+  (tune-stop's recording subclasses) on 4 workers;
+- Ray Tune's ``TrialPlateauStopper`` at its defaults, asked at every result as Tune asks it;
+- Optuna's ``MedianPruner``, ``PercentilePruner(25.0)``, ``SuccessiveHalvingPruner``,
+  ``HyperbandPruner`` and ``PatientPruner(MedianPruner(), patience=1)`` at their defaults,
+  simulated one trial at a time in the same order (Optuna's own ``study.ask``/``report``/
+  ``should_prune``/``tell``), where ``optuna`` is installed (the ``bench`` extra).
+
+Not replayed: Ray's ``HyperBandScheduler`` (synchronous: it pauses and resumes trials,
+which the replay does not model) and Optuna's ``ThresholdPruner`` (its bound has no
+default; it is tune-stop's threshold rule).
+
+Compute is epochs trained over epochs of training everything; regret compares the best
+model and the model selected by ``val_loss`` at the stops (fold means of
+``test_accuracy``) with the same search trained to the budget. Printed per space and arm:
+the mean compute (ratio), the worst and 95th-percentile regret and the runs within the
+1% tolerance; then the ratio of tune-stop's compute to the cheapest peer that kept both
+models within 1% in every run (goal <= 0.6), and the calibration of its stated risk: the
+share of simulated next searches (random halves of the unseen search, random orders) in
+which the chosen configuration lost more than 1%, against the share it stated (goal: at
+most the stated share + 5 points).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis import CurveSet, Policy
+from analysis._configurations import (
+    SearchCurves,
+    StoppingConfig,
+    choose_configuration,
+    configuration_grid,
+    search_outcome,
+)
+from benchmarks.calibration import record
+
+TOLERANCE = 0.01
+RISK = 0.05
+WORKERS = 4
+ORDERS = 5
+#: space: (configurations, epochs) of each search, full and quick (quick: mlp-digits only, at the sizes of
+#: :mod:`benchmarks.calibration`'s quick searches, whose recorded curves it reuses).
+SIZES = {"perceptron-digits": ((30, 40), None), "mlp-digits": ((30, 40), (6, 8))}
+
+Arm = Callable[[SearchCurves, np.ndarray], np.ndarray]
+
+
+def _scheduler_arm(scheduler: dict[str, object], policy: Policy | None = None) -> Arm:
+    config = StoppingConfig(scheduler, policy)
+
+    def stops(curves: SearchCurves, order: np.ndarray) -> np.ndarray:
+        rows = np.arange(len(curves.config_index))
+        return config.stops(curves, rows, order, WORKERS)
+
+    return stops
+
+
+def _plateau(curves: SearchCurves, order: np.ndarray) -> np.ndarray:
+    """Ray's ``TrialPlateauStopper`` at its defaults, on each trial (it decides per trial)."""
+    from ray.tune.stopper import TrialPlateauStopper
+
+    stopper = TrialPlateauStopper(metric=curves.metric)
+    ends = np.zeros(len(curves.config_index), dtype=np.int64)
+    for trial in order:
+        for epoch in range(1, int(curves.curves.lengths[trial]) + 1):
+            if stopper(f"t{trial}", {curves.metric: float(curves.metric_values[trial, epoch - 1])}):
+                ends[trial] = epoch if epoch < curves.curves.lengths[trial] else 0
+                break
+    return ends
+
+
+def _optuna_arm(make: Callable[[], Any]) -> Arm:
+    def stops(curves: SearchCurves, order: np.ndarray) -> np.ndarray:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        study = optuna.create_study(direction="minimize" if curves.mode == "min" else "maximize", pruner=make())
+        ends = np.zeros(len(curves.config_index), dtype=np.int64)
+        for trial_index in order:
+            trial = study.ask()
+            length = int(curves.curves.lengths[trial_index])
+            value = np.nan
+            for epoch in range(1, length + 1):
+                value = float(curves.metric_values[trial_index, epoch - 1])
+                trial.report(value, epoch)
+                if epoch < length and trial.should_prune():
+                    ends[trial_index] = epoch
+                    study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                    break
+            else:
+                study.tell(trial, value)
+        return ends
+
+    return stops
+
+
+def peer_arms() -> dict[str, Arm]:
+    """The peers at their defaults, by name."""
+    arms: dict[str, Arm] = {
+        "train everything (FIFO)": _scheduler_arm({"name": "fifo"}),
+        "Ray ASHA, Ray's defaults (grace 1, rf 4)": _scheduler_arm(
+            {"name": "asha", "grace_period": 1, "reduction_factor": 4.0}
+        ),
+        "Ray ASHA, the spaces' settings (grace 3, rf 3)": _scheduler_arm(
+            {"name": "asha", "grace_period": 3, "reduction_factor": 3.0}
+        ),
+        "Ray MedianStoppingRule (grace 3, 3 samples)": _scheduler_arm(
+            {"name": "median", "grace_period": 3, "min_samples_required": 3}
+        ),
+        "Ray TrialPlateauStopper (defaults)": _plateau,
+    }
+    try:
+        import optuna
+    except ImportError:
+        return arms
+    pruners = optuna.pruners
+    factories: dict[str, Callable[[], Any]] = {
+        "Optuna MedianPruner()": pruners.MedianPruner,
+        "Optuna PercentilePruner(25.0)": lambda: pruners.PercentilePruner(25.0),
+        "Optuna SuccessiveHalvingPruner()": pruners.SuccessiveHalvingPruner,
+        "Optuna HyperbandPruner()": pruners.HyperbandPruner,
+        "Optuna PatientPruner(MedianPruner(), 1)": lambda: pruners.PatientPruner(pruners.MedianPruner(), 1),
+    }
+    arms.update({name: _optuna_arm(factory) for name, factory in factories.items()})
+    return arms
+
+
+def search_curves(frame: pd.DataFrame) -> SearchCurves:
+    curves = CurveSet.from_frame(frame)
+    _, config_index = np.unique(np.asarray(curves.config_ids).astype(str), return_inverse=True)
+    return SearchCurves(curves, config_index, "val_loss", "min", "test_accuracy", "max", "val_loss", "min")
+
+
+def _realized_share(config: StoppingConfig, new: SearchCurves, draws: int, seed: int) -> float:
+    """The share of random halves of ``new`` (random orders) in which ``config`` lost more than the tolerance."""
+    rng = np.random.default_rng([seed, 23])
+    size = max(2, new.n_configs // 2)
+    exceeded = 0
+    for _ in range(draws):
+        rows = np.flatnonzero(np.isin(new.config_index, rng.choice(new.n_configs, size, replace=False)))
+        _, best, selected = search_outcome(new, rows, config.stops(new, rows, rng.permutation(len(rows)), WORKERS))
+        exceeded += not max(best, selected) <= TOLERANCE
+    return exceeded / draws
+
+
+def evaluate(space: str, searches: list[SearchCurves], orders: int) -> tuple[pd.DataFrame, list[dict[str, object]]]:
+    """Per run (direction x order) and arm: compute and regrets; and the stated against realized risk."""
+    arms = peer_arms()
+    runs, risks = [], []
+    for direction, (old, new) in enumerate(((searches[0], searches[1]), (searches[1], searches[0]))):
+        started = time.perf_counter()
+        choice = choose_configuration(
+            old, configuration_grid(old.metric, old.mode), tolerance=TOLERANCE, risk=RISK, workers=WORKERS
+        )
+        seconds = time.perf_counter() - started
+        answer = choice.answer if choice.answer is not None else StoppingConfig({"name": "fifo"})
+        chosen = choice.table.iloc[choice.chosen] if choice.chosen is not None else None
+        risks.append(
+            {
+                "space": space,
+                "direction": direction,
+                "answer": answer.describe(),
+                "stated": float(chosen["exceeded"]) if chosen is not None else 0.0,
+                "realized": _realized_share(answer, new, choice.draws, direction),
+                "seconds": seconds,
+            }
+        )
+        own = _scheduler_arm(dict(answer.scheduler), answer.policy)
+        rng = np.random.default_rng([direction, 29])
+        for repeat in range(orders):
+            order = rng.permutation(len(new.config_index))
+            for name, arm in {"tune-stop: the chosen configuration": own, **arms}.items():
+                compute, best, selected = search_outcome(new, np.arange(len(new.config_index)), arm(new, order))
+                runs.append(
+                    {
+                        "space": space,
+                        "direction": direction,
+                        "order": repeat,
+                        "arm": name,
+                        "compute": compute,
+                        "best": best,
+                        "selected": selected,
+                    }
+                )
+    return pd.DataFrame(runs), risks
+
+
+def table(runs: pd.DataFrame, risks: list[dict[str, object]], sizes: dict[str, str]) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    for space, per_space in runs.groupby("space", sort=False):
+        cheapest = None
+        for arm, group in per_space.groupby("arm", sort=False):
+            worst = np.fmax(group["best"], group["selected"])
+            within = int((worst <= TOLERANCE).sum())
+            rows.append(
+                {
+                    "benchmark": f"peers {space}: {arm}",
+                    "size": sizes[str(space)],
+                    "seconds": np.nan,
+                    "baseline_s": np.nan,
+                    "ratio": float(group["compute"].mean()),
+                    "note": (
+                        f"compute used (ratio); best model worst {group['best'].max():.2%}, 95th pct "
+                        f"{group['best'].quantile(0.95):.2%}; selected worst {group['selected'].max():.2%}, 95th pct "
+                        f"{group['selected'].quantile(0.95):.2%}; within 1% in {within} of {len(group)} runs"
+                    ),
+                }
+            )
+            peer = not str(arm).startswith(("tune-stop", "train everything"))
+            if peer and within == len(group) and (cheapest is None or group["compute"].mean() < cheapest[1]):
+                cheapest = (str(arm), float(group["compute"].mean()))
+        own = float(per_space[per_space["arm"].str.startswith("tune-stop")]["compute"].mean())
+        rows.append(
+            {
+                "benchmark": f"peers {space}: tune-stop / cheapest peer within 1% in every run",
+                "size": sizes[str(space)],
+                "seconds": np.nan,
+                "baseline_s": np.nan,
+                "ratio": own / cheapest[1] if cheapest else np.nan,
+                "note": (
+                    f"goal <= 0.6; tune-stop {own:.1%} against {cheapest[0]} {cheapest[1]:.1%}"
+                    if cheapest
+                    else "no peer kept both models within 1% in every run"
+                ),
+            }
+        )
+        for risk in (r for r in risks if r["space"] == space):
+            rows.append(
+                {
+                    "benchmark": f"peers {space}: stated risk, direction {risk['direction']}",
+                    "size": sizes[str(space)],
+                    "seconds": risk["seconds"],
+                    "baseline_s": np.nan,
+                    "ratio": float(risk["realized"]) - float(risk["stated"]),  # type: ignore[arg-type]
+                    "note": (
+                        f"realized minus stated share of next searches losing > 1% (goal <= 0.05): "
+                        f"{risk['answer']}: stated {risk['stated']:.1%}, realized {risk['realized']:.1%}; seconds: "
+                        "choosing it"
+                    ),
+                }
+            )
+    return rows
+
+
+def run(quick: bool = False, keep: Path | None = None) -> list[dict[str, object]]:
+    """The peer rows; ``keep``: a folder that keeps the recorded curves for another run."""
+    import ray
+
+    all_runs, all_risks, sizes = [], [], {}
+    try:
+        for space, (full, small) in SIZES.items():
+            if quick and small is None:
+                continue
+            configs, epochs = small if quick and small is not None else full
+            with tempfile.TemporaryDirectory() as storage, warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                searches = [search_curves(record(space, configs, epochs, seed, storage, keep)) for seed in (0, 1)]
+            runs, risks = evaluate(space, searches, 2 if quick else ORDERS)
+            all_runs.append(runs)
+            all_risks += risks
+            sizes[space] = (
+                f"2 searches x {configs} configs x 3 folds x {epochs} epochs, {2 if quick else ORDERS} orders"
+            )
+    finally:
+        ray.shutdown()
+    return table(pd.concat(all_runs, ignore_index=True), all_risks, sizes)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.peers", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small searches, to show it runs (no claims)")
+    parser.add_argument("--keep", type=Path, help="folder that keeps the recorded curves (reused when present)")
+    arguments = parser.parse_args()
+    with pd.option_context("display.width", 300, "display.max_colwidth", 400):
+        print(pd.DataFrame(run(quick=arguments.quick, keep=arguments.keep)).to_string(index=False))

@@ -1,0 +1,107 @@
+"""Whole stopping configurations (scheduler + per-trial rule) judged on simulated next searches, and the choice."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from analysis import CurveSet, Policy, SearchCurves, StoppingConfig, choose_configuration, search_outcome
+from analysis._configurations import configuration_grid
+from tests.cli_files import make_files, run_main
+
+EPOCHS = 12
+
+
+def search(seed: int = 0, configs: int = 12, late_bloomer: bool = False) -> SearchCurves:
+    """Falling losses, 3 folds per configuration; the late bloomer starts worst and ends best."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    t = np.arange(1, EPOCHS + 1)
+    for config in range(configs):
+        floor, speed = rng.uniform(0.1, 0.5), rng.uniform(0.3, 1.0)
+        if late_bloomer and config == 0:
+            floor, speed = 0.02, 0.05
+        for fold in range(3):
+            loss = floor + (1.0 - floor) * np.exp(-speed * t) + rng.normal(0, 0.002, EPOCHS)
+            rows += [
+                {
+                    "trial_id": f"c{config}f{fold}",
+                    "config_id": f"c{config}",
+                    "fold": fold,
+                    "epoch": e,
+                    "val_loss": loss[e - 1],
+                    "test_accuracy": 1 - loss[e - 1],
+                    "config/max_epochs": EPOCHS,
+                }
+                for e in t
+            ]
+    curves = CurveSet.from_frame(pd.DataFrame(rows))
+    _, index = np.unique(np.asarray(curves.config_ids).astype(str), return_inverse=True)
+    return SearchCurves(curves, index, "val_loss", "min", "test_accuracy", "max", "val_loss", "min")
+
+
+def test_a_search_trained_to_the_budget_loses_nothing_and_uses_all_of_its_compute():
+    curves = search()
+    rows = np.arange(len(curves.config_index))
+    assert search_outcome(curves, rows, np.zeros(len(rows), dtype=np.int64)) == (1.0, 0.0, 0.0)
+    compute, best, selected = search_outcome(curves, rows, np.full(len(rows), 1))
+    assert compute == pytest.approx(1 / EPOCHS) and best > 0.1 and selected > 0.1
+
+
+def test_asha_that_cuts_the_late_bloomer_is_refused_and_one_that_spares_it_is_chosen():
+    curves = search(late_bloomer=True)
+    aggressive = StoppingConfig({"name": "asha", "grace_period": 1, "reduction_factor": 8.0})
+    gentle = StoppingConfig({"name": "median", "grace_period": 11, "min_samples_required": 3})
+    everything = StoppingConfig({"name": "fifo"})
+    choice = choose_configuration(curves, [everything, aggressive, gentle], tolerance=0.01, risk=0.05, draws=20)
+    table = choice.table.set_index("configuration")
+    # Half of the simulated searches hold the late bloomer; ASHA cuts it at epoch 1 unless it starts among the first.
+    assert table.loc[aggressive.describe(), "exceeded"] > 0.1
+    assert table.loc[aggressive.describe(), "compute_used"] < table.loc[gentle.describe(), "compute_used"] < 1
+    assert choice.answer == gentle and table["chosen"].sum() == 1
+
+
+def test_the_grid_holds_schedulers_alone_and_beside_a_per_trial_rule_and_the_spaces_own():
+    own = StoppingConfig({"name": "asha", "grace_period": 7, "reduction_factor": 3.0})
+    grid = configuration_grid("val_loss", "min", [own])
+    names = {c.scheduler["name"] for c in grid}
+    assert names == {"fifo", "asha", "median"} and own in grid
+    assert any(c.policy is None and c.scheduler["name"] == "asha" for c in grid)
+    assert any(c.policy is not None and c.scheduler["name"] == "median" for c in grid)
+    patience = Policy("patience", "val_loss", "min", (5.0,))
+    assert StoppingConfig({"name": "fifo"}, patience).stopper_specs()[0]["patience"] == 5
+
+
+def test_too_few_configurations_are_refused_with_the_count():
+    with pytest.raises(ValueError, match="holds 3 configurations"):
+        choose_configuration(search(configs=3), [StoppingConfig({"name": "fifo"})], tolerance=0.01)
+
+
+def test_recommend_configurations_writes_a_file_that_search_runs(tmp_path, monkeypatch, capsys):
+    files = make_files(tmp_path, monkeypatch)
+    frame = pd.concat([search(seed=1).curves.frame])
+    frame.to_csv(files / "search.csv", index=False)
+    out = files / "report"
+    assert run_main(["recommend", str(files / "search.csv"), "--configurations", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "Stopping configurations: 40 judged on 30 simulated next searches (6 configurations each" in printed
+    table = pd.read_csv(out / "configurations.csv")
+    assert table["chosen"].sum() == 1 and len(table) == 40
+    written = yaml.safe_load((out / "configuration.yaml").read_text())
+    chosen = table[table["chosen"]].iloc[0]
+    assert written["scheduler"]["name"] in chosen["scheduler"] and written["stoppers"][0]["policy"] == "non_finite"
+    assert chosen["configuration"] in printed and "not calibrated" in printed
+    from search_spaces import load_space
+
+    space = load_space("mlp-digits").with_stoppers(out / "configuration.yaml")
+    assert space.scheduler["name"] == written["scheduler"]["name"]
+
+
+def test_recommend_configurations_on_curves_without_configurations_is_one_line(tmp_path, monkeypatch, capsys):
+    files = make_files(tmp_path, monkeypatch)
+    argv = ["recommend", str(files / "curves.csv"), "--configurations", "--out", str(files / "r")]
+    assert run_main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("tune-stop: error: --configurations:")

@@ -1,0 +1,142 @@
+"""The median stopping rule's replay decides as Ray's class does, driven result by result, and as a real run."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from ray import tune
+from ray.tune.schedulers import TrialScheduler
+
+from analysis._asha import arrivals
+from analysis._median import MedianSpec, simulate_median
+from analysis._policies import Policy
+from analysis._replay import CurveSet, stop_epochs
+from tests.test_asha_replay import EPOCHS, ReplayedCurve, recorded_curves
+from tune_stop.schedulers import RecordingMedianStoppingRule
+
+
+def driven(spec: MedianSpec, values: np.ndarray, lengths: np.ndarray, policy_stops: np.ndarray, order: np.ndarray):
+    """The reference: Ray's class (tune-stop's recording subclass) asked at every result, as Tune asks it."""
+    stops = np.zeros(len(values), dtype=np.int64)
+    by_rule = np.zeros(len(values), dtype=bool)
+    rule = RecordingMedianStoppingRule(
+        metric="m", mode=spec.mode, grace_period=spec.grace_period, min_samples_required=spec.min_samples_required
+    )
+    trials: list[Any] = [SimpleNamespace(trial_id=f"t{i}", config={}) for i in range(len(values))]
+    events = arrivals(lengths, order, spec.workers, None)
+    ended = None
+    while True:
+        try:
+            index, epoch = events.send(ended)
+        except StopIteration:
+            break
+        result = {"epoch": epoch, "m": float(values[index, epoch - 1])}
+        last = epoch >= lengths[index]
+        if policy_stops[index] == epoch or last:
+            rule.on_trial_complete(None, trials[index], result)
+            stops[index] = epoch if not last or policy_stops[index] else 0
+            ended = True
+            continue
+        if rule.on_trial_result(None, trials[index], result) == TrialScheduler.STOP:
+            rule.on_trial_complete(None, trials[index], result)
+            stops[index], by_rule[index] = epoch, True
+            ended = True
+            continue
+        ended = False
+    return stops, by_rule
+
+
+def test_the_replay_makes_the_decisions_of_rays_class_on_thousands_of_random_curves():
+    rng = np.random.default_rng(7)
+    stopped = 0
+    for case in range(2000):
+        n, epochs = int(rng.integers(2, 12)), int(rng.integers(2, 9))
+        if case % 3 == 0:  # few distinct values: ties between a trial's best and the median
+            values = rng.integers(0, 4, (n, epochs)).astype(float)
+        else:
+            values = rng.normal(0, 1, (n, epochs)).cumsum(axis=1)
+        values[rng.random((n, epochs)) < 0.05] = np.nan
+        values[rng.random((n, epochs)) < 0.02] = np.inf
+        lengths = rng.integers(1, epochs + 1, n)
+        for i, length in enumerate(lengths):
+            values[i, length:] = np.nan
+        spec = MedianSpec(
+            "m",
+            str(rng.choice(["min", "max"])),
+            grace_period=int(rng.integers(1, 4)),
+            min_samples_required=int(rng.integers(1, 4)),
+            workers=int(rng.integers(1, 4)),
+        )
+        policy = np.where(rng.random(n) < 0.3, rng.integers(1, epochs + 1, n), 0)
+        order = rng.permutation(n)
+        expected = driven(spec, values, lengths, policy, order)
+        stops, by_rule = simulate_median(spec, values, lengths, policy[:, None], order=order)
+        assert stops[:, 0].tolist() == expected[0].tolist(), (case, spec)
+        assert by_rule[:, 0].tolist() == expected[1].tolist(), (case, spec)
+        stopped += int(by_rule.sum())
+    assert stopped > 1000  # the rule stopped trials: the comparison says something
+
+
+def test_a_spec_with_bad_settings_is_refused_with_the_setting_named():
+    with pytest.raises(ValueError, match="min_samples_required"):
+        MedianSpec("m", "min", min_samples_required=0)
+    with pytest.raises(ValueError, match="not the median"):
+        MedianSpec.from_scheduler({"name": "asha"}, "m", "min")
+    assert MedianSpec.from_scheduler({"name": "median", "grace_period": 3}, "m", "max").grace_period == 3
+
+
+def real_run(curves: np.ndarray, spec: MedianSpec, stopper, tmp_path) -> tuple[np.ndarray, np.ndarray]:
+    """End epochs (0: whole curve) and the rule's stops of a real Ray Tune run, trials in order on one worker."""
+    rule = RecordingMedianStoppingRule(grace_period=spec.grace_period, min_samples_required=spec.min_samples_required)
+    tuner = tune.Tuner(
+        tune.with_parameters(ReplayedCurve, curves=curves),
+        param_space={"index": tune.grid_search(list(range(len(curves))))},
+        tune_config=tune.TuneConfig(
+            metric=spec.metric, mode=spec.mode, scheduler=rule, max_concurrent_trials=1, reuse_actors=True
+        ),
+        run_config=tune.RunConfig(storage_path=str(tmp_path), stop=stopper, verbose=0),
+    )
+    results = tuner.fit()
+    ends = np.zeros(len(curves), dtype=np.int64)
+    by_rule = np.zeros(len(curves), dtype=bool)
+    for result in results:
+        index, epoch = result.config["index"], int(result.metrics["epoch"])
+        stopped = result.metrics["trial_id"] in rule.stopped
+        ends[index] = 0 if epoch >= EPOCHS and not stopped else epoch
+        by_rule[index] = stopped
+    return ends, by_rule
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    ("spec", "policy"),
+    [
+        (MedianSpec("val_loss", "min", grace_period=2, min_samples_required=3), None),
+        (
+            MedianSpec("val_loss", "min", grace_period=1, min_samples_required=2),
+            Policy("patience", "val_loss", "min", (2.0,)),
+        ),
+    ],
+    ids=["median-alone", "median-and-patience"],
+)
+def test_replayed_median_rule_makes_the_decisions_of_a_real_ray_tune_run(ray_session, tmp_path, spec, policy):
+    curves = recorded_curves()
+    frame = CurveSet.from_frame(
+        pd.DataFrame(
+            {
+                "trial_id": np.repeat([f"c{i:02d}" for i in range(len(curves))], EPOCHS),
+                "epoch": np.tile(np.arange(1, EPOCHS + 1), len(curves)),
+                "val_loss": curves.ravel(),
+            }
+        )
+    )
+    policy_stops = stop_epochs(policy, frame) if policy else np.zeros((len(curves), 1), dtype=np.int64)
+    stops, by_rule = simulate_median(spec, curves, np.full(len(curves), EPOCHS), policy_stops)
+    real_ends, real_by_rule = real_run(curves, spec, policy.stopper(policy.candidates[0]) if policy else None, tmp_path)
+    assert stops[:, 0].tolist() == real_ends.tolist()
+    assert by_rule[:, 0].tolist() == real_by_rule.tolist()
+    assert by_rule.any()

@@ -140,3 +140,30 @@ def test_replayed_median_rule_makes_the_decisions_of_a_real_ray_tune_run(ray_ses
     assert stops[:, 0].tolist() == real_ends.tolist()
     assert by_rule[:, 0].tolist() == real_by_rule.tolist()
     assert by_rule.any()
+
+
+def test_the_rules_state_survives_a_pickled_restore_and_decides_as_before():
+    import pickle
+
+    rng = np.random.default_rng(1)
+    values = rng.normal(0, 1, (8, 6)).cumsum(axis=1)
+    trials = [SimpleNamespace(trial_id=f"t{i}", config={}) for i in range(8)]
+
+    def feed(rule, epochs):
+        """Every trial's results epoch by epoch; a stopped trial reports no more, as in Tune."""
+        return [
+            rule.on_trial_result(None, trial, {"epoch": e, "m": float(values[i, e - 1])})
+            for e in epochs
+            for i, trial in enumerate(trials)
+            if trial.trial_id not in rule.stopped
+        ]
+
+    whole = RecordingMedianStoppingRule(metric="m", mode="min", grace_period=2, min_samples_required=2)
+    expected = feed(whole, range(1, 7))
+    first = RecordingMedianStoppingRule(metric="m", mode="min", grace_period=2, min_samples_required=2)
+    before = feed(first, range(1, 4))
+    resumed = RecordingMedianStoppingRule(metric="m", mode="min", grace_period=2, min_samples_required=2)
+    resumed.restore_rung_state(pickle.loads(pickle.dumps(first.rung_state())))
+    trials = [SimpleNamespace(trial_id=f"t{i}", config={}) for i in range(8)]  # new Trial objects, same ids
+    assert before + feed(resumed, range(4, 7)) == expected
+    assert TrialScheduler.STOP in expected and resumed.stopped == whole.stopped

@@ -233,6 +233,7 @@ def configuration_yaml(choice: ConfigurationChoice, metrics: list[str], source: 
             "# The share is measured on halves of this one search: benchmarks/peers.py finds it is not calibrated "
             "for independent searches (docs/configurations.md).",
             f"# Run it: tune-stop search SPACE --stoppers {CONFIGURATION_FILE}",
+            f"# or in a tune.Tuner: tune_stop.stopping.load_stopping({CONFIGURATION_FILE!r}, max_epochs=...)",
             f"scheduler: {_flow(scheduler)}",
             "stoppers:",
             f"  - {_flow({'policy': 'non_finite', 'metrics': sorted(set(metrics))})}",

@@ -62,7 +62,8 @@ def test_smoke_benchmarks_run_and_print_ratios(tmp_path):
         "peers mlp-digits: Ray ASHA, Ray's defaults (grace 1, rf 4)",
         "peers mlp-digits: Ray MedianStoppingRule (grace 3, 3 samples)",
         "peers mlp-digits: Ray TrialPlateauStopper (defaults)",
-        "peers mlp-digits: stated risk, direction 1",
+        "peers mlp-digits: chosen on search 1",
+        "peers mlp-digits: stated risk, realized minus stated",
     ):
         assert name in run.stdout, name
     lines = run.stdout.splitlines()

@@ -105,3 +105,87 @@ def test_recommend_configurations_on_curves_without_configurations_is_one_line(t
     assert run_main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("tune-stop: error: --configurations:")
+
+
+def test_load_stopping_gives_a_tuner_the_scheduler_and_stoppers_of_a_file(tmp_path):
+    from ray.tune.stopper import NoopStopper
+
+    from tune_stop.schedulers import RecordingASHAScheduler, RecordingMedianStoppingRule
+    from tune_stop.stoppers import AnyStopper
+    from tune_stop.stopping import load_stopping
+
+    (tmp_path / "c.yaml").write_text(
+        "scheduler: {name: median, grace_period: 2, min_samples_required: 4}\n"
+        "stoppers:\n  - {policy: non_finite, metrics: [val_loss]}\n"
+        "  - {policy: patience, metric: val_loss, mode: min, patience: 5}\n"
+    )
+    stopping = load_stopping(tmp_path / "c.yaml", max_epochs=30)
+    assert isinstance(stopping.scheduler, RecordingMedianStoppingRule) and stopping.scheduler.grace_period == 2
+    assert isinstance(stopping.stopper, AnyStopper)
+    result = {"epoch": 1, "val_loss": float("nan"), "training_iteration": 1}
+    assert stopping.stopper("t0", result)  # the guard fires on a NaN
+    (tmp_path / "a.yaml").write_text("scheduler: {name: asha, grace_period: 1, reduction_factor: 4}\nstoppers: []\n")
+    asha = load_stopping(tmp_path / "a.yaml", max_epochs=16)
+    assert isinstance(asha.scheduler, RecordingASHAScheduler) and isinstance(asha.stopper, NoopStopper)
+    for text, named in (
+        ("stoppers: 3\n", "stoppers: is required"),
+        ("stoppers:\n  - {policy: nope}\n", "stoppers[0]: policy must be one of"),
+        ("stoppers:\n  - {policy: patience, metric: val_loss, patience: -1}\n", "stoppers[0]:"),
+        ("scheduler: {name: hyperband}\nstoppers: []\n", "scheduler: the scheduler must be asha, median or fifo"),
+    ):
+        (tmp_path / "bad.yaml").write_text(text)
+        with pytest.raises(ValueError, match=rf"bad.yaml: {named.replace('[', '.').replace(']', '.')}"):
+            load_stopping(tmp_path / "bad.yaml", max_epochs=10)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    "scheduler",
+    [
+        {"name": "median", "grace_period": 2, "min_samples_required": 3},
+        {"name": "asha", "grace_period": 1, "reduction_factor": 3.0},
+    ],
+    ids=["median", "asha"],
+)
+def test_a_configuration_file_runs_in_a_tuner_as_it_was_judged(ray_session, tmp_path, scheduler):
+    from ray import tune
+
+    from tests.test_asha_replay import EPOCHS as RECORDED
+    from tests.test_asha_replay import ReplayedCurve, recorded_curves
+    from tune_stop.stopping import load_stopping
+
+    values = recorded_curves(num_curves=12, seed=2)
+    values[5, 8:] = 0.5  # finite again: the guard is tested elsewhere
+    config = StoppingConfig(scheduler, Policy("patience", "val_loss", "min", (3.0,)))
+    entries = {"scheduler": dict(scheduler), "stoppers": config.stopper_specs()}
+    (tmp_path / "configuration.yaml").write_text(yaml.safe_dump(entries))
+    stopping = load_stopping(tmp_path / "configuration.yaml", max_epochs=RECORDED)
+    frame = pd.DataFrame(
+        {
+            "trial_id": np.repeat([f"c{i:02d}" for i in range(len(values))], RECORDED),
+            "config_id": np.repeat([f"c{i:02d}" for i in range(len(values))], RECORDED),
+            "epoch": np.tile(np.arange(1, RECORDED + 1), len(values)),
+            "val_loss": values.ravel(),
+            "test_accuracy": 1 - values.ravel(),
+            "config/max_epochs": RECORDED,
+        }
+    )
+    curves = CurveSet.from_frame(frame)
+    judged = SearchCurves(curves, np.arange(len(values)), "val_loss", "min", "test_accuracy", "max", "val_loss", "min")
+    rows = np.arange(len(values))
+    replayed = config.stops(judged, rows, rows, workers=1)
+    tuner = tune.Tuner(
+        tune.with_parameters(ReplayedCurve, curves=values),
+        param_space={"index": tune.grid_search(list(range(len(values))))},
+        tune_config=tune.TuneConfig(
+            metric="val_loss", mode="min", scheduler=stopping.scheduler, max_concurrent_trials=1, reuse_actors=True
+        ),
+        run_config=tune.RunConfig(storage_path=str(tmp_path), stop=stopping.stopper, verbose=0),
+    )
+    ends = np.zeros(len(values), dtype=np.int64)
+    for result in tuner.fit():
+        epoch = int(result.metrics["epoch"])
+        ends[result.config["index"]] = 0 if epoch >= RECORDED else epoch
+    # A trial the patience rule ends at its last epoch ran its whole curve all the same.
+    assert ends.tolist() == np.where(replayed >= RECORDED, 0, replayed).tolist()
+    assert (ends > 0).sum() >= 3 and len(stopping.scheduler.stopped) >= 1  # both the rule and the scheduler stopped

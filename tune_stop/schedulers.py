@@ -4,11 +4,12 @@ value and never cutting an audit trial."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ray.tune.experiment import Trial
-from ray.tune.schedulers import AsyncHyperBandScheduler, MedianStoppingRule, TrialScheduler
+from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler, MedianStoppingRule, TrialScheduler
 
 from tune_stop._compat import (
     asha_forget_trial,
@@ -22,7 +23,13 @@ from tune_stop._compat import (
 )
 from tune_stop.stoppers import is_audit
 
-__all__ = ["RecordingASHAScheduler", "RecordingMedianStoppingRule", "RecordingScheduler", "stop_reason"]
+__all__ = [
+    "RecordingASHAScheduler",
+    "RecordingMedianStoppingRule",
+    "RecordingScheduler",
+    "build_scheduler",
+    "stop_reason",
+]
 
 
 def _finite(result: dict[str, Any], metric: str | None) -> bool:
@@ -159,3 +166,31 @@ def stop_reason(scheduler: RecordingScheduler) -> str:
     if isinstance(scheduler, RecordingMedianStoppingRule):
         return "stopped by the median stopping rule"
     return "stopped by ASHA at a rung"
+
+
+def build_scheduler(entry: Mapping[str, Any], max_epochs: int) -> TrialScheduler:
+    """The scheduler of a ``scheduler:`` entry (a space's or a ``stoppers.yaml``'s), on ``epoch``.
+
+    ``{"name": "asha", "grace_period", "reduction_factor", "max_t"}`` (``max_t`` defaults to
+    ``max_epochs``), ``{"name": "median", "grace_period", "min_samples_required"}`` or
+    ``{"name": "fifo"}``; the ASHA and the median rule record the trials they stop.
+
+    Raises:
+        ValueError: For another name.
+    """
+    name = entry.get("name")
+    if name == "fifo":
+        return FIFOScheduler()
+    if name == "median":
+        return RecordingMedianStoppingRule(
+            grace_period=int(entry.get("grace_period", 1)),
+            min_samples_required=int(entry.get("min_samples_required", 3)),
+        )
+    if name == "asha":
+        return RecordingASHAScheduler(
+            time_attr="epoch",
+            max_t=int(entry.get("max_t", max_epochs)),
+            grace_period=int(entry.get("grace_period", 1)),
+            reduction_factor=float(entry.get("reduction_factor", 3)),
+        )
+    raise ValueError(f"the scheduler must be asha, median or fifo, but got {dict(entry)}")

@@ -17,7 +17,7 @@ import pandas as pd
 import ray
 from ray import tune
 from ray.tune.logger import TBXLoggerCallback
-from ray.tune.schedulers import FIFOScheduler, TrialScheduler
+from ray.tune.schedulers import TrialScheduler
 
 from search_spaces import SearchSpace
 from tune_stop._actor_reuse import keep_starting_actors
@@ -40,6 +40,7 @@ from tune_stop.loggers import CSVLogger, JsonLogger
 from tune_stop.progress import SearchProgress
 from tune_stop.reasons import StopReasonsCallback
 from tune_stop.schedulers import RecordingASHAScheduler, RecordingMedianStoppingRule, RecordingScheduler
+from tune_stop.schedulers import build_scheduler as scheduler_of
 from tune_stop.stoppers import AUDIT_KEY, mode_sign
 from tune_stop.trainables import TRAINABLES
 from tune_stop.trainables._common import EpochTrainable, ReportPlan
@@ -183,21 +184,7 @@ def build_param_space(space: SearchSpace, overrides: Mapping[str, Any] | None = 
 
 def build_scheduler(space: SearchSpace) -> TrialScheduler:
     """ASHA or the median stopping rule on ``epoch`` (recording their stops), or FIFO, as the space says."""
-    spec = dict(space.scheduler)
-    name = spec.pop("name")
-    if name == "fifo":
-        return FIFOScheduler()
-    if name == "median":
-        return RecordingMedianStoppingRule(
-            grace_period=int(spec.get("grace_period", 1)),
-            min_samples_required=int(spec.get("min_samples_required", 3)),
-        )
-    return RecordingASHAScheduler(
-        time_attr="epoch",
-        max_t=int(spec.get("max_t", space.max_epochs)),
-        grace_period=int(spec.get("grace_period", 1)),
-        reduction_factor=float(spec.get("reduction_factor", 3)),
-    )
+    return scheduler_of(space.scheduler, space.max_epochs)
 
 
 def scheduler_milestones(scheduler: TrialScheduler, max_epochs: int) -> frozenset[int]:

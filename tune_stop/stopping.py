@@ -1,0 +1,89 @@
+"""A recommendation as the objects a user's own ``tune.Tuner`` runs: ``load_stopping("configuration.yaml")``.
+
+``tune-stop recommend`` writes ``stoppers.yaml`` (a per-trial rule behind a non-finite guard)
+and, with ``--configurations``, ``configuration.yaml`` (a scheduler and the stoppers beside
+it). ``tune-stop search --stoppers FILE`` runs either; in your own code::
+
+    from ray import tune
+    from tune_stop.stopping import load_stopping
+
+    stopping = load_stopping("report/configuration.yaml", max_epochs=40)
+    tuner = tune.Tuner(
+        trainable,
+        param_space=...,
+        tune_config=tune.TuneConfig(metric="val_loss", mode="min", scheduler=stopping.scheduler),
+        run_config=tune.RunConfig(stop=stopping.stopper),
+    )
+
+The scheduler compares trials on ``epoch`` (report it every epoch) and on the Tuner's
+metric and mode; a file without a ``scheduler:`` entry gives FIFO.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from ray.tune import Stopper
+from ray.tune.schedulers import TrialScheduler
+from ray.tune.stopper import NoopStopper
+
+from tune_stop.schedulers import build_scheduler
+from tune_stop.stoppers import POLICIES, AnyStopper
+
+__all__ = ["Stopping", "load_stopping"]
+
+
+@dataclass(frozen=True)
+class Stopping:
+    """What a ``tune.Tuner`` needs to run a recommended stopping configuration.
+
+    Attributes:
+        scheduler: For ``tune.TuneConfig(scheduler=...)``.
+        stopper: For ``tune.RunConfig(stop=...)``: every stopper of the file, the first to fire stops.
+        entries: The file's ``scheduler:`` entry and ``stoppers:`` list, as read.
+    """
+
+    scheduler: TrialScheduler
+    stopper: Stopper
+    entries: dict[str, Any]
+
+
+def load_stopping(path: str | Path, *, max_epochs: int) -> Stopping:
+    """The scheduler and stopper of a ``stoppers.yaml`` or ``configuration.yaml``.
+
+    Args:
+        path: The file ``tune-stop recommend`` wrote (or any YAML file with a ``stoppers:`` list
+            of fixed values and, optionally, a ``scheduler:`` entry).
+        max_epochs: The epoch budget of your trials (ASHA's ``max_t`` unless the file gives one).
+
+    Raises:
+        ValueError: Naming the file and what is wrong in it.
+    """
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise ValueError(f"{path}: cannot read it ({error})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("stoppers"), list):
+        raise ValueError(f"{path}: stoppers: is required, a list of stopping policies")
+    scheduler_entry = data.get("scheduler", {"name": "fifo"})
+    if not isinstance(scheduler_entry, dict):
+        raise ValueError(f"{path}: scheduler: must be a mapping such as {{name: asha, grace_period: 2}}")
+    stoppers = []
+    for index, entry in enumerate(data["stoppers"]):
+        if not isinstance(entry, dict) or entry.get("policy") not in POLICIES:
+            raise ValueError(f"{path}: stoppers[{index}]: policy must be one of {', '.join(sorted(POLICIES))}")
+        arguments = {key: value for key, value in entry.items() if key != "policy"}
+        try:
+            stoppers.append(POLICIES[entry["policy"]](**arguments))
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{path}: stoppers[{index}]: {error}") from None
+    try:
+        scheduler = build_scheduler(scheduler_entry, max_epochs)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{path}: scheduler: {error}") from None
+    stopper: Stopper = AnyStopper(*stoppers) if stoppers else NoopStopper()
+    return Stopping(scheduler, stopper, {"scheduler": scheduler_entry, "stoppers": data["stoppers"]})

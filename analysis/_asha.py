@@ -97,6 +97,15 @@ class AshaSpec:
             reduction_factor=float(self.reduction_factor),
         )
 
+    def entry(self) -> dict[str, Any]:
+        """The ``scheduler:`` entry that runs this ASHA (as a space or ``stoppers.yaml`` writes it)."""
+        entry: dict[str, Any] = {
+            "name": "asha",
+            "grace_period": self.grace_period,
+            "reduction_factor": float(self.reduction_factor),
+        }
+        return entry if self.max_t is None else {**entry, "max_t": self.max_t}
+
     def describe(self) -> str:
         return (
             f"ASHA on {self.metric} ({self.mode}), grace period {self.grace_period}, reduction factor "

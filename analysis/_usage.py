@@ -233,9 +233,10 @@ def configuration_yaml(choice: ConfigurationChoice, metrics: list[str], source: 
             "once, random orders)",
             f"# there: compute used {_percent(row['compute_used'])} of full training, lost more than the tolerance in "
             f"{_percent(row['exceeded'])}, best model worst {_percent(row['best_regret_max'])}, selected model worst "
-            f"{_percent(row['selected_regret_max'])}",
-            "# The share is measured on halves of this one search: benchmarks/peers.py finds it is not calibrated "
-            "for independent searches (docs/configurations.md).",
+            f"{_percent(row['selected_regret_max'])}; chosen on halves and run on the other halves, the rule lost more "
+            f"in {_percent(choice.held_out_exceeded)}",
+            f"# stated risk for the next search: {_percent(choice.stated_risk)} (the larger; how it holds on "
+            "independent searches: docs/configurations.md)",
             f"# Run it: tune-stop search SPACE --stoppers {CONFIGURATION_FILE}",
             f"# or in a tune.Tuner: tune_stop.stopping.load_stopping({CONFIGURATION_FILE!r}, max_epochs=...)",
             f"scheduler: {_flow(scheduler)}",

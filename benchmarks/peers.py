@@ -168,7 +168,7 @@ def evaluate(space: str, searches: list[SearchCurves], orders: int) -> tuple[pd.
         )
         seconds = time.perf_counter() - started
         answer = choice.answer if choice.answer is not None else StoppingConfig({"name": "fifo"})
-        stated = float(choice.table.iloc[choice.chosen]["exceeded"]) if choice.chosen is not None else 0.0
+        stated = choice.stated_risk if choice.chosen is not None else 0.0
         answers.append((answer, stated, seconds))
     runs = []
     for target, new in enumerate(searches):
@@ -302,9 +302,8 @@ def run(quick: bool = False, keep: Path | None = None) -> list[dict[str, object]
             runs, risks = evaluate(space, searches, 2 if quick else ORDERS)
             all_runs.append(runs)
             all_risks += risks
-            sizes[space] = (
-                f"2 searches x {configs} configs x 3 folds x {epochs} epochs, {2 if quick else ORDERS} orders"
-            )
+            orders = 2 if quick else ORDERS
+            sizes[space] = f"{len(seeds)} searches x {configs} configs x 3 folds x {epochs} epochs, {orders} orders"
     finally:
         ray.shutdown()
     return table(pd.concat(all_runs, ignore_index=True), all_risks, sizes)

@@ -61,6 +61,21 @@ def test_asha_that_cuts_the_late_bloomer_is_refused_and_one_that_spares_it_is_ch
     assert table.loc[aggressive.describe(), "exceeded"] > 0.1
     assert table.loc[aggressive.describe(), "compute_used"] < table.loc[gentle.describe(), "compute_used"] < 1
     assert choice.answer == gentle and table["chosen"].sum() == 1
+    # 12 configurations split into halves: the rule chosen on one half, run on the other, is part of the risk.
+    assert choice.held_out_splits == 6 and 0 <= choice.held_out_exceeded <= 1
+    assert choice.stated_risk == max(table.loc[gentle.describe(), "exceeded"], choice.held_out_exceeded)
+
+
+def test_the_rule_run_on_halves_it_did_not_see_is_part_of_the_stated_risk():
+    # A late bloomer among 16 configurations: a split whose first half lacks it calls ASHA safe, and the
+    # second half, which holds it, is where the choice loses the best model.
+    curves = search(configs=16, late_bloomer=True)
+    aggressive = StoppingConfig({"name": "asha", "grace_period": 1, "reduction_factor": 8.0})
+    choice = choose_configuration(
+        curves, [StoppingConfig({"name": "fifo"}), aggressive], tolerance=0.01, risk=0.5, draws=20
+    )
+    assert choice.answer == aggressive  # within the (loose) risk on the draws
+    assert choice.held_out_exceeded > 0 and choice.stated_risk >= choice.held_out_exceeded
 
 
 def test_the_grid_holds_schedulers_alone_and_beside_a_per_trial_rule_and_the_spaces_own():
@@ -79,6 +94,7 @@ def test_too_few_configurations_are_refused_with_the_count():
         choose_configuration(search(configs=3), [StoppingConfig({"name": "fifo"})], tolerance=0.01)
 
 
+@pytest.mark.e2e  # the whole recommend command: about 9 s
 def test_recommend_configurations_writes_a_file_that_search_runs(tmp_path, monkeypatch, capsys):
     files = make_files(tmp_path, monkeypatch)
     frame = pd.concat([search(seed=1).curves.frame])
@@ -92,7 +108,7 @@ def test_recommend_configurations_writes_a_file_that_search_runs(tmp_path, monke
     written = yaml.safe_load((out / "configuration.yaml").read_text())
     chosen = table[table["chosen"]].iloc[0]
     assert written["scheduler"]["name"] in chosen["scheduler"] and written["stoppers"][0]["policy"] == "non_finite"
-    assert chosen["configuration"] in printed and "not calibrated" in printed
+    assert chosen["configuration"] in printed and "of held-out halves" in printed
     from search_spaces import load_space
 
     space = load_space("mlp-digits").with_stoppers(out / "configuration.yaml")

@@ -57,11 +57,16 @@ def report_configurations(
         print(f"{head}: none kept the models within the tolerance in {1 - choice.risk:.0%} of them.")
         return choice
     chosen = choice.table.iloc[choice.chosen]
+    risk = choice.stated_risk
+    beyond = (
+        f", more than the {choice.risk:.0%} asked: a trade-off, not a safe answer" if risk > choice.risk + 1e-12 else ""
+    )
     print(
-        f"{head}: {choice.answer.describe()} uses {chosen['compute_used']:.1%} of full training and lost more "
-        f"than the {choice.tolerance:.1%} tolerance in {chosen['exceeded']:.0%} of them; "
+        f"{head}: {choice.answer.describe()} uses {chosen['compute_used']:.1%} of full training; "
+        f"risk {risk:.0%} that the next search's best or selected model loses more than the "
+        f"{choice.tolerance:.1%} tolerance ({chosen['exceeded']:.0%} of these searches, {choice.held_out_exceeded:.0%} "
+        f"of held-out halves{beyond}). Beside it: "
         + "; ".join(peers)
-        + f". The share is measured on halves of this search, not calibrated for an independent one "
-        f"(benchmarks/peers.py). Run it: tune-stop search SPACE --stoppers {out / CONFIGURATION_FILE}"
+        + f". Run it: tune-stop search SPACE --stoppers {out / CONFIGURATION_FILE}"
     )
     return choice

@@ -24,7 +24,7 @@ import numpy as np
 from ray.tune.schedulers import TrialScheduler
 
 from tune_stop._compat import asha_milestones
-from tune_stop.schedulers import RecordingASHAScheduler
+from tune_stop.schedulers import RecordingASHAScheduler, full_entry
 
 __all__ = ["AshaSpec", "arrivals", "simulate_asha"]
 
@@ -73,6 +73,7 @@ class AshaSpec:
         """
         if scheduler.get("name") != "asha":
             raise ValueError(f"the scheduler {dict(scheduler)} is not ASHA")
+        scheduler = full_entry(scheduler)  # the defaults of the live search's scheduler
         try:
             return cls(
                 metric,
@@ -99,12 +100,8 @@ class AshaSpec:
 
     def entry(self) -> dict[str, Any]:
         """The ``scheduler:`` entry that runs this ASHA (as a space or ``stoppers.yaml`` writes it)."""
-        entry: dict[str, Any] = {
-            "name": "asha",
-            "grace_period": self.grace_period,
-            "reduction_factor": float(self.reduction_factor),
-        }
-        return entry if self.max_t is None else {**entry, "max_t": self.max_t}
+        # No max_t: the search that runs it trains to its own epoch budget.
+        return {"name": "asha", "grace_period": self.grace_period, "reduction_factor": float(self.reduction_factor)}
 
     def describe(self) -> str:
         return (

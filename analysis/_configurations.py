@@ -35,6 +35,7 @@ from analysis._asha import AshaSpec, simulate_asha
 from analysis._median import MedianSpec, simulate_median
 from analysis._policies import Policy
 from analysis._replay import CurveSet, relative_regret, stop_epochs
+from tune_stop.schedulers import full_entry
 from tune_stop.stoppers import mode_sign
 
 if TYPE_CHECKING:
@@ -100,6 +101,10 @@ class StoppingConfig:
 
     scheduler: Mapping[str, Any]
     policy: Policy | None = None
+
+    def __post_init__(self) -> None:
+        # Every setting written out, so that equal configurations compare equal and describe themselves.
+        object.__setattr__(self, "scheduler", full_entry(self.scheduler))
 
     @property
     def value(self) -> float | None:
@@ -232,12 +237,17 @@ def search_outcome(curves: SearchCurves, rows: np.ndarray, stops: np.ndarray) ->
 
 
 def configuration_grid(
-    metric: str, mode: str, extra: Sequence[StoppingConfig] = (), per_trial: Sequence[Policy] = ()
+    metric: str,
+    mode: str,
+    extra: Sequence[StoppingConfig] = (),
+    per_trial: Sequence[Policy] = (),
+    budget: int | None = None,
 ) -> list[StoppingConfig]:
     """The configurations searched: training everything, ASHA and the median rule at the settings of
     :data:`ASHA_GRACE` x :data:`ASHA_REDUCTION` and :data:`MEDIAN_GRACE` x :data:`MEDIAN_SAMPLES`, a
     patience rule (:data:`PATIENCE`) alone and beside each, ``per_trial`` rules alone and beside each,
-    and ``extra`` (e.g. the space's own scheduler)."""
+    and ``extra`` (e.g. the space's own scheduler). With ``budget``, a scheduler whose grace period
+    reaches it (it could stop nothing) is left out."""
     schedulers: list[dict[str, Any]] = [{"name": "fifo"}]
     schedulers += [
         {"name": "asha", "grace_period": g, "reduction_factor": float(r)} for g in ASHA_GRACE for r in ASHA_REDUCTION
@@ -252,7 +262,9 @@ def configuration_grid(
     for config in extra:
         if config not in grid:
             grid.append(config)
-    return grid
+    if budget is None:
+        return grid
+    return [config for config in grid if config.scheduler.get("grace_period", 0) < budget]
 
 
 @dataclass(frozen=True)
@@ -418,7 +430,7 @@ def choose_configuration(
         for column, (rows, order) in enumerate(searches):
             outcome = search_outcome(curves, rows, config.stops(curves, rows, order, workers, every))
             compute[index, column], best[index, column], selected[index, column] = outcome
-    worst = np.fmax(best, selected)
+    worst = np.where(np.isnan(best) | np.isnan(selected), np.inf, np.fmax(best, selected))  # NaN: unknown, lost
     held = _held_out(compute, worst, plan, tolerance, risk) if plan.splits else np.nan
     n = len(plan.draws)
     records = [
@@ -490,7 +502,7 @@ def judge_configurations(
     extra = [StoppingConfig(dict(scheduler))] if scheduler and scheduler.get("name") in ("asha", "median") else []
     return choose_configuration(
         curves,
-        configuration_grid(metric, mode, extra),
+        configuration_grid(metric, mode, extra, budget=int(analysis.curves.budgets.max())),
         tolerance=analysis.tolerance,
         risk=risk,
         workers=workers,

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from analysis._asha import arrivals
+from tune_stop.schedulers import full_entry
 
 __all__ = ["MedianSpec", "simulate_median"]
 
@@ -65,6 +66,7 @@ class MedianSpec:
         """
         if scheduler.get("name") != "median":
             raise ValueError(f"the scheduler {dict(scheduler)} is not the median stopping rule")
+        scheduler = full_entry(scheduler)  # the defaults of the live search's rule
         try:
             return cls(
                 metric,

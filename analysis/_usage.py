@@ -2,9 +2,9 @@
 
 ``stoppers.yaml`` holds the policy in the space-file ``stoppers:`` syntax with fixed
 values, behind a non-finite guard, each line with a comment saying what it was
-recommended for, and the ``scheduler:`` it was judged beside (the replayed ASHA, else
-FIFO); ``tune-stop search SPACE --stoppers stoppers.yaml`` runs that pair, and
-:func:`tune_stop.stopping.load_stopping` gives it to a ``tune.Tuner``.
+recommended for, and, when it was judged beside a replayed ASHA, that ``scheduler:``;
+``tune-stop search SPACE --stoppers stoppers.yaml`` runs it (beside the file's scheduler,
+else the space's), and :func:`tune_stop.stopping.load_stopping` gives it to a ``tune.Tuner``.
 """
 
 from __future__ import annotations
@@ -85,9 +85,15 @@ def stoppers_yaml(analysis: Analysis, recommendation: Recommendation, source: st
         f"# objective {analysis.objective}: {objective} the {_percent(analysis.tolerance)} tolerance of "
         f"{analysis.target} ({analysis.target_mode})"
         + (f"; beside {analysis.asha.describe()}" if analysis.asha is not None else ""),
-        f"# Run it: tune-stop search SPACE --stoppers {STOPPERS_FILE} (its scheduler replaces the space's)",
-        "# the scheduler it was judged beside (fifo: none, every trial trains until a stopper fires)",
-        f"scheduler: {_flow(analysis.asha.entry() if analysis.asha is not None else {'name': 'fifo'})}",
+        f"# Run it: tune-stop search SPACE --stoppers {STOPPERS_FILE}",
+        *(
+            [
+                "# the scheduler it was judged beside; it replaces the space's",
+                f"scheduler: {_flow(analysis.asha.entry())}",
+            ]
+            if analysis.asha is not None
+            else []
+        ),
         "stoppers:",
         "  # a NaN or inf stops the trial first (reason non_finite), before any scheduler sees it",
         f"  - {_flow(_guard(recommendation, analysis))}",

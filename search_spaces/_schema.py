@@ -37,16 +37,13 @@ from ray.tune import Stopper
 
 from search_spaces._files import read_file
 from search_spaces._samplers import SAMPLERS, SpaceError, domain, is_sampler
+from tune_stop.schedulers import SCHEDULER_SETTINGS
 from tune_stop.stoppers import FAMILIES, POLICIES, AnyStopper, AuditExempt, NonFiniteStopper
 from tune_stop.trainables import TRAINABLES
 
 __all__ = ["METRIC_RANGES", "POLICIES", "SAMPLERS", "SearchSpace", "SpaceError", "threshold_key"]
 
-_SCHEDULERS = {
-    "asha": ("grace_period", "reduction_factor", "max_t"),
-    "median": ("grace_period", "min_samples_required"),
-    "fifo": (),
-}
+_SCHEDULERS = {name: tuple(settings) for name, settings in SCHEDULER_SETTINGS.items()}
 _METRIC_ARGUMENTS = ("metric", "train_metric", "metrics")
 _RESERVED_CONFIG = ("config_id", "fold", "num_folds")
 

@@ -153,7 +153,7 @@ def test_the_replay_asks_asha_only_where_it_can_stop_and_decides_as_when_asked_a
             "m",
             str(rng.choice(["min", "max"])),
             grace_period=int(rng.integers(1, 4)),
-            reduction_factor=float(rng.choice([2, 3, 4])),
+            reduction_factor=float(rng.choice([2, 2.5, 3, 4])),
             max_t=int(rng.integers(1, epochs + 1)) if case % 5 == 0 else None,
             workers=int(rng.integers(1, 4)),
         )

@@ -115,12 +115,24 @@ def test_recommend_configurations_writes_a_file_that_search_runs(tmp_path, monke
     assert space.scheduler["name"] == written["scheduler"]["name"]
 
 
-def test_recommend_configurations_on_curves_without_configurations_is_one_line(tmp_path, monkeypatch, capsys):
+def test_recommend_configurations_on_curves_it_cannot_judge_is_one_line_and_writes_nothing(
+    tmp_path, monkeypatch, capsys
+):
     files = make_files(tmp_path, monkeypatch)
-    argv = ["recommend", str(files / "curves.csv"), "--configurations", "--out", str(files / "r")]
-    assert run_main(argv) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("tune-stop: error: --configurations:")
+    frame = search(configs=6).curves.frame
+    frame[frame["config_id"].isin(["c0", "c1", "c2"])].to_csv(files / "three.csv", index=False)
+    cut = frame[~((frame["trial_id"] == "c0f0") & (frame["epoch"] > 5))]
+    cut.to_csv(files / "cut.csv", index=False)
+    for name, says in (
+        ("curves.csv", "takes curves with configuration ids"),
+        ("three.csv", "the curves hold 3 configurations; judging takes at least 4"),
+        ("cut.csv", "takes whole curves; some were cut short"),
+    ):
+        out = files / f"report-{name}"
+        assert run_main(["recommend", str(files / name), "--configurations", "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [f"tune-stop: error: --configurations: {err[0].split(': ', 3)[-1]}"] and says in err[0], name
+        assert not out.exists()  # checked before anything was analysed or written
 
 
 def test_load_stopping_gives_a_tuner_the_scheduler_and_stoppers_of_a_file(tmp_path):
@@ -143,8 +155,16 @@ def test_load_stopping_gives_a_tuner_the_scheduler_and_stoppers_of_a_file(tmp_pa
     (tmp_path / "a.yaml").write_text("scheduler: {name: asha, grace_period: 1, reduction_factor: 4}\nstoppers: []\n")
     asha = load_stopping(tmp_path / "a.yaml", max_epochs=16)
     assert isinstance(asha.scheduler, RecordingASHAScheduler) and isinstance(asha.stopper, NoopStopper)
+    (tmp_path / "binary.yaml").write_bytes(b"\xff\xfe\x00 not text")
+    with pytest.raises(ValueError, match=r"binary\.yaml: cannot read it"):
+        load_stopping(tmp_path / "binary.yaml", max_epochs=10)
     for text, named in (
         ("stoppers: 3\n", "stoppers: is required"),
+        ("stoppers:\n  - {policy: [patience]}\n", "stoppers[0]: policy must be one of"),
+        ("scheduler: {name: asha, grace_period: 0}\nstoppers: []\n", "scheduler: asha's grace_period must be"),
+        ("scheduler: {name: asha, reduction_factor: 1}\nstoppers: []\n", "scheduler: asha's reduction_factor must"),
+        ("scheduler: {name: asha, grace_period: 12}\nstoppers: []\n", "scheduler: asha's grace_period 12 exceeds"),
+        ("scheduler: {name: median, reduction_factor: 2}\nstoppers: []\n", "scheduler: median takes grace_period"),
         ("stoppers:\n  - {policy: nope}\n", "stoppers[0]: policy must be one of"),
         ("stoppers:\n  - {policy: patience, metric: val_loss, patience: -1}\n", "stoppers[0]:"),
         ("scheduler: {name: hyperband}\nstoppers: []\n", "scheduler: the scheduler must be asha, median or fifo"),
@@ -205,3 +225,17 @@ def test_a_configuration_file_runs_in_a_tuner_as_it_was_judged(ray_session, tmp_
     # A trial the patience rule ends at its last epoch ran its whole curve all the same.
     assert ends.tolist() == np.where(replayed >= RECORDED, 0, replayed).tolist()
     assert (ends > 0).sum() >= 3 and len(stopping.scheduler.stopped) >= 1  # both the rule and the scheduler stopped
+
+
+def test_search_with_a_scheduler_flag_and_a_file_that_sets_another_is_one_line(tmp_path, monkeypatch, capsys):
+    files = make_files(tmp_path, monkeypatch)
+    (files / "median.yaml").write_text("scheduler: {name: median, grace_period: 2}\nstoppers: []\n")
+    argv = ["search", "mlp-digits", "--stoppers", str(files / "median.yaml"), "--scheduler", "asha"]
+    assert run_main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"tune-stop: error: --scheduler asha and --stoppers {files / 'median.yaml'}, whose scheduler is median "
+        "(grace_period 2): give one"
+    ]
+    assert run_main(["search", "mlp-digits", "--full-curves", "--scheduler", "median"]) == 2
+    assert "drop --scheduler median" in capsys.readouterr().err

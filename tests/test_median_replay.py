@@ -17,6 +17,7 @@ from analysis._policies import Policy
 from analysis._replay import CurveSet, stop_epochs
 from tests.test_asha_replay import EPOCHS, ReplayedCurve, recorded_curves
 from tune_stop.schedulers import RecordingMedianStoppingRule
+from tune_stop.stoppers import AUDIT_KEY
 
 
 def driven(spec: MedianSpec, values: np.ndarray, lengths: np.ndarray, policy_stops: np.ndarray, order: np.ndarray):
@@ -167,3 +168,22 @@ def test_the_rules_state_survives_a_pickled_restore_and_decides_as_before():
     trials = [SimpleNamespace(trial_id=f"t{i}", config={}) for i in range(8)]  # new Trial objects, same ids
     assert before + feed(resumed, range(4, 7)) == expected
     assert TrialScheduler.STOP in expected and resumed.stopped == whole.stopped
+
+
+def test_an_audit_trial_the_rule_would_stop_trains_on_and_still_counts():
+    from tune_stop import _compat
+
+    rule = RecordingMedianStoppingRule(metric="m", mode="min", grace_period=2, min_samples_required=1)
+    good = SimpleNamespace(trial_id="good", config={})
+    audited = SimpleNamespace(trial_id="audit", config={AUDIT_KEY: True})
+    for epoch in (1, 2, 3):
+        assert rule.on_trial_result(None, good, {"epoch": epoch, "m": 0.1}) == TrialScheduler.CONTINUE
+    # Worse than the median from epoch 2 on: stopped twice, and each time it trains on (no assertion in Ray).
+    decisions = [rule.on_trial_result(None, audited, {"epoch": e, "m": 0.9}) for e in (1, 2, 3)]
+    assert decisions == [TrialScheduler.CONTINUE] * 3 and "audit" not in rule.stopped
+    recorded = {key.trial_id: len(results) for key, results in _compat.median_state(rule)["results"].items()}
+    assert recorded == {"good": 3, "audit": 3}  # its results count for the others
+    worse = SimpleNamespace(trial_id="worse", config={})
+    rule.on_trial_result(None, worse, {"epoch": 1, "m": 0.95})
+    assert rule.on_trial_result(None, worse, {"epoch": 2, "m": 0.97}) == TrialScheduler.STOP
+    assert rule.stopped == {"worse": 2}

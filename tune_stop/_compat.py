@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import math
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -44,6 +45,7 @@ __all__ = [
     "fid_inception_v3_from_state",
     "median_metric",
     "median_restore_state",
+    "median_spare",
     "median_state",
     "patched_reuse_cached_actor",
     "ray_version_tested",
@@ -90,8 +92,8 @@ def asha_time_attr(scheduler: AsyncHyperBandScheduler) -> str:
 
 
 def asha_milestones(scheduler: AsyncHyperBandScheduler) -> frozenset[int]:
-    """The epochs at which ASHA compares trials: every rung of every bracket."""
-    return frozenset(int(milestone) for bracket in scheduler._brackets for milestone, _ in bracket._rungs)
+    """The epochs at which ASHA compares trials: every rung of every bracket (the first epoch at or past it)."""
+    return frozenset(math.ceil(milestone) for bracket in scheduler._brackets for milestone, _ in bracket._rungs)
 
 
 def asha_rung_state(scheduler: AsyncHyperBandScheduler) -> dict[str, Any]:
@@ -107,6 +109,12 @@ def median_metric(scheduler: Any) -> str | None:
 def median_state(scheduler: Any) -> dict[str, Any]:
     """The median stopping rule's recorded results and stopped trials (``Tuner.restore`` loses them)."""
     return {"results": dict(scheduler._results), "stopped_trials": set(scheduler._stopped_trials)}
+
+
+def median_spare(scheduler: Any, key: Any) -> None:
+    """Forgets that the median rule stopped ``key`` (a trial that keeps running, e.g. an audit trial): Ray's
+    class would fail an assertion on that trial's next result."""
+    scheduler._stopped_trials.discard(key)
 
 
 def median_restore_state(scheduler: Any, state: dict[str, Any]) -> None:

@@ -19,15 +19,18 @@ from tune_stop._compat import (
     asha_time_attr,
     median_metric,
     median_restore_state,
+    median_spare,
     median_state,
 )
 from tune_stop.stoppers import is_audit
 
 __all__ = [
+    "SCHEDULER_SETTINGS",
     "RecordingASHAScheduler",
     "RecordingMedianStoppingRule",
     "RecordingScheduler",
     "build_scheduler",
+    "full_entry",
     "stop_reason",
 ]
 
@@ -145,8 +148,12 @@ class RecordingMedianStoppingRule(MedianStoppingRule):
     def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict[str, Any]) -> str:
         if not _finite(result, self.metric):
             return TrialScheduler.CONTINUE
-        action = super().on_trial_result(_NothingWaiting(), self._key(trial), result)  # type: ignore[arg-type]
+        key = self._key(trial)
+        # Only what the rule reads is kept (it holds every result of every trial, and saves them for a resume).
+        kept = {name: result[name] for name in ("epoch", self.metric) if name and name in result}
+        action = super().on_trial_result(_NothingWaiting(), key, kept)  # type: ignore[arg-type]
         if action == TrialScheduler.STOP and is_audit(getattr(trial, "config", None)):
+            median_spare(self, key)  # it trains on, and its results still count for the others
             return TrialScheduler.CONTINUE
         if action == TrialScheduler.STOP:
             self.stopped[trial.trial_id] = int(result.get("epoch", 0))
@@ -154,7 +161,8 @@ class RecordingMedianStoppingRule(MedianStoppingRule):
 
     def on_trial_complete(self, tune_controller: Any, trial: Trial, result: dict[str, Any]) -> None:
         if _finite(result, self.metric):
-            super().on_trial_complete(tune_controller, self._key(trial), result)
+            kept = {name: result[name] for name in ("epoch", self.metric) if name and name in result}
+            super().on_trial_complete(tune_controller, self._key(trial), kept)
 
 
 #: The schedulers that record their stops (``stop_reasons.csv``) and keep their state across a resume.
@@ -168,6 +176,32 @@ def stop_reason(scheduler: RecordingScheduler) -> str:
     return "stopped by ASHA at a rung"
 
 
+#: Each scheduler's settings and their defaults (a space's ``scheduler:`` entry may give any of them).
+SCHEDULER_SETTINGS: dict[str, dict[str, Any]] = {
+    "asha": {"grace_period": 1, "reduction_factor": 3.0, "max_t": None},
+    "median": {"grace_period": 1, "min_samples_required": 3},
+    "fifo": {},
+}
+
+
+def full_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """``entry`` with every setting it leaves out at its default (``max_t`` stays out: the epoch budget).
+
+    Raises:
+        ValueError: For an unknown scheduler or setting.
+    """
+    name = entry.get("name")
+    if name not in SCHEDULER_SETTINGS:
+        raise ValueError(f"the scheduler must be asha, median or fifo, but got {dict(entry)}")
+    unknown = sorted(set(entry) - {"name", *SCHEDULER_SETTINGS[name]})
+    if unknown:
+        raise ValueError(
+            f"{name} takes {', '.join(SCHEDULER_SETTINGS[name]) or 'no settings'}, not {', '.join(unknown)}"
+        )
+    defaults = {key: value for key, value in SCHEDULER_SETTINGS[name].items() if value is not None}
+    return {"name": name, **defaults, **{key: value for key, value in entry.items() if key != "name"}}
+
+
 def build_scheduler(entry: Mapping[str, Any], max_epochs: int) -> TrialScheduler:
     """The scheduler of a ``scheduler:`` entry (a space's or a ``stoppers.yaml``'s), on ``epoch``.
 
@@ -176,21 +210,27 @@ def build_scheduler(entry: Mapping[str, Any], max_epochs: int) -> TrialScheduler
     ``{"name": "fifo"}``; the ASHA and the median rule record the trials they stop.
 
     Raises:
-        ValueError: For another name.
+        ValueError: For another name, an unknown setting, or a value the scheduler cannot take.
     """
-    name = entry.get("name")
-    if name == "fifo":
+    entry = full_entry(entry)
+    for key, value in entry.items():
+        least = 1.0 + 1e-9 if key == "reduction_factor" else 1
+        if key != "name" and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < least):
+            raise ValueError(
+                f"{entry['name']}'s {key} must be a number {'> 1' if least != 1 else '>= 1'}, got {value!r}"
+            )
+    max_t = int(entry.get("max_t", max_epochs))
+    if entry["name"] != "fifo" and int(entry["grace_period"]) > max_t:
+        raise ValueError(f"{entry['name']}'s grace_period {entry['grace_period']} exceeds the {max_t} epochs")
+    if entry["name"] == "fifo":
         return FIFOScheduler()
-    if name == "median":
+    if entry["name"] == "median":
         return RecordingMedianStoppingRule(
-            grace_period=int(entry.get("grace_period", 1)),
-            min_samples_required=int(entry.get("min_samples_required", 3)),
+            grace_period=int(entry["grace_period"]), min_samples_required=int(entry["min_samples_required"])
         )
-    if name == "asha":
-        return RecordingASHAScheduler(
-            time_attr="epoch",
-            max_t=int(entry.get("max_t", max_epochs)),
-            grace_period=int(entry.get("grace_period", 1)),
-            reduction_factor=float(entry.get("reduction_factor", 3)),
-        )
-    raise ValueError(f"the scheduler must be asha, median or fifo, but got {dict(entry)}")
+    return RecordingASHAScheduler(
+        time_attr="epoch",
+        max_t=max_t,
+        grace_period=int(entry["grace_period"]),
+        reduction_factor=float(entry["reduction_factor"]),
+    )

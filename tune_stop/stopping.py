@@ -16,7 +16,8 @@ it). ``tune-stop search --stoppers FILE`` runs either; in your own code::
     )
 
 The scheduler compares trials on ``epoch`` (report it every epoch) and on the Tuner's
-metric and mode; a file without a ``scheduler:`` entry gives FIFO.
+metric and mode. A file without a ``scheduler:`` entry (a ``stoppers.yaml`` judged
+without one) gives FIFO here, while ``tune-stop search --stoppers`` keeps the space's.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def load_stopping(path: str | Path, *, max_epochs: int) -> Stopping:
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as error:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise ValueError(f"{path}: cannot read it ({error})") from None
     if not isinstance(data, dict) or not isinstance(data.get("stoppers"), list):
         raise ValueError(f"{path}: stoppers: is required, a list of stopping policies")
@@ -74,16 +75,18 @@ def load_stopping(path: str | Path, *, max_epochs: int) -> Stopping:
         raise ValueError(f"{path}: scheduler: must be a mapping such as {{name: asha, grace_period: 2}}")
     stoppers = []
     for index, entry in enumerate(data["stoppers"]):
-        if not isinstance(entry, dict) or entry.get("policy") not in POLICIES:
+        if not isinstance(entry, dict) or not isinstance(entry.get("policy"), str) or entry["policy"] not in POLICIES:
             raise ValueError(f"{path}: stoppers[{index}]: policy must be one of {', '.join(sorted(POLICIES))}")
         arguments = {key: value for key, value in entry.items() if key != "policy"}
         try:
             stoppers.append(POLICIES[entry["policy"]](**arguments))
-        except (TypeError, ValueError) as error:
+        except (TypeError, ValueError, AssertionError) as error:
             raise ValueError(f"{path}: stoppers[{index}]: {error}") from None
+    if isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or max_epochs < 1:
+        raise ValueError(f"max_epochs must be an integer >= 1, but got {max_epochs!r}")
     try:
         scheduler = build_scheduler(scheduler_entry, max_epochs)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, AssertionError) as error:
         raise ValueError(f"{path}: scheduler: {error}") from None
     stopper: Stopper = AnyStopper(*stoppers) if stoppers else NoopStopper()
     return Stopping(scheduler, stopper, {"scheduler": scheduler_entry, "stoppers": data["stoppers"]})

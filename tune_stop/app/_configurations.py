@@ -61,11 +61,15 @@ def report_configurations(
     beyond = (
         f", more than the {choice.risk:.0%} asked: a trade-off, not a safe answer" if risk > choice.risk + 1e-12 else ""
     )
+    held = (
+        f"{choice.held_out_exceeded:.0%} of held-out halves"
+        if choice.held_out_splits
+        else "no held-out halves: fewer than 8 configurations"
+    )
     print(
         f"{head}: {choice.answer.describe()} uses {chosen['compute_used']:.1%} of full training; "
         f"risk {risk:.0%} that the next search's best or selected model loses more than the "
-        f"{choice.tolerance:.1%} tolerance ({chosen['exceeded']:.0%} of these searches, {choice.held_out_exceeded:.0%} "
-        f"of held-out halves{beyond}). Beside it: "
+        f"{choice.tolerance:.1%} tolerance ({chosen['exceeded']:.0%} of these searches, {held}{beyond}). Beside it: "
         + "; ".join(peers)
         + f". Run it: tune-stop search SPACE --stoppers {out / CONFIGURATION_FILE}"
     )

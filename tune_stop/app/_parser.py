@@ -95,8 +95,9 @@ def _add_search(search: argparse.ArgumentParser) -> None:
     search.add_argument(
         "--stoppers",
         metavar="FILE",
-        help="run the stoppers of FILE instead of the space's: a stoppers.yaml from `tune-stop recommend` or any "
-        "YAML/TOML file with a stoppers: list",
+        help="run the stoppers of FILE instead of the space's: a stoppers.yaml or configuration.yaml from "
+        "`tune-stop recommend` or any YAML/TOML file with a stoppers: list; a scheduler: entry in FILE replaces the "
+        "space's scheduler",
     )
     search.add_argument(
         "--calibrate",
@@ -230,8 +231,9 @@ def _add_recommend(commands: Any) -> None:
         "--configurations",
         action="store_true",
         help="also judge whole stopping configurations (ASHA, the median rule, patience, alone and together) on "
-        "simulated next searches made of halves of these configurations; writes configurations.csv and "
-        "configuration.yaml (needs whole curves with configuration ids)",
+        "simulated next searches made of halves of these configurations (the risk it states is for a search of "
+        "about half as many; --new-configs plays no part); writes configurations.csv and configuration.yaml "
+        "(needs whole curves of at least 4 configurations with ids)",
     )
     recommend.add_argument(
         "--concurrency",

@@ -41,11 +41,8 @@ def run_recommend_command(args: argparse.Namespace) -> int:
     check_writable_folder(out, "--out")
     curves = load_curves_or_exit(str(source), retried_trials=args.retried_trials)
     record = read_record_or_none(source)
-    if args.configurations and (curves["config_id"].astype(str) == curves["trial_id"].astype(str)).all():
-        raise UsageError(
-            "--configurations: judging a stopping configuration takes curves with configuration ids (a config_id "
-            "column: the folds of one configuration)"
-        )
+    if args.configurations:
+        _check_configurations(curves)
     metrics = (
         [(m, args.mode or infer_mode(m)) for m in args.metric] if args.metric else _stopped_metrics(record, curves)
     )
@@ -206,6 +203,22 @@ def _recorded_asha(record: ExperimentRecord | None, workers: int) -> AshaSpec:
         return AshaSpec.from_scheduler(scheduler, record.metric, record.mode, workers)
     except ValueError as error:
         raise UsageError(f"--asha: the experiment's recorded scheduler {scheduler} is unusable ({error})") from None
+
+
+def _check_configurations(curves: pd.DataFrame) -> None:
+    """What ``--configurations`` needs, checked before anything is analysed or written."""
+    if (curves["config_id"].astype(str) == curves["trial_id"].astype(str)).all():
+        raise UsageError(
+            "--configurations: judging a stopping configuration takes curves with configuration ids (a config_id "
+            "column: the folds of one configuration)"
+        )
+    if (count := curves["config_id"].nunique()) < 4:
+        raise UsageError(f"--configurations: the curves hold {count} configurations; judging takes at least 4")
+    if not _whole_curves(curves):
+        raise UsageError(
+            "--configurations: judging a stopping configuration takes whole curves; some were cut short. Record "
+            "them: tune-stop search SPACE --full-curves"
+        )
 
 
 def _whole_curves(curves: pd.DataFrame) -> bool:

@@ -75,8 +75,8 @@ def _space(args: argparse.Namespace) -> Any:
     """The space to search, with the command line's overrides, stoppers, full curves and audit applied."""
     from search_spaces import SpaceError, load_space
 
-    if args.full_curves and args.scheduler == "asha":
-        raise UsageError("--full-curves trains every trial to its budget; drop --scheduler asha")
+    if args.full_curves and args.scheduler in ("asha", "median"):
+        raise UsageError(f"--full-curves trains every trial to its budget; drop --scheduler {args.scheduler}")
     if args.full_curves and args.stoppers:
         raise UsageError("--full-curves runs no stopper but the non-finite guard; drop --stoppers")
     if args.calibrate is not None and (args.full_curves or args.stoppers):
@@ -90,6 +90,11 @@ def _space(args: argparse.Namespace) -> Any:
         if args.stoppers:
             before = dict(space.scheduler)
             space = space.with_stoppers(Path(args.stoppers).expanduser())
+            if args.scheduler is not None and space.scheduler.get("name") != args.scheduler:
+                raise UsageError(
+                    f"--scheduler {args.scheduler} and --stoppers {args.stoppers}, whose scheduler is "
+                    f"{_scheduler_words(space.scheduler)}: give one"
+                )
             if dict(space.scheduler) != before:
                 now = _scheduler_words(space.scheduler)
                 print(

@@ -258,7 +258,7 @@ def build_tuner(
     """A ``tune.Tuner`` for the space, and the experiment folder it will write.
 
     The stopper is the space's policies behind a non-finite guard, the scheduler
-    ASHA on ``epoch`` (or FIFO), and a callback writes ``stop_reasons.csv``.
+    ASHA or the median rule on ``epoch`` (or FIFO), and a callback writes ``stop_reasons.csv``.
     ``trainable_cls`` replaces the space's trainable class (e.g. your subclass of it);
     ``param_space`` is :func:`build_param_space`'s result, if already built.
     """

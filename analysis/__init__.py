@@ -13,15 +13,8 @@ from analysis._asha import AshaSpec, simulate_asha
 from analysis._audit import AUDIT_COLUMNS, audit_table
 from analysis._ceiling import SavingsCeiling, savings_ceiling
 from analysis._choice import Choice
-from analysis._configurations import (
-    ConfigurationChoice,
-    SearchCurves,
-    StoppingConfig,
-    choose_configuration,
-    configuration_grid,
-    judge_configurations,
-    search_outcome,
-)
+from analysis._configuration_choice import ConfigurationChoice, choose_configuration, judge_configurations
+from analysis._configurations import SearchCurves, StoppingConfig, configuration_grid, search_outcome
 from analysis._defaults import (
     DEFAULT_INTERVAL,
     DEFAULT_PENALTY,

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from analysis._configurations import ConfigurationChoice
+from analysis._configuration_choice import ConfigurationChoice
 from analysis._recommend import Analysis, Recommendation
 from tune_stop.stoppers import POLICIES
 

@@ -46,13 +46,8 @@ import numpy as np
 import pandas as pd
 
 from analysis import CurveSet, Policy
-from analysis._configurations import (
-    SearchCurves,
-    StoppingConfig,
-    choose_configuration,
-    configuration_grid,
-    search_outcome,
-)
+from analysis._configuration_choice import choose_configuration
+from analysis._configurations import SearchCurves, StoppingConfig, configuration_grid, search_outcome
 from benchmarks.calibration import record
 
 TOLERANCE = 0.01

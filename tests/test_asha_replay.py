@@ -109,21 +109,24 @@ def test_replayed_asha_makes_the_decisions_of_a_real_ray_tune_run(ray_session, t
     assert by_asha.any()  # ASHA cut some trials: the comparison says something
 
 
-def asked_at_every_result(spec: AshaSpec, values, lengths, budget, policy, order) -> list[int]:
-    """The reference: Ray's ASHA (tune-stop's recording subclass) asked at every result, as Tune asks it."""
-    scheduler = spec.scheduler(budget)
+def asked_at_every_result(scheduler, metric: str, values, lengths, policy, order, workers: int):
+    """The reference replay: a scheduler asked at every result, as Tune asks it (stopper first).
+
+    Returns ``(stops, by_scheduler)`` as the replays return them for one candidate.
+    """
     trials: list[Any] = [SimpleNamespace(trial_id=f"t{i}", config={}) for i in range(len(values))]
     for trial in trials:
         scheduler.on_trial_add(None, trial)
-    stops = [0] * len(values)
-    events = arrivals(lengths, order, spec.workers, None)
+    stops = np.zeros(len(values), dtype=np.int64)
+    by_scheduler = np.zeros(len(values), dtype=bool)
+    events = arrivals(lengths, order, workers, None)
     ended = None
     while True:
         try:
             index, epoch = events.send(ended)
         except StopIteration:
             break
-        result = {"epoch": epoch, spec.metric: float(values[index, epoch - 1])}
+        result = {"epoch": epoch, metric: float(values[index, epoch - 1])}
         last = epoch >= lengths[index]
         if policy[index] == epoch or last:
             scheduler.on_trial_complete(None, trials[index], result)
@@ -131,10 +134,10 @@ def asked_at_every_result(spec: AshaSpec, values, lengths, budget, policy, order
             ended = True
         elif scheduler.on_trial_result(None, trials[index], result) == TrialScheduler.STOP:
             scheduler.on_trial_complete(None, trials[index], result)
-            stops[index], ended = epoch, True
+            stops[index], by_scheduler[index], ended = epoch, True, True
         else:
             ended = False
-    return stops
+    return stops, by_scheduler
 
 
 def test_the_replay_asks_asha_only_where_it_can_stop_and_decides_as_when_asked_at_every_result():
@@ -160,9 +163,9 @@ def test_the_replay_asks_asha_only_where_it_can_stop_and_decides_as_when_asked_a
         policy = np.where(rng.random(n) < 0.3, rng.integers(1, epochs + 1, n), 0)
         order = rng.permutation(n)
         state = np.random.get_state()
-        expected = asked_at_every_result(spec, values, lengths, epochs, policy, order)
+        expected, _ = asked_at_every_result(spec.scheduler(epochs), "m", values, lengths, policy, order, spec.workers)
         np.random.set_state(state)
         stops, by_asha = simulate_asha(spec, values, lengths, epochs, policy[:, None], order=order)
-        assert stops[:, 0].tolist() == expected, (case, spec)
+        assert stops[:, 0].tolist() == expected.tolist(), (case, spec)
         cut += int(by_asha.sum())
     assert cut > 300  # ASHA cut trials: the comparison says something

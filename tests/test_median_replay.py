@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -11,44 +10,20 @@ import pytest
 from ray import tune
 from ray.tune.schedulers import TrialScheduler
 
-from analysis._asha import arrivals
 from analysis._median import MedianSpec, simulate_median
 from analysis._policies import Policy
 from analysis._replay import CurveSet, stop_epochs
-from tests.test_asha_replay import EPOCHS, ReplayedCurve, recorded_curves
+from tests.test_asha_replay import EPOCHS, ReplayedCurve, asked_at_every_result, recorded_curves
 from tune_stop.schedulers import RecordingMedianStoppingRule
 from tune_stop.stoppers import AUDIT_KEY
 
 
 def driven(spec: MedianSpec, values: np.ndarray, lengths: np.ndarray, policy_stops: np.ndarray, order: np.ndarray):
     """The reference: Ray's class (tune-stop's recording subclass) asked at every result, as Tune asks it."""
-    stops = np.zeros(len(values), dtype=np.int64)
-    by_rule = np.zeros(len(values), dtype=bool)
     rule = RecordingMedianStoppingRule(
         metric="m", mode=spec.mode, grace_period=spec.grace_period, min_samples_required=spec.min_samples_required
     )
-    trials: list[Any] = [SimpleNamespace(trial_id=f"t{i}", config={}) for i in range(len(values))]
-    events = arrivals(lengths, order, spec.workers, None)
-    ended = None
-    while True:
-        try:
-            index, epoch = events.send(ended)
-        except StopIteration:
-            break
-        result = {"epoch": epoch, "m": float(values[index, epoch - 1])}
-        last = epoch >= lengths[index]
-        if policy_stops[index] == epoch or last:
-            rule.on_trial_complete(None, trials[index], result)
-            stops[index] = epoch if not last or policy_stops[index] else 0
-            ended = True
-            continue
-        if rule.on_trial_result(None, trials[index], result) == TrialScheduler.STOP:
-            rule.on_trial_complete(None, trials[index], result)
-            stops[index], by_rule[index] = epoch, True
-            ended = True
-            continue
-        ended = False
-    return stops, by_rule
+    return asked_at_every_result(rule, "m", values, lengths, policy_stops, order, spec.workers)
 
 
 def test_the_replay_makes_the_decisions_of_rays_class_on_thousands_of_random_curves():

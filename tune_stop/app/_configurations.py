@@ -38,7 +38,8 @@ def report_configurations(
         table.to_csv(out / "configurations.csv", index=False)
         target = out / CONFIGURATION_FILE
         if choice.answer is not None:
-            metrics = [analysis.selection[0], *(p.metric for p in [choice.answer.policy] if p is not None)]
+            policy = choice.answer.policy
+            metrics = [analysis.selection[0], *([policy.metric] if policy is not None else [])]
             target.write_text(configuration_yaml(choice, metrics, source))
         elif target.exists():
             target.unlink()  # an older answer must not pass for this one

@@ -41,7 +41,7 @@ def main() -> int:
     parser.add_argument("--address", help="Ray cluster address (default: a local Ray)")
     parser.add_argument("--gpus-per-trial", type=float, default=0.5)
     parser.add_argument("--amp", action="store_true", help="mixed precision (float16 on CUDA)")
-    parser.add_argument("--quick", action="store_true", help="2 epochs on less data (a dry run)")
+    parser.add_argument("--quick", action="store_true", help="one configuration, 2 epochs, less data (a dry run)")
     args = parser.parse_args()
     if args.gpus_per_trial > 0 and args.address is None and not torch.cuda.is_available():
         print(
@@ -55,7 +55,9 @@ def main() -> int:
         _write_mnist_shape(root, 1200 if args.quick else 6000)
         cases = [("gan-digits", {}), ("gan-mnist", {"data_root": str(root)})]
         for name, overrides in cases:
-            space = load_space(name).with_overrides(num_samples=2, max_epochs=2 if args.quick else 5, scheduler="fifo")
+            space = load_space(name).with_overrides(
+                num_samples=1 if args.quick else 2, max_epochs=2 if args.quick else 5, scheduler="fifo"
+            )
             options = SearchOptions(
                 storage_path=str(Path(work) / "results"),
                 name=name,

@@ -93,15 +93,14 @@ def plain_search(num_trials: int, storage: str, name: str) -> str:
     return str(tuner.fit().experiment_path)
 
 
-def child(num_trials: int, traced: bool = False, plain: bool = False) -> dict[str, float]:
+def child(num_trials: int, traced: bool = False, plain: bool = False, warm_up: bool = True) -> dict[str, float]:
     """One search of ``num_trials`` trials in this process (after a 2-trial warm-up); figures in bytes.
 
     With ``traced``, ``tracemalloc`` records the Python allocations still alive after the search;
-    with ``plain``, the search is :func:`plain_search` (Ray Tune without tune-stop).
+    with ``plain``, the search is :func:`plain_search` (Ray Tune without tune-stop); without
+    ``warm_up``, no warm-up search (one already ran in this process).
     """
     import gc
-
-    import ray
 
     from search_spaces import load_space
     from tune_stop.app.search import SearchOptions, init_ray, run_search
@@ -109,12 +108,12 @@ def child(num_trials: int, traced: bool = False, plain: bool = False) -> dict[st
     space = load_space("perceptron-xor").with_overrides(num_samples=num_trials, max_epochs=EPOCHS, scheduler="fifo")
     init_ray(SearchOptions(num_cpus=2))
     with tempfile.TemporaryDirectory() as storage:
-        warm_up = SearchOptions(storage_path=storage, name="warm-up", verbose=0, checkpoint_frequency=0)
+        warm_up_options = SearchOptions(storage_path=storage, name="warm-up", verbose=0, checkpoint_frequency=0)
         options = SearchOptions(storage_path=storage, name="memory", verbose=0, checkpoint_frequency=0)
-        if plain:
+        if warm_up and plain:
             plain_search(2, storage, "warm-up")
-        else:
-            run_search(space.with_overrides(num_samples=2), warm_up)
+        elif warm_up:
+            run_search(space.with_overrides(num_samples=2), warm_up_options)
         gc.collect()
         before = status_bytes("self", "VmRSS")
         sampler = PeakSampler()
@@ -130,7 +129,6 @@ def child(num_trials: int, traced: bool = False, plain: bool = False) -> dict[st
         sampler.stop()
         after = status_bytes("self", "VmRSS")
         result_bytes = sum(p.stat().st_size for p in Path(experiment_path).glob("*/result.json"))
-    ray.shutdown()
     return {
         "trials": num_trials,
         "driver_before": before,
@@ -142,9 +140,10 @@ def child(num_trials: int, traced: bool = False, plain: bool = False) -> dict[st
     }
 
 
-def _measure(num_trials: int, *flags: str) -> dict[str, float]:
+def _measure(*specs: str) -> list[dict[str, float]]:
+    """The figures of each ``"N"``, ``"N:traced"`` or ``"N:plain"`` search, all in one fresh process and Ray."""
     run = subprocess.run(
-        [sys.executable, "-m", "benchmarks.memory", "--child", str(num_trials), *flags],
+        [sys.executable, "-m", "benchmarks.memory", "--child", *specs],
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,
@@ -153,15 +152,28 @@ def _measure(num_trials: int, *flags: str) -> dict[str, float]:
     )
     if run.returncode != 0:
         raise RuntimeError(f"memory child failed: {run.stderr[-2000:]}")
-    return dict(json.loads(run.stdout.strip().splitlines()[-1]))
+    return [dict(figures) for figures in json.loads(run.stdout.strip().splitlines()[-1])]
+
+
+def _children(specs: list[str]) -> list[dict[str, float]]:
+    """:func:`child` for each spec in this process, one Ray and one warm-up for all of them."""
+    import ray
+
+    figures = []
+    for index, spec in enumerate(specs):
+        trials, _, flag = spec.partition(":")
+        figures.append(child(int(trials), traced=flag == "traced", plain=flag == "plain", warm_up=index == 0))
+    ray.shutdown()
+    return figures
 
 
 def run(quick: bool = False, smoke: bool = False) -> list[dict[str, object]]:
     """Each figure from a search of ``few`` and one of ``many`` trials (``smoke``: the smallest that runs)."""
     few, many = (2, 4) if smoke else (4, 16) if quick else (25, 200)
-    small, large = _measure(few), _measure(many)
-    traced_small, traced_large = _measure(few, "--traced"), _measure(many, "--traced")
-    plain_small, plain_large = _measure(few, "--plain"), _measure(many, "--plain")
+    specs = [f"{trials}{flag}" for flag in ("", ":traced", ":plain") for trials in (few, many)]
+    # Each search in a fresh process and Ray; ``smoke`` runs all six in one (it only shows the code runs).
+    searches = _measure(*specs) if smoke else [figures for spec in specs for figures in _measure(spec)]
+    small, large, traced_small, traced_large, plain_small, plain_large = searches
     mib = 2**20
     extra_trials = large["trials"] - small["trials"]
     growth = [measured["driver_after"] - measured["driver_before"] for measured in (small, large)]
@@ -225,8 +237,7 @@ def run(quick: bool = False, smoke: bool = False) -> list[dict[str, object]]:
 
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "--child":
-        flags = sys.argv[3:]
-        print(json.dumps(child(int(sys.argv[2]), traced="--traced" in flags, plain="--plain" in flags)))
+        print(json.dumps(_children(sys.argv[2:])))
     else:
         for row in run():
             print(row)

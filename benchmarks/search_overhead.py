@@ -61,7 +61,7 @@ SIZES, FULL_SIZES, QUICK_SIZES, SMOKE_SIZES = (32, 256), (32, 256, 1024), (4, 8)
 START_UP_REPEATS = 5
 #: Trials ten times as long, at these sizes (quick: to show it runs).
 LONG_EPOCHS, LONG_SIZES, QUICK_LONG_SIZES = 200, (8, 40), (2, 4)
-#: ``smoke``: every side once at the smallest sizes, to show the code runs.
+#: ``smoke``: every side once at the smallest sizes, to show the code runs (the smallest is one trial per worker).
 SMOKE_EPOCHS = 2
 #: Below this, a threshold no trial reaches.
 UNREACHABLE = 1e-6
@@ -233,7 +233,9 @@ def run(quick: bool = False, full: bool = False, smoke: bool = False) -> list[di
     timed: dict[str, dict[int, list[Timed]]] = {side: {size: [] for size in sizes} for side in sides}
     unbatched: list[Timed] = []
     start_up: dict[str, list[float]] = {side: [] for side in ("spawn pool", "plain Ray Tune", "tune-stop")}
-    long_sizes, long_epochs = (QUICK_LONG_SIZES, 2 * epochs) if quick else (LONG_SIZES, LONG_EPOCHS)
+    long_sizes, long_epochs = (
+        (sizes, epochs) if smoke else (QUICK_LONG_SIZES, 2 * epochs) if quick else (LONG_SIZES, LONG_EPOCHS)
+    )
     long_sides = ("fork pool", "plain Ray Tune", "tune-stop")
     long_timed: dict[str, dict[int, list[Timed]]] = {side: {size: [] for size in long_sizes} for side in long_sides}
     try:
@@ -246,15 +248,22 @@ def run(quick: bool = False, full: bool = False, smoke: bool = False) -> list[di
                         timed[side][size].append(runner(space, storage, name))
                     if size == sizes[0]:
                         unbatched.append(run_tune_stop(space, storage, f"unbatched-{repeat}", interval_s=0.0))
-            one_per_worker = overhead_space(WORKERS, epochs)
-            for repeat in range(1 if smoke else 2 if quick else START_UP_REPEATS):
-                for side in start_up:
-                    name = f"start-up-{side.replace(' ', '-')}-{repeat}"
-                    start_up[side].append(sides[side](one_per_worker, storage, name)[0])
-            for size in long_sizes:
-                space = overhead_space(size, long_epochs)
-                for side in long_sides:
-                    long_timed[side][size].append(sides[side](space, storage, f"long-{side.replace(' ', '-')}-{size}"))
+            if smoke:
+                # Only to show the code runs: the smallest size (one trial per worker) stands in for the
+                # start-up searches, and the sizes above for the longer trials.
+                start_up = {side: [wall for wall, _ in timed[side][WORKERS]] for side in start_up}
+                long_timed = {side: timed[side] for side in long_sides}
+            else:
+                one_per_worker = overhead_space(WORKERS, epochs)
+                for repeat in range(2 if quick else START_UP_REPEATS):
+                    for side in start_up:
+                        name = f"start-up-{side.replace(' ', '-')}-{repeat}"
+                        start_up[side].append(sides[side](one_per_worker, storage, name)[0])
+                for size in long_sizes:
+                    space = overhead_space(size, long_epochs)
+                    for side in long_sides:
+                        name = f"long-{side.replace(' ', '-')}-{size}"
+                        long_timed[side][size].append(sides[side](space, storage, name))
     finally:
         ray.shutdown()
     lines = {side: _fitted(per) for side, per in timed.items()}

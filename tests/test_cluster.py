@@ -32,8 +32,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _end_process_group(pgid: int, grace_s: float = 30.0) -> None:
-    """Ends every process of the process group ``pgid`` (SIGTERM, then SIGKILL after ``grace_s``)."""
+def _end_process_group(pgid: int, grace_s: float = 5.0) -> None:
+    """Ends every process of the process group ``pgid`` (SIGTERM, then SIGKILL after ``grace_s``).
+
+    Ray's GCS server outlives a SIGTERM (seen with Ray 2.60), so the grace is short: a longer one
+    only waits for the SIGKILL.
+    """
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGTERM)
         deadline = time.monotonic() + grace_s
@@ -75,11 +79,28 @@ def test_two_node_cluster_runs_trials_on_both_nodes_and_demands_shared_storage(t
     assert not (Path.home() / "ray_results" / "no-storage").exists()
 
 
-def test_ray_job_submit_with_working_dir(tmp_path):
+@pytest.fixture
+def another_rays_job_agent():
+    """The job agent's default port (52365) taken, as by the agent of another Ray on this machine.
+
+    Held by a listening socket for the test, or already held by another process.
+    """
+    squatter = socket.socket()
+    with contextlib.suppress(OSError):  # already taken: the condition holds as it is
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("0.0.0.0", 52365))
+        squatter.listen()
+    yield
+    squatter.close()
+
+
+def test_ray_job_submit_with_working_dir(tmp_path, another_rays_job_agent):
     import ray
 
     ray.shutdown()  # this session's local Ray (only ours) gives its CPUs to the head started here
-    port, dashboard = free_port(), free_port()
+    # The job agent's HTTP port too: its default (52365) belongs to whichever Ray on this machine took it
+    # first, and a head whose agent cannot bind it answers every `ray job submit` with "No available agent".
+    port, dashboard, agent = free_port(), free_port(), free_port()
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     ray_cli = str(BIN / "ray")
     temp_dir = tempfile.mkdtemp(prefix="ts-head-")  # short: Ray's socket paths live under it
@@ -100,6 +121,8 @@ def test_ray_job_submit_with_working_dir(tmp_path):
             "127.0.0.1",
             "--dashboard-port",
             str(dashboard),
+            "--dashboard-agent-listen-port",
+            str(agent),
             "--num-cpus",
             "2",
             "--include-dashboard",

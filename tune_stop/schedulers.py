@@ -149,9 +149,7 @@ class RecordingMedianStoppingRule(MedianStoppingRule):
         if not _finite(result, self.metric):
             return TrialScheduler.CONTINUE
         key = self._key(trial)
-        # Only what the rule reads is kept (it holds every result of every trial, and saves them for a resume).
-        kept = {name: result[name] for name in ("epoch", self.metric) if name and name in result}
-        action = super().on_trial_result(_NothingWaiting(), key, kept)  # type: ignore[arg-type]
+        action = super().on_trial_result(_NothingWaiting(), key, self._kept(result))  # type: ignore[arg-type]
         if action == TrialScheduler.STOP and is_audit(getattr(trial, "config", None)):
             median_spare(self, key)  # it trains on, and its results still count for the others
             return TrialScheduler.CONTINUE
@@ -161,8 +159,11 @@ class RecordingMedianStoppingRule(MedianStoppingRule):
 
     def on_trial_complete(self, tune_controller: Any, trial: Trial, result: dict[str, Any]) -> None:
         if _finite(result, self.metric):
-            kept = {name: result[name] for name in ("epoch", self.metric) if name and name in result}
-            super().on_trial_complete(tune_controller, self._key(trial), kept)
+            super().on_trial_complete(tune_controller, self._key(trial), self._kept(result))
+
+    def _kept(self, result: dict[str, Any]) -> dict[str, Any]:
+        """Only what the rule reads (it holds every result of every trial, and saves them for a resume)."""
+        return {name: result[name] for name in ("epoch", self.metric) if name and name in result}
 
 
 #: The schedulers that record their stops (``stop_reasons.csv``) and keep their state across a resume.

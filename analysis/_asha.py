@@ -15,6 +15,7 @@ reached); otherwise the scheduler decides.
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -23,10 +24,10 @@ from typing import Any
 import numpy as np
 from ray.tune.schedulers import TrialScheduler
 
-from tune_stop._compat import asha_milestones
+from tune_stop._compat import asha_milestones, asha_replace_cutoffs
 from tune_stop.schedulers import RecordingASHAScheduler, full_entry
 
-__all__ = ["AshaSpec", "arrivals", "simulate_asha"]
+__all__ = ["AshaSpec", "arrivals", "simulate_asha", "sorted_cutoff"]
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,32 @@ class AshaSpec:
         )
 
 
+def sorted_cutoff(recorded: dict[str, float], reduction_factor: float) -> float | None:
+    """A rung's cutoff as Ray's ASHA computes it, from the records sorted rather than through NumPy.
+
+    Ray's ``_Bracket.cutoff`` is ``np.nanpercentile(records, (1 - 1/rf) * 100)``: NumPy's
+    linear interpolation between the two records around the ``(n - 1) * q`` position,
+    written here step for step (the same floating-point operations, so the same number to
+    the last bit: ``tests/test_asha_replay.py`` compares them on random records). The
+    replay asks ASHA about 10^5 times per choice of a configuration; NumPy's call costs
+    20-65x this one on rungs of 90-10 records (measured here: 71 us against 1.1-3.3 us).
+    Records that are not all finite go to NumPy.
+    """
+    if not recorded:
+        return None
+    values = sorted(recorded.values())
+    if not math.isfinite(sum(values)):  # a NaN or inf among them (or a sum past the float range)
+        return float(np.nanpercentile(values, (1 - 1 / reduction_factor) * 100))
+    virtual = (len(values) - 1) * (((1 - 1 / reduction_factor) * 100) / 100.0)
+    if virtual >= len(values) - 1:
+        return values[-1]
+    below = math.floor(virtual)
+    gamma = virtual - below
+    low, high = values[below], values[below + 1]
+    difference = high - low
+    return high - difference * (1 - gamma) if gamma >= 0.5 else low + difference * gamma
+
+
 def arrivals(
     lengths: np.ndarray,
     order: np.ndarray,
@@ -188,6 +215,7 @@ def simulate_asha(
     trials: list[Any] = [SimpleNamespace(trial_id=f"t{i}") for i in range(n_curves)]
     for candidate in range(n_candidates):
         scheduler = spec.scheduler(budget)
+        asha_replace_cutoffs(scheduler, sorted_cutoff)
         milestones = asha_milestones(scheduler)
         max_t = spec.max_t or budget
         # Epochs at which the scheduler's answer is not known to be "continue": a rung, the budget,

@@ -11,7 +11,7 @@ import pytest
 from ray import tune
 from ray.tune.schedulers import TrialScheduler
 
-from analysis._asha import AshaSpec, arrivals, simulate_asha
+from analysis._asha import AshaSpec, arrivals, simulate_asha, sorted_cutoff
 from analysis._policies import Policy
 from analysis._replay import CurveSet, stop_epochs
 from tune_stop.schedulers import RecordingASHAScheduler
@@ -169,3 +169,24 @@ def test_the_replay_asks_asha_only_where_it_can_stop_and_decides_as_when_asked_a
         assert stops[:, 0].tolist() == expected.tolist(), (case, spec)
         cut += int(by_asha.sum())
     assert cut > 300  # ASHA cut trials: the comparison says something
+
+
+def test_the_replays_cutoff_is_rays_to_the_last_bit():
+    """``sorted_cutoff`` against Ray's ``_Bracket.cutoff`` (NumPy's nanpercentile) on random rung records."""
+    from ray.tune.schedulers.async_hyperband import _Bracket
+
+    rng = np.random.default_rng(7)
+    for case in range(5000):
+        reduction_factor = float(rng.choice([1.5, 2, 2.5, 3, 4, 7, 8]))
+        n = int(rng.integers(1, 120))
+        values = rng.normal(0, 10 ** rng.uniform(-8, 3), n)
+        if case % 3 == 0:
+            values = rng.integers(-3, 3, n).astype(float)  # ties
+        if case % 50 == 0:
+            values[rng.integers(n)] = float(rng.choice([np.nan, np.inf, -np.inf]))
+        recorded = {f"t{i}": float(value) for i, value in enumerate(values)}
+        with np.errstate(invalid="ignore"):  # NumPy's lerp between an inf and a finite record
+            ours = sorted_cutoff(recorded, reduction_factor)
+            rays = _Bracket(1, 100, reduction_factor, 0).cutoff(recorded)
+        assert ours == rays or (np.isnan(ours) and np.isnan(rays)), (case, reduction_factor, n)
+    assert sorted_cutoff({}, 3.0) is None

@@ -64,6 +64,7 @@ def test_smoke_benchmarks_run_and_print_ratios(tmp_path):
         "peers mlp-digits: Ray MedianStoppingRule (grace 3, 3 samples)",
         "peers mlp-digits: Ray TrialPlateauStopper (defaults)",
         "peers mlp-digits: chosen on search 1",
+        "peers mlp-digits: the grid's cheapest in hindsight / cheapest peer",
         "peers mlp-digits: stated risk, realized minus stated",
     ):
         assert name in run.stdout, name

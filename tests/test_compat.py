@@ -54,6 +54,27 @@ def test_asha_milestones_are_the_first_epoch_at_or_past_each_rung():
     assert _compat.asha_milestones(scheduler) == {1, 3, 7, 16}  # rungs 1, 2.5, 6.25, 15.625
 
 
+def test_asha_cutoffs_can_be_computed_elsewhere_and_decide_there():
+    from types import SimpleNamespace
+
+    from ray.tune.schedulers import AsyncHyperBandScheduler, TrialScheduler
+
+    scheduler = AsyncHyperBandScheduler(time_attr="epoch", metric="m", mode="max", max_t=9, reduction_factor=3)
+    asked: list[tuple[dict[str, float], float]] = []
+
+    def cutoff(recorded: dict[str, float], reduction_factor: float) -> float | None:
+        asked.append((dict(recorded), reduction_factor))
+        return 100.0 if recorded else None  # every result is below 100: the second trial at the rung is stopped
+
+    _compat.asha_replace_cutoffs(scheduler, cutoff)
+    first, second = SimpleNamespace(trial_id="a"), SimpleNamespace(trial_id="b")
+    for trial in (first, second):
+        scheduler.on_trial_add(None, trial)  # type: ignore[arg-type]
+    assert scheduler.on_trial_result(None, first, {"epoch": 1, "m": 5.0}) == TrialScheduler.CONTINUE  # no records
+    assert scheduler.on_trial_result(None, second, {"epoch": 1, "m": 7.0}) == TrialScheduler.STOP
+    assert asked == [({}, 3.0), ({"a": 5.0}, 3.0)]
+
+
 @dataclasses.dataclass(frozen=True)
 class _Trial:
     trial_id: str

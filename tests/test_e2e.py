@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from analysis import CurveSet, Policy, load_experiment, load_stop_reasons, stop_epochs
 from search_spaces import POLICIES, load_space, threshold_key
@@ -377,30 +378,55 @@ def test_search_output_is_a_progress_line_and_a_summary_and_ray_tables_only_with
     assert "fail_at_epoch" not in verbose.stdout + verbose.stderr  # test-only keys never reach a config
 
 
+def test_calibrate_runs_the_stopping_configuration_it_chose(ray_session, tmp_path, capsys):
+    from tune_stop.app.cli import main
+
+    argv = ["search", "mlp-digits", "--calibrate", "6", "--num-samples", "9", "--max-epochs", "10"]
+    assert main([*argv, "--quiet", "--storage-path", str(tmp_path), "--name", "loop"]) == 0
+    printed = capsys.readouterr().out
+    written = tmp_path / "loop-recommendation" / "configuration.yaml"
+    chosen = yaml.safe_load(written.read_text())
+    table = pd.read_csv(tmp_path / "loop-recommendation" / "configurations.csv")
+    described = table[table["chosen"]]["configuration"].iloc[0]
+    assert f"Ran: {described}, the stopping configuration chosen on the calibration." in printed
+    assert "Stopping configurations: " in printed and "the space's scheduler" in printed  # its figures beside
+    assert "2 trials at once" in printed  # judged at the concurrency of this Ray: 2 CPUs, 1 per trial
+    # The search ran the file: its scheduler replaced the space's (ASHA, grace 3), its stoppers ran.
+    recorded = read_record(tmp_path / "loop")
+    assert recorded.stoppers_from == str(written) and recorded.audited_configs == []
+    assert {k: v for k, v in recorded.replayed_scheduler.items() if k in chosen["scheduler"]} == chosen["scheduler"]
+    assert [entry["policy"] for entry in recorded.stoppers] == [entry["policy"] for entry in chosen["stoppers"]]
+    search = load_experiment(tmp_path / "loop")
+    assert search["trial_id"].nunique() == 9 and "Compute used: " in printed
+
+
 def test_calibrate_runs_the_whole_loop_and_continues_after_an_interrupt(ray_session, tmp_path, capsys):
     from tune_stop.app.cli import main
 
+    # 3 calibration configurations: too few to judge a whole stopping configuration (4), so the search runs the
+    # per-trial recommendation, with an audit configuration measuring it.
     argv = [
         "search",
         "mlp-digits",
         "--scheduler",
         "fifo",
         "--calibrate",
-        "4",
+        "3",
         "--num-samples",
-        "7",
+        "6",
         "--max-epochs",
         "10",
     ]
     argv += ["--quiet", "--storage-path", str(tmp_path), "--name", "loop"]
     assert main(argv) == 0
     printed = capsys.readouterr().out
-    for line in ("Calibrated search: 12 calibration trials trained to the budget", "Policy: ", "Compute used: "):
+    for line in ("Calibrated search: 9 calibration trials trained to the budget", "Policy: ", "Compute used: "):
         assert line in printed
     assert "Best model found: val_loss" in printed
     calibration = load_experiment(tmp_path / "loop-calibration")
-    assert (calibration.groupby("trial_id")["epoch"].max() == 10).all() and calibration["trial_id"].nunique() == 12
+    assert (calibration.groupby("trial_id")["epoch"].max() == 10).all() and calibration["trial_id"].nunique() == 9
     assert (tmp_path / "loop-recommendation" / "recommendations.md").is_file()
+    assert not (tmp_path / "loop-recommendation" / "configuration.yaml").exists()
     search = load_experiment(tmp_path / "loop")
     assert search["trial_id"].nunique() == 9  # the other 3 samples x 3 folds
     assert not set(search["config/lr"]) & set(calibration["config/lr"])  # configurations the calibration never saw

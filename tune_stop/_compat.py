@@ -96,6 +96,22 @@ def asha_milestones(scheduler: AsyncHyperBandScheduler) -> frozenset[int]:
     return frozenset(math.ceil(milestone) for bracket in scheduler._brackets for milestone, _ in bracket._rungs)
 
 
+def asha_replace_cutoffs(
+    scheduler: AsyncHyperBandScheduler, cutoff: Callable[[dict[str, float], float], float | None]
+) -> None:
+    """Has every bracket of ``scheduler`` compute a rung's cutoff as ``cutoff(records, reduction_factor)``
+    instead of Ray's ``_Bracket.cutoff`` (NumPy's ``nanpercentile`` of the records at ``(1 - 1/rf) * 100``)."""
+    for bracket in scheduler._brackets:
+        # An attribute on the bracket object shadows the class's method.
+        bracket.cutoff = functools.partial(_bracket_cutoff, cutoff, bracket.rf)  # type: ignore[method-assign]
+
+
+def _bracket_cutoff(
+    cutoff: Callable[[dict[str, float], float], float | None], reduction_factor: float, recorded: dict[str, float]
+) -> float | None:
+    return cutoff(recorded, reduction_factor)
+
+
 def asha_rung_state(scheduler: AsyncHyperBandScheduler) -> dict[str, Any]:
     """ASHA's rung records and trial assignments (``Tuner.restore`` loses them, ray#30838)."""
     return {"brackets": scheduler._brackets, "trial_info": scheduler._trial_info, "num_stopped": scheduler._num_stopped}

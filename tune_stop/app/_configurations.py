@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tune_stop.app._shared import UsageError
 
@@ -11,7 +12,7 @@ if TYPE_CHECKING:
     from analysis import Analysis, ConfigurationChoice
     from tune_stop.experiment import ExperimentRecord
 
-__all__ = ["report_configurations"]
+__all__ = ["configuration_summary", "report_configurations", "write_configurations"]
 
 #: Peers printed beside the chosen configuration: Ray's ASHA at its defaults, and its median rule.
 _PEERS = (
@@ -24,54 +25,78 @@ def report_configurations(
     analysis: Analysis, record: ExperimentRecord | None, out: Path, source: str, workers: int
 ) -> ConfigurationChoice:
     """Judges the stopping configurations, writes ``configurations.csv`` and ``configuration.yaml``, prints them."""
-    from analysis import StoppingConfig, judge_configurations
-    from analysis._usage import CONFIGURATION_FILE, configuration_yaml
+    from analysis import judge_configurations
 
     scheduler = record.replayed_scheduler if record is not None else None
     try:
         choice = judge_configurations(analysis, workers=workers, scheduler=scheduler)
     except ValueError as error:
         raise UsageError(f"--configurations: {error}") from None
+    write_configurations(choice, analysis, out, source)
+    print(configuration_summary(choice, scheduler, out))
+    return choice
+
+
+def write_configurations(choice: ConfigurationChoice, analysis: Analysis, out: Path, source: str) -> Path | None:
+    """Writes ``configurations.csv`` and, when one was chosen, ``configuration.yaml`` (its path is returned).
+
+    Without an answer an older ``configuration.yaml`` there is removed: it must not pass for this one.
+
+    Raises:
+        UsageError: If ``out`` cannot be written.
+    """
+    from analysis._usage import CONFIGURATION_FILE, configuration_yaml
+
     table = choice.table.copy()
     table["scheduler"] = table["scheduler"].map(str)
+    target = out / CONFIGURATION_FILE
     try:
         table.to_csv(out / "configurations.csv", index=False)
-        target = out / CONFIGURATION_FILE
-        if choice.answer is not None:
-            policy = choice.answer.policy
-            metrics = [analysis.selection[0], *([policy.metric] if policy is not None else [])]
-            target.write_text(configuration_yaml(choice, metrics, source))
-        elif target.exists():
-            target.unlink()  # an older answer must not pass for this one
+        if choice.answer is None:
+            if target.exists():
+                target.unlink()
+            return None
+        policy = choice.answer.policy
+        metrics = [analysis.selection[0], *([policy.metric] if policy is not None else [])]
+        target.write_text(configuration_yaml(choice, metrics, source))
     except OSError as error:
         raise UsageError(f"--out {out}: cannot write the configurations ({error.strerror or error})") from None
-    head = (
-        f"Stopping configurations: {len(choice.configs)} judged on {choice.draws} simulated next searches "
-        f"({choice.new_configs} configurations each, {choice.workers} at once, random orders)"
-    )
+    return target
+
+
+def peer_figures(choice: ConfigurationChoice, scheduler: Mapping[str, Any] | None) -> list[str]:
+    """The peers' predicted compute and risk, in words: Ray's defaults and, if given, the space's scheduler."""
+    from analysis import StoppingConfig
+
     peers = []
     for entry, name in (*_PEERS, *([(dict(scheduler), "the space's scheduler")] if scheduler else [])):
         row = choice.row(StoppingConfig(entry))
         if row is not None:
             peers.append(f"{name} {row['compute_used']:.1%} (lost > tolerance in {row['exceeded']:.0%})")
+    return peers
+
+
+def configuration_summary(choice: ConfigurationChoice, scheduler: Mapping[str, Any] | None, out: Path) -> str:
+    """The choice in one paragraph: the answer, its compute and risk, the peers beside it, the command."""
+    from analysis._usage import CONFIGURATION_FILE
+
+    head = (
+        f"Stopping configurations: {len(choice.configs)} judged on {choice.searches} simulated searches "
+        f"(random halves and quarters of these configurations, {choice.workers} trials at once, random orders)"
+    )
     if choice.answer is None or choice.chosen is None:
-        print(f"{head}: none kept the models within the tolerance in {1 - choice.risk:.0%} of them.")
-        return choice
+        return f"{head}: none kept the models within the tolerance in {1 - choice.risk:.0%} of them."
     chosen = choice.table.iloc[choice.chosen]
-    risk = choice.stated_risk
-    beyond = (
-        f", more than the {choice.risk:.0%} asked: a trade-off, not a safe answer" if risk > choice.risk + 1e-12 else ""
-    )
     held = (
-        f"{choice.held_out_exceeded:.0%} of held-out halves"
+        f"; check: the rule rerun on held-out halves of the configurations lost more in "
+        f"{choice.held_out_exceeded:.0%} of them (it overstates the risk on independent searches)"
         if choice.held_out_splits
-        else "no held-out halves: fewer than 8 configurations"
+        else ""
     )
-    print(
+    return (
         f"{head}: {choice.answer.describe()} uses {chosen['compute_used']:.1%} of full training; "
-        f"risk {risk:.0%} that the next search's best or selected model loses more than the "
-        f"{choice.tolerance:.1%} tolerance ({chosen['exceeded']:.0%} of these searches, {held}{beyond}). Beside it: "
-        + "; ".join(peers)
+        f"risk {choice.stated_risk:.0%} that the next search's best or selected model loses more than the "
+        f"{choice.tolerance:.1%} tolerance (its share of these searches{held}). Beside it: "
+        + "; ".join(peer_figures(choice, scheduler))
         + f". Run it: tune-stop search SPACE --stoppers {out / CONFIGURATION_FILE}"
     )
-    return choice

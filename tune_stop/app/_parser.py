@@ -231,7 +231,7 @@ def _add_recommend(commands: Any) -> None:
         "--configurations",
         action="store_true",
         help="also judge whole stopping configurations (ASHA, the median rule, patience, alone and together) on "
-        "simulated next searches made of halves of these configurations (the risk it states is for a search of "
+        "simulated searches made of halves and quarters of these configurations (the risk it states is for a search of "
         "about half as many; --new-configs plays no part); writes configurations.csv and configuration.yaml "
         "(needs whole curves of at least 4 configurations with ids)",
     )

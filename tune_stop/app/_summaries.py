@@ -144,20 +144,29 @@ def calibrated_search(args: argparse.Namespace, space: Any, options: Any, overri
         f"\nCalibrated search: {result.calibration.num_trials} calibration trials trained to the budget "
         f"({result.calibration.experiment_path}); "
         + (
-            f"report and stoppers.yaml: {result.report}."
+            f"report, configuration.yaml and stoppers.yaml: {result.report}."
+            if result.configuration is not None and result.recommended is not None
+            else f"report and configuration.yaml: {result.report}."
+            if result.configuration is not None
+            else f"report and stoppers.yaml: {result.report}."
             if result.recommended is not None
             else f"report: {result.report} (no stoppers.yaml: no policy was chosen within the tolerance)."
         )
     )
+    if result.configuration is not None:
+        described, paragraph = result.configuration
+        print(f"Ran: {described}, the stopping configuration chosen on the calibration.")
+        print(paragraph)
     print(
-        "Policy: "
+        ("Per-trial policy (recommendations.md; not what this search ran): " if result.configuration else "Policy: ")
         + (
             f"{result.recommended} (chosen by --objective search: the least compute keeping the best and "
             f"selected models within {CALIBRATION_TOLERANCE:.0%} of full training, checked on held-out splits of the "
             "calibration's "
             "configurations; recommendations.md says why)"
             if result.recommended
-            else f"none within the {CALIBRATION_TOLERANCE:.0%} tolerance, so the search ran the space's own stoppers"
+            else f"none within the {CALIBRATION_TOLERANCE:.0%} tolerance"
+            + (", so the search ran the space's own stoppers" if result.configuration is None else "")
             + (
                 f" (beside ASHA: ASHA alone's best-model regret reaches {result.asha_alone_high:.1%} at the upper "
                 "end of its interval)"

@@ -2,12 +2,16 @@
 
 1. ``<name>-calibration``: N configurations trained to the budget on all folds
    (``--full-curves``).
-2. ``<name>-recommendation``: ``tune-stop recommend`` on them, with the ``search``
-   objective, for a search of the remaining configurations, and the space's ASHA
-   replayed beside every policy when the space runs ASHA.
+2. ``<name>-recommendation``: ``tune-stop recommend --configurations`` on them: the
+   per-trial policies with the ``search`` objective, for a search of the remaining
+   configurations (the space's ASHA replayed beside every policy when the space runs
+   ASHA), and the whole stopping configurations (ASHA, the median rule, patience, alone
+   and together), whose choice is written to ``configuration.yaml``.
 3. ``<name>``: the remaining configurations (drawn with the next seed: configurations
-   the calibration never saw) with the recommended stoppers beside the space's
-   scheduler, and audit trials that measure the policy there.
+   the calibration never saw) with the chosen configuration (its scheduler replaces the
+   space's). Where no configuration could be judged (fewer than 4 configurations): with
+   the recommended per-trial stoppers beside the space's scheduler, and audit trials that
+   measure the policy there.
 
 Each part is a normal experiment or report folder. Running the same command again
 continues where it stopped: a finished or interrupted experiment is resumed, not redone.
@@ -18,12 +22,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from search_spaces import SearchSpace
 from tune_stop.app.search import SearchOptions, SearchSummary, experiment_path, resume_search, run_search
 from tune_stop.defaults import DEFAULT_TOLERANCE
 from tune_stop.experiment import path_exists
+
+if TYPE_CHECKING:
+    from analysis import Analysis
 
 __all__ = ["CALIBRATION_TOLERANCE", "CalibratedSearch", "LoopInterrupted", "calibrate_and_search"]
 
@@ -38,8 +45,12 @@ class CalibratedSearch:
     Attributes:
         calibration: The full-curve search the recommendation came from.
         report: The recommendation's report folder.
-        recommended: The recommended policy in words, or None when no value was chosen
-            within the tolerance (the search then ran the space's own stoppers).
+        recommended: The recommended per-trial policy in words, or None when no value was
+            chosen within the tolerance.
+        configuration: What the search ran when it ran a chosen stopping configuration: the
+            configuration in words and, in a paragraph, its predicted compute and risk beside
+            the peers'; None when none was judged (the search then ran the per-trial policy,
+            or the space's own stoppers).
         search: The search of the remaining configurations.
         compute_used: Epochs the search trained, as a share of training its trials to the budget.
         compute_with_calibration: The same counting the calibration's epochs too.
@@ -60,6 +71,7 @@ class CalibratedSearch:
     asha_alone_high: float | None = None
     failed_check: tuple[str, ...] = ()
     best_model_noise: float = float("nan")
+    configuration: tuple[str, str] | None = None
 
 
 class LoopInterrupted(Exception):
@@ -85,6 +97,54 @@ def _run_or_resume(space: SearchSpace, options: SearchOptions, overrides: Mappin
     if summary.num_trials > len(summary.stop_reasons):
         raise LoopInterrupted(summary)
     return summary
+
+
+def _configuration(
+    analysis: Analysis,
+    space: SearchSpace,
+    options: SearchOptions,
+    report: Path,
+    source: str,
+    say: Callable[[str], None],
+) -> tuple[Path, str, str] | None:
+    """The stopping configuration chosen on the calibration, written to the report: ``(configuration.yaml,
+    the configuration in words, the choice in a paragraph)``; None where none can be judged (said why)."""
+    from analysis import judge_configurations
+    from tune_stop.app._configurations import configuration_summary, write_configurations
+
+    try:
+        choice = judge_configurations(analysis, workers=_trials_at_once(options), scheduler=dict(space.scheduler))
+    except ValueError as error:
+        say(f"tune-stop: no stopping configuration judged: {error}")
+        return None
+    path = write_configurations(choice, analysis, report, source)
+    answer = choice.answer
+    if path is None or answer is None:
+        return None
+    if answer.scheduler["name"] == "fifo" and answer.policy is None:
+        say(
+            f"tune-stop: the stopping configuration chosen is to train everything ({path}); the search runs the "
+            "per-trial recommendation, or else the space's own stoppers"
+        )
+        return None
+    return path, answer.describe(), configuration_summary(choice, space.scheduler, report)
+
+
+def _trials_at_once(options: SearchOptions) -> int:
+    """The trials the next search runs at once, which cross-trial rules depend on: ``--max-concurrent``, else as
+    many as the resources of the Ray the calibration ran on hold (4 where no Ray runs)."""
+    import ray
+
+    from analysis._configuration_choice import DEFAULT_WORKERS
+
+    if options.max_concurrent:
+        return options.max_concurrent
+    if not ray.is_initialized():
+        return DEFAULT_WORKERS
+    available = ray.cluster_resources()
+    slots = [available.get("CPU", 0.0) / options.cpus_per_trial] if options.cpus_per_trial > 0 else []
+    slots += [available.get("GPU", 0.0) / options.gpus_per_trial] if options.gpus_per_trial > 0 else []
+    return max(1, int(min(slots))) if slots else DEFAULT_WORKERS
 
 
 def _epochs(path: Path | str) -> tuple[int, int]:
@@ -152,9 +212,15 @@ def calibrate_and_search(
     report = storage / f"{name}-recommendation"
     write_report(analysis, report, tolerance=tolerance, source=str(calibration.experiment_path))
     recommendation = analysis.recommended()
+    configuration = _configuration(analysis, space, options, report, str(calibration.experiment_path), say)
 
     search_space = space.with_overrides(num_samples=remaining, seed=space.seed + 1)
-    if recommendation is not None:
+    if configuration is not None:
+        path, described, _ = configuration
+        search_space = search_space.with_stoppers(path)
+        audit = "; no audit trials: they measure a per-trial policy's prediction" if audit_fraction > 0 else ""
+        say(f"tune-stop: 3/3 search of {remaining} configurations with: {described} ({path.name}{audit})")
+    elif recommendation is not None:
         search_space = search_space.with_stoppers(report / "stoppers.yaml").with_audit(audit_fraction)
         say(f"tune-stop: 3/3 search of {remaining} configurations with: {recommendation.row['description']}")
     else:
@@ -174,6 +240,7 @@ def calibrate_and_search(
         compute_with_calibration=(trained + calibration_trained) / (budget + calibration_budget),
         asha_alone_high=float(alone["best_regret_high"].iloc[0]) if len(alone) else None,
         best_model_noise=analysis.best_model_noise,
+        configuration=configuration[1:] if configuration is not None else None,
         failed_check=tuple(
             f"{row['policy']} on {row['metric']}" for _, row in table[table["choice"] == Choice.HELD_OUT].iterrows()
         ),

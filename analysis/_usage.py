@@ -235,13 +235,12 @@ def configuration_yaml(choice: ConfigurationChoice, metrics: list[str], source: 
             f"# Chosen by tune-stop recommend --configurations from {source}",
             f"# {config.describe()}: the least compute whose best or selected model lost more than the "
             f"{_percent(choice.tolerance)} tolerance in at most {choice.risk:.0%} of {choice.searches} simulated "
-            f"searches (random halves and quarters of these configurations, {choice.workers} trials at once, random "
-            "orders)",
-            f"# there: compute used {_percent(row['compute_used'])} of full training (mean over the "
-            f"{choice.draws} halves, {choice.new_configs} configurations each), lost more than the tolerance in "
-            f"{_percent(row['exceeded'])}, best model worst {_percent(row['best_regret_max'])}, selected model worst "
-            f"{_percent(row['selected_regret_max'])}; chosen on halves and run on the other halves, the rule lost more "
-            f"in {_percent(choice.held_out_exceeded)}",
+            f"searches ({choice.searched})",
+            f"# there: lost more than the tolerance in {_percent(row['exceeded'])} of them; on the {choice.draws} "
+            f"halves ({choice.new_configs} configurations each): compute used {_percent(row['compute_used'])} of "
+            f"full training, best model worst {_percent(row['best_regret_max'])}, selected model worst "
+            f"{_percent(row['selected_regret_max'])}; check: chosen on quarters of one half, run on the other half, "
+            f"a choice lost more in {_percent(choice.held_out_exceeded)}",
             f"# stated risk for the next search: {_percent(choice.stated_risk)} (its share above; how it holds on "
             "independent searches: docs/configurations.md)",
             f"# Run it: tune-stop search SPACE --stoppers {CONFIGURATION_FILE}",

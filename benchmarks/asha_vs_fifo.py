@@ -186,7 +186,8 @@ def loop_row(space_name: str, seeds: list[int], overrides: dict[str, Any], stora
             say=lambda _: None,
         )
         loop_seconds = time.time() - started
-        chosen.append(loop.recommended or "none within 1% (the space's own stoppers)")
+        ran = loop.configuration[0] if loop.configuration is not None else loop.recommended
+        chosen.append(ran or "none within 1% (the space's own stoppers)")
         for label, summaries, seconds, epochs in (
             ("loop", [loop.search, loop.calibration], loop_seconds, loop.compute_with_calibration),
             ("ASHA alone", [alone], alone_seconds, len(load_experiment(alone.experiment_path)) / fifo_epochs),

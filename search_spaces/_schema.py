@@ -37,7 +37,7 @@ from ray.tune import Stopper
 
 from search_spaces._files import read_file
 from search_spaces._samplers import SAMPLERS, SpaceError, domain, is_sampler
-from tune_stop.schedulers import SCHEDULER_SETTINGS
+from tune_stop.schedulers import SCHEDULER_SETTINGS, full_entry
 from tune_stop.stoppers import FAMILIES, POLICIES, AnyStopper, AuditExempt, NonFiniteStopper
 from tune_stop.trainables import TRAINABLES
 
@@ -350,10 +350,10 @@ class SearchSpace:
         if prediction is not None and not isinstance(prediction, dict):
             raise SpaceError(str(path), "recommendation", f"must be a mapping, got {type(prediction).__name__}")
         scheduler = data.get("scheduler", self.scheduler)
-        if isinstance(scheduler, Mapping) and "max_t" not in scheduler and "max_t" in self.scheduler:
-            scheduler = (
-                {**scheduler, "max_t": self.scheduler["max_t"]} if scheduler.get("name") == "asha" else scheduler
-            )
+        if _same_scheduler_but_max_t(scheduler, self.scheduler):
+            # A stoppers.yaml judged beside the space's ASHA: that ASHA, with the space's max_t. Another
+            # scheduler (a configuration.yaml's) was judged with max_t at the epoch budget, and runs so.
+            scheduler = {**scheduler, "max_t": self.scheduler["max_t"]}
         replaced = replace(
             self,
             stoppers=data["stoppers"],
@@ -483,3 +483,13 @@ class SearchSpace:
 def threshold_key(metric: str) -> str:
     """The config key that holds a per-trial threshold on ``metric``."""
     return f"{metric}_threshold"
+
+
+def _same_scheduler_but_max_t(entry: Any, space: Mapping[str, Any]) -> bool:
+    """Whether ``entry`` (a stoppers file's scheduler) is the space's ASHA with its ``max_t`` left out."""
+    if not isinstance(entry, Mapping) or "max_t" in entry or "max_t" not in space or entry.get("name") != "asha":
+        return False
+    try:
+        return full_entry(entry) == full_entry({key: value for key, value in space.items() if key != "max_t"})
+    except ValueError:  # a bad entry: validate() names it
+        return False

@@ -90,6 +90,15 @@ def test_the_grid_holds_schedulers_alone_and_beside_a_per_trial_rule_and_the_spa
     assert StoppingConfig({"name": "fifo"}, patience).stopper_specs()[0]["patience"] == 5
 
 
+def test_below_8_configurations_the_rule_counts_the_halves_alone_and_says_so():
+    choice = choose_configuration(search(configs=6), [StoppingConfig({"name": "fifo"})], tolerance=0.01, draws=10)
+    assert choice.held_out_splits == 0 and choice.searches == choice.draws == 10
+    assert choice.searched.startswith("random halves of these configurations")
+    twelve = choose_configuration(search(configs=12), [StoppingConfig({"name": "fifo"})], tolerance=0.01, draws=10)
+    assert twelve.searches == 10 + HELD_OUT_SPLITS * (SPLIT_DRAWS + SPLIT_ORDERS)
+    assert twelve.searched.startswith("random halves and quarters")
+
+
 def test_too_few_configurations_are_refused_with_the_count():
     with pytest.raises(ValueError, match="holds 3 configurations"):
         choose_configuration(search(configs=3), [StoppingConfig({"name": "fifo"})], tolerance=0.01)
@@ -110,7 +119,9 @@ def test_recommend_configurations_writes_a_file_that_search_runs(tmp_path, monke
     written = yaml.safe_load((out / "configuration.yaml").read_text())
     chosen = table[table["chosen"]].iloc[0]
     assert written["scheduler"]["name"] in chosen["scheduler"] and written["stoppers"][0]["policy"] == "non_finite"
-    assert chosen["configuration"] in printed and "the rule rerun on held-out halves" in printed
+    assert (
+        chosen["configuration"] in printed and "check: chosen on quarters of one half of the configurations" in printed
+    )
     from search_spaces import load_space
 
     space = load_space("mlp-digits").with_stoppers(out / "configuration.yaml")

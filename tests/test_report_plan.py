@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 from pathlib import Path
 
@@ -130,6 +131,23 @@ def test_a_stoppers_file_with_a_scheduler_runs_that_scheduler(tmp_path):
     (tmp_path / "bad.yaml").write_text("stoppers: []\nscheduler: {name: median, reduction_factor: 4}\n")
     with pytest.raises(SpaceError, match=r"bad.yaml.*scheduler.reduction_factor"):
         load_space("mlp-digits").with_stoppers(tmp_path / "bad.yaml")
+
+
+def test_a_stoppers_file_keeps_the_spaces_max_t_only_for_the_spaces_own_asha(tmp_path):
+    space = dataclasses.replace(
+        load_space("mlp-digits"), scheduler={"name": "asha", "grace_period": 3, "reduction_factor": 3, "max_t": 12}
+    )
+    (tmp_path / "beside.yaml").write_text(
+        "stoppers: []\nscheduler: {name: asha, grace_period: 3, reduction_factor: 3}\n"
+    )
+    assert space.with_stoppers(tmp_path / "beside.yaml").scheduler["max_t"] == 12  # judged beside the space's ASHA
+    # A whole configuration (configuration.yaml) was judged with ASHA's max_t at the epoch budget, and runs so.
+    (tmp_path / "other.yaml").write_text(
+        "stoppers: []\nscheduler: {name: asha, grace_period: 1, reduction_factor: 4}\n"
+    )
+    other = space.with_stoppers(tmp_path / "other.yaml")
+    assert "max_t" not in other.scheduler
+    assert scheduler_milestones(build_scheduler(other), other.max_epochs) == frozenset({1, 4, 16})  # not cut at 12
 
 
 def _run(space, tmp_path: Path, name: str, interval: float):

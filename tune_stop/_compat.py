@@ -1,7 +1,8 @@
 """Every access to a private Ray Tune or pytorch-fid internal, in one place.
 
 tune-stop relies on a few internals that the libraries do not promise to keep: ASHA's
-rungs (to record, restore and plan around them), the result loggers' restore hook, the
+rungs (to record, restore and plan around them, and to compute their cutoffs faster in
+the replay), the result loggers' restore hook, the
 JSON logger's open files, Tune's actor-reuse swap, pytorch-fid's Inception builder (to
 load local weights instead of downloading) and the SciPy function its Fréchet distance
 calls (the tests' reference). Each is reached only through this module, and
@@ -39,6 +40,7 @@ __all__ = [
     "asha_forget_trial",
     "asha_metric",
     "asha_milestones",
+    "asha_replace_cutoffs",
     "asha_restore_rung_state",
     "asha_rung_state",
     "asha_time_attr",

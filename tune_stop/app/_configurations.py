@@ -82,14 +82,14 @@ def configuration_summary(choice: ConfigurationChoice, scheduler: Mapping[str, A
 
     head = (
         f"Stopping configurations: {len(choice.configs)} judged on {choice.searches} simulated searches "
-        f"(random halves and quarters of these configurations, {choice.workers} trials at once, random orders)"
+        f"({choice.searched})"
     )
     if choice.answer is None or choice.chosen is None:
         return f"{head}: none kept the models within the tolerance in {1 - choice.risk:.0%} of them."
     chosen = choice.table.iloc[choice.chosen]
     held = (
-        f"; check: the rule rerun on held-out halves of the configurations lost more in "
-        f"{choice.held_out_exceeded:.0%} of them (it overstates the risk on independent searches)"
+        f"; check: chosen on quarters of one half of the configurations, run on the other half, a choice lost "
+        f"more in {choice.held_out_exceeded:.0%}"
         if choice.held_out_splits
         else ""
     )

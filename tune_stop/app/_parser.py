@@ -103,9 +103,10 @@ def _add_search(search: argparse.ArgumentParser) -> None:
         "--calibrate",
         type=_number(int, 2),
         metavar="N",
-        help="one command for the whole loop: train N of the samples to the budget, recommend from them, run the "
-        "rest with the recommended stoppers beside the space's scheduler and audit trials (default "
-        f"--audit-fraction {DEFAULT_AUDIT_FRACTION:g}), and compare predicted with realized; run it again to "
+        help="one command for the whole loop: train N of the samples to the budget, judge the stopping "
+        "configurations and per-trial policies on them, run the rest with the chosen configuration (its scheduler "
+        "replaces the space's; with N < 4, the recommended stoppers beside the space's scheduler and audit trials, "
+        f"default --audit-fraction {DEFAULT_AUDIT_FRACTION:g}, predicted against realized); run it again to "
         "continue after an interrupt",
     )
     search.add_argument(
@@ -231,8 +232,9 @@ def _add_recommend(commands: Any) -> None:
         "--configurations",
         action="store_true",
         help="also judge whole stopping configurations (ASHA, the median rule, patience, alone and together) on "
-        "simulated searches made of halves and quarters of these configurations (the risk it states is for a search of "
-        "about half as many; --new-configs plays no part); writes configurations.csv and configuration.yaml "
+        "simulated searches made of halves and quarters of these configurations (the risk it states is for "
+        "searches a half and a quarter as large; --new-configs plays no part); writes configurations.csv and "
+        "configuration.yaml "
         "(needs whole curves of at least 4 configurations with ids)",
     )
     recommend.add_argument(

@@ -9,9 +9,10 @@
    and together), whose choice is written to ``configuration.yaml``.
 3. ``<name>``: the remaining configurations (drawn with the next seed: configurations
    the calibration never saw) with the chosen configuration (its scheduler replaces the
-   space's). Where no configuration could be judged (fewer than 4 configurations): with
-   the recommended per-trial stoppers beside the space's scheduler, and audit trials that
-   measure the policy there.
+   space's). Where none could be judged (fewer than 4 configurations) or the one chosen
+   is to train everything: with the recommended per-trial stoppers beside the space's
+   scheduler and audit trials that measure the policy there, or else the space's own
+   stoppers.
 
 Each part is a normal experiment or report folder. Running the same command again
 continues where it stopped: a finished or interrupted experiment is resumed, not redone.
@@ -49,8 +50,8 @@ class CalibratedSearch:
             chosen within the tolerance.
         configuration: What the search ran when it ran a chosen stopping configuration: the
             configuration in words and, in a paragraph, its predicted compute and risk beside
-            the peers'; None when none was judged (the search then ran the per-trial policy,
-            or the space's own stoppers).
+            the peers'; None when none was judged or the one chosen is to train everything
+            (the search then ran the per-trial policy, or the space's own stoppers).
         search: The search of the remaining configurations.
         compute_used: Epochs the search trained, as a share of training its trials to the budget.
         compute_with_calibration: The same counting the calibration's epochs too.
@@ -123,8 +124,9 @@ def _configuration(
         return None
     if answer.scheduler["name"] == "fifo" and answer.policy is None:
         say(
-            f"tune-stop: the stopping configuration chosen is to train everything ({path}); the search runs the "
-            "per-trial recommendation, or else the space's own stoppers"
+            f"tune-stop: the stopping configuration chosen is to train everything ({path}): every scheduler judged "
+            "lost more than the tolerance too often; the search runs the per-trial recommendation, or else the "
+            "space's own stoppers, as without the judgement"
         )
         return None
     return path, answer.describe(), configuration_summary(choice, space.scheduler, report)

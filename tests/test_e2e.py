@@ -403,28 +403,29 @@ def test_calibrate_runs_the_stopping_configuration_it_chose(ray_session, tmp_pat
 def test_calibrate_runs_the_whole_loop_and_continues_after_an_interrupt(ray_session, tmp_path, capsys):
     from tune_stop.app.cli import main
 
-    # 3 calibration configurations: too few to judge a whole stopping configuration (4), so the search runs the
-    # per-trial recommendation, with an audit configuration measuring it.
+    # --scheduler given: the search keeps it (no whole stopping configuration is judged) and runs the per-trial
+    # recommendation, with an audit configuration measuring it.
     argv = [
         "search",
         "mlp-digits",
         "--scheduler",
         "fifo",
         "--calibrate",
-        "3",
+        "4",
         "--num-samples",
-        "6",
+        "7",
         "--max-epochs",
         "10",
     ]
     argv += ["--quiet", "--storage-path", str(tmp_path), "--name", "loop"]
     assert main(argv) == 0
     printed = capsys.readouterr().out
-    for line in ("Calibrated search: 9 calibration trials trained to the budget", "Policy: ", "Compute used: "):
+    for line in ("Calibrated search: 12 calibration trials trained to the budget", "Policy: ", "Compute used: "):
         assert line in printed
     assert "Best model found: val_loss" in printed
+    assert "--scheduler fifo given: no stopping configuration judged, the search keeps that scheduler" in printed
     calibration = load_experiment(tmp_path / "loop-calibration")
-    assert (calibration.groupby("trial_id")["epoch"].max() == 10).all() and calibration["trial_id"].nunique() == 9
+    assert (calibration.groupby("trial_id")["epoch"].max() == 10).all() and calibration["trial_id"].nunique() == 12
     assert (tmp_path / "loop-recommendation" / "recommendations.md").is_file()
     assert not (tmp_path / "loop-recommendation" / "configuration.yaml").exists()
     search = load_experiment(tmp_path / "loop")

@@ -105,7 +105,8 @@ def _add_search(search: argparse.ArgumentParser) -> None:
         metavar="N",
         help="one command for the whole loop: train N of the samples to the budget, judge the stopping "
         "configurations and per-trial policies on them, run the rest with the chosen configuration (its scheduler "
-        "replaces the space's; with N < 4, the recommended stoppers beside the space's scheduler and audit trials, "
+        "replaces the space's; with N < 4 or --scheduler, the recommended stoppers beside the space's scheduler and "
+        "audit trials, "
         f"default --audit-fraction {DEFAULT_AUDIT_FRACTION:g}, predicted against realized); run it again to "
         "continue after an interrupt",
     )

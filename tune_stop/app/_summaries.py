@@ -134,6 +134,7 @@ def calibrated_search(args: argparse.Namespace, space: Any, options: Any, overri
                 overrides,
                 calibration_configs=args.calibrate,
                 audit_fraction=DEFAULT_AUDIT_FRACTION if args.audit_fraction is None else args.audit_fraction,
+                keep_scheduler=args.scheduler is not None,
             )
     except LoopInterrupted as interrupted:
         print(format_summary(interrupted.summary))

@@ -165,6 +165,7 @@ def calibrate_and_search(
     calibration_configs: int,
     audit_fraction: float,
     tolerance: float = CALIBRATION_TOLERANCE,
+    keep_scheduler: bool = False,
     say: Callable[[str], None] = print,
 ) -> CalibratedSearch:
     """Runs the three parts (see the module) and returns what they found.
@@ -178,6 +179,8 @@ def calibrate_and_search(
         calibration_configs: N, at least 2 and fewer than ``space.num_samples``.
         audit_fraction: Share of the search's configurations that are audit trials.
         tolerance: The recommendation's tolerance.
+        keep_scheduler: The user chose the space's scheduler (``--scheduler``): no whole
+            stopping configuration is judged, and the search runs the per-trial path.
         say: Where progress lines go.
 
     Raises:
@@ -214,7 +217,14 @@ def calibrate_and_search(
     report = storage / f"{name}-recommendation"
     write_report(analysis, report, tolerance=tolerance, source=str(calibration.experiment_path))
     recommendation = analysis.recommended()
-    configuration = _configuration(analysis, space, options, report, str(calibration.experiment_path), say)
+    configuration = None
+    if keep_scheduler:
+        say(
+            f"tune-stop: --scheduler {space.scheduler['name']} given: no stopping configuration judged, the "
+            "search keeps that scheduler"
+        )
+    else:
+        configuration = _configuration(analysis, space, options, report, str(calibration.experiment_path), say)
 
     search_space = space.with_overrides(num_samples=remaining, seed=space.seed + 1)
     if configuration is not None:

@@ -61,6 +61,11 @@ class StoppingConfig:
     def value(self) -> float | None:
         return float(self.policy.candidates[0]) if self.policy is not None else None
 
+    @property
+    def trains_everything(self) -> bool:
+        """No scheduler and no per-trial rule: every trial runs its whole budget."""
+        return self.scheduler["name"] == "fifo" and self.policy is None
+
     def describe(self) -> str:
         name = self.scheduler["name"]
         if name == "asha":
@@ -73,8 +78,10 @@ class StoppingConfig:
             )
         else:
             head = "no scheduler"
+        if self.trains_everything:
+            return "train everything"
         if self.policy is None:
-            return head if name != "fifo" else "train everything"
+            return head
         rule = self.policy.describe(self.policy.candidates[0])
         return rule if name == "fifo" else f"{head} + {rule}"
 

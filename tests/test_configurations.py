@@ -62,7 +62,7 @@ def test_asha_that_cuts_the_late_bloomer_is_refused_and_one_that_spares_it_is_ch
     assert table.loc[aggressive.describe(), "exceeded"] > 0.1
     assert table.loc[aggressive.describe(), "compute_used"] < table.loc[gentle.describe(), "compute_used"] < 1
     assert choice.answer == gentle and table["chosen"].sum() == 1
-    # 12 configurations split into halves: the rule chosen on one half, run on the other, is part of the risk.
+    # 12 configurations split into halves: the held-out check runs (reported beside the risk, not part of it).
     assert choice.held_out_splits == 6 and 0 <= choice.held_out_exceeded <= 1
     assert choice.stated_risk == table.loc[gentle.describe(), "exceeded"] <= 0.05
 

@@ -64,7 +64,7 @@ def write_configurations(choice: ConfigurationChoice, analysis: Analysis, out: P
     return target
 
 
-def peer_figures(choice: ConfigurationChoice, scheduler: Mapping[str, Any] | None) -> list[str]:
+def _peer_figures(choice: ConfigurationChoice, scheduler: Mapping[str, Any] | None) -> list[str]:
     """The peers' predicted compute and risk, in words: Ray's defaults and, if given, the space's scheduler."""
     from analysis import StoppingConfig
 
@@ -97,6 +97,6 @@ def configuration_summary(choice: ConfigurationChoice, scheduler: Mapping[str, A
         f"{head}: {choice.answer.describe()} uses {chosen['compute_used']:.1%} of full training; "
         f"risk {choice.stated_risk:.0%} that the next search's best or selected model loses more than the "
         f"{choice.tolerance:.1%} tolerance (its share of these searches{held}). Beside it: "
-        + "; ".join(peer_figures(choice, scheduler))
+        + "; ".join(_peer_figures(choice, scheduler))
         + f". Run it: tune-stop search SPACE --stoppers {out / CONFIGURATION_FILE}"
     )

@@ -141,16 +141,15 @@ def calibrated_search(args: argparse.Namespace, space: Any, options: Any, overri
         print("The loop stopped there: run the same command again to continue where it stopped.")
         return EXIT_INTERRUPTED
     print(format_summary(result.search))
+    written = ["report"]
+    written += ["configuration.yaml"] if result.configuration is not None else []
+    written += ["stoppers.yaml"] if result.recommended is not None else []
     print(
         f"\nCalibrated search: {result.calibration.num_trials} calibration trials trained to the budget "
         f"({result.calibration.experiment_path}); "
         + (
-            f"report, configuration.yaml and stoppers.yaml: {result.report}."
-            if result.configuration is not None and result.recommended is not None
-            else f"report and configuration.yaml: {result.report}."
-            if result.configuration is not None
-            else f"report and stoppers.yaml: {result.report}."
-            if result.recommended is not None
+            f"{', '.join(written[:-1])} and {written[-1]}: {result.report}."
+            if len(written) > 1
             else f"report: {result.report} (no stoppers.yaml: no policy was chosen within the tolerance)."
         )
     )

@@ -122,7 +122,7 @@ def _configuration(
     answer = choice.answer
     if path is None or answer is None:
         return None
-    if answer.scheduler["name"] == "fifo" and answer.policy is None:
+    if answer.trains_everything:
         say(
             f"tune-stop: the stopping configuration chosen is to train everything ({path}): every scheduler judged "
             "lost more than the tolerance too often; the search runs the per-trial recommendation, or else the "

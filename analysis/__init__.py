@@ -9,6 +9,7 @@ search it leaves (best and selected models, compute) and, optionally, beside Ray
 replayed on the curves (``simulate_asha``).
 """
 
+from analysis._answer import answer_lines, has_answer, plain
 from analysis._asha import AshaSpec, simulate_asha
 from analysis._audit import AUDIT_COLUMNS, audit_table
 from analysis._ceiling import SavingsCeiling, savings_ceiling
@@ -64,6 +65,7 @@ __all__ = [
     "Split",
     "StoppingConfig",
     "analyse",
+    "answer_lines",
     "audit_table",
     "baseline_policies",
     "candidate_policies",
@@ -71,6 +73,7 @@ __all__ = [
     "configuration_grid",
     "default_metrics",
     "default_target",
+    "has_answer",
     "holds_no_number",
     "infer_mode",
     "judge_configurations",
@@ -79,6 +82,7 @@ __all__ = [
     "load_stop_reasons",
     "make_split",
     "markdown_report",
+    "plain",
     "predicted_means",
     "readable_recommendations",
     "recommend",

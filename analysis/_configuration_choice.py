@@ -25,7 +25,7 @@ configurations) run on the other half; it said 8.7%, 35.4% and 15.8% there.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -41,6 +41,7 @@ __all__ = [
     "CONFIGURATION_COLUMNS",
     "DEFAULT_RISK",
     "DEFAULT_WORKERS",
+    "PEERS",
     "ConfigurationChoice",
     "choose_configuration",
     "judge_configurations",
@@ -50,6 +51,12 @@ __all__ = [
 DEFAULT_RISK = 0.05
 #: Trials the next search runs at once, where the user does not say.
 DEFAULT_WORKERS = 4
+#: What a user switches on without tune-stop, shown beside the answer: Ray's ASHA at its defaults, and Ray's
+#: median stopping rule at its default grace (3 epochs here: Ray's is 60 s of training).
+PEERS = (
+    ({"name": "asha", "grace_period": 1, "reduction_factor": 4.0}, "Ray's default ASHA (grace 1, rf 4)"),
+    ({"name": "median", "grace_period": 3, "min_samples_required": 3}, "the median rule (grace 3)"),
+)
 #: Simulated next searches per configuration.
 DRAWS = 30
 #: Splits of the configurations into halves for the held-out check, the simulated searches on each
@@ -96,6 +103,7 @@ class ConfigurationChoice:
             configuration with the least compute that never lost more than the tolerance
             on 4 random quarters of the first half lost more. NaN below 8 configurations.
         held_out_splits: Splits behind it.
+        space_scheduler: The scheduler of the space the curves came from, judged in the grid (None: none given).
     """
 
     table: pd.DataFrame
@@ -109,6 +117,7 @@ class ConfigurationChoice:
     searches: int
     held_out_exceeded: float = np.nan
     held_out_splits: int = 0
+    space_scheduler: Mapping[str, Any] | None = None
 
     @property
     def stated_risk(self) -> float:
@@ -128,6 +137,12 @@ class ConfigurationChoice:
     @property
     def answer(self) -> StoppingConfig | None:
         return self.configs[self.chosen] if self.chosen is not None else None
+
+    def peers(self) -> list[tuple[str, dict[str, Any]]]:
+        """``(name, row)`` of each of :data:`PEERS` and of the space's scheduler that was judged."""
+        space = [(dict(self.space_scheduler), "the space's scheduler")] if self.space_scheduler else []
+        found = [(name, self.row(StoppingConfig(entry))) for entry, name in (*PEERS, *space)]
+        return [(name, row) for name, row in found if row is not None]
 
     def row(self, config: StoppingConfig) -> dict[str, Any] | None:
         """The table's row of ``config``, if it was searched."""
@@ -320,7 +335,7 @@ def judge_configurations(
         mode,
     )
     extra = [StoppingConfig(dict(scheduler))] if scheduler and scheduler.get("name") in ("asha", "median") else []
-    return choose_configuration(
+    choice = choose_configuration(
         curves,
         configuration_grid(metric, mode, extra, budget=int(analysis.curves.budgets.max())),
         tolerance=analysis.tolerance,
@@ -329,3 +344,4 @@ def judge_configurations(
         draws=draws,
         seed=0,
     )
+    return replace(choice, space_scheduler=dict(scheduler) if extra and scheduler else None)

@@ -1,4 +1,9 @@
-"""``recommendations.md``: the recommendations as a Markdown table with a plain-language reading."""
+"""``recommendations.md``: the answer in its first lines, one table a person reads, then the detail.
+
+The order: what to run and what it buys (:func:`analysis._answer.answer_lines`), one row per
+policy's chosen value and per baseline, how to run it, the plain-language reading per metric,
+the stopping configurations judged (where they were), and last what every figure means.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis._answer import answer_lines
 from analysis._choice import Choice, rank_rows, ranking_keys
+from analysis._configuration_choice import ConfigurationChoice
 from analysis._held_out import HELD_OUT_SPLITS
 from analysis._intervals import unseen_chance
 from analysis._recommend import Analysis
@@ -16,7 +23,27 @@ from analysis._search import NOISE_EPOCHS
 from analysis._usage import STOPPERS_FILE, peer_arguments, stoppers_yaml, tuner_code
 from analysis._words import readable_recommendations
 
-__all__ = ["markdown_report"]
+__all__ = ["markdown_report", "readable_table"]
+
+
+def readable_table(analysis: Analysis, configuration: ConfigurationChoice | None = None) -> pd.DataFrame:
+    """The recommendations as the CSV and the Markdown show them: the answer's row marked, no other."""
+    recommendation = analysis.recommended()
+    answer = (recommendation.row["policy"], recommendation.row["metric"]) if recommendation is not None else None
+    answer_is_configuration = (
+        configuration is not None and configuration.answer is not None and not configuration.answer.trains_everything
+    )
+    label = (
+        "the per-trial rule alone (stoppers.yaml); the answer is configuration.yaml"
+        if answer_is_configuration
+        else "recommended"
+    )
+    readable = readable_recommendations(analysis.recommendations, answer, label)
+    if answer is not None and answer[1] == analysis.selection[0]:
+        # The answer is on the search's own metric where a rule on it is within the tolerance.
+        elsewhere = (readable["status"] == "within the tolerance, not chosen") & (readable["metric"] != answer[1])
+        readable.loc[elsewhere, "status"] = f"within the tolerance; the answer is on {answer[1]}, the search's metric"
+    return readable
 
 
 def _percent(value: Any) -> str:
@@ -182,37 +209,23 @@ def _choice_rule(objective: str, tolerance: float) -> str:
     )
 
 
-def markdown_report(analysis: Analysis, tolerance: float, source: str) -> str:
-    """The recommendations as a Markdown table with a plain-language reading."""
+def markdown_report(
+    analysis: Analysis, tolerance: float, source: str, configuration: ConfigurationChoice | None = None
+) -> str:
+    """The answer first (four lines), one table, how to run it, then the reading and the method."""
     table = analysis.recommendations
-    readable = readable_recommendations(table)
-    level = _share(analysis.interval)
     lines = [
-        "# Stopping-policy recommendations",
+        "# What to run next",
         "",
-        f"Experiment: `{source}`.",
+        *answer_lines(analysis, configuration),
         "",
-        *_explanation(analysis, tolerance),
+        f"Experiment: `{source}`. Every column of the table below is in `recommendations.csv`; what each figure "
+        "means is at the end of this file and in tune-stop's `docs/recommend.md`.",
         "",
-        f"| policy | metric | parameter | value | regret [{level}] | epochs saved [{level}] | regret vs full "
-        f"| best model [{level}] | selected model [{level}] | compute used [{level}] | top 10% "
-        "| held-out regret | held-out saved | within tolerance | fired on | curves | censored | kind | choice |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        *_table(analysis, configuration),
     ]
-    for row in readable.itertuples():
-        lines.append(
-            f"| {row.policy} | {row.metric} ({row.mode}) | {row.parameter} | {_value(row.recommended)} | "
-            f"{_range(row.regret, row.regret_low, row.regret_high)} | "
-            f"{_range(row.epochs_saved, row.epochs_saved_low, row.epochs_saved_high)} | "
-            f"{_percent(row.regret_vs_full)} | {_range(row.best_regret, row.best_regret_low, row.best_regret_high)} | "
-            f"{_range(row.selected_regret, row.selected_regret_low, row.selected_regret_high)} | "
-            f"{_range(row.compute_used, row.compute_used_low, row.compute_used_high)} | "
-            f"{_percent(row.top_decile_regret)} | {_percent(row.cv_regret_mean)} | "
-            f"{_percent(row.cv_epochs_saved_mean)} | "
-            f"{_within(row.cv_within_tolerance, row.cv_cells)} | "
-            f"{_percent(row.trigger_rate)} | "
-            f"{row.n_curves} | {row.n_censored} | {row.kind} | {row.choice} |"
-        )
+    lines += _usage_section(analysis, source)
+    lines += _configurations_section(configuration)
     lines += ["", "## Reading", ""]
     for metric, group in table.groupby("metric", sort=False):
         lines += _reading(analysis, str(metric), group, tolerance)
@@ -226,8 +239,56 @@ def markdown_report(analysis: Analysis, tolerance: float, source: str) -> str:
             "so a row judged by the best model, ASHA's among them, may save more.)"
         )
     lines += _censoring_note(table)
-    lines += _usage_section(analysis, source)
+    lines += ["", "## What the figures mean", "", *_explanation(analysis, tolerance)]
     return "\n".join(lines) + "\n"
+
+
+def _table(analysis: Analysis, configuration: ConfigurationChoice | None) -> list[str]:
+    """One row per policy's chosen value and per baseline, in nine columns; only the answer says recommended."""
+    level = _share(analysis.interval)
+    readable = readable_table(analysis, configuration)
+    lines = [
+        f"| rule | value | compute used [{level}] | best model [{level}] | selected model [{level}] "
+        f"| epochs saved [{level}] | mean regret [{level}] | held out within tolerance | status |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in readable.itertuples():
+        lines.append(
+            f"| {row.policy} on {row.metric} | {_value(row.recommended)} | "
+            f"{_range(row.compute_used, row.compute_used_low, row.compute_used_high)} | "
+            f"{_range(row.best_regret, row.best_regret_low, row.best_regret_high)} | "
+            f"{_range(row.selected_regret, row.selected_regret_low, row.selected_regret_high)} | "
+            f"{_range(row.epochs_saved, row.epochs_saved_low, row.epochs_saved_high)} | "
+            f"{_range(row.regret, row.regret_low, row.regret_high)} | "
+            f"{_within(row.cv_within_tolerance, row.cv_cells)} | {row.status} |"
+        )
+    return lines
+
+
+def _configurations_section(choice: ConfigurationChoice | None) -> list[str]:
+    """The stopping configurations judged: the chosen one and the peers, with the file that lists them all."""
+    if choice is None:
+        return []
+    lines = [
+        "",
+        "## Stopping configurations judged",
+        "",
+        f"{len(choice.configs)} configurations (schedulers at several settings, with and without a per-trial rule) "
+        f"replayed on {choice.searches} simulated next searches ({choice.searched}); every one is in "
+        "`configurations.csv`. The rule: of those whose best or selected model lost more than "
+        f"{_percent(choice.tolerance)} in at most {choice.risk:.0%} of the searches, the least mean compute.",
+        "",
+    ]
+    shown = ([("chosen", dict(choice.table.iloc[choice.chosen]))] if choice.chosen is not None else []) + [
+        (name, row) for name, row in choice.peers()
+    ]
+    for name, row in shown:
+        lines.append(
+            f"- {name}: {row['configuration']}: {_percent(row['compute_used'])} of the compute, lost more than "
+            f"{_percent(choice.tolerance)} in {_share(row['exceeded'])} of the searches (best model worst "
+            f"{_percent(row['best_regret_max'])}, selected model worst {_percent(row['selected_regret_max'])})"
+        )
+    return lines
 
 
 def _reading(analysis: Analysis, metric: str, group: pd.DataFrame, tolerance: float) -> list[str]:

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis._markdown import markdown_report
+from analysis._configuration_choice import ConfigurationChoice
+from analysis._markdown import markdown_report, readable_table
 from analysis._plots import plot_curves, plot_search, plot_tradeoff
 from analysis._recommend import Analysis
 from analysis._usage import STOPPERS_FILE, stoppers_yaml
-from analysis._words import readable_recommendations
 
 __all__ = ["atomic_write", "markdown_report", "write_report"]
 
@@ -45,15 +45,26 @@ def _umask() -> int:
     return mask
 
 
-def write_report(analysis: Analysis, out: Path, *, tolerance: float, source: str) -> list[Path]:
-    """Writes every report file under ``out`` and returns their paths."""
-    readable = readable_recommendations(analysis.recommendations)
+def write_report(
+    analysis: Analysis,
+    out: Path,
+    *,
+    tolerance: float,
+    source: str,
+    configuration: ConfigurationChoice | None = None,
+) -> list[Path]:
+    """Writes every report file under ``out`` and returns their paths.
+
+    ``configuration``: the stopping configurations judged on the same curves, if they were;
+    its answer then leads ``recommendations.md``.
+    """
+    readable = readable_table(analysis, configuration)
     written = [
         atomic_write(out / "recommendations.csv", lambda p: readable.to_csv(p, index=False)),
         atomic_write(out / "policies.csv", lambda p: analysis.candidates.to_csv(p, index=False)),
         atomic_write(
             out / "recommendations.md",
-            lambda p: Path(p).write_text(markdown_report(analysis, tolerance, source)),
+            lambda p: Path(p).write_text(markdown_report(analysis, tolerance, source, configuration)),
         ),
     ]
     recommendation = analysis.recommended()

@@ -24,8 +24,28 @@ CHOICES = {
 }
 
 
-def readable_recommendations(table: pd.DataFrame) -> pd.DataFrame:
-    """The recommendations with each ``choice`` in words, and a row with no value described by its choice."""
+def readable_recommendations(
+    table: pd.DataFrame, answer: tuple[str, str] | None = None, label: str = "recommended"
+) -> pd.DataFrame:
+    """The recommendations as a person reads them.
+
+    Each ``choice`` in words; a row with no value described by its choice; ``kind`` says
+    ``tuned`` (a value chosen for this policy) or ``baseline`` (fixed); and ``status`` says
+    ``label`` on the one row that is the answer (``answer``: its ``(policy, metric)``), and
+    otherwise how the row's value was chosen, so that no other row says recommended.
+    """
     sentences = table["choice"].map(CHOICES)
     described = table["description"].where(table["description"].astype(str) != "", sentences)
-    return table.assign(choice=sentences, description=described)
+    is_answer = (
+        (table["policy"] == answer[0]) & (table["metric"] == answer[1])
+        if answer is not None
+        else pd.Series(False, index=table.index)
+    )
+    status = sentences.where(~is_answer, label)
+    status = status.where(~((table["choice"] == Choice.WITHIN) & ~is_answer), "within the tolerance, not chosen")
+    return table.assign(
+        choice=sentences,
+        description=described,
+        kind=table["kind"].replace({"recommended": "tuned"}),
+        status=status,
+    )

@@ -185,23 +185,28 @@ def test_recommend_writes_no_answer_from_the_few_curves_a_scheduler_let_run(tmp_
     assert run_main([*argv, "--out", str(out)]) == 0
     captured = capsys.readouterr()
     assert "24 of 30 curves were cut short" in captured.err
-    assert (
-        "Recommended: nothing, so no stoppers.yaml: 24 of 30 curves were cut short, and the few that ran whole are "
-        "the ones the scheduler kept, not a sample of the next search. Record whole curves: tune-stop search SPACE "
-        "--full-curves (or the whole loop: tune-stop search SPACE --calibrate N)."
-    ) in captured.out
+    answer = [
+        "- Run: nothing new: train every trial to its budget, as before; no stopping file is written.",
+        "- Why: 24 of 30 curves were cut short, so the rest are the curves the scheduler let run, not a sample of the "
+        "next search.",
+        "- Next: record whole curves: tune-stop search SPACE --full-curves (or the whole loop: tune-stop search SPACE "
+        "--calibrate N), then tune-stop recommend on that experiment.",
+    ]
+    assert "\n".join(answer) in captured.out
     assert not (out / "stoppers.yaml").exists()  # the older answer must not be taken for this one
     table = pd.read_csv(out / "recommendations.csv")
-    tuned = table[table["kind"] == "recommended"]
-    assert "within the tolerance" not in set(tuned["choice"])
+    tuned = table[table["kind"] == "tuned"]
+    assert "within the tolerance" not in set(tuned["choice"]) and "recommended" not in set(table["status"])
     markdown = (out / "recommendations.md").read_text()
+    # The report opens with the same answer the screen ends with.
+    assert [line.replace("**", "").replace("`", "") for line in markdown.splitlines()[2:5]] == answer
     assert "Nothing is recommended: 24 of 30 curves were cut short" in markdown
     assert "Nothing to run: 24 of 30 curves were cut short" in markdown and "--full-curves" in markdown
     # The trade-off objective ignores the tolerance, and is refused on the same curves all the same.
     assert run_main([*argv, "--objective", "tradeoff", "--out", str(tmp_path / "tradeoff")]) == 0
-    assert "Recommended: nothing, so no stoppers.yaml: 24 of 30" in capsys.readouterr().out
+    assert answer[1] in capsys.readouterr().out
     assert not (tmp_path / "tradeoff" / "stoppers.yaml").exists()
-    tradeoff = pd.read_csv(tmp_path / "tradeoff" / "recommendations.csv").query("kind == 'recommended'")
+    tradeoff = pd.read_csv(tmp_path / "tradeoff" / "recommendations.csv").query("kind == 'tuned'")
     assert (tradeoff["choice"] == "chosen on the curves that ran, not recommended: most curves were cut short").any()
     assert "best trade-off" not in set(tradeoff["choice"])
     assert "Nothing is recommended: 24 of 30" in (tmp_path / "tradeoff" / "recommendations.md").read_text()

@@ -113,7 +113,8 @@ def test_recommend_writes_every_report_file(mlp_search, tmp_path, capsys):
     cannot = table["choice"] == "cannot stop a curve before its epoch budget ends"
     assert candidates["recommended"].sum() == (~cannot).sum() and table.loc[cannot, "recommended"].isna().all()
     markdown = (out / "recommendations.md").read_text()
-    assert "| policy | metric |" in markdown and "## Reading" in markdown
+    assert markdown.startswith("# What to run next\n\n- **Run:** ") and "| rule | value |" in markdown
+    assert "## Reading" in markdown and "## What the figures mean" in markdown
     for name in ("curves_val_loss", "tradeoff_val_loss", "curves_val_accuracy", "tradeoff_val_accuracy"):
         data = (out / f"{name}.png").read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
@@ -390,6 +391,8 @@ def test_calibrate_runs_the_stopping_configuration_it_chose(ray_session, tmp_pat
     described = table[table["chosen"]]["configuration"].iloc[0]
     assert f"Ran: {described}, the stopping configuration chosen on the calibration." in printed
     assert "Stopping configurations: " in printed and "the space's scheduler" in printed  # its figures beside
+    opening = (tmp_path / "loop-recommendation" / "recommendations.md").read_text().splitlines()[2]
+    assert opening.startswith(f"- **Run:** {described}: `tune-stop search SPACE --stoppers configuration.yaml`")
     assert "2 trials at once" in printed  # judged at the concurrency of this Ray: 2 CPUs, 1 per trial
     # The search ran the file: its scheduler replaced the space's (ASHA, grace 3), its stoppers ran.
     recorded = read_record(tmp_path / "loop")

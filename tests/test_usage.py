@@ -49,6 +49,35 @@ def test_the_stoppers_file_runs_in_a_search_and_stops_where_the_recommendation_d
         assert live_stop_epoch(stopper, results(trial), trial_id=str(trial_id)) == expected[row], trial_id
 
 
+@pytest.mark.parametrize("objective", ["search", "tolerance"])
+def test_the_report_opens_with_the_answer_the_stoppers_file_holds_and_one_narrow_table(tmp_path, objective):
+    import pandas as pd
+    import yaml
+
+    _, _, recommendation = recommendation_of(objective, tmp_path)
+    lines = (tmp_path / "recommendations.md").read_text().splitlines()
+    # The answer in the first 6 lines: what to run, what it buys, against ASHA, how sure.
+    assert lines[0] == "# What to run next"
+    assert [line.split(":**")[0] for line in lines[2:6]] == [
+        "- **Run",
+        "- **Buys",
+        "- **Against ASHA alone",
+        "- **How sure",
+    ]
+    assert recommendation.row["description"] in lines[2] and "--stoppers stoppers.yaml" in lines[2]
+    saved = yaml.safe_load((tmp_path / "stoppers.yaml").read_text())["recommendation"]["policy"]
+    assert (saved["family"], saved["metric"]) == (recommendation.row["policy"], recommendation.row["metric"])
+    # One table a person reads: at most 10 columns, and only the answer's row says recommended.
+    header = next(line for line in lines if line.startswith("| rule |"))
+    assert header.count("|") - 1 <= 10
+    rows = [line for line in lines if line.startswith("| ") and line.endswith(" |") and line != header]
+    recommended = [row for row in rows if row.endswith("| recommended |")]
+    assert recommended == [row for row in rows if row.startswith(f"| {recommendation.row['policy']} on val_loss |")]
+    table = pd.read_csv(tmp_path / "recommendations.csv")
+    assert (table["status"] == "recommended").sum() == 1 and "recommended" not in set(table["kind"])
+    assert "of the compute of training everything" in lines[3]  # whole curves: the search's figures
+
+
 def test_no_choice_within_the_tolerance_writes_no_stoppers_file_and_removes_an_old_one(tmp_path):
     (tmp_path / "stoppers.yaml").write_text("stoppers: []\n")  # from an earlier recommendation
     frame = synthetic_search(12, seed=1)
@@ -58,7 +87,9 @@ def test_no_choice_within_the_tolerance_writes_no_stoppers_file_and_removes_an_o
     assert analysis.recommended() is None
     write_report(analysis, tmp_path, tolerance=0.0, source="synthetic")
     assert not (tmp_path / "stoppers.yaml").exists()
-    assert "No policy saves epochs within the tolerance" in (tmp_path / "recommendations.md").read_text()
+    text = (tmp_path / "recommendations.md").read_text()
+    assert "No policy saves epochs within the tolerance" in text
+    assert text.splitlines()[2].startswith("- **Run:** nothing new") and "`--tolerance 0." in text.splitlines()[4]
 
 
 def test_a_file_without_a_stoppers_list_is_refused_naming_it(tmp_path):

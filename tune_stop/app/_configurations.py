@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tune_stop.app._shared import UsageError
 
@@ -12,29 +11,22 @@ if TYPE_CHECKING:
     from analysis import Analysis, ConfigurationChoice
     from tune_stop.experiment import ExperimentRecord
 
-__all__ = ["configuration_summary", "report_configurations", "write_configurations"]
-
-#: Peers printed beside the chosen configuration: Ray's ASHA at its defaults, and its median rule.
-_PEERS = (
-    ({"name": "asha", "grace_period": 1, "reduction_factor": 4.0}, "Ray's default ASHA (grace 1, rf 4)"),
-    ({"name": "median", "grace_period": 3, "min_samples_required": 3}, "the median rule (grace 3)"),
-)
+__all__ = ["configuration_summary", "judge_or_exit", "write_configurations"]
 
 
-def report_configurations(
-    analysis: Analysis, record: ExperimentRecord | None, out: Path, source: str, workers: int
-) -> ConfigurationChoice:
-    """Judges the stopping configurations, writes ``configurations.csv`` and ``configuration.yaml``, prints them."""
+def judge_or_exit(analysis: Analysis, record: ExperimentRecord | None, workers: int) -> ConfigurationChoice:
+    """The stopping configurations judged on the analysis' curves, beside the experiment's own scheduler.
+
+    Raises:
+        UsageError: Where they cannot be judged, saying why.
+    """
     from analysis import judge_configurations
 
     scheduler = record.replayed_scheduler if record is not None else None
     try:
-        choice = judge_configurations(analysis, workers=workers, scheduler=scheduler)
+        return judge_configurations(analysis, workers=workers, scheduler=scheduler)
     except ValueError as error:
         raise UsageError(f"--configurations: {error}") from None
-    write_configurations(choice, analysis, out, source)
-    print(configuration_summary(choice, scheduler, out))
-    return choice
 
 
 def write_configurations(choice: ConfigurationChoice, analysis: Analysis, out: Path, source: str) -> Path | None:
@@ -51,6 +43,7 @@ def write_configurations(choice: ConfigurationChoice, analysis: Analysis, out: P
     table["scheduler"] = table["scheduler"].map(str)
     target = out / CONFIGURATION_FILE
     try:
+        out.mkdir(parents=True, exist_ok=True)
         table.to_csv(out / "configurations.csv", index=False)
         if choice.answer is None:
             if target.exists():
@@ -64,19 +57,14 @@ def write_configurations(choice: ConfigurationChoice, analysis: Analysis, out: P
     return target
 
 
-def _peer_figures(choice: ConfigurationChoice, scheduler: Mapping[str, Any] | None) -> list[str]:
-    """The peers' predicted compute and risk, in words: Ray's defaults and, if given, the space's scheduler."""
-    from analysis import StoppingConfig
-
-    peers = []
-    for entry, name in (*_PEERS, *([(dict(scheduler), "the space's scheduler")] if scheduler else [])):
-        row = choice.row(StoppingConfig(entry))
-        if row is not None:
-            peers.append(f"{name} {row['compute_used']:.1%} (lost > tolerance in {row['exceeded']:.0%})")
-    return peers
+def _peer_figures(choice: ConfigurationChoice) -> list[str]:
+    """The peers' predicted compute and risk, in words: Ray's defaults and the space's scheduler."""
+    return [
+        f"{name} {row['compute_used']:.1%} (lost > tolerance in {row['exceeded']:.0%})" for name, row in choice.peers()
+    ]
 
 
-def configuration_summary(choice: ConfigurationChoice, scheduler: Mapping[str, Any] | None, out: Path) -> str:
+def configuration_summary(choice: ConfigurationChoice, out: Path) -> str:
     """The choice in one paragraph: the answer, its compute and risk, the peers beside it, the command."""
     from analysis._usage import CONFIGURATION_FILE
 
@@ -97,6 +85,6 @@ def configuration_summary(choice: ConfigurationChoice, scheduler: Mapping[str, A
         f"{head}: {choice.answer.describe()} uses {chosen['compute_used']:.1%} of full training; "
         f"risk {choice.stated_risk:.0%} that the next search's best or selected model loses more than the "
         f"{choice.tolerance:.1%} tolerance (its share of these searches{held}). Beside it: "
-        + "; ".join(_peer_figures(choice, scheduler))
+        + "; ".join(_peer_figures(choice))
         + f". Run it: tune-stop search SPACE --stoppers {out / CONFIGURATION_FILE}"
     )

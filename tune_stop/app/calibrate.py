@@ -31,7 +31,7 @@ from tune_stop.defaults import DEFAULT_TOLERANCE
 from tune_stop.experiment import path_exists
 
 if TYPE_CHECKING:
-    from analysis import Analysis
+    from analysis import Analysis, ConfigurationChoice
 
 __all__ = ["CALIBRATION_TOLERANCE", "CalibratedSearch", "LoopInterrupted", "calibrate_and_search"]
 
@@ -100,24 +100,30 @@ def _run_or_resume(space: SearchSpace, options: SearchOptions, overrides: Mappin
     return summary
 
 
+def _judged(
+    analysis: Analysis, space: SearchSpace, options: SearchOptions, say: Callable[[str], None]
+) -> ConfigurationChoice | None:
+    """The stopping configurations judged on the calibration; None where they cannot be (said why)."""
+    from analysis import judge_configurations
+
+    try:
+        return judge_configurations(analysis, workers=_trials_at_once(options), scheduler=dict(space.scheduler))
+    except ValueError as error:
+        say(f"tune-stop: no stopping configuration judged: {error}")
+        return None
+
+
 def _configuration(
+    choice: ConfigurationChoice,
     analysis: Analysis,
-    space: SearchSpace,
-    options: SearchOptions,
     report: Path,
     source: str,
     say: Callable[[str], None],
 ) -> tuple[Path, str, str] | None:
     """The stopping configuration chosen on the calibration, written to the report: ``(configuration.yaml,
-    the configuration in words, the choice in a paragraph)``; None where none can be judged (said why)."""
-    from analysis import judge_configurations
+    the configuration in words, the choice in a paragraph)``; None where it is to train everything (said)."""
     from tune_stop.app._configurations import configuration_summary, write_configurations
 
-    try:
-        choice = judge_configurations(analysis, workers=_trials_at_once(options), scheduler=dict(space.scheduler))
-    except ValueError as error:
-        say(f"tune-stop: no stopping configuration judged: {error}")
-        return None
     path = write_configurations(choice, analysis, report, source)
     answer = choice.answer
     if path is None or answer is None:
@@ -129,7 +135,7 @@ def _configuration(
             "space's own stoppers, as without the judgement"
         )
         return None
-    return path, answer.describe(), configuration_summary(choice, space.scheduler, report)
+    return path, answer.describe(), configuration_summary(choice, report)
 
 
 def _trials_at_once(options: SearchOptions) -> int:
@@ -215,16 +221,18 @@ def calibrate_and_search(
         asha=asha,
     )
     report = storage / f"{name}-recommendation"
-    write_report(analysis, report, tolerance=tolerance, source=str(calibration.experiment_path))
     recommendation = analysis.recommended()
-    configuration = None
+    judged = None
     if keep_scheduler:
         say(
             f"tune-stop: --scheduler {space.scheduler['name']} given: no stopping configuration judged, the "
             "search keeps that scheduler"
         )
     else:
-        configuration = _configuration(analysis, space, options, report, str(calibration.experiment_path), say)
+        judged = _judged(analysis, space, options, say)
+    source = str(calibration.experiment_path)
+    write_report(analysis, report, tolerance=tolerance, source=source, configuration=judged)
+    configuration = _configuration(judged, analysis, report, source, say) if judged is not None else None
 
     search_space = space.with_overrides(num_samples=remaining, seed=space.seed + 1)
     if configuration is not None:

@@ -29,7 +29,7 @@ __all__ = ["run_recommend_command"]
 
 def run_recommend_command(args: argparse.Namespace) -> int:
     """``tune-stop recommend``: the analysis of the curves, its report folder, and what to run next."""
-    from analysis import AnalysisOptions, analyse, infer_mode, write_report
+    from analysis import AnalysisOptions, analyse, answer_lines, infer_mode, plain, write_report
     from tune_stop.stoppers import FAMILIES
 
     if args.policy != "all" and args.policy not in FAMILIES:
@@ -78,32 +78,25 @@ def run_recommend_command(args: argparse.Namespace) -> int:
         except ValueError as error:
             raise UsageError(cli_message(error)) from None
     _note_doubtful_flags(args, objective, curves)
+    configuration = None
+    if args.configurations:
+        from tune_stop.app._configurations import judge_or_exit, write_configurations
+
+        configuration = judge_or_exit(analysis, record, args.concurrency)
+        write_configurations(configuration, analysis, out, str(source))
     try:
-        written = write_report(analysis, out, tolerance=args.tolerance, source=str(source))
+        written = write_report(analysis, out, tolerance=args.tolerance, source=str(source), configuration=configuration)
     except OSError as error:
         raise UsageError(f"--out {out}: cannot write the report ({error.strerror or error})") from None
     print(chosen_by if asha is None else f"{chosen_by} Beside {asha.describe()}, replayed on the curves.")
     _print_analysis(analysis)
-    print(f"Report: {out} ({', '.join(p.name for p in written)})")
-    if args.configurations:
-        from tune_stop.app._configurations import report_configurations
-
-        report_configurations(analysis, record, out, str(source), args.concurrency)
-    recommendation = analysis.recommended()
-    if recommendation is not None:
-        print(
-            f"Recommended: {recommendation.row['description']} ({recommendation.row['policy']} on "
-            f"{recommendation.row['metric']}). Run it: tune-stop search SPACE --stoppers {out / 'stoppers.yaml'}"
-        )
-    elif analysis.curves is not None and analysis.curves.mostly_cut:
-        cut, total = analysis.curves.cut_short, len(analysis.curves.trial_ids)
-        print(
-            f"Recommended: nothing, so no stoppers.yaml: {cut} of {total} curves were cut short, and the few that ran "
-            "whole are the ones the scheduler kept, not a sample of the next search. Record whole curves: "
-            "tune-stop search SPACE --full-curves (or the whole loop: tune-stop search SPACE --calibrate N)."
-        )
-    else:
-        print("Recommended: no policy saves epochs within the tolerance, so no stoppers.yaml (see recommendations.md).")
+    files = [p.name for p in written]
+    if configuration is not None:
+        files += ["configurations.csv", *(["configuration.yaml"] if configuration.answer is not None else [])]
+    print(f"Report: {out} ({', '.join(files)})")
+    print(f"The answer (as recommendations.md opens; files in {out}):")
+    for line in answer_lines(analysis, configuration):
+        print(plain(line))
     return EXIT_OK
 
 

@@ -1,0 +1,220 @@
+"""The answer in four lines: what to run next, what it buys, against ASHA alone, and how sure.
+
+The same lines open ``recommendations.md`` and end what ``tune-stop recommend`` prints, so
+the screen and the files never disagree on what was recommended. When whole stopping
+configurations were judged (``--configurations``, ``search --calibrate``), the chosen
+configuration is the answer and the per-trial rule is named beside it; otherwise the
+per-trial rule is. Without an answer, the lines say why in one sentence and what would
+give one.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis._choice import Choice
+from analysis._configuration_choice import ConfigurationChoice
+from analysis._recommend import Analysis, Recommendation
+from analysis._usage import CONFIGURATION_FILE, STOPPERS_FILE
+
+__all__ = ["answer_lines", "has_answer", "plain"]
+
+
+def _percent(value: Any) -> str:
+    value = float(value)
+    return "n/a" if not np.isfinite(value) else f"{round(100 * value, 1) + 0.0:.1f}%"
+
+
+def _range(row: dict[str, Any], name: str) -> str:
+    return f"{_percent(row[name])} [{_percent(row[f'{name}_low'])}, {_percent(row[f'{name}_high'])}]"
+
+
+def _worse(value: Any) -> str:
+    """``0.4% worse``, or ``0.3% better`` where stopping gave the better model."""
+    value = float(value)
+    return f"{_percent(-value)} better" if round(100 * value, 1) < 0 else f"{_percent(value)} worse"
+
+
+def plain(line: str) -> str:
+    """A Markdown answer line as a terminal shows it: no emphasis, no code marks."""
+    return line.replace("**", "").replace("`", "")
+
+
+def has_answer(analysis: Analysis, configuration: ConfigurationChoice | None = None) -> bool:
+    """Whether there is something to run: a configuration that stops trials, or a per-trial rule."""
+    answer = configuration.answer if configuration is not None else None
+    return (answer is not None and not answer.trains_everything) or analysis.recommended() is not None
+
+
+def answer_lines(analysis: Analysis, configuration: ConfigurationChoice | None = None) -> list[str]:
+    """Four Markdown list items: **Run**, **Buys**, **Against ASHA alone** (or what it is beside) and **How sure**."""
+    answer = configuration.answer if configuration is not None else None
+    if configuration is not None and answer is not None and not answer.trains_everything:
+        return _configuration_lines(analysis, configuration)
+    recommendation = analysis.recommended()
+    if recommendation is None:
+        return _nothing_lines(analysis, configuration)
+    return _rule_lines(analysis, recommendation, configuration)
+
+
+def _configuration_lines(analysis: Analysis, choice: ConfigurationChoice) -> list[str]:
+    assert choice.answer is not None and choice.chosen is not None
+    row = dict(choice.table.iloc[choice.chosen])
+    beside = "; ".join(
+        f"{name} {_percent(peer['compute_used'])}, lost more in {peer['exceeded']:.0%}" for name, peer in choice.peers()
+    )
+    rule = analysis.recommended()
+    per_trial = (
+        f" (the per-trial rule alone, `{STOPPERS_FILE}`: {rule.row['description']}, "
+        f"{_percent(rule.row['compute_used'])} of the compute)"
+        if rule is not None and np.isfinite(float(rule.row["compute_used"]))
+        else ""
+    )
+    check = (
+        f" Check: chosen on quarters of one half of the configurations and run on the other half, a choice lost "
+        f"more in {choice.held_out_exceeded:.0%}."
+        if choice.held_out_splits
+        else ""
+    )
+    return [
+        f"- **Run:** {choice.answer.describe()}: `tune-stop search SPACE --stoppers {CONFIGURATION_FILE}`, or "
+        f'`load_stopping("{CONFIGURATION_FILE}", max_epochs=...)` in your own `tune.Tuner`.',
+        f"- **Buys:** {_percent(row['compute_used'])} of the compute of training every trial to its budget, in "
+        f"simulated next searches of {choice.new_configs} of these configurations{per_trial}.",
+        f"- **Beside what you would switch on** (compute, and how often the best or selected model lost more than "
+        f"{_percent(choice.tolerance)}): {beside}.",
+        f"- **How sure:** it lost more than {_percent(choice.tolerance)} in {choice.stated_risk:.0%} of "
+        f"{choice.searches} simulated searches ({choice.searched}); on independent searches such risks held "
+        f"(`docs/configurations.md`).{check}",
+    ]
+
+
+def _rule_lines(
+    analysis: Analysis, recommendation: Recommendation, configuration: ConfigurationChoice | None
+) -> list[str]:
+    row = recommendation.row
+    scheduler = (
+        "beside the ASHA it was judged with" if analysis.asha is not None else "beside the scheduler your search runs"
+    )
+    run = (
+        f"- **Run:** {row['description']} (`{row['policy']}` on `{row['metric']}`), {scheduler}: "
+        f"`tune-stop search SPACE --stoppers {STOPPERS_FILE}`, or "
+        f'`load_stopping("{STOPPERS_FILE}", max_epochs=...)` in your own `tune.Tuner`.'
+    )
+    level = f"{analysis.interval:.0%}"
+    size = f"a new search of {analysis.new_configs} configuration{'' if analysis.new_configs == 1 else 's'}"
+    if np.isfinite(float(row["compute_used"])):
+        buys = (
+            f"- **Buys:** {_range(row, 'compute_used')} of the compute of training everything in {size}; its best "
+            f"model {_worse(row['best_regret'])} than with full training (upper end "
+            f"{_percent(row['best_regret_high'])}), the model selected by `{analysis.selection[0]}` "
+            f"{_worse(row['selected_regret'])} (upper end {_percent(row['selected_regret_high'])}); {level} intervals."
+        )
+    else:
+        buys = (
+            f"- **Buys:** {_range(row, 'epochs_saved')} of the epochs saved in {size}, at a mean per-curve regret "
+            f"of {_range(row, 'regret')} in `{analysis.target}` ({level} intervals; these curves were not all "
+            "whole, so nothing is said about the search's best model)."
+        )
+    return [run, buys, _against_asha(analysis, configuration), _how_sure(analysis, row)]
+
+
+def _against_asha(analysis: Analysis, configuration: ConfigurationChoice | None) -> str:
+    """The rule against ASHA alone: the replayed ASHA's row, the judged configurations', or how to get it."""
+    table = analysis.recommendations
+    alone = table[table["policy"] == "asha_alone"]
+    if not alone.empty and np.isfinite(float(alone.iloc[0]["compute_used"])):
+        asha = alone.iloc[0]
+        return (
+            f"- **Against ASHA alone:** {asha['description']} uses {_percent(asha['compute_used'])} of the compute, "
+            f"best model {_worse(asha['best_regret'])} (upper end {_percent(asha['best_regret_high'])})."
+        )
+    if configuration is not None:
+        beside = "; ".join(
+            f"{name} {_percent(peer['compute_used'])}, lost more in {peer['exceeded']:.0%}"
+            for name, peer in configuration.peers()
+        )
+        return (
+            f"- **Against ASHA alone:** no scheduler kept the models within {_percent(configuration.tolerance)} in "
+            f"{1 - configuration.risk:.0%} of the simulated searches ({beside}), so this rule runs without one."
+        )
+    return (
+        "- **Against ASHA alone:** not judged; `tune-stop recommend EXPERIMENT --configurations` judges ASHA and "
+        "the median rule on these curves too (needs whole curves)."
+    )
+
+
+def _how_sure(analysis: Analysis, row: dict[str, Any]) -> str:
+    cells = int(row["cv_cells"]) if np.isfinite(float(row["cv_cells"])) else 0
+    held = (
+        f"held out, the same rule stayed within the {_percent(analysis.tolerance)} tolerance in "
+        f"{float(row['cv_within_tolerance']):.0%} of {cells} cells of configurations it did not see"
+        if cells
+        else "nothing could be held out"
+    )
+    return (
+        f"- **How sure:** {held}; the best-model intervals held less often than their level on independent "
+        "searches (`python -m benchmarks.calibration`), so read their upper ends as optimistic."
+    )
+
+
+def _looser(analysis: Analysis, tuned: pd.DataFrame) -> str:
+    """The tolerance the closest rule would come within (the upper end the choice compares), as advice."""
+    if analysis.objective == "search":
+        needed = np.fmax(tuned["best_regret_high"].to_numpy(float), tuned["selected_regret_high"].to_numpy(float))
+    else:
+        needed = tuned["regret_high"].to_numpy(float)
+    fires = tuned["epochs_saved"].to_numpy(float) > 0
+    needed = np.where(fires & np.isfinite(needed), needed, np.inf)
+    if not np.isfinite(needed).any():
+        return ""
+    closest = tuned.iloc[int(np.argmin(needed))]
+    looser = math.ceil(1000 * max(float(needed.min()), analysis.tolerance) + 1e-9) / 1000
+    return (
+        f"a looser tolerance: {closest['policy']} on {closest['metric']} comes within {_percent(looser)} "
+        f"(`--tolerance {looser:g}`; the held-out check may still refuse it), "
+    )
+
+
+def _nothing_lines(analysis: Analysis, configuration: ConfigurationChoice | None) -> list[str]:
+    """Why there is nothing to run, in one sentence, and what would give an answer."""
+    curves = analysis.curves
+    tolerance = _percent(analysis.tolerance)
+    table = analysis.recommendations
+    tuned = table[table["kind"] == "recommended"]
+    if curves is not None and curves.mostly_cut:
+        why = (
+            f"{curves.cut_short} of {len(curves.trial_ids)} curves were cut short, so the rest are the curves the "
+            "scheduler let run, not a sample of the next search"
+        )
+        step = (
+            "record whole curves: `tune-stop search SPACE --full-curves` (or the whole loop: "
+            "`tune-stop search SPACE --calibrate N`), then `tune-stop recommend` on that experiment"
+        )
+    elif (tuned["choice"] == Choice.NOISE).any():
+        noise = analysis.best_model_noise
+        looser = math.ceil(100 * noise) / 100
+        why = (
+            f"the best model moves by {_percent(noise)} from one epoch to the next by chance, more than the "
+            f"{tolerance} tolerance, so no stop can be judged within it"
+        )
+        step = f"a tolerance above that noise (`--tolerance {looser:g}`), or a steadier metric"
+    else:
+        why = f"no rule kept the best and selected models within the {tolerance} tolerance and still saved epochs"
+        if configuration is not None:
+            why += f", and no scheduler did in {1 - configuration.risk:.0%} of the simulated searches"
+        configs = analysis.split.n_configs if analysis.split is not None else 0
+        step = (
+            f"{_looser(analysis, tuned)}or a search with more configurations (this one has {configs}; the "
+            "intervals narrow as they grow)"
+        )
+    return [
+        "- **Run:** nothing new: train every trial to its budget, as before; no stopping file is written.",
+        f"- **Why:** {why}.",
+        f"- **Next:** {step}.",
+        "- **The table below** shows what each rule would have cost, for comparison only.",
+    ]

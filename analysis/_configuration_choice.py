@@ -140,7 +140,11 @@ class ConfigurationChoice:
 
     def peers(self) -> list[tuple[str, dict[str, Any]]]:
         """``(name, row)`` of each of :data:`PEERS` and of the space's scheduler that was judged."""
-        space = [(dict(self.space_scheduler), "the space's scheduler")] if self.space_scheduler else []
+        space = (
+            [(dict(self.space_scheduler), f"the space's {StoppingConfig(self.space_scheduler).describe()}")]
+            if self.space_scheduler
+            else []
+        )
         found = [(name, self.row(StoppingConfig(entry))) for entry, name in (*PEERS, *space)]
         return [(name, row) for name, row in found if row is not None]
 

@@ -115,7 +115,8 @@ def _explanation(analysis: Analysis, tolerance: float) -> list[str]:
         "to the budget; **top 10%** is the mean per-curve regret of the best tenth of the configurations. These "
         "figures need curves that ran their whole budget (`--full-curves`); they are n/a otherwise. **The "
         "best-model and selected-model intervals are narrower than stated**: on independent searches they held "
-        "less often than their level (`python -m benchmarks.calibration`; the README gives the count), because "
+        "less often than their level (`python -m benchmarks.calibration`; tune-stop's docs/benchmarks.md gives "
+        "the count), because "
         "the best of a new search depends on top configurations these curves never saw. Read their upper ends "
         "as optimistic; the compute-used intervals held at least as often as stated."
         + _noise_sentence(analysis, tolerance),

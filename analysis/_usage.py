@@ -9,6 +9,7 @@ else the space's), and :func:`tune_stop.stopping.load_stopping` gives it to a ``
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,7 @@ import yaml
 
 from analysis._configuration_choice import ConfigurationChoice
 from analysis._recommend import Analysis, Recommendation
-from tune_stop.stoppers import POLICIES
+from tune_stop.stoppers import POLICIES, early_stopping
 
 __all__ = [
     "CONFIGURATION_FILE",
@@ -189,34 +190,28 @@ def tuner_code(analysis: Analysis, recommendation: Recommendation) -> str:
     )
 
 
+def _call(arguments: Mapping[str, Any]) -> str:
+    return ", ".join(f'{k}="{v}"' if isinstance(v, str) else f"{k}={v!r}" for k, v in arguments.items())
+
+
 def peer_arguments(recommendation: Recommendation) -> list[str]:
-    """The same rule as Lightning's and Keras' ``EarlyStopping`` arguments, where they have it."""
+    """The same rule as Lightning's and Keras' ``EarlyStopping`` arguments, where they have it
+    (:func:`tune_stop.stoppers.early_stopping`, which ``load_stopping(...).lightning()`` also gives)."""
     entry = recommendation.specs()[-1]
-    family, metric, mode = entry["policy"], entry["metric"], entry.get("mode", "min")
-    if family == "patience":
-        common = f'monitor="{metric}", mode="{mode}", patience={entry["patience"]}'
-        if entry.get("min_delta"):
-            common += f", min_delta={entry['min_delta']!r}"
-        keras = common + (f", baseline={entry['baseline']!r}" if entry.get("baseline") is not None else "")
-        keras += f", start_from_epoch={entry['grace_period']}" if entry.get("grace_period") else ""
-        lightning = common + ", check_finite=True"  # the guard of stoppers.yaml
-        notes = []
-        if entry.get("grace_period"):
-            notes.append("Lightning has no grace period: its patience counts from the first epoch")
-        if entry.get("baseline") is not None:
-            notes.append("Lightning has no baseline")
-        return [
-            f"Lightning: `EarlyStopping({lightning})`" + (f" ({'; '.join(notes)})" if notes else ""),
-            f"Keras: `keras.callbacks.EarlyStopping({keras})` (Keras has no non-finite check)",
-        ]
-    if family == "threshold":
-        return [
-            f'Lightning: `EarlyStopping(monitor="{metric}", mode="{mode}", stopping_threshold={entry["threshold"]!r}, '
-            "patience=10**9)` (Lightning stops only when the value passes the threshold strictly; tune-stop also "
-            "stops on equality" + (", and has no grace period)" if entry.get("grace_period") else ")"),
-            "Keras: no threshold rule (its `baseline` is a patience rule).",
-        ]
-    return [f"Lightning and Keras have no {family.upper()} rule (Prechelt's); run it with tune-stop's stopper."]
+    arguments = early_stopping(entry)
+    if arguments.lightning is None and arguments.keras is None:
+        return [f"{'; '.join(arguments.notes)}: run it with tune-stop's stopper."]
+    lines = []
+    for name, call, given in (
+        ("Lightning", "EarlyStopping", arguments.lightning),
+        ("Keras", "keras.callbacks.EarlyStopping", arguments.keras),
+    ):
+        notes = [note for note in arguments.notes if note.startswith(name)]
+        if given is None:
+            lines.append(f"{name}: {notes[0] if notes else 'no such rule'}.")
+            continue
+        lines.append(f"{name}: `{call}({_call(given)})`" + (f" ({'; '.join(notes)})" if notes else ""))
+    return lines
 
 
 def configuration_yaml(choice: ConfigurationChoice, metrics: list[str], source: str) -> str:

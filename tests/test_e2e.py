@@ -9,11 +9,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from analysis import CurveSet, Policy, load_experiment, load_stop_reasons, stop_epochs
+from analysis import CurveSet, Policy, load_experiment, load_stop_reasons, replay, stop_epochs
 from search_spaces import POLICIES, load_space, threshold_key
 from tests.expected import RECOMMENDATION_COLUMNS
 from tune_stop.app.search import SearchOptions, run_search
 from tune_stop.experiment import read_record
+from tune_stop.stopping import load_stopping
 
 pytestmark = pytest.mark.e2e
 
@@ -163,7 +164,7 @@ def test_full_curves_then_recommend_sees_no_censored_curve(ray_session, tmp_path
     assert alone["compute_used"] < 1.0  # 6 trials x 5 epochs: rungs at 3, the later trials below the cutoff stop
     # The recommendation runs in the next search: its stoppers file replaces the space's stoppers.
     assert main(["recommend", str(experiment), "--out", str(tmp_path / "loose"), "--tolerance", "0.5"]) == 0
-    assert "Run it: tune-stop search SPACE --stoppers" in capsys.readouterr().out
+    assert "- Run: " in (printed := capsys.readouterr().out) and "--stoppers stoppers.yaml" in printed
     stoppers = tmp_path / "loose" / "stoppers.yaml"
     argv = ["search", "mlp-digits", "--stoppers", str(stoppers), "--max-epochs", "5", "--num-samples", "2", "--quiet"]
     assert main([*argv, "--audit-fraction", "0.5", "--storage-path", str(tmp_path), "--name", "next"]) == 0
@@ -217,6 +218,29 @@ def test_readme_example_with_your_own_tuner(tmp_path):
     (experiment,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     reasons = load_stop_reasons(experiment)
     assert len(reasons) == 3 and reasons["stop_reason"].notna().all()
+    # A recommendation loaded with load_stopping runs in the Tuner and stops where the replay says.
+    stopping = tmp_path / "answer" / "configuration.yaml"
+    stopping.parent.mkdir()
+    stopping.write_text(
+        "scheduler: {name: fifo}\nstoppers:\n  - {policy: non_finite, metrics: [val_loss]}\n"
+        "  - {policy: patience, metric: val_loss, mode: min, patience: 1, min_delta: 0.01}\n"
+    )
+    answered = tmp_path / "answered"
+    run = subprocess.run(
+        [sys.executable, str(example), "--num-samples", "2", "--storage-path", str(answered), "--stopping", stopping],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=300,
+        env={**env, "RAY_TMPDIR": str(temp), "RAY_AUTH_MODE": "disabled"},
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    (experiment,) = [p for p in answered.iterdir() if p.is_dir()]
+    curves = load_experiment(experiment)
+    replayed = replay(curves, [load_stopping(stopping, max_epochs=20).stopper]).set_index("trial_id")
+    lengths = curves.groupby("trial_id")["epoch"].max()
+    assert (replayed.loc[lengths.index, "stop_epoch"].fillna(20).astype(int) == lengths).all()
+    assert (lengths < 20).any(), "patience 1 stopped no trial: the check tests nothing"
 
 
 def test_failing_trials_are_recorded_as_error(ray_session, tmp_path):
@@ -390,7 +414,9 @@ def test_calibrate_runs_the_stopping_configuration_it_chose(ray_session, tmp_pat
     table = pd.read_csv(tmp_path / "loop-recommendation" / "configurations.csv")
     described = table[table["chosen"]]["configuration"].iloc[0]
     assert f"Ran: {described}, the stopping configuration chosen on the calibration." in printed
-    assert "Stopping configurations: " in printed and "the space's scheduler" in printed  # its figures beside
+    assert (
+        "Stopping configurations: " in printed and "the space's ASHA (grace 3, reduction factor 3)" in printed
+    )  # its figures beside
     opening = (tmp_path / "loop-recommendation" / "recommendations.md").read_text().splitlines()[2]
     assert opening.startswith(f"- **Run:** {described}: `tune-stop search SPACE --stoppers configuration.yaml`")
     assert "2 trials at once" in printed  # judged at the concurrency of this Ray: 2 CPUs, 1 per trial

@@ -200,3 +200,47 @@ def test_keras_differs_only_where_the_first_judged_epoch_is_not_finite():
         else:  # Keras counts its first judged epoch as an improvement even when it is NaN or inf
             differing += ours != theirs
     assert differing > 0, "no curve shows the documented difference"
+
+
+@pytest.mark.parametrize(
+    ("entry", "framework"),
+    [
+        ({"policy": "patience", "metric": "val_loss", "mode": "min", "patience": 3, "min_delta": 0.01}, "lightning"),
+        ({"policy": "patience", "metric": "val_loss", "mode": "min", "patience": 2, "grace_period": 3}, "keras"),
+        ({"policy": "patience", "metric": "val_loss", "mode": "min", "patience": 4, "min_delta": 0.005}, "keras"),
+        ({"policy": "threshold", "metric": "val_loss", "mode": "min", "threshold": 0.3}, "lightning"),
+    ],
+)
+def test_a_loaded_recommendation_runs_in_lightning_and_keras_and_stops_where_tune_stop_does(tmp_path, entry, framework):
+    import yaml
+
+    from tune_stop.stopping import load_stopping
+
+    path = tmp_path / "stoppers.yaml"
+    guard = {"policy": "non_finite", "metrics": ["val_loss"]}
+    path.write_text(yaml.safe_dump({"stoppers": [guard, entry]}))
+    stopping = load_stopping(path, max_epochs=40)
+    arguments = getattr(stopping, framework)()
+    assert arguments.pop("monitor") == "val_loss"
+    stop = lightning_stop if framework == "lightning" else keras_stop
+    for curve in random_curves(11):  # continuous values: no ties at the threshold
+        assert stop(curve, **arguments) == live_stop(load_stopping(path, max_epochs=40).stopper, curve)
+
+
+def test_a_rule_the_frameworks_cannot_run_is_refused_saying_why(tmp_path):
+    import yaml
+
+    from tune_stop.stopping import load_stopping
+
+    threshold = {"policy": "threshold", "metric": "val_loss", "mode": "min", "threshold": 0.3}
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump({"stoppers": [threshold]}))
+    with pytest.raises(ValueError, match=r"Keras cannot run this rule: .*Keras has no threshold rule"):
+        load_stopping(tmp_path / "t.yaml", max_epochs=10).keras()
+    scheduled = {"scheduler": {"name": "asha", "grace_period": 2}, "stoppers": [threshold]}
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump(scheduled))
+    with pytest.raises(ValueError, match="runs the asha scheduler, which compares trials"):
+        load_stopping(tmp_path / "a.yaml", max_epochs=10).lightning()
+    gl = {"policy": "gl", "metric": "val_loss", "alpha": 5.0}
+    (tmp_path / "g.yaml").write_text(yaml.safe_dump({"stoppers": [gl]}))
+    with pytest.raises(ValueError, match="no GL rule"):
+        load_stopping(tmp_path / "g.yaml", max_epochs=10).lightning()

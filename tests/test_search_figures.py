@@ -150,7 +150,7 @@ def test_search_figures_predict_new_searches_drawn_from_the_same_population():
     The point estimates are unbiased and the compute interval covers at its level. The
     best-model interval is still too narrow, but less so with its m-out-of-M population
     (here about 70% at 80%, against 55% when the population was all M configurations;
-    the README gives the coverage measured on real searches): resampled configurations
+    docs/benchmarks.md gives the coverage measured on real searches): resampled configurations
     cannot fully show the spread of the best of a fresh draw, whose top configurations
     were never seen.
     """

@@ -16,7 +16,9 @@ it). ``tune-stop search --stoppers FILE`` runs either; in your own code::
     )
 
 The scheduler compares trials on ``epoch`` (report it every epoch) and on the Tuner's
-metric and mode. A file without a ``scheduler:`` entry (a ``stoppers.yaml`` judged
+metric and mode. A per-trial rule alone (patience, or a fixed threshold) also runs in
+Lightning or Keras: ``EarlyStopping(**stopping.lightning())``,
+``keras.callbacks.EarlyStopping(**stopping.keras())``. A file without a ``scheduler:`` entry (a ``stoppers.yaml`` judged
 without one) gives FIFO here, while ``tune-stop search --stoppers`` keeps the space's.
 """
 
@@ -32,7 +34,7 @@ from ray.tune.schedulers import TrialScheduler
 from ray.tune.stopper import NoopStopper
 
 from tune_stop.schedulers import build_scheduler
-from tune_stop.stoppers import POLICIES, AnyStopper
+from tune_stop.stoppers import POLICIES, AnyStopper, EarlyStopping, early_stopping
 
 __all__ = ["Stopping", "load_stopping"]
 
@@ -50,6 +52,46 @@ class Stopping:
     scheduler: TrialScheduler
     stopper: Stopper
     entries: dict[str, Any]
+
+    def early_stopping(self) -> EarlyStopping:
+        """The file's per-trial rule as Lightning's and Keras' ``EarlyStopping`` arguments, with where they differ.
+
+        Raises:
+            ValueError: If the file runs a scheduler (it compares trials, which a callback in one
+                training run cannot) or holds other than one rule beside the non-finite guard.
+        """
+        name = self.entries["scheduler"].get("name", "fifo")
+        if name != "fifo":
+            raise ValueError(
+                f"this configuration runs the {name} scheduler, which compares trials: Lightning's and Keras' "
+                "EarlyStopping watch one run; run it in a tune.Tuner with .scheduler and .stopper"
+            )
+        rules = [entry for entry in self.entries["stoppers"] if entry.get("policy") != "non_finite"]
+        if len(rules) != 1:
+            raise ValueError(f"EarlyStopping runs one rule; this file holds {len(rules)} beside the non-finite guard")
+        return early_stopping(rules[0])
+
+    def lightning(self) -> dict[str, Any]:
+        """Keyword arguments of ``pytorch_lightning.callbacks.EarlyStopping`` that stop at the same epoch.
+
+        Raises:
+            ValueError: As :meth:`early_stopping`, or where Lightning has no such rule.
+        """
+        arguments = self.early_stopping()
+        if arguments.lightning is None:
+            raise ValueError(f"Lightning cannot run this rule: {'; '.join(arguments.notes)}")
+        return dict(arguments.lightning)
+
+    def keras(self) -> dict[str, Any]:
+        """Keyword arguments of ``keras.callbacks.EarlyStopping`` that stop at the same epoch.
+
+        Raises:
+            ValueError: As :meth:`early_stopping`, or where Keras has no such rule (a threshold).
+        """
+        arguments = self.early_stopping()
+        if arguments.keras is None:
+            raise ValueError(f"Keras cannot run this rule: {'; '.join(arguments.notes)}")
+        return dict(arguments.keras)
 
 
 def load_stopping(path: str | Path, *, max_epochs: int) -> Stopping:

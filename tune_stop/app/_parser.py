@@ -181,7 +181,7 @@ def _add_recommend(commands: Any) -> None:
     recommend.add_argument("--target-mode", choices=("min", "max"), help="direction of --target (default: inferred)")
     # Checked against the family registry when the command runs, so --help needs no Ray import.
     recommend.add_argument(
-        "--policy", default="all", help="policy family to tune (see the README's policy table), or all (default)"
+        "--policy", default="all", help="policy family to tune (see docs/stoppers.md), or all (default)"
     )
     recommend.add_argument(
         "--grace-period",

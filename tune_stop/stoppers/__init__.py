@@ -18,6 +18,7 @@ from tune_stop.stoppers._base import (
     last_stop_record,
     mode_sign,
 )
+from tune_stop.stoppers._frameworks import EarlyStopping, early_stopping
 from tune_stop.stoppers._guards import (
     MaxEpochStopper,
     NonFiniteStopper,
@@ -50,6 +51,7 @@ __all__ = [
     "AnyStopper",
     "AuditExempt",
     "Decision",
+    "EarlyStopping",
     "Family",
     "GLStopper",
     "HistoryStopper",
@@ -60,6 +62,7 @@ __all__ = [
     "StopRecord",
     "ThresholdStopper",
     "UPStopper",
+    "early_stopping",
     "first_reaching",
     "first_reaching_per_curve",
     "first_stop",

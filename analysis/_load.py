@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from analysis._loggers import logged_runs
 from analysis._notices import AnalysisError, Remedy
 from tune_stop.experiment import METADATA_FILE
 from tune_stop.reasons import OPTIONAL_STOP_REASON_COLUMNS, STOP_REASON_COLUMNS, STOP_REASONS_FILE
@@ -312,6 +313,16 @@ def load_curves(source: str | os.PathLike[str] | pd.DataFrame, *, retried_trials
         where = "the DataFrame"
     else:
         path = Path(source).expanduser()
+        try:
+            logged = logged_runs(path)
+        except ValueError as error:
+            raise ExperimentError(str(error)) from None
+        if logged is not None:
+            frame, what = logged
+            warnings.warn(
+                f"{path}: read as {what}; their epochs count from 0, so epoch 0 is read as epoch 1", stacklevel=2
+            )
+            return load_curves(frame, retried_trials=retried_trials)
         if path.is_dir() or not path.exists():
             return load_experiment(path)
         try:
@@ -336,8 +347,14 @@ def load_curves(source: str | os.PathLike[str] | pd.DataFrame, *, retried_trials
     if frame.empty:
         raise ExperimentError(f"{where} holds no rows of curves (only a header)")
     epochs = pd.to_numeric(frame["epoch"], errors="coerce")
+    if not epochs.isna().any() and (epochs.groupby(frame["trial_id"].astype(str)).min() == 0).all():
+        # Lightning's and Keras' loggers (and TensorBoard steps) count epochs from 0.
+        warnings.warn(
+            f"{where}: every trial's epochs start at 0; read as counted from 0 (epoch 0 is epoch 1)", stacklevel=2
+        )
+        epochs = epochs + 1
     if epochs.isna().any() or (epochs < 1).any() or (epochs % 1 != 0).any():
-        raise ExperimentError(f"{where}: epoch must hold integers >= 1")
+        raise ExperimentError(f"{where}: epoch must hold integers >= 1 (or >= 0 in every trial, counted from 0)")
     frame["epoch"] = epochs.astype(int)
     frame["trial_id"] = frame["trial_id"].astype(str)
     if "fold" not in frame:

@@ -56,7 +56,7 @@ def make_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     )
     (tmp_path / "exp").mkdir()
     (tmp_path / "exp" / "experiment_state-2026.json").write_text("{}")
-    (tmp_path / "badepoch.csv").write_text("trial_id,epoch,val_loss\na,0,1.0\n")
+    (tmp_path / "badepoch.csv").write_text("trial_id,epoch,val_loss\na,-1,1.0\n")
     (tmp_path / "empty.csv").write_text("")
     (tmp_path / "header.csv").write_text("trial_id,epoch,val_loss,test_accuracy\n")
     (tmp_path / "words.csv").write_text("trial_id,epoch,val_loss,test_accuracy\na,1,low,0.5\na,2,lower,0.6\n")

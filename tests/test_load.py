@@ -123,3 +123,12 @@ def test_the_command_line_refuses_repeated_epochs_unless_told_the_trials_were_re
     assert not out.exists()
     assert main(["report", str(tmp_path / "appended.csv"), "--metric", "val_loss", "--retried-trials"]) == 0
     assert "cuts 4 of 4 curves short" in capsys.readouterr().err
+
+
+def test_a_csv_of_curves_counted_from_zero_is_read_and_said(tmp_path):
+    frame = pd.DataFrame({"trial_id": ["a", "a", "b", "b"], "epoch": [0, 1, 0, 1], "val_loss": [1.0, 0.5, 1.0, 0.6]})
+    with pytest.warns(UserWarning, match="every trial's epochs start at 0"):
+        assert load_curves(frame)["epoch"].tolist() == [1, 2, 1, 2]
+    mixed = frame.assign(epoch=[0, 1, 1, 2])  # one trial from 0, one from 1: not a count from 0
+    with pytest.raises(ExperimentError, match="epoch must hold integers >= 1"):
+        load_curves(mixed)

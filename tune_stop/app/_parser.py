@@ -119,8 +119,18 @@ def _add_search(search: argparse.ArgumentParser) -> None:
     )
     search.add_argument("--storage-path", help="where the experiment folder goes (default ~/ray_results)")
     search.add_argument("--name", type=_name, help="experiment folder name (default <space>-<time>)")
-    search.add_argument("--cpus-per-trial", type=_number(float, 0, inclusive=False), default=1.0)
-    search.add_argument("--gpus-per-trial", type=_number(float, 0), default=0.0)
+    search.add_argument(
+        "--cpus-per-trial",
+        type=_number(float, 0, inclusive=False),
+        default=1.0,
+        help="CPUs each trial reserves (default 1; a fraction packs more trials on a node)",
+    )
+    search.add_argument(
+        "--gpus-per-trial",
+        type=_number(float, 0),
+        default=0.0,
+        help="GPUs each trial reserves (default 0; e.g. 0.25 puts four trials on one GPU)",
+    )
     search.add_argument("--max-concurrent", type=_number(int, 1), help="most trials at once")
     search.add_argument("--seed", type=_number(int, 0), help="sampling seed (trial seeds are seed + config_id)")
     search.add_argument(
@@ -166,9 +176,13 @@ def _add_recommend(commands: Any) -> None:
         "curves, one row per (trial, epoch), with the columns trial_id, epoch (or Ray's training_iteration), "
         "the metrics (e.g. val_loss) and the target (e.g. test_accuracy); optional: config_id (the folds of one "
         "configuration share it), fold, config/max_epochs (the epoch budget; default: the longest curve) and "
-        "config/<key> columns.",
+        "config/<key> columns. A folder of Lightning CSVLogger or TensorBoard runs and Keras CSVLogger files "
+        "(one per run) are read too, their epochs counted from 0.",
     )
-    recommend.add_argument("experiment", help="a Ray Tune experiment folder, or a CSV of curves")
+    recommend.add_argument(
+        "experiment",
+        help="a Ray Tune experiment folder, a CSV of curves, or a folder of Lightning/Keras/TensorBoard logs",
+    )
     recommend.add_argument(
         "--metric",
         action="append",

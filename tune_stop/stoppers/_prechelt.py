@@ -169,7 +169,7 @@ def up_rule(history: Sequence[float], *, strips: int, strip: int = 5) -> Decisio
     run = up_scores(as_matrix(history), strip=strip)[0, -1]
     if not reaches(run, strips, strict=UP_STRICT):
         return CONTINUE
-    return Decision(True, f"error rose over {strips} successive strips of {strip} epochs")
+    return Decision(True, f"error rose over {_strips(strips)} of {strip} epochs")
 
 
 class GLStopper(HistoryStopper):
@@ -274,7 +274,12 @@ class UPStopper(HistoryStopper):
         return up_scores(matrices[self.metric], strip=self.strip)
 
     def describe(self) -> str:
-        return f"stop when {self.metric} rose over {self.strips} successive strips of {self.strip} epochs (Prechelt UP)"
+        return f"stop when {self.metric} rose over {_strips(self.strips)} of {self.strip} epochs (Prechelt UP)"
 
     def __repr__(self) -> str:
         return f"UPStopper(metric={self.metric!r}, strips={self.strips}, strip={self.strip})"
+
+
+def _strips(count: int) -> str:
+    """``1 strip``, ``3 successive strips``."""
+    return "1 strip" if count == 1 else f"{count} successive strips"

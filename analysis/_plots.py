@@ -46,15 +46,27 @@ def plot_curves(analysis: Analysis, metric: str, path: str, max_curves: int = 60
     for row in shown:
         axes.plot(epochs, values[row], color="0.35" if top[row] else "0.8", linewidth=1.2 if top[row] else 0.8)
     axes.plot([], [], color="0.35", linewidth=1.2, label="best 10% of configurations (filled marks: their stops)")
-    markers = iter("ovs^D<>pPX*")
-    colors = iter(plt.rcParams["axes.prop_cycle"].by_key()["color"] * 3)
+    answer = analysis.recommended()
+    title = f"Learning curves of {metric}: " + (
+        "nothing is recommended"
+        if answer is None
+        else f"the recommended rule is on {answer.row['metric']}"
+        if answer.row["metric"] != metric
+        else "where the recommended rule stops them"
+    )
     for result, best, kind in analysis.replays:
-        if kind != "recommended" or best is None or result.policy.metric != metric:
+        policy = result.policy
+        if (
+            answer is None
+            or kind != "recommended"
+            or best is None
+            or (policy.name, policy.metric) != (answer.row["policy"], answer.row["metric"])
+        ):
             continue
-        value = result.policy.candidates[best]
+        value = policy.candidates[best]
         stops = result.stop_epoch[shown, best]
         fired = stops > 0
-        marker, color = next(markers), next(colors)
+        marker, color = "o", "tab:blue"
         for on_top in (False, True):
             rows = fired & (top[shown] == on_top)
             axes.scatter(
@@ -65,13 +77,13 @@ def plot_curves(analysis: Analysis, metric: str, path: str, max_curves: int = 60
                 zorder=3,
                 facecolors=color if on_top else "none",
                 edgecolors=color,
-                label=None if on_top else f"{result.policy.name} {result.policy.parameter}={value:.4g}",
+                label=None if on_top else f"stops of: {answer.row['description']}",
             )
-        if result.policy.family == "threshold":
-            axes.axhline(value, color=color, linestyle="--", linewidth=0.8, alpha=0.8)
+        if policy.family == "threshold":
+            axes.axhline(value, color=color, linestyle="--", linewidth=0.8, alpha=0.8, label="the threshold")
     axes.set_xlabel("epoch")
     axes.set_ylabel(metric)
-    axes.set_title(f"Learning curves of {metric} with the recommended stop points (dashed: thresholds)")
+    axes.set_title(title, fontsize=10)
     axes.legend(fontsize=8)
     _fit_margins(figure)
     figure.savefig(path, format="png", dpi=110)
@@ -100,6 +112,7 @@ def _plot_frontier(
     import matplotlib.pyplot as plt
 
     candidates = analysis.candidates[analysis.candidates["metric"] == metric]
+    answer = analysis.recommended()
     figure, axes = plt.subplots(figsize=(8, 5))
     for name, group in candidates.groupby("policy", sort=False):
         group = group[np.isfinite(group[y])]
@@ -108,8 +121,9 @@ def _plot_frontier(
         if (group["kind"] == "baseline").all():
             axes.scatter(100 * group[x], 100 * group[y], marker="x", s=60, label=name)
             continue
-        line = axes.plot(100 * group[x], 100 * group[y], ".-", alpha=0.6, label=name)
+        line = axes.plot(100 * group[x], 100 * group[y], ".-", alpha=0.6, label=f"{name} (each value)")
         chosen = group[group["recommended"]]
+        is_answer = answer is not None and (name, metric) == (answer.row["policy"], answer.row["metric"])
         # The chosen value with its prediction intervals for the next search.
         across, up = chosen[x].to_numpy(), chosen[y].to_numpy()
         axes.errorbar(
@@ -117,18 +131,22 @@ def _plot_frontier(
             100 * up,
             xerr=100 * np.abs(chosen[[f"{x}_low", f"{x}_high"]].to_numpy().T - across),
             yerr=100 * np.abs(chosen[[f"{y}_low", f"{y}_high"]].to_numpy().T - up),
-            fmt="o",
-            markersize=10,
+            fmt="*" if is_answer else "o",
+            markersize=18 if is_answer else 7,
             markeredgecolor="black",
             color=line[0].get_color(),
-            zorder=3,
+            zorder=4 if is_answer else 3,
+            label=f"recommended: {name} ({analysis.interval:.0%} intervals)" if is_answer else None,
         )
     axes.axhline(100 * tolerance, color="red", linestyle="--", linewidth=1, label=f"tolerance {100 * tolerance:g}%")
     if full_training_at is not None:
         axes.axvline(full_training_at, color="0.5", linestyle=":", linewidth=1, label="full training")
-    # Zoom to where the decisions lie: the tolerance, the baselines and the chosen values' intervals.
+    # Zoom to where the decisions lie: the tolerance, the baselines and the chosen values' intervals, up to
+    # ten tolerances (a per-curve regret that ASHA's cuts dominate would push the tolerance onto the x axis).
     decided = candidates[candidates["recommended"] | (candidates["kind"] == "baseline")]
     top = np.nanmax([4 * tolerance, *(1.3 * decided[f"{y}_high"].to_numpy(dtype=float))])
+    if tolerance > 0:
+        top = min(top, 10 * tolerance)
     if np.isfinite(top) and top > 0:
         axes.set_ylim(bottom=min(0.0, 100 * float(np.nanmin(candidates[y]))), top=100 * top)
     axes.set_xlabel(labels[0])
@@ -152,7 +170,7 @@ def plot_tradeoff(analysis: Analysis, metric: str, tolerance: float, path: str) 
         labels=(
             "epochs saved (%)",
             f"regret in {analysis.target} (%)",
-            f"Trade-off per policy on {metric} (recommended: with {analysis.interval:.0%} intervals)",
+            f"Per curve: epochs saved against regret, rules on {metric} (circles: chosen values)",
         ),
     )
 
@@ -169,7 +187,7 @@ def plot_search(analysis: Analysis, metric: str, tolerance: float, path: str) ->
         labels=(
             "compute used (% of epochs of full training)",
             f"best model's regret in {analysis.target} (%)",
-            f"What each policy on {metric} does to the search (recommended: {analysis.interval:.0%} intervals)",
+            f"The search: compute against best model, rules on {metric} (star: recommended)",
         ),
         full_training_at=100.0,
     )

@@ -85,9 +85,9 @@ def write_report(
         def search_plot(path: str, metric: str = name) -> None:
             plot_search(analysis, metric, tolerance, path)
 
+        rows = analysis.candidates[analysis.candidates["metric"] == metric]
+        if np.isfinite(rows["best_regret"].to_numpy(dtype=float)).any():  # the plot a person wants, first
+            written.append(atomic_write(out / f"search_{name}.png", search_plot))
         written.append(atomic_write(out / f"curves_{name}.png", curves_plot))
         written.append(atomic_write(out / f"tradeoff_{name}.png", tradeoff_plot))
-        rows = analysis.candidates[analysis.candidates["metric"] == metric]
-        if np.isfinite(rows["best_regret"].to_numpy(dtype=float)).any():
-            written.append(atomic_write(out / f"search_{name}.png", search_plot))
     return written

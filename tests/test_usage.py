@@ -124,3 +124,22 @@ def test_peer_arguments_and_tuner_code_say_the_same_rule():
     built = namespace["stopper"]
     assert isinstance(built, AnyStopper) and isinstance(built.stoppers[1], PatienceStopper)
     assert built.stoppers[1].patience == 5 and np.isclose(built.stoppers[1].min_delta, 0.001)
+
+
+def test_the_curves_plot_shows_only_the_recommended_rules_stops(tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from analysis._plots import plot_curves
+
+    _, analysis, recommendation = recommendation_of("search", tmp_path)
+    monkeypatch.setattr(plt, "close", lambda figure: None)  # keep the figure to read it
+    plot_curves(analysis, "val_loss", str(tmp_path / "c.png"))
+    axes = plt.gcf().axes[0]
+    labels = [text.get_text() for text in axes.get_legend().get_texts()]
+    stops = [label for label in labels if label.startswith("stops of")]
+    assert stops == [f"stops of: {recommendation.row['description']}"]  # one rule: the answer
+    assert "recommended rule stops them" in axes.get_title()
+    plt.close("all")

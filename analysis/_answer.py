@@ -84,7 +84,7 @@ def _configuration_lines(analysis: Analysis, choice: ConfigurationChoice) -> lis
         f"- **Run:** {choice.answer.describe()}: `tune-stop search SPACE --stoppers {CONFIGURATION_FILE}`, or "
         f'`load_stopping("{CONFIGURATION_FILE}", max_epochs=...)` in your own `tune.Tuner`.',
         f"- **Buys:** {_percent(row['compute_used'])} of the compute of training every trial to its budget, in "
-        f"simulated next searches of {choice.new_configs} of these configurations{per_trial}.",
+        f"simulated next searches of {choice.new_configs} of these configurations{per_trial}.{_kept(analysis)}",
         f"- **Beside what you would switch on** (compute, and how often the best or selected model lost more than "
         f"{_percent(choice.tolerance)}): {beside}.",
         f"- **How sure:** it lost more than {_percent(choice.tolerance)} in {choice.stated_risk:.0%} of "
@@ -120,7 +120,18 @@ def _rule_lines(
             f"of {_range(row, 'regret')} in `{analysis.target}` ({level} intervals; these curves were not all "
             "whole, so nothing is said about the search's best model)."
         )
-    return [run, buys, _against_asha(analysis, configuration), _how_sure(analysis, row)]
+    return [run, buys + _kept(analysis), _against_asha(analysis, configuration), _how_sure(analysis, row)]
+
+
+def _kept(analysis: Analysis) -> str:
+    """What ``keep_best`` asks of the user: keep the best checkpoint, as the figures assume."""
+    if analysis.kept_by is None:
+        return ""
+    metric, mode = analysis.kept_by
+    return (
+        f" Judged by the best snapshot up to each stop (by {metric}): keep that checkpoint, e.g. Ray Tune's "
+        f'`CheckpointConfig(num_to_keep=1, checkpoint_score_attribute="{metric}", checkpoint_score_order="{mode}")`.'
+    )
 
 
 def _against_asha(analysis: Analysis, configuration: ConfigurationChoice | None) -> str:

@@ -19,6 +19,7 @@ import pandas as pd
 from analysis._policies import Policy
 from analysis._replay import CurveSet, replay_policy
 from analysis._search import realized_search
+from analysis._snapshot import kept_columns
 from tune_stop.experiment import ExperimentRecord
 
 __all__ = ["AUDIT_COLUMNS", "audit_table"]
@@ -84,6 +85,15 @@ def audit_table(curves: pd.DataFrame, record: ExperimentRecord) -> pd.DataFrame 
         observed = int(block["observed_configs"]) if block.get("observed_configs") else None
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"the experiment's recorded prediction is unusable ({error})") from None
+    kept_by = block.get("kept_by")
+    if kept_by:  # predicted at the best snapshot: the audit curves are judged so too
+        monitor, monitor_mode = (str(v) for v in kept_by)
+        if monitor not in curves or target not in curves:
+            raise ValueError(
+                f"the prediction keeps snapshots by {monitor!r} and judges {target!r}: the curves lack one"
+            )
+        curves, target, kept_selection = kept_columns(curves, monitor, monitor_mode, target)
+        selection = kept_selection if selection == monitor else selection
     in_audit = pd.to_numeric(curves["config_id"], errors="coerce").isin([int(c) for c in audited])
     audit = CurveSet.from_frame(curves[in_audit])
     others = CurveSet.from_frame(curves[~in_audit]) if (~in_audit).any() else None

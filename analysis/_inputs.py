@@ -15,7 +15,7 @@ from analysis._replay import CurveSet
 from analysis._search import NOISE_EPOCHS, best_model_noise, time_per_epoch
 from analysis._split import Split, make_split
 
-__all__ = ["Inputs", "holds_no_number", "resolve"]
+__all__ = ["Inputs", "columns_of", "holds_no_number", "resolve"]
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def holds_no_number(values: pd.Series) -> bool:
     return bool(values.isna().all())
 
 
-def _columns(curves: CurveSet, options: AnalysisOptions) -> tuple[list[tuple[str, str]], str, str, tuple[str, str]]:
+def columns_of(curves: CurveSet, options: AnalysisOptions) -> tuple[list[tuple[str, str]], str, str, tuple[str, str]]:
     """The metrics, the target with its direction and the selection, each checked against the curves.
 
     A default metric that holds no number is left out with a warning; one that was asked
@@ -145,7 +145,7 @@ def resolve(curves: CurveSet, options: AnalysisOptions) -> Inputs:
         ValueError: For a metric, target or selection the curves lack or hold no numbers in,
             or an objective (or ASHA) that needs whole curves when some were cut short.
     """
-    metrics, target, target_mode, selection = _columns(curves, options)
+    metrics, target, target_mode, selection = columns_of(curves, options)
     split = make_split(curves.config_ids, curves.folds, max_groups=options.groups, seed=options.seed)
     _warn_about_the_curves(curves, split, options)
     if options.asha is not None and options.asha.metric not in curves.frame.columns:

@@ -51,6 +51,9 @@ class AnalysisOptions:
         seed: Seed of the grouping and the resampling.
         selection: ``(metric, mode)`` by which a user selects the configuration a search
             ends with (the search-level figures); default: the first of ``metrics``.
+        keep_best: Judge each stop by the best snapshot up to it (the epoch with the best
+            selection metric, as a user who keeps the best checkpoint gets), and training
+            everything by its best snapshot too (:mod:`analysis._snapshot`).
         asha: The ASHA the next search runs beside the policy: every figure is then of
             the policy beside this ASHA, replayed by :func:`analysis.simulate_asha` with
             the trials starting in the order of their ids, and a baseline row gives ASHA
@@ -73,6 +76,7 @@ class AnalysisOptions:
     seed: int = 0
     selection: tuple[str, str] | None = None
     asha: AshaSpec | None = None
+    keep_best: bool = False
 
     def validate(self) -> None:
         """Checks every option that does not depend on the curves.

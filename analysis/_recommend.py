@@ -30,12 +30,13 @@ from analysis._ceiling import SavingsCeiling, savings_ceiling
 from analysis._choice import Choice, rank_rows
 from analysis._context import Context
 from analysis._defaults import DEFAULT_INTERVAL, DEFAULT_TOLERANCE, TRAIN_METRICS
-from analysis._inputs import Inputs, resolve
+from analysis._inputs import Inputs, columns_of, resolve
 from analysis._options import OBJECTIVES, AnalysisOptions
 from analysis._policies import Policy, baseline_policies, candidate_policies
 from analysis._policy_rows import policy_rows
 from analysis._replay import CurveSet, PolicyReplay, replay_policy, stop_epochs
 from analysis._search import SEARCH_COLUMNS
+from analysis._snapshot import kept_columns
 from analysis._split import Split
 
 __all__ = [
@@ -112,6 +113,8 @@ class Analysis:
         alone: With ``asha``, the same analysis without it (the policies alone), else None.
         best_model_noise: How much the best model moves from one epoch to the next by chance
             (:func:`analysis._search.best_model_noise`; NaN without whole curves).
+        kept_by: With ``keep_best``, the ``(metric, mode)`` the best snapshot was kept by; the
+            target and the selection are then the kept columns (:func:`analysis._snapshot.kept_name`).
     """
 
     recommendations: pd.DataFrame
@@ -131,6 +134,7 @@ class Analysis:
     asha: AshaSpec | None = None
     alone: Analysis | None = None
     best_model_noise: float = np.nan
+    kept_by: tuple[str, str] | None = None
 
     def recommended(self) -> Recommendation | None:
         """The one policy to run: the best of those chosen within the tolerance, or None if none was.
@@ -225,6 +229,9 @@ def analyse(curves: pd.DataFrame | CurveSet, options: AnalysisOptions | None = N
     options = options if options is not None else AnalysisOptions(**keywords)
     options.validate()
     curve_set = curves if isinstance(curves, CurveSet) else CurveSet.from_frame(curves)
+    kept_by = None
+    if options.keep_best:
+        curve_set, options, kept_by = _best_snapshots(curve_set, options)
     inputs = resolve(curve_set, options)
     rows, candidate_rows, replays, cv_rows = [], [], [], []
     for metric, mode in inputs.metrics:
@@ -253,7 +260,24 @@ def analyse(curves: pd.DataFrame | CurveSet, options: AnalysisOptions | None = N
         if options.asha is not None
         else None
     )
-    return _gathered(curve_set, options, inputs, rows, candidate_rows, cv_rows, replays, alone)
+    gathered = _gathered(curve_set, options, inputs, rows, candidate_rows, cv_rows, replays, alone)
+    return dataclasses.replace(gathered, kept_by=kept_by)
+
+
+def _best_snapshots(curves: CurveSet, options: AnalysisOptions) -> tuple[CurveSet, AnalysisOptions, tuple[str, str]]:
+    """The curves with the target and the selection metric at the best snapshot by the selection metric, and
+    the options that judge those columns (:mod:`analysis._snapshot`)."""
+    metrics, target, target_mode, selection = columns_of(curves, options)
+    frame, kept_target, kept_selection = kept_columns(curves.frame, selection[0], selection[1], target)
+    judged = dataclasses.replace(
+        options,
+        metrics=metrics,
+        target=kept_target,
+        target_mode=target_mode,
+        selection=(kept_selection, selection[1]),
+        keep_best=False,
+    )
+    return CurveSet.from_frame(frame), judged, selection
 
 
 def _gathered(

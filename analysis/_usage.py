@@ -17,6 +17,7 @@ import yaml
 
 from analysis._configuration_choice import ConfigurationChoice
 from analysis._recommend import Analysis, Recommendation
+from analysis._snapshot import unkept
 from tune_stop.stoppers import POLICIES, early_stopping
 
 __all__ = [
@@ -129,9 +130,11 @@ def prediction_block(analysis: Analysis, recommendation: Recommendation, source:
             "check_finite": policy.check_finite,
         },
         "source": source,
-        "target": analysis.target,
+        # Judged at the best snapshot: the raw columns, and what the snapshot was kept by (the audit keeps it too).
+        "target": unkept(analysis.target, analysis.kept_by),
         "target_mode": analysis.target_mode,
-        "selection": list(analysis.selection),
+        "selection": [unkept(analysis.selection[0], analysis.kept_by), analysis.selection[1]],
+        **({"kept_by": list(analysis.kept_by)} if analysis.kept_by is not None else {}),
         "objective": analysis.objective,
         "tolerance": float(analysis.tolerance),
         "interval": float(analysis.interval),

@@ -160,3 +160,25 @@ def test_an_audit_trial_that_ran_its_budget_is_recorded_as_completed_with_where_
     audited = rows["audited"]
     assert (audited["stop_reason"], audited["stop_epoch"], audited["audit_stop_epoch"]) == ("completed", 6, 4)
     assert "its policy would have stopped it at epoch 4" in audited["detail"]
+
+
+def test_an_audit_of_a_prediction_at_the_best_snapshot_judges_the_audit_curves_so_too():
+    from analysis._snapshot import kept_columns
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        analysis = analyse(
+            synthetic_search(30, seed=11), metrics=[("val_loss", "min")], objective="search", keep_best=True
+        )
+    recommendation = analysis.recommended()
+    assert recommendation is not None
+    block = prediction_block(analysis, recommendation, "synthetic")
+    assert block["target"] == "test_accuracy" and block["kept_by"] == ["val_loss", "min"]
+    new = synthetic_search(20, seed=12)
+    new["config_id"] = new["config_id"].str[1:].astype(int)
+    audited = [0, 3, 4, 9, 15]
+    recorded = searched(new, recommendation.policy, audited)
+    table = audit_table(recorded, _record(block, audited)).set_index("quantity")
+    kept, target, _ = kept_columns(new[new["config_id"].isin(audited)], "val_loss", "min", "test_accuracy")
+    result = replay_policy(recommendation.policy, CurveSet.from_frame(kept), target, "max")
+    assert table.loc["regret", "realized"] == pytest.approx(result.regret[result.evaluable[:, 0], 0].mean())

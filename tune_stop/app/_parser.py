@@ -258,6 +258,14 @@ def _add_recommend(commands: Any) -> None:
         default=4,
         help="trials the next search runs at once, for --configurations (default 4)",
     )
+    recommend.add_argument(
+        "--keep-best",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="judge each stop by the best snapshot up to it (the epoch with the best selection metric, as a user "
+        "who keeps the best checkpoint gets; training everything keeps its best too) rather than the model at the "
+        "stop (default: on when the target is fid, a GAN's, off otherwise)",
+    )
     recommend.add_argument("--out", help="report folder (default ./<experiment>-report); never inside the experiment")
     _add_retried_trials(recommend)
 

@@ -71,6 +71,7 @@ def run_recommend_command(args: argparse.Namespace) -> int:
         settings=settings,
         interval=args.interval,
         new_configs=args.new_configs,
+        keep_best=_keep_best(args, curves),
     )
     with warnings_printed("warning"):
         try:
@@ -98,6 +99,13 @@ def run_recommend_command(args: argparse.Namespace) -> int:
     for line in answer_lines(analysis, configuration):
         print(plain(line))
     return EXIT_OK
+
+
+def _keep_best(args: argparse.Namespace, curves: pd.DataFrame) -> bool:
+    """``--keep-best``, else on for a GAN's target (fid), as GAN users keep their best snapshot."""
+    if args.keep_best is not None:
+        return bool(args.keep_best)
+    return args.target == "fid" or (args.target is None and "fid" in curves and "test_accuracy" not in curves)
 
 
 def _print_analysis(analysis: Analysis) -> None:

@@ -9,7 +9,7 @@ search it leaves (best and selected models, compute) and, optionally, beside Ray
 replayed on the curves (``simulate_asha``).
 """
 
-from analysis._answer import answer_lines, has_answer, plain
+from analysis._answer import answer_lines, plain
 from analysis._asha import AshaSpec, simulate_asha
 from analysis._audit import AUDIT_COLUMNS, audit_table
 from analysis._ceiling import SavingsCeiling, savings_ceiling
@@ -27,6 +27,7 @@ from analysis._defaults import (
 from analysis._inputs import holds_no_number
 from analysis._intervals import predicted_means
 from analysis._load import ExperimentError, RepeatedEpochsError, load_curves, load_experiment, load_stop_reasons
+from analysis._markdown import person_table
 from analysis._median import MedianSpec, simulate_median
 from analysis._notices import AnalysisError, AnalysisWarning, Remedy
 from analysis._options import OBJECTIVES, AnalysisOptions
@@ -73,7 +74,6 @@ __all__ = [
     "configuration_grid",
     "default_metrics",
     "default_target",
-    "has_answer",
     "holds_no_number",
     "infer_mode",
     "judge_configurations",
@@ -82,6 +82,7 @@ __all__ = [
     "load_stop_reasons",
     "make_split",
     "markdown_report",
+    "person_table",
     "plain",
     "predicted_means",
     "readable_recommendations",

@@ -21,7 +21,7 @@ from analysis._configuration_choice import ConfigurationChoice
 from analysis._recommend import Analysis, Recommendation
 from analysis._usage import CONFIGURATION_FILE, STOPPERS_FILE
 
-__all__ = ["answer_lines", "has_answer", "plain"]
+__all__ = ["answer_lines", "plain"]
 
 
 def _percent(value: Any) -> str:
@@ -44,16 +44,9 @@ def plain(line: str) -> str:
     return line.replace("**", "").replace("`", "")
 
 
-def has_answer(analysis: Analysis, configuration: ConfigurationChoice | None = None) -> bool:
-    """Whether there is something to run: a configuration that stops trials, or a per-trial rule."""
-    answer = configuration.answer if configuration is not None else None
-    return (answer is not None and not answer.trains_everything) or analysis.recommended() is not None
-
-
 def answer_lines(analysis: Analysis, configuration: ConfigurationChoice | None = None) -> list[str]:
     """Four Markdown list items: **Run**, **Buys**, **Against ASHA alone** (or what it is beside) and **How sure**."""
-    answer = configuration.answer if configuration is not None else None
-    if configuration is not None and answer is not None and not answer.trains_everything:
+    if configuration is not None and configuration.runs:
         return _configuration_lines(analysis, configuration)
     recommendation = analysis.recommended()
     if recommendation is None:
@@ -70,14 +63,8 @@ def _configuration_lines(analysis: Analysis, choice: ConfigurationChoice) -> lis
     rule = analysis.recommended()
     per_trial = (
         f" (the per-trial rule alone, `{STOPPERS_FILE}`: {rule.row['description']}, "
-        f"{_percent(rule.row['compute_used'])} of the compute)"
+        f"{_percent(rule.row['compute_used'])} of the compute in a search of {analysis.new_configs})"
         if rule is not None and np.isfinite(float(rule.row["compute_used"]))
-        else ""
-    )
-    check = (
-        f" Check: chosen on quarters of one half of the configurations and run on the other half, a choice lost "
-        f"more in {choice.held_out_exceeded:.0%}."
-        if choice.held_out_splits
         else ""
     )
     return [
@@ -89,7 +76,7 @@ def _configuration_lines(analysis: Analysis, choice: ConfigurationChoice) -> lis
         f"{_percent(choice.tolerance)}): {beside}.",
         f"- **How sure:** it lost more than {_percent(choice.tolerance)} in {choice.stated_risk:.0%} of "
         f"{choice.searches} simulated searches ({choice.searched}); on independent searches such risks held "
-        f"(`docs/configurations.md`).{check}",
+        "(`docs/configurations.md`).",
     ]
 
 
@@ -109,7 +96,8 @@ def _rule_lines(
     size = f"a new search of {analysis.new_configs} configuration{'' if analysis.new_configs == 1 else 's'}"
     if np.isfinite(float(row["compute_used"])):
         buys = (
-            f"- **Buys:** {_range(row, 'compute_used')} of the compute of training everything in {size}; its best "
+            f"- **Buys:** uses {_range(row, 'compute_used')} of the compute of training everything (saves "
+            f"{_percent(1 - float(row['compute_used']))}) in {size}; its best "
             f"model {_worse(row['best_regret'])} than with full training (upper end "
             f"{_percent(row['best_regret_high'])}), the model selected by `{analysis.selection[0]}` "
             f"{_worse(row['selected_regret'])} (upper end {_percent(row['selected_regret_high'])}); {level} intervals."
@@ -167,9 +155,17 @@ def _how_sure(analysis: Analysis, row: dict[str, Any]) -> str:
         if cells
         else "nothing could be held out"
     )
+    within = float(row.get("chosen_within", np.nan))
+    stricter = (
+        f" Chosen within {_percent(within)} rather than {_percent(analysis.tolerance)}: on splits of these "
+        "configurations into a predicting and a new search, choosing within the whole tolerance cost the new "
+        "search's best or selected model more than that too often."
+        if np.isfinite(within) and within < analysis.tolerance
+        else ""
+    )
     return (
         f"- **How sure:** {held}; the best-model intervals held less often than their level on independent "
-        "searches (`python -m benchmarks.calibration`), so read their upper ends as optimistic."
+        f"searches (`python -m benchmarks.calibration`), so read their upper ends as optimistic.{stricter}"
     )
 
 

@@ -33,6 +33,7 @@ import pandas as pd
 
 from analysis._configurations import SearchCurves, StoppingConfig, configuration_grid, search_outcome
 from analysis._replay import stop_epochs
+from analysis._snapshot import unkept
 
 if TYPE_CHECKING:
     from analysis._recommend import Analysis
@@ -137,6 +138,11 @@ class ConfigurationChoice:
     @property
     def answer(self) -> StoppingConfig | None:
         return self.configs[self.chosen] if self.chosen is not None else None
+
+    @property
+    def runs(self) -> bool:
+        """Whether the answer is a configuration to run (one was chosen, and it is not to train everything)."""
+        return self.answer is not None and not self.answer.trains_everything
 
     def peers(self) -> list[tuple[str, dict[str, Any]]]:
         """``(name, row)`` of each of :data:`PEERS` and of the space's scheduler that was judged."""
@@ -327,7 +333,8 @@ def judge_configurations(
     """
     if analysis.curves is None or analysis.split is None or analysis.split.unit != "configuration":
         raise ValueError("judging a stopping configuration takes curves with configuration ids (config_id)")
-    metric, mode = analysis.selection
+    selection, mode = analysis.selection
+    metric = unkept(selection, analysis.kept_by)  # the schedulers compare the raw metric, as they run
     curves = SearchCurves(
         analysis.curves,
         analysis.split.config_index,
@@ -335,7 +342,7 @@ def judge_configurations(
         mode,
         analysis.target,
         analysis.target_mode,
-        metric,
+        selection,
         mode,
     )
     extra = [StoppingConfig(dict(scheduler))] if scheduler and scheduler.get("name") in ("asha", "median") else []

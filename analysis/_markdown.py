@@ -20,22 +20,28 @@ from analysis._intervals import unseen_chance
 from analysis._recommend import Analysis
 from analysis._replay import CurveSet
 from analysis._search import NOISE_EPOCHS
-from analysis._usage import STOPPERS_FILE, peer_arguments, stoppers_yaml, tuner_code
+from analysis._snapshot import unkept
+from analysis._usage import (
+    CONFIGURATION_FILE,
+    STOPPERS_FILE,
+    configuration_yaml,
+    guarded_metrics,
+    peer_arguments,
+    stoppers_yaml,
+    tuner_code,
+)
 from analysis._words import readable_recommendations
 
-__all__ = ["markdown_report", "readable_table"]
+__all__ = ["markdown_report", "person_table", "readable_table"]
 
 
 def readable_table(analysis: Analysis, configuration: ConfigurationChoice | None = None) -> pd.DataFrame:
     """The recommendations as the CSV and the Markdown show them: the answer's row marked, no other."""
     recommendation = analysis.recommended()
     answer = (recommendation.row["policy"], recommendation.row["metric"]) if recommendation is not None else None
-    answer_is_configuration = (
-        configuration is not None and configuration.answer is not None and not configuration.answer.trains_everything
-    )
     label = (
         "the per-trial rule alone (stoppers.yaml); the answer is configuration.yaml"
-        if answer_is_configuration
+        if configuration is not None and configuration.runs
         else "recommended"
     )
     readable = readable_recommendations(analysis.recommendations, answer, label)
@@ -225,7 +231,7 @@ def markdown_report(
         "",
         *_table(analysis, configuration),
     ]
-    lines += _usage_section(analysis, source)
+    lines += _usage_section(analysis, source, configuration)
     lines += _configurations_section(configuration)
     lines += ["", "## Reading", ""]
     for metric, group in table.groupby("metric", sort=False):
@@ -244,25 +250,33 @@ def markdown_report(
     return "\n".join(lines) + "\n"
 
 
-def _table(analysis: Analysis, configuration: ConfigurationChoice | None) -> list[str]:
-    """One row per policy's chosen value and per baseline, in nine columns; only the answer says recommended."""
+def person_table(analysis: Analysis, configuration: ConfigurationChoice | None = None) -> pd.DataFrame:
+    """The table a person reads, in words: one row per policy's chosen value and per baseline, nine columns,
+    only the answer's row says recommended. ``recommendations.md`` and ``recommend``'s screen show it."""
     level = _share(analysis.interval)
     readable = readable_table(analysis, configuration)
-    lines = [
-        f"| rule | value | compute used [{level}] | best model [{level}] | selected model [{level}] "
-        f"| epochs saved [{level}] | mean regret [{level}] | held out within tolerance | status |",
-        "|---|---|---|---|---|---|---|---|---|",
+    rows = [
+        {
+            "rule": f"{row.policy} on {row.metric}",
+            "value": _value(row.recommended),
+            f"compute used [{level}]": _range(row.compute_used, row.compute_used_low, row.compute_used_high),
+            f"best model [{level}]": _range(row.best_regret, row.best_regret_low, row.best_regret_high),
+            f"selected model [{level}]": _range(row.selected_regret, row.selected_regret_low, row.selected_regret_high),
+            f"epochs saved [{level}]": _range(row.epochs_saved, row.epochs_saved_low, row.epochs_saved_high),
+            f"mean regret [{level}]": _range(row.regret, row.regret_low, row.regret_high),
+            "CV cells within tolerance": _within(row.cv_within_tolerance, row.cv_cells),
+            "status": row.status,
+        }
+        for row in readable.itertuples()
     ]
-    for row in readable.itertuples():
-        lines.append(
-            f"| {row.policy} on {row.metric} | {_value(row.recommended)} | "
-            f"{_range(row.compute_used, row.compute_used_low, row.compute_used_high)} | "
-            f"{_range(row.best_regret, row.best_regret_low, row.best_regret_high)} | "
-            f"{_range(row.selected_regret, row.selected_regret_low, row.selected_regret_high)} | "
-            f"{_range(row.epochs_saved, row.epochs_saved_low, row.epochs_saved_high)} | "
-            f"{_range(row.regret, row.regret_low, row.regret_high)} | "
-            f"{_within(row.cv_within_tolerance, row.cv_cells)} | {row.status} |"
-        )
+    return pd.DataFrame(rows)
+
+
+def _table(analysis: Analysis, configuration: ConfigurationChoice | None) -> list[str]:
+    """:func:`person_table` in Markdown."""
+    table = person_table(analysis, configuration)
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
+    lines += ["| " + " | ".join(str(value) for value in row) + " |" for row in table.itertuples(index=False)]
     return lines
 
 
@@ -270,6 +284,14 @@ def _configurations_section(choice: ConfigurationChoice | None) -> list[str]:
     """The stopping configurations judged: the chosen one and the peers, with the file that lists them all."""
     if choice is None:
         return []
+    check = (
+        f" A check, not the stated risk: a simpler choice (the least compute that never lost more on 4 random "
+        f"quarters of one half of the configurations), run on the other half, lost more in "
+        f"{_share(choice.held_out_exceeded)} of those halves; searches a quarter as large lose more often "
+        "(`docs/configurations.md`)."
+        if choice.held_out_splits
+        else ""
+    )
     lines = [
         "",
         "## Stopping configurations judged",
@@ -277,7 +299,7 @@ def _configurations_section(choice: ConfigurationChoice | None) -> list[str]:
         f"{len(choice.configs)} configurations (schedulers at several settings, with and without a per-trial rule) "
         f"replayed on {choice.searches} simulated next searches ({choice.searched}); every one is in "
         "`configurations.csv`. The rule: of those whose best or selected model lost more than "
-        f"{_percent(choice.tolerance)} in at most {choice.risk:.0%} of the searches, the least mean compute.",
+        f"{_percent(choice.tolerance)} in at most {choice.risk:.0%} of the searches, the least mean compute.{check}",
         "",
     ]
     shown = ([("chosen", dict(choice.table.iloc[choice.chosen]))] if choice.chosen is not None else []) + [
@@ -373,10 +395,45 @@ def _cut_sentence(curves: CurveSet) -> str:
     )
 
 
-def _usage_section(analysis: Analysis, source: str) -> list[str]:
-    """How to run the recommendation in the next search: the stoppers file, Ray Tune code, Lightning/Keras."""
+def _configuration_usage(analysis: Analysis, choice: ConfigurationChoice | None, source: str) -> list[str]:
+    """How to run the chosen configuration: ``configuration.yaml``, the command, the Tuner code."""
+    if choice is None or choice.answer is None or not choice.runs:
+        return []
+    budget = int(analysis.curves.budgets.max()) if analysis.curves is not None else 0
+    metric, mode = unkept(analysis.selection[0], analysis.kept_by), analysis.selection[1]
+    return [
+        f'`{CONFIGURATION_FILE}` in this folder runs the answer, "{choice.answer.describe()}": its scheduler '
+        "replaces the search's, its stoppers run beside it, behind a non-finite guard:",
+        "",
+        "```yaml",
+        configuration_yaml(choice, guarded_metrics(choice, analysis), source).rstrip(),
+        "```",
+        "",
+        f"Run it with `tune-stop search SPACE --stoppers {CONFIGURATION_FILE}`, or in your own `tune.Tuner`:",
+        "",
+        "```python",
+        "from ray import tune",
+        "from tune_stop.stopping import load_stopping",
+        "",
+        f'stopping = load_stopping("{CONFIGURATION_FILE}", max_epochs={budget})',
+        "tuner = tune.Tuner(",
+        "    trainable,",
+        "    param_space=...,",
+        f'    tune_config=tune.TuneConfig(metric="{metric}", mode="{mode}", scheduler=stopping.scheduler),',
+        "    run_config=tune.RunConfig(stop=stopping.stopper),",
+        ")",
+        "```",
+        "",
+        "For a search that keeps its own scheduler, the per-trial rule alone:",
+        "",
+    ]
+
+
+def _usage_section(analysis: Analysis, source: str, configuration: ConfigurationChoice | None = None) -> list[str]:
+    """How to run the recommendation in the next search: the configuration file where one was chosen, the
+    stoppers file, Ray Tune code, Lightning/Keras."""
     recommendation = analysis.recommended()
-    lines = ["", "## Use it in the next search", ""]
+    lines = ["", "## Use it in the next search", "", *_configuration_usage(analysis, configuration, source)]
     if recommendation is None and analysis.curves is not None and analysis.curves.mostly_cut:
         return [
             *lines,
@@ -396,7 +453,12 @@ def _usage_section(analysis: Analysis, source: str) -> list[str]:
         f"(`{recommendation.row['policy']}` on `{recommendation.row['metric']}`), behind a non-finite guard:",
         "",
         "```yaml",
-        stoppers_yaml(analysis, recommendation, source).rstrip(),
+        stoppers_yaml(
+            analysis,
+            recommendation,
+            source,
+            beside_configuration=bool(_configuration_usage(analysis, configuration, source)),
+        ).rstrip(),
         "```",
         "",
         f"Run it with `tune-stop search SPACE --stoppers {STOPPERS_FILE}`, or in your own `tune.Tuner`:",

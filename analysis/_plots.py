@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 import numpy as np
 
+from analysis._configuration_choice import ConfigurationChoice
 from analysis._recommend import Analysis
 from analysis._search import TOP_SHARE
 from tune_stop.stoppers import mode_sign
@@ -100,11 +102,14 @@ def _plot_frontier(
     y: str,
     labels: tuple[str, str, str],
     full_training_at: float | None = None,
+    configuration: ConfigurationChoice | None = None,
 ) -> None:
     """Each policy's candidates as ``x`` against ``y`` (both shares, drawn in %), baselines as crosses,
     the recommended value with its intervals (``<name>_low``, ``<name>_high``) and the tolerance.
 
-    ``labels``: the x label, the y label and the title; ``full_training_at``: where to mark full training on x.
+    ``labels``: the x label, the y label and the title; ``full_training_at``: where to mark full training on x;
+    ``configuration``: the stopping configurations judged, whose chosen one (then the answer) and peers are
+    drawn at their mean compute and mean best-model regret over the simulated searches.
     """
     import matplotlib
 
@@ -113,7 +118,9 @@ def _plot_frontier(
 
     candidates = analysis.candidates[analysis.candidates["metric"] == metric]
     answer = analysis.recommended()
-    figure, axes = plt.subplots(figsize=(8, 5))
+    runs_configuration = configuration is not None and configuration.runs
+    figure, axes = plt.subplots(figsize=(12, 5))  # the legend to the right of the axes, off the points
+    marked = False
     for name, group in candidates.groupby("policy", sort=False):
         group = group[np.isfinite(group[y])]
         if group.empty:
@@ -124,6 +131,15 @@ def _plot_frontier(
         line = axes.plot(100 * group[x], 100 * group[y], ".-", alpha=0.6, label=f"{name} (each value)")
         chosen = group[group["recommended"]]
         is_answer = answer is not None and (name, metric) == (answer.row["policy"], answer.row["metric"])
+        star = is_answer and not runs_configuration
+        label: str | None
+        if is_answer:
+            label = (
+                f"recommended: {name} ({analysis.interval:.0%} intervals)" if star else f"{name} alone (stoppers.yaml)"
+            )
+        else:
+            label = None if marked else f"each rule's chosen value ({analysis.interval:.0%} intervals)"
+            marked = True
         # The chosen value with its prediction intervals for the next search.
         across, up = chosen[x].to_numpy(), chosen[y].to_numpy()
         axes.errorbar(
@@ -131,20 +147,23 @@ def _plot_frontier(
             100 * up,
             xerr=100 * np.abs(chosen[[f"{x}_low", f"{x}_high"]].to_numpy().T - across),
             yerr=100 * np.abs(chosen[[f"{y}_low", f"{y}_high"]].to_numpy().T - up),
-            fmt="*" if is_answer else "o",
-            markersize=18 if is_answer else 7,
+            fmt="*" if star else "D" if is_answer else "o",
+            markersize=18 if star else 9 if is_answer else 7,
             markeredgecolor="black",
             color=line[0].get_color(),
             zorder=4 if is_answer else 3,
-            label=f"recommended: {name} ({analysis.interval:.0%} intervals)" if is_answer else None,
+            label=label,
         )
+    if configuration is not None and y == "best_regret":
+        _configurations(axes, configuration)
     axes.axhline(100 * tolerance, color="red", linestyle="--", linewidth=1, label=f"tolerance {100 * tolerance:g}%")
     if full_training_at is not None:
         axes.axvline(full_training_at, color="0.5", linestyle=":", linewidth=1, label="full training")
     # Zoom to where the decisions lie: the tolerance, the baselines and the chosen values' intervals, up to
     # ten tolerances (a per-curve regret that ASHA's cuts dominate would push the tolerance onto the x axis).
     decided = candidates[candidates["recommended"] | (candidates["kind"] == "baseline")]
-    top = np.nanmax([4 * tolerance, *(1.3 * decided[f"{y}_high"].to_numpy(dtype=float))])
+    peers = [row["best_regret_mean"] for _, row in configuration.peers()] if configuration is not None else []
+    top = np.nanmax([4 * tolerance, *(1.3 * decided[f"{y}_high"].to_numpy(dtype=float)), *(1.3 * np.array(peers))])
     if tolerance > 0:
         top = min(top, 10 * tolerance)
     if np.isfinite(top) and top > 0:
@@ -152,10 +171,38 @@ def _plot_frontier(
     axes.set_xlabel(labels[0])
     axes.set_ylabel(labels[1])
     axes.set_title(labels[2])
-    axes.legend(fontsize=8)
-    _fit_margins(figure)
+    axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    figure.subplots_adjust(left=0.06, right=0.62, bottom=0.1, top=0.93)
     figure.savefig(path, format="png", dpi=110)
     plt.close(figure)
+
+
+def _configurations(axes: Any, choice: ConfigurationChoice) -> None:
+    """The chosen configuration (a star when it is the answer) and the peers, at their means on the simulated
+    searches."""
+    shown = [("the answer: " if choice.runs else "chosen: ", choice.chosen)] if choice.chosen is not None else []
+    for (name, row), marker in zip(choice.peers(), "PXh", strict=False):
+        axes.scatter(
+            100 * row["compute_used"],
+            100 * row["best_regret_mean"],
+            marker=marker,
+            s=90,
+            color="0.3",
+            zorder=4,
+            label=f"{name} (mean of simulated searches)",
+        )
+    for prefix, index in shown:
+        chosen = choice.table.iloc[index]
+        axes.scatter(
+            100 * chosen["compute_used"],
+            100 * chosen["best_regret_mean"],
+            marker="*",
+            s=420,
+            color="gold",
+            edgecolors="black",
+            zorder=5,
+            label=textwrap.fill(f"{prefix}{chosen['configuration']} (configuration.yaml)", 52),
+        )
 
 
 def plot_tradeoff(analysis: Analysis, metric: str, tolerance: float, path: str) -> None:
@@ -170,13 +217,19 @@ def plot_tradeoff(analysis: Analysis, metric: str, tolerance: float, path: str) 
         labels=(
             "epochs saved (%)",
             f"regret in {analysis.target} (%)",
-            f"Per curve: epochs saved against regret, rules on {metric} (circles: chosen values)",
+            f"Per curve: epochs saved against regret, rules on {metric} (marks: chosen values)",
         ),
     )
 
 
-def plot_search(analysis: Analysis, metric: str, tolerance: float, path: str) -> None:
-    """Compute used against the best model's regret."""
+def plot_search(
+    analysis: Analysis, metric: str, tolerance: float, path: str, configuration: ConfigurationChoice | None = None
+) -> None:
+    """Compute used against the best model's regret, with the stopping configurations judged, if any."""
+    recommended = analysis.recommended()
+    star = (configuration is not None and configuration.runs) or (
+        recommended is not None and recommended.row["metric"] == metric
+    )
     _plot_frontier(
         analysis,
         metric,
@@ -187,7 +240,9 @@ def plot_search(analysis: Analysis, metric: str, tolerance: float, path: str) ->
         labels=(
             "compute used (% of epochs of full training)",
             f"best model's regret in {analysis.target} (%)",
-            f"The search: compute against best model, rules on {metric} (star: recommended)",
+            f"The search: compute against best model, rules on {metric}"
+            + (" (star: recommended)" if star else " (nothing recommended on it)"),
         ),
         full_training_at=100.0,
+        configuration=configuration,
     )

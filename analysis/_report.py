@@ -69,7 +69,8 @@ def write_report(
     ]
     recommendation = analysis.recommended()
     if recommendation is not None:
-        text = stoppers_yaml(analysis, recommendation, source)
+        beside = configuration is not None and configuration.runs
+        text = stoppers_yaml(analysis, recommendation, source, beside_configuration=beside)
         written.append(atomic_write(out / STOPPERS_FILE, lambda p: Path(p).write_text(text)))
     else:
         (out / STOPPERS_FILE).unlink(missing_ok=True)  # an older recommendation must not be taken for this one
@@ -83,7 +84,7 @@ def write_report(
             plot_tradeoff(analysis, metric, tolerance, path)
 
         def search_plot(path: str, metric: str = name) -> None:
-            plot_search(analysis, metric, tolerance, path)
+            plot_search(analysis, metric, tolerance, path, configuration)
 
         rows = analysis.candidates[analysis.candidates["metric"] == metric]
         if np.isfinite(rows["best_regret"].to_numpy(dtype=float)).any():  # the plot a person wants, first

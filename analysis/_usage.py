@@ -25,6 +25,7 @@ __all__ = [
     "PREDICTED",
     "STOPPERS_FILE",
     "configuration_yaml",
+    "guarded_metrics",
     "peer_arguments",
     "prediction_block",
     "stoppers_yaml",
@@ -73,8 +74,10 @@ def _guard(recommendation: Recommendation, analysis: Analysis) -> dict[str, Any]
     return {"policy": "non_finite", "metrics": sorted({m for m in metrics if m})}
 
 
-def stoppers_yaml(analysis: Analysis, recommendation: Recommendation, source: str) -> str:
-    """The text of ``stoppers.yaml``."""
+def stoppers_yaml(
+    analysis: Analysis, recommendation: Recommendation, source: str, *, beside_configuration: bool = False
+) -> str:
+    """The text of ``stoppers.yaml`` (``beside_configuration``: the report's answer is ``configuration.yaml``)."""
     row = recommendation.row
     specs = [entry for entry in recommendation.specs() if entry["policy"] != "non_finite"]
     objective = {
@@ -82,8 +85,14 @@ def stoppers_yaml(analysis: Analysis, recommendation: Recommendation, source: st
         "tolerance": "the most epochs saved whose mean per-curve regret stays within",
         "tradeoff": "the best trade-off of regret and epochs saved, not",
     }[analysis.objective]
+    head = (
+        f"# The per-trial rule alone, by tune-stop recommend from {source}, for a search that keeps its own "
+        f"scheduler; the report's answer is {CONFIGURATION_FILE}"
+        if beside_configuration
+        else f"# Recommended by tune-stop recommend from {source}"
+    )
     lines = [
-        f"# Recommended by tune-stop recommend from {source}",
+        head,
         f"# objective {analysis.objective}: {objective} the {_percent(analysis.tolerance)} tolerance of "
         f"{analysis.target} ({analysis.target_mode})"
         + (f"; beside {analysis.asha.describe()}" if analysis.asha is not None else ""),
@@ -215,6 +224,12 @@ def peer_arguments(recommendation: Recommendation) -> list[str]:
             continue
         lines.append(f"{name}: `{call}({_call(given)})`" + (f" ({'; '.join(notes)})" if notes else ""))
     return lines
+
+
+def guarded_metrics(choice: ConfigurationChoice, analysis: Analysis) -> list[str]:
+    """The metrics a chosen configuration's non-finite guard watches: the search's own and its rule's."""
+    policy = choice.answer.policy if choice.answer is not None else None
+    return [unkept(analysis.selection[0], analysis.kept_by), *([policy.metric] if policy is not None else [])]
 
 
 def configuration_yaml(choice: ConfigurationChoice, metrics: list[str], source: str) -> str:

@@ -15,7 +15,7 @@ CHOICES = {
     Choice.TRADEOFF: "best trade-off",
     Choice.NEVER: "never fires on these curves: saves nothing",
     Choice.CANNOT: "cannot stop a curve before its epoch budget ends",
-    Choice.HELD_OUT: "no value kept held-out searches' best and selected models within the tolerance: lowest regret",
+    Choice.HELD_OUT: "the check on held-out splits refused every value: lowest regret",
     Choice.NOISE: "within the tolerance, not recommended: the best model moves more than that from epoch to epoch "
     "by chance",
     Choice.CUT: "chosen on the curves that ran, not recommended: most curves were cut short",

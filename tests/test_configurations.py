@@ -113,15 +113,17 @@ def test_recommend_configurations_writes_a_file_that_search_runs(tmp_path, monke
     assert run_main(["recommend", str(files / "search.csv"), "--configurations", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     searches = DRAWS + HELD_OUT_SPLITS * (SPLIT_DRAWS + SPLIT_ORDERS)  # the draws and the held-out check's
-    assert f"Stopping configurations: 40 judged on {searches} simulated searches (random halves and quarters" in printed
+    assert f"of {searches} simulated searches (random halves and quarters" in printed  # the answer's how sure
     table = pd.read_csv(out / "configurations.csv")
     assert table["chosen"].sum() == 1 and len(table) == 40
     written = yaml.safe_load((out / "configuration.yaml").read_text())
     chosen = table[table["chosen"]].iloc[0]
     assert written["scheduler"]["name"] in chosen["scheduler"] and written["stoppers"][0]["policy"] == "non_finite"
-    assert (
-        chosen["configuration"] in printed and "check: chosen on quarters of one half of the configurations" in printed
-    )
+    assert f"- Run: {chosen['configuration']}: tune-stop search SPACE --stoppers configuration.yaml" in printed
+    # The check is reported as what it is, beside the rule, not as the stated risk.
+    markdown = (out / "recommendations.md").read_text()
+    assert "A check, not the stated risk: a simpler choice" in markdown
+    assert markdown.splitlines()[2].startswith(f"- **Run:** {chosen['configuration']}")
     from search_spaces import load_space
 
     space = load_space("mlp-digits").with_stoppers(out / "configuration.yaml")

@@ -37,7 +37,7 @@ def write_configurations(choice: ConfigurationChoice, analysis: Analysis, out: P
     Raises:
         UsageError: If ``out`` cannot be written.
     """
-    from analysis._usage import CONFIGURATION_FILE, configuration_yaml
+    from analysis._usage import CONFIGURATION_FILE, configuration_yaml, guarded_metrics
 
     table = choice.table.copy()
     table["scheduler"] = table["scheduler"].map(str)
@@ -49,9 +49,7 @@ def write_configurations(choice: ConfigurationChoice, analysis: Analysis, out: P
             if target.exists():
                 target.unlink()
             return None
-        policy = choice.answer.policy
-        metrics = [analysis.selection[0], *([policy.metric] if policy is not None else [])]
-        target.write_text(configuration_yaml(choice, metrics, source))
+        target.write_text(configuration_yaml(choice, guarded_metrics(choice, analysis), source))
     except OSError as error:
         raise UsageError(f"--out {out}: cannot write the configurations ({error.strerror or error})") from None
     return target
@@ -64,8 +62,9 @@ def _peer_figures(choice: ConfigurationChoice) -> list[str]:
     ]
 
 
-def configuration_summary(choice: ConfigurationChoice, out: Path) -> str:
-    """The choice in one paragraph: the answer, its compute and risk, the peers beside it, the command."""
+def configuration_summary(choice: ConfigurationChoice, out: Path, space: str = "SPACE") -> str:
+    """The choice in one paragraph: the answer, its compute and risk, the peers beside it, the command
+    (for ``space``, the search's own where it is known)."""
     from analysis._usage import CONFIGURATION_FILE
 
     head = (
@@ -75,16 +74,10 @@ def configuration_summary(choice: ConfigurationChoice, out: Path) -> str:
     if choice.answer is None or choice.chosen is None:
         return f"{head}: none kept the models within the tolerance in {1 - choice.risk:.0%} of them."
     chosen = choice.table.iloc[choice.chosen]
-    held = (
-        f"; check: chosen on quarters of one half of the configurations, run on the other half, a choice lost "
-        f"more in {choice.held_out_exceeded:.0%}"
-        if choice.held_out_splits
-        else ""
-    )
     return (
         f"{head}: {choice.answer.describe()} uses {chosen['compute_used']:.1%} of full training; "
         f"risk {choice.stated_risk:.0%} that the next search's best or selected model loses more than the "
-        f"{choice.tolerance:.1%} tolerance (its share of these searches{held}). Beside it: "
+        f"{choice.tolerance:.1%} tolerance (its share of these searches). Beside it: "
         + "; ".join(_peer_figures(choice))
-        + f". Run it: tune-stop search SPACE --stoppers {out / CONFIGURATION_FILE}"
+        + f". Run it: tune-stop search {space} --stoppers {out / CONFIGURATION_FILE}"
     )

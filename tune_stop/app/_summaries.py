@@ -170,7 +170,7 @@ def calibrated_search(args: argparse.Namespace, space: Any, options: Any, overri
             + (
                 f" (beside ASHA: ASHA alone's best-model regret reaches {result.asha_alone_high:.1%} at the upper "
                 "end of its interval)"
-                if result.asha_alone_high is not None
+                if result.asha_alone_high is not None and result.configuration is None  # else judged beside it
                 else ""
             )
             + (

@@ -119,6 +119,7 @@ def _configuration(
     report: Path,
     source: str,
     say: Callable[[str], None],
+    space: str = "SPACE",
 ) -> tuple[Path, str, str] | None:
     """The stopping configuration chosen on the calibration, written to the report: ``(configuration.yaml,
     the configuration in words, the choice in a paragraph)``; None where it is to train everything (said)."""
@@ -135,7 +136,7 @@ def _configuration(
             "space's own stoppers, as without the judgement"
         )
         return None
-    return path, answer.describe(), configuration_summary(choice, report)
+    return path, answer.describe(), configuration_summary(choice, report, space)
 
 
 def _trials_at_once(options: SearchOptions) -> int:
@@ -232,7 +233,8 @@ def calibrate_and_search(
         judged = _judged(analysis, space, options, say)
     source = str(calibration.experiment_path)
     write_report(analysis, report, tolerance=tolerance, source=source, configuration=judged)
-    configuration = _configuration(judged, analysis, report, source, say) if judged is not None else None
+    argument = space.name if space.source.startswith("built-in") else space.source  # what `search` takes
+    configuration = _configuration(judged, analysis, report, source, say, argument) if judged is not None else None
 
     search_space = space.with_overrides(num_samples=remaining, seed=space.seed + 1)
     if configuration is not None:

@@ -21,7 +21,7 @@ from tune_stop.defaults import DEFAULT_PENALTY
 if TYPE_CHECKING:
     import pandas as pd
 
-    from analysis import Analysis, AshaSpec
+    from analysis import Analysis, AshaSpec, ConfigurationChoice
     from tune_stop.experiment import ExperimentRecord
 
 __all__ = ["run_recommend_command"]
@@ -90,7 +90,7 @@ def run_recommend_command(args: argparse.Namespace) -> int:
     except OSError as error:
         raise UsageError(f"--out {out}: cannot write the report ({error.strerror or error})") from None
     print(chosen_by if asha is None else f"{chosen_by} Beside {asha.describe()}, replayed on the curves.")
-    _print_analysis(analysis)
+    _print_analysis(analysis, configuration)
     files = [p.name for p in written]
     if configuration is not None:
         files += ["configurations.csv", *(["configuration.yaml"] if configuration.answer is not None else [])]
@@ -108,29 +108,19 @@ def _keep_best(args: argparse.Namespace, curves: pd.DataFrame) -> bool:
     return args.target == "fid" or (args.target is None and "fid" in curves and "test_accuracy" not in curves)
 
 
-def _print_analysis(analysis: Analysis) -> None:
-    """What the intervals are for, the table of rows, and the hindsight ceiling."""
+def _print_analysis(analysis: Analysis, configuration: ConfigurationChoice | None) -> None:
+    """What the intervals are for, the table of rows (as recommendations.md shows it), and the hindsight ceiling."""
     import pandas as pd
 
-    from analysis import RECOMMENDATION_COLUMNS
+    from analysis import person_table
 
-    shown = [
-        column
-        for column in RECOMMENDATION_COLUMNS
-        if column.startswith(("regret", "epochs_saved"))
-        or column in ("policy", "metric", "parameter", "recommended", "cv_within_tolerance", "n_censored", "kind")
-        or column in ("best_regret", "best_regret_high", "selected_regret_high", "compute_used")
-    ]
     print(
         f"Intervals ({analysis.interval:.0%}): mean regret and epochs saved, and the best and selected models' "
         f"regret and compute used, of a new search of {analysis.new_configs} configurations; held out: "
         f"{analysis.split.describe() if analysis.split is not None else 'nothing'}."
     )
-    with pd.option_context("display.width", 250, "display.max_columns", 30):
-        table = analysis.recommendations[shown].round(4)
-        numeric = table.select_dtypes("number").columns
-        table[numeric] = table[numeric] + 0.0  # no -0.0 where a regret rounds to nothing
-        print(table.to_string(index=False))
+    with pd.option_context("display.width", 250, "display.max_columns", 30, "display.max_colwidth", 80):
+        print(person_table(analysis, configuration).to_string(index=False))
     ceiling = analysis.ceiling
     if ceiling is not None and ceiling.n_curves:
         print(

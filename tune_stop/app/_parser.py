@@ -191,7 +191,9 @@ def _add_recommend(commands: Any) -> None:
     recommend.add_argument(
         "--mode", choices=("min", "max"), help="direction of --metric (default: max for accuracies, else min)"
     )
-    recommend.add_argument("--target", help="quality judged at the stop epoch (default: test_accuracy, else fid)")
+    recommend.add_argument(
+        "--target", help="quality judged at the stop epoch (default: test_accuracy, else fid_test, else fid)"
+    )
     recommend.add_argument("--target-mode", choices=("min", "max"), help="direction of --target (default: inferred)")
     # Checked against the family registry when the command runs, so --help needs no Ray import.
     recommend.add_argument(
@@ -264,7 +266,7 @@ def _add_recommend(commands: Any) -> None:
         default=None,
         help="judge each stop by the best snapshot up to it (the epoch with the best selection metric, as a user "
         "who keeps the best checkpoint gets; training everything keeps its best too) rather than the model at the "
-        "stop (default: on when the target is fid, a GAN's, off otherwise)",
+        "stop (default: on when the target is a GAN's fid_test or fid, off otherwise)",
     )
     recommend.add_argument("--out", help="report folder (default ./<experiment>-report); never inside the experiment")
     _add_retried_trials(recommend)

@@ -102,10 +102,12 @@ def run_recommend_command(args: argparse.Namespace) -> int:
 
 
 def _keep_best(args: argparse.Namespace, curves: pd.DataFrame) -> bool:
-    """``--keep-best``, else on for a GAN's target (fid), as GAN users keep their best snapshot."""
+    """``--keep-best``, else on for a GAN's target (``fid_test`` or ``fid``), as GAN users keep their best snapshot."""
     if args.keep_best is not None:
         return bool(args.keep_best)
-    return args.target == "fid" or (args.target is None and "fid" in curves and "test_accuracy" not in curves)
+    gan = ("fid_test", "fid")
+    judged_by_default = args.target is None and "test_accuracy" not in curves
+    return args.target in gan or (judged_by_default and any(t in curves for t in gan))
 
 
 def _print_analysis(analysis: Analysis, configuration: ConfigurationChoice | None) -> None:

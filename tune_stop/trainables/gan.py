@@ -75,6 +75,8 @@ GAN_METRICS = (
     "d_real_mean",
     "d_fake_mean",
     "fid",
+    "fid_sd",
+    "fid_test",
     "fid_samples",
     "fid_features",
     "epoch_time_s",
@@ -213,13 +215,19 @@ class GANTrainable(EpochTrainable):
         self.optG = torch.optim.Adam(self.netG.parameters(), lr=float(s["lr_g"]), betas=betas)
         self.optD = torch.optim.Adam(self.netD.parameters(), lr=float(s["lr_d"]), betas=betas)
         self.fixed_noise = torch.randn(64, int(s["latent_dim"]), generator=self.rng).to(self.device)
+        # FID's own latent noise, fixed for the whole run (common random numbers: from one epoch to the next FID
+        # moves with the generator, not with a new draw), from a seed of its own so evaluating never moves the
+        # training's random stream; the test FID (the independent judge) draws other noise.
+        self.fid_noise = self._evaluation_noise(1)
+        self.fid_test_noise = self._evaluation_noise(2)
         # Mixed precision: float16 with loss scaling on CUDA, bfloat16 on the CPU.
         self.amp = bool(s["amp"])
         self.amp_dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp and self.device.type == "cuda")
         self.epoch = 0
         self._extractor = self._feature_extractor()
-        self.reference = self._reference_statistics()
+        self.reference = self._reference_statistics(self.held_out, "val")
+        self.test_reference = self._reference_statistics(split.x_test, "test")
 
     # -- FID --------------------------------------------------------------------------
 
@@ -233,12 +241,20 @@ class GANTrainable(EpochTrainable):
         ).to(self.device)
         return lambda images: classifier_features(classifier, images)
 
-    def _reference_statistics(self) -> tuple[np.ndarray, np.ndarray]:
-        """Statistics of the held-out fold, once per (dataset, fold, extractor, N), cached on disk."""
+    def _evaluation_noise(self, stream: int) -> torch.Tensor:
+        """``fid_samples`` latent vectors of their own seeded stream (1: FID, 2: the test FID)."""
         s = self.settings
-        count = min(int(s["fid_samples"]), len(self.held_out))
+        generator = torch.Generator().manual_seed(int(s["seed"]) * 1_000_003 + stream)
+        return torch.randn(int(s["fid_samples"]), int(s["latent_dim"]), generator=generator)
+
+    def _reference_statistics(self, reals: torch.Tensor, part: str) -> tuple[np.ndarray, np.ndarray]:
+        """Statistics of real images (``part``: the held-out fold ``val`` or the ``test`` split), once per
+        (dataset, fold, extractor, N), cached on disk."""
+        s = self.settings
+        count = min(int(s["fid_samples"]), len(reals))
         weights = str(s["fid_weights"]) if s["fid_features"] == "inception" else ""
         key = f"{s['dataset']}|{s['num_folds']}|{s['fold']}|{s['split_seed']}|{s['fid_features']}|{weights}|{count}"
+        key += "" if part == "val" else f"|{part}"
         if key in _REFERENCE_STATS:
             return _REFERENCE_STATS[key]
 
@@ -252,27 +268,44 @@ class GANTrainable(EpochTrainable):
         stats = disk_cached(
             cache_dir() / "fid_reference" / f"{hashlib.sha1(key.encode()).hexdigest()[:20]}.npz",
             load,
-            lambda: feature_statistics(self._extractor(self.held_out[:count])),
+            lambda: feature_statistics(self._extractor(reals[:count])),
             save,
         )
         _REFERENCE_STATS[key] = stats
         return stats
 
     @torch.no_grad()
-    def _fid(self) -> float:
-        s = self.settings
+    def _features(self, noise: torch.Tensor) -> np.ndarray | None:
+        """Features of the images the generator makes from ``noise``; None where any is not finite."""
         self.netG.eval()
-        count, latent = int(s["fid_samples"]), int(s["latent_dim"])
-        samples = []
-        for start in range(0, count, 500):
-            z = torch.randn(min(500, count - start), latent, generator=self.rng).to(self.device)
-            samples.append((self.netG(z) + 1) / 2)
+        samples = [(self.netG(z.to(self.device)) + 1) / 2 for z in noise.split(500)]
         self.netG.train()
         images = torch.cat(samples).clamp_(0, 1)
         if not torch.isfinite(images).all():
-            return math.nan
-        mu, sigma = feature_statistics(self._extractor(images))
-        return frechet_distance(mu, sigma, *self.reference)
+            return None
+        return np.asarray(self._extractor(images))
+
+    def _fid(self) -> dict[str, float]:
+        """``fid`` (the stopping metric, against the held-out fold), ``fid_sd`` (its standard deviation,
+        estimated from two disjoint halves of the samples: half their difference), and ``fid_test`` (the
+        independent judge: against the test split, with other noise)."""
+        nan = {"fid": math.nan, "fid_sd": math.nan, "fid_test": math.nan}
+        features = self._features(self.fid_noise)
+        if features is None:
+            return nan
+        fid = frechet_distance(*feature_statistics(features), *self.reference)
+        half = len(features) // 2
+        halves = [
+            frechet_distance(*feature_statistics(part), *self.reference) for part in (features[:half], features[half:])
+        ]
+        test = self._features(self.fid_test_noise)
+        return {
+            "fid": fid,
+            "fid_sd": abs(halves[0] - halves[1]) / 2 if half >= 2 else math.nan,
+            "fid_test": frechet_distance(*feature_statistics(test), *self.test_reference)
+            if test is not None
+            else math.nan,
+        }
 
     # -- training -------------------------------------------------------------------------
 
@@ -339,7 +372,7 @@ class GANTrainable(EpochTrainable):
         epoch_time = time.perf_counter() - started
         started = time.perf_counter()
         diverged = not all(math.isfinite(v) for v in losses.values())
-        fid = math.nan if diverged else self._fid()
+        fid = {"fid": math.nan, "fid_sd": math.nan, "fid_test": math.nan} if diverged else self._fid()
         fid_time = time.perf_counter() - started
         every = int(self.settings["sample_every"])
         if every and self.epoch % every == 0 and not diverged:
@@ -348,7 +381,7 @@ class GANTrainable(EpochTrainable):
             "epoch": self.epoch,
             **losses,
             **self._discriminator_on_held_out(),
-            "fid": fid,
+            **fid,
             "fid_samples": float(self.settings["fid_samples"]),
             "fid_features": str(self.settings["fid_features"]),
             "epoch_time_s": epoch_time,

@@ -19,6 +19,7 @@ import pandas as pd
 from analysis._choice import Choice
 from analysis._configuration_choice import ConfigurationChoice
 from analysis._recommend import Analysis, Recommendation
+from analysis._snapshot import unkept
 from analysis._usage import CONFIGURATION_FILE, STOPPERS_FILE
 
 __all__ = ["answer_lines", "plain"]
@@ -94,12 +95,13 @@ def _rule_lines(
     )
     level = f"{analysis.interval:.0%}"
     size = f"a new search of {analysis.new_configs} configuration{'' if analysis.new_configs == 1 else 's'}"
+    selected_by = unkept(analysis.selection[0], analysis.kept_by)
     if np.isfinite(float(row["compute_used"])):
         buys = (
             f"- **Buys:** uses {_range(row, 'compute_used')} of the compute of training everything (saves "
             f"{_percent(1 - float(row['compute_used']))}) in {size}; its best "
             f"model {_worse(row['best_regret'])} than with full training (upper end "
-            f"{_percent(row['best_regret_high'])}), the model selected by `{analysis.selection[0]}` "
+            f"{_percent(row['best_regret_high'])}), the model selected by `{selected_by}` "
             f"{_worse(row['selected_regret'])} (upper end {_percent(row['selected_regret_high'])}); {level} intervals."
         )
     else:

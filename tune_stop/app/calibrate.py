@@ -220,6 +220,7 @@ def calibrate_and_search(
         new_configs=remaining,
         selection=(space.metric, space.mode),
         asha=asha,
+        keep_best=space.trainable == "gan",  # a GAN user keeps the best snapshot, as recommend judges it
     )
     report = storage / f"{name}-recommendation"
     recommendation = analysis.recommended()

@@ -19,7 +19,6 @@ import pandas as pd
 from analysis._choice import Choice
 from analysis._configuration_choice import ConfigurationChoice
 from analysis._recommend import Analysis, Recommendation
-from analysis._snapshot import unkept
 from analysis._usage import CONFIGURATION_FILE, STOPPERS_FILE
 
 __all__ = ["answer_lines", "plain"]
@@ -95,7 +94,7 @@ def _rule_lines(
     )
     level = f"{analysis.interval:.0%}"
     size = f"a new search of {analysis.new_configs} configuration{'' if analysis.new_configs == 1 else 's'}"
-    selected_by = unkept(analysis.selection[0], analysis.kept_by)
+    selected_by = analysis.selected_by
     if np.isfinite(float(row["compute_used"])):
         buys = (
             f"- **Buys:** uses {_range(row, 'compute_used')} of the compute of training everything (saves "
@@ -141,7 +140,8 @@ def _against_asha(analysis: Analysis, configuration: ConfigurationChoice | None)
         )
         return (
             f"- **Against ASHA alone:** no scheduler kept the models within {_percent(configuration.tolerance)} in "
-            f"{1 - configuration.risk:.0%} of the simulated searches ({beside}), so this rule runs without one."
+            f"{1 - configuration.risk:.0%} of the simulated searches ({beside}), so the answer is this per-trial "
+            "rule."
         )
     return (
         "- **Against ASHA alone:** not judged; `tune-stop recommend EXPERIMENT --configurations` judges ASHA and "
@@ -213,7 +213,16 @@ def _nothing_lines(analysis: Analysis, configuration: ConfigurationChoice | None
         )
         step = f"a tolerance above that noise (`--tolerance {looser:g}`), or a steadier metric"
     else:
-        why = f"no rule kept the best and selected models within the {tolerance} tolerance and still saved epochs"
+        judged = (
+            "kept the best and selected models" if analysis.objective == "search" else "kept its mean per-curve regret"
+        )
+        why = f"no rule {judged} within the {tolerance} tolerance and still saved epochs"
+        if (tuned["choice"] == Choice.HELD_OUT).any() and not (tuned["choice"] == Choice.WITHIN).any():
+            why = (
+                f"the values within the {tolerance} tolerance were refused by the check on held-out splits: chosen "
+                "on some configurations, they cost a search of the others its best or selected model more than "
+                "that too often"
+            )
         if configuration is not None:
             why += f", and no scheduler did in {1 - configuration.risk:.0%} of the simulated searches"
         configs = analysis.split.n_configs if analysis.split is not None else 0

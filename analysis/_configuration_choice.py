@@ -33,7 +33,6 @@ import pandas as pd
 
 from analysis._configurations import SearchCurves, StoppingConfig, configuration_grid, search_outcome
 from analysis._replay import stop_epochs
-from analysis._snapshot import unkept
 
 if TYPE_CHECKING:
     from analysis._recommend import Analysis
@@ -334,7 +333,7 @@ def judge_configurations(
     if analysis.curves is None or analysis.split is None or analysis.split.unit != "configuration":
         raise ValueError("judging a stopping configuration takes curves with configuration ids (config_id)")
     selection, mode = analysis.selection
-    metric = unkept(selection, analysis.kept_by)  # the schedulers compare the raw metric, as they run
+    metric = analysis.selected_by  # the schedulers compare the raw metric, as they run
     curves = SearchCurves(
         analysis.curves,
         analysis.split.config_index,

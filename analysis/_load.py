@@ -319,9 +319,7 @@ def load_curves(source: str | os.PathLike[str] | pd.DataFrame, *, retried_trials
             raise ExperimentError(str(error)) from None
         if logged is not None:
             frame, what = logged
-            warnings.warn(
-                f"{path}: read as {what}; their epochs count from 0, so epoch 0 is read as epoch 1", stacklevel=2
-            )
+            warnings.warn(f"{path}: read as {what}; epochs they count from 0 are read from 1", stacklevel=2)
             return load_curves(frame, retried_trials=retried_trials)
         if path.is_dir() or not path.exists():
             return load_experiment(path)

@@ -10,21 +10,28 @@ said). What each logger writes:
   value logged of every metric.
 * Keras ``CSVLogger``: one CSV per run, ``epoch`` first, one row per epoch.
 * TensorBoard: ``events.out.tfevents.*`` files; every folder holding them is a run, the
-  scalars by tag; where an ``epoch`` scalar is logged (as Lightning does) it maps steps to
-  epochs, else the step is the epoch. Read with the protocol buffers of ``tensorboardX``
-  (which Ray Tune installs), so no TensorFlow or TensorBoard is needed.
+  scalars by tag (TF1 ``simple_value`` and TF2 scalar tensors); where an ``epoch`` scalar is
+  logged (as Lightning does) it maps steps to epochs, else the step is the epoch, counted
+  from 0 where the first is 0. Keras' ``TensorBoard`` callback writes a run as ``train/``
+  and ``validation/`` folders: they are one run, its ``epoch_*`` tags read as Keras' own
+  names (``loss``, ``val_loss``). Read with the protocol buffers of ``tensorboardX`` (which
+  Ray Tune installs), so no TensorFlow or TensorBoard is needed.
 """
 
 from __future__ import annotations
 
 import struct
+import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["logged_runs"]
 
 EVENTS = "events.out.tfevents.*"
+#: The folders Keras' ``TensorBoard`` callback writes a run's epochs into, and the prefix of each one's names.
+KERAS_PARTS = {"train": "", "validation": "val_"}
 
 
 def logged_runs(path: Path) -> tuple[pd.DataFrame, str] | None:
@@ -44,8 +51,12 @@ def logged_runs(path: Path) -> tuple[pd.DataFrame, str] | None:
         return pd.concat(runs, ignore_index=True), f"{len(runs)} Lightning CSVLogger runs"
     events = sorted({file.parent for file in path.rglob(EVENTS)})
     if events:
-        runs = [_tensorboard(folder).assign(trial_id=_run_name(folder, path)) for folder in events]
-        return pd.concat(runs, ignore_index=True), f"{len(runs)} TensorBoard runs"
+        # Keras: <run>/train and <run>/validation are one run.
+        grouped: dict[Path, list[Path]] = {}
+        for folder in events:
+            grouped.setdefault(folder.parent if folder.name in KERAS_PARTS else folder, []).append(folder)
+        frames = [_tensorboard(parts).assign(trial_id=_run_name(run, path)) for run, parts in grouped.items()]
+        return pd.concat(frames, ignore_index=True), f"{len(frames)} TensorBoard runs"
     keras = [(file, _keras_csv(file)) for file in sorted(path.glob("*.csv"))]
     frames = [frame.assign(trial_id=file.stem) for file, frame in keras if frame is not None]
     if frames:
@@ -89,52 +100,81 @@ def _keras_csv(file: Path) -> pd.DataFrame | None:
 
 
 def _records(file: Path) -> list[bytes]:
-    """The records of a TFRecord file: each a length (uint64), its CRC, the data and its CRC."""
+    """The records of a TFRecord file: each a length (uint64), its CRC, the data and its CRC (CRCs unchecked)."""
     data = file.read_bytes()
     records, offset = [], 0
     while offset + 12 <= len(data):
         (length,) = struct.unpack_from("<Q", data, offset)
         start = offset + 12
         if start + length + 4 > len(data):
-            break  # a record cut off as the writer was stopped: the rest is left out
+            warnings.warn(f"{file}: its last record is cut off (a writer stopped mid-record): left out", stacklevel=2)
+            break
         records.append(data[start : start + length])
         offset = start + length + 4
     return records
 
 
-def _tensorboard(folder: Path) -> pd.DataFrame:
-    """The scalars of a folder's event files, one column per tag, one row per epoch."""
+#: TensorFlow's dtype numbers of the scalars read from a TF2 summary tensor.
+_DTYPES = {1: np.float32, 2: np.float64, 3: np.int32, 9: np.int64}
+
+
+def _scalar(value: object) -> float | None:
+    """A summary value's number: a TF1 ``simple_value`` or a TF2 scalar tensor; None for anything else."""
+    if value.HasField("simple_value"):  # type: ignore[attr-defined]
+        return float(value.simple_value)  # type: ignore[attr-defined]
+    if not value.HasField("tensor"):  # type: ignore[attr-defined]
+        return None
+    tensor = value.tensor  # type: ignore[attr-defined]
+    if len(tensor.tensor_shape.dim):  # not a scalar (a histogram, a PR curve, an image)
+        return None
+    if tensor.tensor_content and tensor.dtype in _DTYPES:
+        return float(np.frombuffer(tensor.tensor_content, dtype=_DTYPES[tensor.dtype])[0])
+    for field in ("float_val", "double_val", "int_val", "int64_val"):
+        values = getattr(tensor, field)
+        if len(values):
+            return float(values[0])
+    return None
+
+
+def _tensorboard(folders: list[Path]) -> pd.DataFrame:
+    """The scalars of a run's event files (in one folder, or Keras' ``train``/``validation``), one column per
+    tag, one row per epoch."""
     from tensorboardX.proto.event_pb2 import Event
 
     values: dict[str, dict[int, float]] = {}
-    for file in sorted(folder.glob(EVENTS)):
-        try:
-            records = _records(file)
-        except OSError as error:
-            raise ValueError(f"{file}: cannot read it ({error.strerror or error})") from None
-        for record in records:
-            event = Event()
+    keras = any(folder.name in KERAS_PARTS for folder in folders)
+    for folder in folders:
+        prefix = KERAS_PARTS.get(folder.name, "") if keras else ""
+        for file in sorted(folder.glob(EVENTS)):
             try:
-                event.ParseFromString(record)
-            except Exception as error:  # protobuf's DecodeError has no stable import path
-                raise ValueError(f"{file}: not a TensorBoard event file ({type(error).__name__})") from None
-            for value in event.summary.value:
-                if value.HasField("simple_value"):
-                    number = float(value.simple_value)
-                elif value.HasField("tensor") and value.tensor.float_val:
-                    number = float(value.tensor.float_val[0])
-                elif value.HasField("tensor") and value.tensor.double_val:
-                    number = float(value.tensor.double_val[0])
-                else:
-                    continue
-                values.setdefault(value.tag, {})[int(event.step)] = number
+                records = _records(file)
+            except OSError as error:
+                raise ValueError(f"{file}: cannot read it ({error.strerror or error})") from None
+            for record in records:
+                event = Event()
+                try:
+                    event.ParseFromString(record)
+                except Exception as error:  # protobuf's DecodeError has no stable import path
+                    raise ValueError(f"{file}: not a TensorBoard event file ({type(error).__name__})") from None
+                for value in event.summary.value:
+                    number = _scalar(value)
+                    if number is None:
+                        continue
+                    tag = value.tag
+                    if keras:  # epoch_loss -> loss, val_loss; per-iteration tags are not epochs
+                        if not tag.startswith("epoch_"):
+                            continue
+                        tag = prefix + tag.removeprefix("epoch_")
+                    values.setdefault(tag, {})[int(event.step)] = number
+    where = folders[0].parent if keras else folders[0]
     if not values:
-        raise ValueError(f"{folder}: its event files hold no scalars")
+        raise ValueError(f"{where}: its event files hold no scalars")
     frame = pd.DataFrame(values).sort_index()
     frame.index.name = "step"
-    if "epoch" in frame:  # steps to epochs: the epoch logged at (or before) each step
+    logged_epochs = "epoch" in values
+    if logged_epochs:  # steps to epochs: the epoch logged at (or before) each step
         frame["epoch"] = frame["epoch"].ffill().bfill()
     else:
         frame["epoch"] = frame.index
-    from_zero = "epoch" in values or int(frame["epoch"].min()) == 0
-    return _per_epoch(frame.reset_index(drop=True), folder, from_zero=from_zero)
+    from_zero = logged_epochs or int(frame["epoch"].min()) == 0
+    return _per_epoch(frame.reset_index(drop=True), where, from_zero=from_zero)

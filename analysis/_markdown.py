@@ -20,7 +20,6 @@ from analysis._intervals import unseen_chance
 from analysis._recommend import Analysis
 from analysis._replay import CurveSet
 from analysis._search import NOISE_EPOCHS
-from analysis._snapshot import unkept
 from analysis._usage import (
     CONFIGURATION_FILE,
     STOPPERS_FILE,
@@ -45,7 +44,7 @@ def readable_table(analysis: Analysis, configuration: ConfigurationChoice | None
         else "recommended"
     )
     readable = readable_recommendations(analysis.recommendations, answer, label)
-    if answer is not None and answer[1] == analysis.selection[0]:
+    if answer is not None and answer[1] == analysis.selected_by:
         # The answer is on the search's own metric where a rule on it is within the tolerance.
         elsewhere = (readable["status"] == "within the tolerance, not chosen") & (readable["metric"] != answer[1])
         readable.loc[elsewhere, "status"] = f"within the tolerance; the answer is on {answer[1]}, the search's metric"
@@ -116,7 +115,7 @@ def _explanation(analysis: Analysis, tolerance: float) -> list[str]:
         "is stopped by the policy and each configuration is scored as a user scores it: the target at its stop "
         "epoch, averaged over its data folds. **Best model** is how much worse the best configuration's score "
         "is than in the same search trained to the budget; **selected model** is the same for the configuration "
-        f"a user selects by `{analysis.selection[0]}` ({analysis.selection[1]}) at the stops; **compute used** "
+        f"a user selects by `{analysis.selected_by}` ({analysis.selection[1]}) at the stops; **compute used** "
         "is the share of the epochs (and of the seconds, where the curves record them) of training every curve "
         "to the budget; **top 10%** is the mean per-curve regret of the best tenth of the configurations. These "
         "figures need curves that ran their whole budget (`--full-curves`); they are n/a otherwise. **The "
@@ -370,7 +369,7 @@ def _reading(analysis: Analysis, metric: str, group: pd.DataFrame, tolerance: fl
         f"{analysis.target} ({level} intervals); it fired on {_percent(best['trigger_rate'])} of the evaluable "
         "curves here. "
         f"Held out, the same rule stayed within the tolerance in {_share(best['cv_within_tolerance'])} of "
-        f"{best['cv_cells']} cells{_cell_size(analysis)}.{verdict}{_search_sentence(best, analysis.selection[0])}"
+        f"{best['cv_cells']} cells{_cell_size(analysis)}.{verdict}{_search_sentence(best, analysis.selected_by)}"
         f"{_held_out_sentence(group, tolerance)}"
     )
     baselines = group[(group["kind"] == "baseline") & group["regret"].notna()]
@@ -400,7 +399,7 @@ def _configuration_usage(analysis: Analysis, choice: ConfigurationChoice | None,
     if choice is None or choice.answer is None or not choice.runs:
         return []
     budget = int(analysis.curves.budgets.max()) if analysis.curves is not None else 0
-    metric, mode = unkept(analysis.selection[0], analysis.kept_by), analysis.selection[1]
+    metric, mode = analysis.selected_by, analysis.selection[1]
     return [
         f'`{CONFIGURATION_FILE}` in this folder runs the answer, "{choice.answer.describe()}": its scheduler '
         "replaces the search's, its stoppers run beside it, behind a non-finite guard:",

@@ -36,7 +36,7 @@ from analysis._policies import Policy, baseline_policies, candidate_policies
 from analysis._policy_rows import policy_rows
 from analysis._replay import CurveSet, PolicyReplay, replay_policy, stop_epochs
 from analysis._search import SEARCH_COLUMNS
-from analysis._snapshot import kept_columns
+from analysis._snapshot import kept_columns, unkept
 from analysis._split import Split
 
 __all__ = [
@@ -136,6 +136,12 @@ class Analysis:
     best_model_noise: float = np.nan
     kept_by: tuple[str, str] | None = None
 
+    @property
+    def selected_by(self) -> str:
+        """The metric a user selects the configuration by, as the curves name it (with ``keep_best`` the
+        selection judged is its kept column; the search, its stoppers and its guard read this one)."""
+        return unkept(self.selection[0], self.kept_by)
+
     def recommended(self) -> Recommendation | None:
         """The one policy to run: the best of those chosen within the tolerance, or None if none was.
 
@@ -148,7 +154,7 @@ class Analysis:
         rows = table[(table["kind"] == "recommended") & (table["choice"] == wanted)]
         if rows.empty:
             return None
-        on_selection = rows[rows["metric"] == self.selection[0]]
+        on_selection = rows[rows["metric"] == self.selected_by]
         rows = on_selection if not on_selection.empty else rows
         best = rank_rows(rows, self.objective).iloc[0]
         for result, chosen, kind in self.replays:

@@ -70,7 +70,7 @@ def _prediction(analysis: Analysis, row: dict[str, Any]) -> str:
 def _guard(recommendation: Recommendation, analysis: Analysis) -> dict[str, Any]:
     """A non-finite guard on every metric the policy reads and on the search's own metric."""
     arguments = recommendation.specs()[-1]
-    metrics = [arguments["metric"], arguments.get("train_metric"), analysis.selection[0]]
+    metrics = [arguments["metric"], arguments.get("train_metric"), analysis.selected_by]
     return {"policy": "non_finite", "metrics": sorted({m for m in metrics if m})}
 
 
@@ -142,7 +142,7 @@ def prediction_block(analysis: Analysis, recommendation: Recommendation, source:
         # Judged at the best snapshot: the raw columns, and what the snapshot was kept by (the audit keeps it too).
         "target": unkept(analysis.target, analysis.kept_by),
         "target_mode": analysis.target_mode,
-        "selection": [unkept(analysis.selection[0], analysis.kept_by), analysis.selection[1]],
+        "selection": [analysis.selected_by, analysis.selection[1]],
         **({"kept_by": list(analysis.kept_by)} if analysis.kept_by is not None else {}),
         "objective": analysis.objective,
         "tolerance": float(analysis.tolerance),
@@ -229,7 +229,7 @@ def peer_arguments(recommendation: Recommendation) -> list[str]:
 def guarded_metrics(choice: ConfigurationChoice, analysis: Analysis) -> list[str]:
     """The metrics a chosen configuration's non-finite guard watches: the search's own and its rule's."""
     policy = choice.answer.policy if choice.answer is not None else None
-    return [unkept(analysis.selection[0], analysis.kept_by), *([policy.metric] if policy is not None else [])]
+    return [analysis.selected_by, *([policy.metric] if policy is not None else [])]
 
 
 def configuration_yaml(choice: ConfigurationChoice, metrics: list[str], source: str) -> str:

@@ -132,3 +132,36 @@ def test_a_csv_of_curves_counted_from_zero_is_read_and_said(tmp_path):
     mixed = frame.assign(epoch=[0, 1, 1, 2])  # one trial from 0, one from 1: not a count from 0
     with pytest.raises(ExperimentError, match="epoch must hold integers >= 1"):
         load_curves(mixed)
+
+
+def test_keras_tensorboard_runs_of_tf2_scalar_tensors_are_one_run_each(tmp_path):
+    """Keras' TensorBoard callback: <run>/train and <run>/validation, TF2 scalars as tensor_content."""
+    import numpy as np
+    from tensorboardX.proto.event_pb2 import Event
+    from tensorboardX.proto.summary_pb2 import Summary
+    from tensorboardX.proto.tensor_pb2 import TensorProto
+    from tensorboardX.record_writer import RecordWriter
+
+    def write(folder, tags):
+        folder.mkdir(parents=True)
+        writer = RecordWriter(str(folder / "events.out.tfevents.1.host"))
+        for step in range(4):
+            values = [
+                Summary.Value(tag=tag, tensor=TensorProto(dtype=1, tensor_content=np.float32(f(step)).tobytes()))
+                for tag, f in tags.items()
+            ]
+            # A per-iteration tag and a non-scalar tensor, as Keras and others also log: not epochs, left out.
+            values.append(Summary.Value(tag="evaluation_loss_vs_iterations", simple_value=9.0))
+            writer.write(Event(step=step, summary=Summary(value=values)).SerializeToString())
+        writer.close()
+
+    for run in ("a", "b"):
+        write(tmp_path / run / "train", {"epoch_loss": lambda e: 1.0 / (e + 1)})
+        write(tmp_path / run / "validation", {"epoch_loss": lambda e: 1.5 / (e + 1)})
+    with pytest.warns(UserWarning, match="2 TensorBoard runs"):
+        curves = load_curves(tmp_path)
+    assert sorted(curves["trial_id"].unique()) == ["a", "b"]
+    assert {"loss", "val_loss"} <= set(curves.columns)
+    a = curves[curves["trial_id"] == "a"].sort_values("epoch")
+    assert a["epoch"].tolist() == [1, 2, 3, 4] and "evaluation_loss_vs_iterations" not in curves
+    assert np.allclose(a["val_loss"], [1.5, 0.75, 0.5, 0.375]) and np.allclose(a["loss"], [1.0, 0.5, 1 / 3, 0.25])

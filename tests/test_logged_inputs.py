@@ -78,7 +78,7 @@ def test_lightning_csv_and_tensorboard_folders_go_through_recommend_to_an_answer
     from tune_stop.app.cli import main
 
     _lightning_runs(tmp_path)
-    with pytest.warns(UserWarning, match="6 Lightning CSVLogger runs; their epochs count from 0"):
+    with pytest.warns(UserWarning, match="6 Lightning CSVLogger runs; epochs they count from 0"):
         csv = load_curves(tmp_path / "csv")
     with pytest.warns(UserWarning, match="6 TensorBoard runs"):
         tb = load_curves(tmp_path / "tb")

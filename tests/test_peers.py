@@ -240,6 +240,10 @@ def test_a_rule_the_frameworks_cannot_run_is_refused_saying_why(tmp_path):
     (tmp_path / "a.yaml").write_text(yaml.safe_dump(scheduled))
     with pytest.raises(ValueError, match="runs the asha scheduler, which compares trials"):
         load_stopping(tmp_path / "a.yaml", max_epochs=10).lightning()
+    graced = {**threshold, "grace_period": 3}  # Lightning would stop at epoch 1: refused, not silently different
+    (tmp_path / "graced.yaml").write_text(yaml.safe_dump({"stoppers": [graced]}))
+    with pytest.raises(ValueError, match="Lightning has no grace period"):
+        load_stopping(tmp_path / "graced.yaml", max_epochs=10).lightning()
     gl = {"policy": "gl", "metric": "val_loss", "alpha": 5.0}
     (tmp_path / "g.yaml").write_text(yaml.safe_dump({"stoppers": [gl]}))
     with pytest.raises(ValueError, match="no GL rule"):

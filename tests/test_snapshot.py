@@ -59,6 +59,15 @@ def test_recommend_keeps_the_best_snapshot_when_asked_and_says_what_to_keep(tmp_
     block = yaml.safe_load((tmp_path / "kept" / "stoppers.yaml").read_text())["recommendation"]
     assert block["target"] == "test_accuracy" and block["kept_by"] == ["val_loss", "min"]
     assert block["selection"] == ["val_loss", "min"]
+    # The file runs: its guard and rule read the metrics the curves (and a search) report, not the kept columns.
+    from search_spaces import load_space
+    from tune_stop.stopping import load_stopping
+
+    stoppers = yaml.safe_load((tmp_path / "kept" / "stoppers.yaml").read_text())["stoppers"]
+    assert all("snapshot" not in str(entry) for entry in stoppers)
+    load_space("mlp-digits").with_stoppers(tmp_path / "kept" / "stoppers.yaml").build_stopper()
+    stopper = load_stopping(tmp_path / "kept" / "stoppers.yaml", max_epochs=30).stopper
+    assert stopper("t", {"epoch": 1, "val_loss": 1.0, "train_loss": 1.0, "config": {}}) in (True, False)
     assert main([*argv, "--out", str(tmp_path / "plain")]) == 0
     assert "checkpoint_score_attribute" not in capsys.readouterr().out
 

@@ -75,11 +75,13 @@ class Stopping:
         """Keyword arguments of ``pytorch_lightning.callbacks.EarlyStopping`` that stop at the same epoch.
 
         Raises:
-            ValueError: As :meth:`early_stopping`, or where Lightning has no such rule.
+            ValueError: As :meth:`early_stopping`, or where Lightning has no such rule or lacks one of its
+                settings (a grace period, a baseline), so it would stop at another epoch.
         """
         arguments = self.early_stopping()
-        if arguments.lightning is None:
-            raise ValueError(f"Lightning cannot run this rule: {'; '.join(arguments.notes)}")
+        missing = [note for note in arguments.notes if note.startswith("Lightning has no")]
+        if arguments.lightning is None or missing:  # without a grace period or baseline it would stop elsewhere
+            raise ValueError(f"Lightning cannot run this rule: {'; '.join(missing or arguments.notes)}")
         return dict(arguments.lightning)
 
     def keras(self) -> dict[str, Any]:

@@ -27,7 +27,6 @@ from analysis._defaults import (
 from analysis._inputs import holds_no_number
 from analysis._intervals import predicted_means
 from analysis._load import ExperimentError, RepeatedEpochsError, load_curves, load_experiment, load_stop_reasons
-from analysis._markdown import person_table
 from analysis._median import MedianSpec, simulate_median
 from analysis._notices import AnalysisError, AnalysisWarning, Remedy
 from analysis._options import OBJECTIVES, AnalysisOptions
@@ -36,6 +35,7 @@ from analysis._recommend import RECOMMENDATION_COLUMNS, Analysis, Recommendation
 from analysis._replay import CurveSet, PolicyReplay, replay, replay_policy, stop_epochs
 from analysis._report import markdown_report, write_report
 from analysis._split import Split, make_split, search_splits
+from analysis._table import person_table
 from analysis._words import CHOICES, readable_recommendations
 
 __all__ = [

@@ -18,25 +18,15 @@ import pandas as pd
 
 from analysis._choice import Choice
 from analysis._configuration_choice import ConfigurationChoice
+from analysis._format import percent, span, worse
 from analysis._recommend import Analysis, Recommendation
 from analysis._usage import CONFIGURATION_FILE, STOPPERS_FILE
 
 __all__ = ["answer_lines", "plain"]
 
 
-def _percent(value: Any) -> str:
-    value = float(value)
-    return "n/a" if not np.isfinite(value) else f"{round(100 * value, 1) + 0.0:.1f}%"
-
-
 def _range(row: dict[str, Any], name: str) -> str:
-    return f"{_percent(row[name])} [{_percent(row[f'{name}_low'])}, {_percent(row[f'{name}_high'])}]"
-
-
-def _worse(value: Any) -> str:
-    """``0.4% worse``, or ``0.3% better`` where stopping gave the better model."""
-    value = float(value)
-    return f"{_percent(-value)} better" if round(100 * value, 1) < 0 else f"{_percent(value)} worse"
+    return span(row[name], row[f"{name}_low"], row[f"{name}_high"])
 
 
 def plain(line: str) -> str:
@@ -58,23 +48,23 @@ def _configuration_lines(analysis: Analysis, choice: ConfigurationChoice) -> lis
     assert choice.answer is not None and choice.chosen is not None
     row = dict(choice.table.iloc[choice.chosen])
     beside = "; ".join(
-        f"{name} {_percent(peer['compute_used'])}, lost more in {peer['exceeded']:.0%}" for name, peer in choice.peers()
+        f"{name} {percent(peer['compute_used'])}, lost more in {peer['exceeded']:.0%}" for name, peer in choice.peers()
     )
     rule = analysis.recommended()
     per_trial = (
         f" (the per-trial rule alone, `{STOPPERS_FILE}`: {rule.row['description']}, "
-        f"{_percent(rule.row['compute_used'])} of the compute in a search of {analysis.new_configs})"
+        f"{percent(rule.row['compute_used'])} of the compute in a search of {analysis.new_configs})"
         if rule is not None and np.isfinite(float(rule.row["compute_used"]))
         else ""
     )
     return [
         f"- **Run:** {choice.answer.describe()}: `tune-stop search SPACE --stoppers {CONFIGURATION_FILE}`, or "
         f'`load_stopping("{CONFIGURATION_FILE}", max_epochs=...)` in your own `tune.Tuner`.',
-        f"- **Buys:** {_percent(row['compute_used'])} of the compute of training every trial to its budget, in "
+        f"- **Buys:** {percent(row['compute_used'])} of the compute of training every trial to its budget, in "
         f"simulated next searches of {choice.new_configs} of these configurations{per_trial}.{_kept(analysis)}",
         f"- **Beside what you would switch on** (compute, and how often the best or selected model lost more than "
-        f"{_percent(choice.tolerance)}): {beside}.",
-        f"- **How sure:** it lost more than {_percent(choice.tolerance)} in {choice.stated_risk:.0%} of "
+        f"{percent(choice.tolerance)}): {beside}.",
+        f"- **How sure:** it lost more than {percent(choice.tolerance)} in {choice.stated_risk:.0%} of "
         f"{choice.searches} simulated searches ({choice.searched}); on independent searches such risks held "
         "(`docs/configurations.md`).",
     ]
@@ -98,10 +88,10 @@ def _rule_lines(
     if np.isfinite(float(row["compute_used"])):
         buys = (
             f"- **Buys:** uses {_range(row, 'compute_used')} of the compute of training everything (saves "
-            f"{_percent(1 - float(row['compute_used']))}) in {size}; its best "
-            f"model {_worse(row['best_regret'])} than with full training (upper end "
-            f"{_percent(row['best_regret_high'])}), the model selected by `{selected_by}` "
-            f"{_worse(row['selected_regret'])} (upper end {_percent(row['selected_regret_high'])}); {level} intervals."
+            f"{percent(1 - float(row['compute_used']))}) in {size}; its best "
+            f"model {worse(row['best_regret'])} than with full training (upper end "
+            f"{percent(row['best_regret_high'])}), the model selected by `{selected_by}` "
+            f"{worse(row['selected_regret'])} (upper end {percent(row['selected_regret_high'])}); {level} intervals."
         )
     else:
         buys = (
@@ -130,16 +120,16 @@ def _against_asha(analysis: Analysis, configuration: ConfigurationChoice | None)
     if not alone.empty and np.isfinite(float(alone.iloc[0]["compute_used"])):
         asha = alone.iloc[0]
         return (
-            f"- **Against ASHA alone:** {asha['description']} uses {_percent(asha['compute_used'])} of the compute, "
-            f"best model {_worse(asha['best_regret'])} (upper end {_percent(asha['best_regret_high'])})."
+            f"- **Against ASHA alone:** {asha['description']} uses {percent(asha['compute_used'])} of the compute, "
+            f"best model {worse(asha['best_regret'])} (upper end {percent(asha['best_regret_high'])})."
         )
     if configuration is not None:
         beside = "; ".join(
-            f"{name} {_percent(peer['compute_used'])}, lost more in {peer['exceeded']:.0%}"
+            f"{name} {percent(peer['compute_used'])}, lost more in {peer['exceeded']:.0%}"
             for name, peer in configuration.peers()
         )
         return (
-            f"- **Against ASHA alone:** no scheduler kept the models within {_percent(configuration.tolerance)} in "
+            f"- **Against ASHA alone:** no scheduler kept the models within {percent(configuration.tolerance)} in "
             f"{1 - configuration.risk:.0%} of the simulated searches ({beside}), so the answer is this per-trial "
             "rule."
         )
@@ -152,14 +142,14 @@ def _against_asha(analysis: Analysis, configuration: ConfigurationChoice | None)
 def _how_sure(analysis: Analysis, row: dict[str, Any]) -> str:
     cells = int(row["cv_cells"]) if np.isfinite(float(row["cv_cells"])) else 0
     held = (
-        f"held out, the same rule stayed within the {_percent(analysis.tolerance)} tolerance in "
+        f"held out, the same rule stayed within the {percent(analysis.tolerance)} tolerance in "
         f"{float(row['cv_within_tolerance']):.0%} of {cells} cells of configurations it did not see"
         if cells
         else "nothing could be held out"
     )
     within = float(row.get("chosen_within", np.nan))
     stricter = (
-        f" Chosen within {_percent(within)} rather than {_percent(analysis.tolerance)}: on splits of these "
+        f" Chosen within {percent(within)} rather than {percent(analysis.tolerance)}: on splits of these "
         "configurations into a predicting and a new search, choosing within the whole tolerance cost the new "
         "search's best or selected model more than that too often."
         if np.isfinite(within) and within < analysis.tolerance
@@ -184,7 +174,7 @@ def _looser(analysis: Analysis, tuned: pd.DataFrame) -> str:
     closest = tuned.iloc[int(np.argmin(needed))]
     looser = math.ceil(1000 * max(float(needed.min()), analysis.tolerance) + 1e-9) / 1000
     return (
-        f"a looser tolerance: {closest['policy']} on {closest['metric']} comes within {_percent(looser)} "
+        f"a looser tolerance: {closest['policy']} on {closest['metric']} comes within {percent(looser)} "
         f"(`--tolerance {looser:g}`; the held-out check may still refuse it), "
     )
 
@@ -192,7 +182,7 @@ def _looser(analysis: Analysis, tuned: pd.DataFrame) -> str:
 def _nothing_lines(analysis: Analysis, configuration: ConfigurationChoice | None) -> list[str]:
     """Why there is nothing to run, in one sentence, and what would give an answer."""
     curves = analysis.curves
-    tolerance = _percent(analysis.tolerance)
+    tolerance = percent(analysis.tolerance)
     table = analysis.recommendations
     tuned = table[table["kind"] == "recommended"]
     if curves is not None and curves.mostly_cut:
@@ -208,7 +198,7 @@ def _nothing_lines(analysis: Analysis, configuration: ConfigurationChoice | None
         noise = analysis.best_model_noise
         looser = math.ceil(100 * noise) / 100
         why = (
-            f"the best model moves by {_percent(noise)} from one epoch to the next by chance, more than the "
+            f"the best model moves by {percent(noise)} from one epoch to the next by chance, more than the "
             f"{tolerance} tolerance, so no stop can be judged within it"
         )
         step = f"a tolerance above that noise (`--tolerance {looser:g}`), or a steadier metric"

@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 
 from analysis._configuration_choice import ConfigurationChoice
-from analysis._markdown import markdown_report, readable_table
+from analysis._markdown import markdown_report
 from analysis._plots import plot_curves, plot_search, plot_tradeoff
 from analysis._recommend import Analysis
+from analysis._table import readable_table
 from analysis._usage import STOPPERS_FILE, stoppers_yaml
 
 __all__ = ["atomic_write", "markdown_report", "write_report"]

@@ -1,0 +1,51 @@
+"""How the report files write numbers: shares in percent, intervals, counts (one place for every file)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["configurations", "percent", "share", "span", "value", "within", "worse"]
+
+
+def percent(part: Any) -> str:
+    """A share in percent, one decimal."""
+    number = float(part)
+    # + 0.0 turns a negative zero (and what rounds to one) into 0.0%, not -0.0%.
+    return "n/a" if not np.isfinite(number) else f"{round(100 * number, 1) + 0.0:.1f}%"
+
+
+def span(point: Any, low: Any, high: Any) -> str:
+    """``point [low, high]`` in percent."""
+    if not np.isfinite(float(point)):
+        return "n/a"
+    return f"{percent(point)} [{percent(low)}, {percent(high)}]"
+
+
+def value(number: Any) -> str:
+    """A parameter value in 4 significant digits."""
+    number = float(number)
+    return "n/a" if not np.isfinite(number) else f"{number:.4g}"
+
+
+def worse(regret: Any) -> str:
+    """``0.4% worse``, or ``0.3% better`` where stopping gave the better model."""
+    number = float(regret)
+    return f"{percent(-number)} better" if percent(number).startswith("-") else f"{percent(number)} worse"
+
+
+def within(part: Any, cells: Any) -> str:
+    """``80% of 15``, or ``n/a`` where no cell was judged."""
+    return f"{share(part)} of {cells}" if cells else share(part)
+
+
+def configurations(count: int) -> str:
+    """``1 configuration``, ``12 configurations``."""
+    return f"{count} configuration{'' if count == 1 else 's'}"
+
+
+def share(part: Any) -> str:
+    """A share in whole percent."""
+    number = float(part)
+    return "n/a" if not np.isfinite(number) else f"{100 * number:.0f}%"

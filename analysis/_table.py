@@ -1,0 +1,63 @@
+"""The table a person reads: one row per policy's chosen value and per baseline, only the answer recommended.
+
+``recommendations.csv`` (every column), ``recommendations.md`` and ``recommend``'s screen
+(nine columns) show it; :func:`readable_table` marks the answer's row, and no other.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from analysis._configuration_choice import ConfigurationChoice
+from analysis._format import share, span, value, within
+from analysis._recommend import Analysis
+from analysis._words import readable_recommendations
+
+__all__ = ["markdown_table", "person_table", "readable_table"]
+
+
+def readable_table(analysis: Analysis, configuration: ConfigurationChoice | None = None) -> pd.DataFrame:
+    """The recommendations as the CSV and the Markdown show them: the answer's row marked, no other."""
+    recommendation = analysis.recommended()
+    answer = (recommendation.row["policy"], recommendation.row["metric"]) if recommendation is not None else None
+    label = (
+        "the per-trial rule alone (stoppers.yaml); the answer is configuration.yaml"
+        if configuration is not None and configuration.runs
+        else "recommended"
+    )
+    readable = readable_recommendations(analysis.recommendations, answer, label)
+    if answer is not None and answer[1] == analysis.selected_by:
+        # The answer is on the search's own metric where a rule on it is within the tolerance.
+        elsewhere = (readable["status"] == "within the tolerance, not chosen") & (readable["metric"] != answer[1])
+        readable.loc[elsewhere, "status"] = f"within the tolerance; the answer is on {answer[1]}, the search's metric"
+    return readable
+
+
+def person_table(analysis: Analysis, configuration: ConfigurationChoice | None = None) -> pd.DataFrame:
+    """The table a person reads, in words: one row per policy's chosen value and per baseline, nine columns,
+    only the answer's row says recommended. ``recommendations.md`` and ``recommend``'s screen show it."""
+    level = share(analysis.interval)
+    readable = readable_table(analysis, configuration)
+    rows = [
+        {
+            "rule": f"{row.policy} on {row.metric}",
+            "value": value(row.recommended),
+            f"compute used [{level}]": span(row.compute_used, row.compute_used_low, row.compute_used_high),
+            f"best model [{level}]": span(row.best_regret, row.best_regret_low, row.best_regret_high),
+            f"selected model [{level}]": span(row.selected_regret, row.selected_regret_low, row.selected_regret_high),
+            f"epochs saved [{level}]": span(row.epochs_saved, row.epochs_saved_low, row.epochs_saved_high),
+            f"mean regret [{level}]": span(row.regret, row.regret_low, row.regret_high),
+            "CV cells within tolerance": within(row.cv_within_tolerance, row.cv_cells),
+            "status": row.status,
+        }
+        for row in readable.itertuples()
+    ]
+    return pd.DataFrame(rows)
+
+
+def markdown_table(analysis: Analysis, configuration: ConfigurationChoice | None) -> list[str]:
+    """:func:`person_table` in Markdown."""
+    table = person_table(analysis, configuration)
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
+    lines += ["| " + " | ".join(str(value) for value in row) + " |" for row in table.itertuples(index=False)]
+    return lines

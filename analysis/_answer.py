@@ -47,9 +47,6 @@ def answer_lines(analysis: Analysis, configuration: ConfigurationChoice | None =
 def _configuration_lines(analysis: Analysis, choice: ConfigurationChoice) -> list[str]:
     assert choice.answer is not None and choice.chosen is not None
     row = dict(choice.table.iloc[choice.chosen])
-    beside = "; ".join(
-        f"{name} {percent(peer['compute_used'])}, lost more in {peer['exceeded']:.0%}" for name, peer in choice.peers()
-    )
     rule = analysis.recommended()
     per_trial = (
         f" (the per-trial rule alone, `{STOPPERS_FILE}`: {rule.row['description']}, "
@@ -63,7 +60,7 @@ def _configuration_lines(analysis: Analysis, choice: ConfigurationChoice) -> lis
         f"- **Buys:** {percent(row['compute_used'])} of the compute of training every trial to its budget, in "
         f"simulated next searches of {choice.new_configs} of these configurations{per_trial}.{_kept(analysis)}",
         f"- **Beside what you would switch on** (compute, and how often the best or selected model lost more than "
-        f"{percent(choice.tolerance)}): {beside}.",
+        f"{percent(choice.tolerance)}): {_peers_in_words(choice)}.",
         f"- **How sure:** it lost more than {percent(choice.tolerance)} in {choice.stated_risk:.0%} of "
         f"{choice.searches} simulated searches ({choice.searched}); on independent searches such risks held "
         "(`docs/configurations.md`).",
@@ -124,18 +121,21 @@ def _against_asha(analysis: Analysis, configuration: ConfigurationChoice | None)
             f"best model {worse(asha['best_regret'])} (upper end {percent(asha['best_regret_high'])})."
         )
     if configuration is not None:
-        beside = "; ".join(
-            f"{name} {percent(peer['compute_used'])}, lost more in {peer['exceeded']:.0%}"
-            for name, peer in configuration.peers()
-        )
         return (
             f"- **Against ASHA alone:** no scheduler kept the models within {percent(configuration.tolerance)} in "
-            f"{1 - configuration.risk:.0%} of the simulated searches ({beside}), so the answer is this per-trial "
-            "rule."
+            f"{1 - configuration.risk:.0%} of the simulated searches ({_peers_in_words(configuration)}), so the "
+            "answer is this per-trial rule."
         )
     return (
         "- **Against ASHA alone:** not judged; `tune-stop recommend EXPERIMENT --configurations` judges ASHA and "
         "the median rule on these curves too (needs whole curves)."
+    )
+
+
+def _peers_in_words(choice: ConfigurationChoice) -> str:
+    """What a user would switch on anyway, each with its compute and how often it lost more than the tolerance."""
+    return "; ".join(
+        f"{name} {percent(peer['compute_used'])}, lost more in {peer['exceeded']:.0%}" for name, peer in choice.peers()
     )
 
 
@@ -206,13 +206,14 @@ def _nothing_lines(analysis: Analysis, configuration: ConfigurationChoice | None
         judged = (
             "kept the best and selected models" if analysis.objective == "search" else "kept its mean per-curve regret"
         )
-        why = f"no rule {judged} within the {tolerance} tolerance and still saved epochs"
-        if (tuned["choice"] == Choice.HELD_OUT).any() and not (tuned["choice"] == Choice.WITHIN).any():
-            why = (
-                f"the values within the {tolerance} tolerance were refused by the check on held-out splits: chosen "
-                "on some configurations, they cost a search of the others its best or selected model more than "
-                "that too often"
-            )
+        # No rule is within the tolerance here (one would be the answer), but the check may have refused some.
+        why = (
+            f"the values within the {tolerance} tolerance were refused by the check on held-out splits: chosen "
+            "on some configurations, they cost a search of the others its best or selected model more than "
+            "that too often"
+            if (tuned["choice"] == Choice.HELD_OUT).any()
+            else f"no rule {judged} within the {tolerance} tolerance and still saved epochs"
+        )
         if configuration is not None:
             why += f", and no scheduler did in {1 - configuration.risk:.0%} of the simulated searches"
         configs = analysis.split.n_configs if analysis.split is not None else 0

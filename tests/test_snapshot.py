@@ -67,7 +67,11 @@ def test_recommend_keeps_the_best_snapshot_when_asked_and_says_what_to_keep(tmp_
     assert all("snapshot" not in str(entry) for entry in stoppers)
     load_space("mlp-digits").with_stoppers(tmp_path / "kept" / "stoppers.yaml").build_stopper()
     stopper = load_stopping(tmp_path / "kept" / "stoppers.yaml", max_epochs=30).stopper
-    assert stopper("t", {"epoch": 1, "val_loss": 1.0, "train_loss": 1.0, "config": {}}) in (True, False)
+    # A result with the raw metrics only is read (a kept column in the guard raised KeyError here); a NaN in the
+    # search's own metric stops the trial at once, as the guard must.
+    assert stoppers[0] == {"policy": "non_finite", "metrics": ["val_loss"]}
+    assert stopper("t", {"epoch": 1, "val_loss": 1e9, "train_loss": 1.0, "config": {}}) is False  # far from any stop
+    assert stopper("u", {"epoch": 1, "val_loss": float("nan"), "train_loss": 1.0, "config": {}}) is True
     assert main([*argv, "--out", str(tmp_path / "plain")]) == 0
     assert "checkpoint_score_attribute" not in capsys.readouterr().out
 

@@ -154,6 +154,8 @@ def _plot_frontier(
             zorder=4 if is_answer else 3,
             label=label,
         )
+    marks = candidates[(candidates["recommended"] | (candidates["kind"] == "baseline")) & np.isfinite(candidates[y])]
+    _name_overlaps(axes, 100 * marks[x].to_numpy(float), 100 * marks[y].to_numpy(float), list(marks["policy"]))
     if configuration is not None and y == "best_regret":
         _configurations(axes, configuration)
     axes.axhline(100 * tolerance, color="red", linestyle="--", linewidth=1, label=f"tolerance {100 * tolerance:g}%")
@@ -175,6 +177,17 @@ def _plot_frontier(
     figure.subplots_adjust(left=0.06, right=0.62, bottom=0.1, top=0.93)
     figure.savefig(path, format="png", dpi=110)
     plt.close(figure)
+
+
+def _name_overlaps(axes: Any, across: np.ndarray, up: np.ndarray, names: list[str]) -> None:
+    """Writes beside a mark the rules drawn on the same spot (within 0.1 points), which one mark would hide."""
+    spots: dict[tuple[float, float], list[str]] = {}
+    for at_x, at_y, name in zip(across, up, names, strict=True):
+        spots.setdefault((round(float(at_x), 1), round(float(at_y), 1)), []).append(name)
+    for (at_x, at_y), here in spots.items():
+        if len(here) > 1:
+            text = textwrap.fill(f"{len(here)} here: {', '.join(here)}", 40)
+            axes.annotate(text, (at_x, at_y), xytext=(8, 8), textcoords="offset points", fontsize=7, color="0.25")
 
 
 def _configurations(axes: Any, choice: ConfigurationChoice) -> None:

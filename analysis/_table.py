@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from analysis._configuration_choice import ConfigurationChoice
-from analysis._format import share, span, value, within
+from analysis._format import percent, share, span, value, within
 from analysis._recommend import Analysis
 from analysis._words import readable_recommendations
 
@@ -35,7 +35,10 @@ def readable_table(analysis: Analysis, configuration: ConfigurationChoice | None
 
 def person_table(analysis: Analysis, configuration: ConfigurationChoice | None = None) -> pd.DataFrame:
     """The table a person reads, in words: one row per policy's chosen value and per baseline, nine columns,
-    only the answer's row says recommended. ``recommendations.md`` and ``recommend``'s screen show it."""
+    only the answer's row says recommended. ``recommendations.md`` and ``recommend``'s screen show it.
+
+    Where stopping configurations were judged, the chosen one (where it is the answer) and the peers come first,
+    at their means over the simulated searches."""
     level = share(analysis.interval)
     readable = readable_table(analysis, configuration)
     rows = [
@@ -47,12 +50,40 @@ def person_table(analysis: Analysis, configuration: ConfigurationChoice | None =
             f"selected model [{level}]": span(row.selected_regret, row.selected_regret_low, row.selected_regret_high),
             f"epochs saved [{level}]": span(row.epochs_saved, row.epochs_saved_low, row.epochs_saved_high),
             f"mean regret [{level}]": span(row.regret, row.regret_low, row.regret_high),
-            "CV cells within tolerance": within(row.cv_within_tolerance, row.cv_cells),
+            HELD_OUT: within(row.cv_within_tolerance, row.cv_cells),
             "status": row.status,
         }
         for row in readable.itertuples()
     ]
-    return pd.DataFrame(rows)
+    return pd.DataFrame([*_configuration_rows(configuration, level), *rows])
+
+
+#: The last figure's column: held-out cells of configurations (a rule) or simulated searches (a configuration).
+HELD_OUT = "held out: within tolerance"
+
+
+def _configuration_rows(choice: ConfigurationChoice | None, level: str) -> list[dict[str, object]]:
+    """The chosen stopping configuration (where it is the answer) and the peers a user would switch on, at their
+    means over the simulated searches (worst beside the regrets), before the per-trial rules."""
+    if choice is None:
+        return []
+    chosen = choice.chosen if choice.runs else None
+    shown = [(choice.table.iloc[chosen], "recommended (configuration.yaml)")] if chosen is not None else []
+    shown += [(pd.Series(row), f"what you would switch on: {name}") for name, row in choice.peers()]
+    return [
+        {
+            "rule": str(row["configuration"]),
+            "value": "configuration.yaml" if status.startswith("recommended") else "",
+            f"compute used [{level}]": f"{percent(row['compute_used'])} mean",
+            f"best model [{level}]": _mean_worst(row, "best_regret"),
+            f"selected model [{level}]": _mean_worst(row, "selected_regret"),
+            f"epochs saved [{level}]": "",
+            f"mean regret [{level}]": "",
+            HELD_OUT: f"{share(1 - float(row['exceeded']))} of {int(row['searches'])} searches",
+            "status": status,
+        }
+        for row, status in shown
+    ]
 
 
 def markdown_table(analysis: Analysis, configuration: ConfigurationChoice | None) -> list[str]:
@@ -61,3 +92,7 @@ def markdown_table(analysis: Analysis, configuration: ConfigurationChoice | None
     lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
     lines += ["| " + " | ".join(str(value) for value in row) + " |" for row in table.itertuples(index=False)]
     return lines
+
+
+def _mean_worst(row: pd.Series, name: str) -> str:
+    return f"{percent(row[f'{name}_mean'])} mean, {percent(row[f'{name}_max'])} worst"

@@ -140,10 +140,11 @@ def child(num_trials: int, traced: bool = False, plain: bool = False, warm_up: b
     }
 
 
-def _measure(*specs: str) -> list[dict[str, float]]:
-    """The figures of each ``"N"``, ``"N:traced"`` or ``"N:plain"`` search, all in one fresh process and Ray."""
+def _measure(*specs: str, warm_up: bool = True) -> list[dict[str, float]]:
+    """The figures of each ``"N"``, ``"N:traced"`` or ``"N:plain"`` search, all in one fresh process and Ray
+    (``warm_up``: after one warm-up search)."""
     run = subprocess.run(
-        [sys.executable, "-m", "benchmarks.memory", "--child", *specs],
+        [sys.executable, "-m", "benchmarks.memory", "--child" if warm_up else "--child-cold", *specs],
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,
@@ -155,24 +156,26 @@ def _measure(*specs: str) -> list[dict[str, float]]:
     return [dict(figures) for figures in json.loads(run.stdout.strip().splitlines()[-1])]
 
 
-def _children(specs: list[str]) -> list[dict[str, float]]:
-    """:func:`child` for each spec in this process, one Ray and one warm-up for all of them."""
+def _children(specs: list[str], warm_up: bool = True) -> list[dict[str, float]]:
+    """:func:`child` for each spec in this process, one Ray and one warm-up (``warm_up``) for all of them."""
     import ray
 
     figures = []
     for index, spec in enumerate(specs):
         trials, _, flag = spec.partition(":")
-        figures.append(child(int(trials), traced=flag == "traced", plain=flag == "plain", warm_up=index == 0))
+        first = warm_up and index == 0
+        figures.append(child(int(trials), traced=flag == "traced", plain=flag == "plain", warm_up=first))
     ray.shutdown()
     return figures
 
 
 def run(quick: bool = False, smoke: bool = False) -> list[dict[str, object]]:
     """Each figure from a search of ``few`` and one of ``many`` trials (``smoke``: the smallest that runs)."""
-    few, many = (2, 4) if smoke else (4, 16) if quick else (25, 200)
+    few, many = (1, 2) if smoke else (4, 16) if quick else (25, 200)
     specs = [f"{trials}{flag}" for flag in ("", ":traced", ":plain") for trials in (few, many)]
-    # Each search in a fresh process and Ray; ``smoke`` runs all six in one (it only shows the code runs).
-    searches = _measure(*specs) if smoke else [figures for spec in specs for figures in _measure(spec)]
+    # Each search in a fresh process and Ray; ``smoke`` runs all six in one, with no warm-up (it only shows the
+    # code runs).
+    searches = _measure(*specs, warm_up=False) if smoke else [figures for spec in specs for figures in _measure(spec)]
     small, large, traced_small, traced_large, plain_small, plain_large = searches
     mib = 2**20
     extra_trials = large["trials"] - small["trials"]
@@ -236,8 +239,8 @@ def run(quick: bool = False, smoke: bool = False) -> list[dict[str, object]]:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) >= 3 and sys.argv[1] == "--child":
-        print(json.dumps(_children(sys.argv[2:])))
+    if len(sys.argv) >= 3 and sys.argv[1] in ("--child", "--child-cold"):
+        print(json.dumps(_children(sys.argv[2:], warm_up=sys.argv[1] == "--child")))
     else:
         for row in run():
             print(row)

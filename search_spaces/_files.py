@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +9,7 @@ import tomllib
 import yaml
 
 from search_spaces._samplers import SpaceError
+from tune_stop._yaml import parse_yaml
 
 __all__ = ["TOP_LEVEL", "read_file"]
 
@@ -24,32 +24,6 @@ TOP_LEVEL = (
     "config",
     "stoppers",
     "scheduler",
-)
-
-
-class _Yaml12Loader(yaml.SafeLoader):
-    """PyYAML's safe loader with YAML 1.2's float rules: ``1e-3``, ``2E5`` and ``.5`` are numbers.
-
-    PyYAML follows YAML 1.1, where a float needs a dot (``1.0e-3``), so ``lr: 1e-3`` would
-    be the string ``'1e-3'``.
-    """
-
-
-_Yaml12Loader.yaml_implicit_resolvers = {
-    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:float"]
-    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Yaml12Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(
-        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-        |[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?
-        |[-+]?\.(?:inf|Inf|INF)
-        |\.(?:nan|NaN|NAN))$""",
-        re.X,
-    ),
-    list("-+0123456789."),
 )
 
 
@@ -77,7 +51,7 @@ def read_file(path: Path) -> dict[str, Any]:
         if path.suffix == ".toml":
             data: Any = tomllib.loads(text)
         else:
-            data = yaml.load(text, Loader=_Yaml12Loader)  # a SafeLoader: no arbitrary objects
+            data = parse_yaml(text)
     except yaml.YAMLError as error:
         raise SpaceError(str(path), "", f"not valid YAML: {_yaml_problem(error)}") from None
     except tomllib.TOMLDecodeError as error:

@@ -51,6 +51,8 @@ BAD_INPUT = [
     (["search", "mlp-digits", "--calibrate", "1"], "--calibrate: must be >= 2"),
     (["search", "mlp-digits", "--calibrate", "6"], "--calibrate must be at least 2 and below the space's 6 samples"),
     (["search", "mlp-digits", "--calibrate", "3", "--full-curves"], "--calibrate records whole curves"),
+    (["search", "mlp-digits", "--tolerance", "0.05"], "--tolerance is the tolerance --calibrate chooses within"),
+    (["search", "mlp-digits", "--calibrate", "3", "--tolerance", "-0.1"], "--tolerance: must be >= 0"),
     (["search", "mlp-digits", "--audit-fraction", "0.2"], "--audit-fraction measures a recommended policy"),
     (["search", "mlp-digits", "--audit-fraction", "1"], "--audit-fraction: must be in [0, 1)"),
     (["search", "gan-mnist", "--data-root", "{tmp}/data"], "dataset 'mnist' not found at"),

@@ -124,6 +124,20 @@ def test_recommend_configurations_writes_a_file_that_search_runs(tmp_path, monke
     markdown = (out / "recommendations.md").read_text()
     assert "A check, not the stated risk: a simpler choice" in markdown
     assert markdown.splitlines()[2].startswith(f"- **Run:** {chosen['configuration']}")
+    # The table opens with the configuration the answer runs, then the peers, each at its simulated searches'
+    # mean; only the answer's row says recommended, and the per-trial rule's row says it is not the answer.
+    rows = [line.split(" | ") for line in markdown.splitlines() if line.startswith("| ")][1:]
+    assert rows[0][0] == f"| {chosen['configuration']}" and rows[0][-1] == "recommended (configuration.yaml) |"
+    assert rows[0][2] == f"{100 * chosen['compute_used']:.1f}% mean"
+    assert rows[0][7] == f"{1 - chosen['exceeded']:.0%} of {searches} searches"
+    peers = [row for row in rows if row[-1].startswith("what you would switch on")]
+    assert [row[0] for row in peers] == [
+        "| ASHA (grace 1, reduction factor 4)",
+        "| median stopping rule (grace 3, 3 samples)",
+    ]
+    assert sum("recommended" in row[-1] for row in rows) == 1
+    assert any(row[-1].startswith("the per-trial rule alone") for row in rows)
+    assert "recommended (configuration.yaml)" in printed  # the screen's table says the same
     from search_spaces import load_space
 
     space = load_space("mlp-digits").with_stoppers(out / "configuration.yaml")

@@ -204,13 +204,28 @@ def test_readme_example_with_your_own_tuner(tmp_path):
     (temp / "ray").mkdir()
     (temp / "ray" / "ray_current_cluster").write_text("127.0.0.1:9")
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    # The example runs a recommendation loaded with load_stopping (one run: a Ray start costs seconds).
-    stopping = tmp_path / "answer" / "configuration.yaml"
-    stopping.parent.mkdir()
-    stopping.write_text(
-        "scheduler: {name: fifo}\nstoppers:\n  - {policy: non_finite, metrics: [val_loss]}\n"
-        "  - {policy: patience, metric: val_loss, mode: min, patience: 1, min_delta: 0.01}\n"
-    )
+    # The example runs the file `recommend` wrote, loaded with load_stopping (one Tuner run: a Ray start costs
+    # seconds). Its pilot: whole 20-epoch curves that level off at val_loss 0.3-0.45, so that the threshold
+    # chosen fires on the example's perceptrons too (they pass 0.4 within a few epochs).
+    from tune_stop.app.cli import main
+
+    rng = np.random.default_rng(0)
+    pilot = []
+    for config in range(12):
+        tau, floor = rng.uniform(2, 6), rng.uniform(0.3, 0.45)
+        for fold in range(3):
+            loss = floor + 1.5 * np.exp(-np.arange(1, 21) / tau) + rng.normal(0, 0.005, 20)
+            pilot += [
+                {"trial_id": f"c{config}f{fold}", "config_id": f"c{config}", "fold": fold, "epoch": epoch + 1}
+                | {"val_loss": value, "test_accuracy": 1 - value / 2}
+                for epoch, value in enumerate(loss)
+            ]
+    pd.DataFrame(pilot).to_csv(tmp_path / "pilot.csv", index=False)
+    answer = tmp_path / "answer"
+    argv = [str(tmp_path / "pilot.csv"), "--policy", "threshold", "--tolerance", "0.05", "--out", str(answer)]
+    assert main(["recommend", *argv]) == 0
+    stopping = answer / "stoppers.yaml"
+    assert "policy: threshold, metric: val_loss" in stopping.read_text()
     results = tmp_path / "results"
     run = subprocess.run(
         [sys.executable, str(example), "--num-samples", "3", "--storage-path", str(results), "--stopping", stopping],
@@ -231,8 +246,8 @@ def test_readme_example_with_your_own_tuner(tmp_path):
     replayed = replay(curves, [load_stopping(stopping, max_epochs=20).stopper]).set_index("trial_id")
     lengths = curves.groupby("trial_id")["epoch"].max()
     assert (replayed.loc[lengths.index, "stop_epoch"].fillna(20).astype(int) == lengths).all()
-    assert (lengths < 20).any(), "patience 1 stopped no trial: the check tests nothing"
-    assert set(reasons["stop_reason"]) <= {"patience", "completed"}
+    assert (lengths < 20).any(), "the threshold stopped no trial: the check tests nothing"
+    assert set(reasons["stop_reason"]) <= {"threshold", "completed"}
 
 
 def test_failing_trials_are_recorded_as_error(ray_session, tmp_path):
@@ -438,12 +453,17 @@ def test_calibrate_runs_the_whole_loop_and_continues_after_an_interrupt(ray_sess
         "7",
         "--max-epochs",
         "10",
+        "--tolerance",
+        "0.05",
     ]
     argv += ["--quiet", "--storage-path", str(tmp_path), "--name", "loop"]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     for line in ("Calibrated search: 12 calibration trials trained to the budget", "Policy: ", "Compute used: "):
         assert line in printed
+    # The loop chose within the tolerance it was given, and says so.
+    assert "within 5% of full training" in printed or "none within the 5% tolerance" in printed
+    assert "the 5.0% tolerance" in (tmp_path / "loop-recommendation" / "recommendations.md").read_text()
     assert "Best model found: val_loss" in printed
     assert "--scheduler fifo given: no stopping configuration judged, the search keeps that scheduler" in printed
     calibration = load_experiment(tmp_path / "loop-calibration")
@@ -474,6 +494,17 @@ def test_calibrate_runs_the_whole_loop_and_continues_after_an_interrupt(ray_sess
     # Run again: every part is resumed, nothing is trained twice.
     before = len(search)
     assert main(argv) == 0
+    assert len(load_experiment(tmp_path / "loop")) == before
+    # Continued with another tolerance, the loop would choose otherwise than its search ran: one line, exit 2.
+    capsys.readouterr()
+    other = [*argv]
+    other[other.index("0.05")] = "0.02"
+    assert main(other) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"tune-stop: error: --tolerance 0.02: this loop ({tmp_path / 'loop-recommendation'}) chose its stopping "
+        "with --tolerance 0.05; continue it with the same, or start a new loop with --name"
+    ]
     assert len(load_experiment(tmp_path / "loop")) == before
 
 

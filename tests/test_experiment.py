@@ -97,3 +97,20 @@ def test_files_are_written_whole_and_read_back_locally_and_through_a_uri(tmp_pat
         write_bytes(folder, "stop_reasons.csv", b"trial_id,stop_reason\r\nt1,threshold\r\n")
         assert read_stop_reasons(folder) == [{"trial_id": "t1", "stop_reason": "threshold"}]
     assert not list((tmp_path / "local").glob(".*.tmp"))  # no temporary file left behind
+
+
+@pytest.mark.e2e  # a new interpreter
+def test_a_record_names_the_registered_trainables_and_reading_one_imports_no_torch(tmp_path):
+    import subprocess
+    import sys
+
+    from tune_stop.experiment import TRAINABLE_NAMES
+    from tune_stop.trainables import TRAINABLES
+
+    assert set(TRAINABLES) == TRAINABLE_NAMES
+    record = ExperimentRecord(space="s", trainable="gan", metric="fid", mode="min", num_folds=1)
+    write_record(tmp_path, record)
+    code = f"import sys; from tune_stop.experiment import read_record; read_record({str(tmp_path)!r}); "
+    code += "print('torch' in sys.modules)"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.stdout.strip() == "False", run.stderr[-2000:]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+import search_spaces
 from search_spaces import SpaceError, builtin_spaces, load_space, threshold_key
 from tune_stop.stoppers import NonFiniteStopper, PatienceStopper, ThresholdStopper
 
@@ -259,3 +262,21 @@ def test_a_budget_below_ashas_grace_period_lowers_it_with_a_note():
     with pytest.warns(UserWarning, match="scheduler.grace_period 3 exceeds the 2 epochs asked for: lowered to 2"):
         space = load_space("perceptron-digits").with_overrides(max_epochs=2, scheduler="asha")
     assert space.scheduler["grace_period"] == 2
+
+
+def test_libyaml_and_the_python_parser_read_the_same_and_errors_come_from_the_python_one():
+    import glob
+
+    import yaml
+
+    from tune_stop._yaml import _FastYaml12Loader, _Yaml12Loader, parse_yaml
+
+    assert yaml.__with_libyaml__ and issubclass(_FastYaml12Loader, yaml.CSafeLoader)  # the fast path is taken
+    texts = [Path(name).read_text() for name in sorted(glob.glob(str(Path(search_spaces.__file__).parent / "*.yaml")))]
+    texts += ["a: 1e-3\nb: .5\nc: 1_000\nd: yes\ne: 0x10\nf: -.inf\ng: 2E5\nh: '1e-3'\n"]
+    assert len(texts) > 5
+    for text in texts:
+        assert parse_yaml(text) == yaml.load(text, Loader=_Yaml12Loader)
+    with pytest.raises(yaml.YAMLError) as raised:
+        parse_yaml("\t a: 1")
+    assert "found character '\\t' that cannot start any token" in str(raised.value)  # PyYAML's words, not libyaml's

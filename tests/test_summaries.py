@@ -64,7 +64,7 @@ def test_an_interrupted_part_of_the_calibrated_loop_stops_the_loop_there(monkeyp
 
     monkeypatch.setattr(calibrate, "run_search", interrupted_search)
     space = load_space("mlp-digits").with_overrides(num_samples=6)
-    args = SimpleNamespace(calibrate=2, audit_fraction=None, scheduler=None)
+    args = SimpleNamespace(calibrate=2, audit_fraction=None, scheduler=None, tolerance=None)
     options = SearchOptions(storage_path=str(tmp_path), name="loop")
     assert calibrated_search(args, space, options, {}) == 130
     assert ran == ["loop-calibration"]  # neither the recommendation nor the search ran on an unfinished part

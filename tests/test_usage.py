@@ -143,3 +143,22 @@ def test_the_curves_plot_shows_only_the_recommended_rules_stops(tmp_path, monkey
     assert stops == [f"stops of: {recommendation.row['description']}"]  # one rule: the answer
     assert "recommended rule stops them" in axes.get_title()
     plt.close("all")
+
+
+def test_rules_drawn_on_one_spot_are_named_beside_it():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from analysis._plots import _name_overlaps
+
+    figure, axes = plt.subplots()
+    # Three rules that never fire sit at (0, 0); one alone at (10, 0.5); two 0.04 points apart count as one spot.
+    across = np.array([0.0, 0.0, 0.0, 10.0, 20.0, 20.04])
+    up = np.array([0.0, 0.0, 0.0, 0.5, 1.0, 1.0])
+    _name_overlaps(axes, across, up, ["threshold", "patience", "gl", "up", "pq", "keras_default"])
+    texts = sorted(text.get_text().replace("\n", " ") for text in axes.texts)
+    assert texts == ["2 here: pq, keras_default", "3 here: threshold, patience, gl"]
+    assert sorted(text.xy for text in axes.texts) == [(0.0, 0.0), (20.0, 1.0)]
+    plt.close(figure)

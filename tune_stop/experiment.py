@@ -43,6 +43,10 @@ RECORD_VERSION = 1
 
 _REQUIRED = ("space", "trainable", "metric", "mode", "num_folds")
 
+#: The names of ``tune_stop.trainables.TRAINABLES`` (a test keeps them equal), so that reading a record does
+#: not import torch.
+TRAINABLE_NAMES = frozenset({"perceptron", "gan"})
+
 
 @dataclass(frozen=True)
 class ExperimentRecord:
@@ -250,13 +254,11 @@ def read_record(path: Path | str) -> ExperimentRecord:
         FileNotFoundError: If the folder holds no tune-stop experiment.
         ValueError: If the record is not valid JSON with the expected keys and a known trainable.
     """
-    from tune_stop.trainables import TRAINABLES
-
     data = read_bytes(path, METADATA_FILE)
     if data is None:
         raise FileNotFoundError(f"{path} holds no tune-stop experiment ({METADATA_FILE} is missing)")
     record = ExperimentRecord.from_json(data.decode(), f"{path}/{METADATA_FILE}")
-    if record.trainable not in TRAINABLES:
+    if record.trainable not in TRAINABLE_NAMES:
         raise ValueError(f"{path}/{METADATA_FILE} is not a tune-stop record (unknown trainable {record.trainable!r})")
     return record
 

@@ -33,6 +33,7 @@ from ray.tune import Stopper
 from ray.tune.schedulers import TrialScheduler
 from ray.tune.stopper import NoopStopper
 
+from tune_stop._yaml import parse_yaml
 from tune_stop.schedulers import build_scheduler
 from tune_stop.stoppers import POLICIES, AnyStopper, EarlyStopping, early_stopping
 
@@ -109,7 +110,7 @@ def load_stopping(path: str | Path, *, max_epochs: int) -> Stopping:
     """
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        data = parse_yaml(path.read_text())  # YAML 1.2's numbers: threshold: 1e-3 is a number
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise ValueError(f"{path}: cannot read it ({error})") from None
     if not isinstance(data, dict) or not isinstance(data.get("stoppers"), list):

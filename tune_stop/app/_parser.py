@@ -111,6 +111,12 @@ def _add_search(search: argparse.ArgumentParser) -> None:
         "continue after an interrupt",
     )
     search.add_argument(
+        "--tolerance",
+        type=_number(float, 0),
+        help="with --calibrate: the largest relative loss of the best and selected models the stopping is chosen "
+        f"within (default {DEFAULT_TOLERANCE:g} = {DEFAULT_TOLERANCE:.0%}%; a GAN's FID moves more: see docs/gan.md)",
+    )
+    search.add_argument(
         "--audit-fraction",
         type=_audit_fraction,
         metavar="F",

@@ -7,7 +7,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tune_stop.app._shared import EXIT_INTERRUPTED, EXIT_OK, EXIT_TRIALS_FAILED, read_record_or_none, warnings_printed
+from tune_stop.app._shared import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TRIALS_FAILED,
+    UsageError,
+    read_record_or_none,
+    warnings_printed,
+)
 from tune_stop.defaults import DEFAULT_AUDIT_FRACTION
 from tune_stop.experiment import is_uri
 from tune_stop.stoppers import mode_sign
@@ -135,7 +142,10 @@ def calibrated_search(args: argparse.Namespace, space: Any, options: Any, overri
                 calibration_configs=args.calibrate,
                 audit_fraction=DEFAULT_AUDIT_FRACTION if args.audit_fraction is None else args.audit_fraction,
                 keep_scheduler=args.scheduler is not None,
+                tolerance=CALIBRATION_TOLERANCE if args.tolerance is None else args.tolerance,
             )
+    except ValueError as error:  # a loop continued with another tolerance
+        raise UsageError(str(error)) from None
     except LoopInterrupted as interrupted:
         print(format_summary(interrupted.summary))
         print("The loop stopped there: run the same command again to continue where it stopped.")
@@ -161,11 +171,11 @@ def calibrated_search(args: argparse.Namespace, space: Any, options: Any, overri
         ("Per-trial policy (recommendations.md; not what this search ran): " if result.configuration else "Policy: ")
         + (
             f"{result.recommended} (chosen by --objective search: the least compute keeping the best and "
-            f"selected models within {CALIBRATION_TOLERANCE:.0%} of full training, checked on held-out splits of the "
+            f"selected models within {100 * result.tolerance:g}% of full training, checked on held-out splits of the "
             "calibration's "
             "configurations; recommendations.md says why)"
             if result.recommended
-            else f"none within the {CALIBRATION_TOLERANCE:.0%} tolerance"
+            else f"none within the {100 * result.tolerance:g}% tolerance"
             + (", so the search ran the space's own stoppers" if result.configuration is None else "")
             + (
                 f" (beside ASHA: ASHA alone's best-model regret reaches {result.asha_alone_high:.1%} at the upper "
@@ -182,7 +192,7 @@ def calibrated_search(args: argparse.Namespace, space: Any, options: Any, overri
             + (
                 f"; the best model moves by {result.best_model_noise:.1%} from one epoch to the next by chance, "
                 "more than the tolerance"
-                if result.best_model_noise > CALIBRATION_TOLERANCE
+                if result.best_model_noise > result.tolerance
                 else ""
             )
         )

@@ -20,6 +20,7 @@ continues where it stopped: a finished or interrupted experiment is resumed, not
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -61,6 +62,7 @@ class CalibratedSearch:
             failed the check on held-out splits of the calibration's configurations.
         best_model_noise: How much the calibration's best model moves from one epoch to the
             next by chance (above the tolerance, nothing is recommended).
+        tolerance: The tolerance the recommendation was chosen within.
     """
 
     calibration: SearchSummary
@@ -73,6 +75,7 @@ class CalibratedSearch:
     failed_check: tuple[str, ...] = ()
     best_model_noise: float = float("nan")
     configuration: tuple[str, str] | None = None
+    tolerance: float = CALIBRATION_TOLERANCE
 
 
 class LoopInterrupted(Exception):
@@ -85,6 +88,23 @@ class LoopInterrupted(Exception):
     def __init__(self, summary: SearchSummary) -> None:
         super().__init__(f"{summary.experiment_path} was interrupted")
         self.summary = summary
+
+
+#: What the loop chose with, in its report folder: a continued loop must choose as the first run did.
+LOOP_FILE = "loop.json"
+
+
+def _check_same_tolerance(report: Path, tolerance: float) -> None:
+    """Refuses to continue a loop with another tolerance than the one its search was chosen with."""
+    try:
+        chosen_with = json.loads((report / LOOP_FILE).read_text())["tolerance"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # a new loop, or one from before the file
+    if chosen_with != tolerance:
+        raise ValueError(
+            f"--tolerance {tolerance:g}: this loop ({report}) chose its stopping with --tolerance {chosen_with:g}; "
+            "continue it with the same, or start a new loop with --name"
+        )
 
 
 def _run_or_resume(space: SearchSpace, options: SearchOptions, overrides: Mapping[str, Any]) -> SearchSummary:
@@ -191,7 +211,8 @@ def calibrate_and_search(
         say: Where progress lines go.
 
     Raises:
-        ValueError: For a calibration size the space cannot split.
+        ValueError: For a calibration size the space cannot split, or a loop continued with another tolerance
+            than it chose with.
     """
     from analysis import AshaSpec, Choice, analyse, load_experiment, write_report
 
@@ -203,6 +224,8 @@ def calibrate_and_search(
         )
     name = str(options.name)
     storage = Path(experiment_path(space, options)).parent
+    report = storage / f"{name}-recommendation"
+    _check_same_tolerance(report, tolerance)
     calibration_space = space.with_overrides(num_samples=calibration_configs).full_curves()
     say(f"tune-stop: 1/3 calibration: {calibration_configs} configurations trained to the budget")
     calibration = _run_or_resume(calibration_space, replace(options, name=f"{name}-calibration"), overrides)
@@ -222,7 +245,6 @@ def calibrate_and_search(
         asha=asha,
         keep_best=space.trainable == "gan",  # a GAN user keeps the best snapshot, as recommend judges it
     )
-    report = storage / f"{name}-recommendation"
     recommendation = analysis.recommended()
     judged = None
     if keep_scheduler:
@@ -234,6 +256,7 @@ def calibrate_and_search(
         judged = _judged(analysis, space, options, say)
     source = str(calibration.experiment_path)
     write_report(analysis, report, tolerance=tolerance, source=source, configuration=judged)
+    (report / LOOP_FILE).write_text(json.dumps({"tolerance": tolerance, "calibrate": calibration_configs}) + "\n")
     argument = space.name if space.source.startswith("built-in") else space.source  # what `search` takes
     configuration = _configuration(judged, analysis, report, source, say, argument) if judged is not None else None
 
@@ -264,6 +287,7 @@ def calibrate_and_search(
         asha_alone_high=float(alone["best_regret_high"].iloc[0]) if len(alone) else None,
         best_model_noise=analysis.best_model_noise,
         configuration=configuration[1:] if configuration is not None else None,
+        tolerance=tolerance,
         failed_check=tuple(
             f"{row['policy']} on {row['metric']}" for _, row in table[table["choice"] == Choice.HELD_OUT].iterrows()
         ),

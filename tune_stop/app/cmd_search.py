@@ -82,6 +82,11 @@ def _space(args: argparse.Namespace) -> Any:
     if args.calibrate is not None and (args.full_curves or args.stoppers):
         flag = "--full-curves" if args.full_curves else "--stoppers"
         raise UsageError(f"--calibrate records whole curves and chooses the stoppers itself; drop {flag}")
+    if args.tolerance is not None and args.calibrate is None:
+        raise UsageError(
+            "--tolerance is the tolerance --calibrate chooses within; without --calibrate, choose with "
+            "tune-stop recommend EXPERIMENT --tolerance"
+        )
     try:
         with warnings_printed("note"):
             space = load_space(args.space).with_overrides(

@@ -153,6 +153,14 @@ class ConfigurationChoice:
         found = [(name, self.row(StoppingConfig(entry))) for entry, name in (*PEERS, *space)]
         return [(name, row) for name, row in found if row is not None]
 
+    def is_answer(self, row: Mapping[str, Any]) -> bool:
+        """Whether a row of the table (a peer's, say) is the configuration the answer runs."""
+        return (
+            self.runs
+            and self.chosen is not None
+            and row["configuration"] == self.table.iloc[self.chosen]["configuration"]
+        )
+
     def row(self, config: StoppingConfig) -> dict[str, Any] | None:
         """The table's row of ``config``, if it was searched."""
         for index, candidate in enumerate(self.configs):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from analysis._format import configurations, percent, share
 from analysis._held_out import HELD_OUT_SPLITS
@@ -47,7 +48,8 @@ def method_lines(analysis: Analysis, tolerance: float) -> list[str]:
         "the count), because "
         "the best of a new search depends on top configurations these curves never saw. Read their upper ends "
         "as optimistic; the compute-used intervals held at least as often as stated."
-        + _noise_sentence(analysis, tolerance),
+        + _noise_sentence(analysis, tolerance)
+        + _estimator_sentence(analysis, tolerance),
         "",
         *(
             [
@@ -85,6 +87,28 @@ def _noise_sentence(analysis: Analysis, tolerance: float) -> str:
         f"(what the folds of the best configurations disagree on that one epoch gains, over the last "
         f"{NOISE_EPOCHS} epochs){verdict}."
     )
+
+
+def _estimator_sentence(analysis: Analysis, tolerance: float) -> str:
+    """The metric's own standard deviation (a ``<metric>_sd`` column, as a GAN's ``fid_sd``) against the tolerance."""
+    if analysis.curves is None:
+        return ""
+    frame = analysis.curves.frame
+    for metric in dict.fromkeys((analysis.selected_by, analysis.target)):
+        if metric not in frame or f"{metric}_sd" not in frame:
+            continue
+        values = pd.to_numeric(frame[metric], errors="coerce").abs().to_numpy(dtype=float)
+        spread = pd.to_numeric(frame[f"{metric}_sd"], errors="coerce").to_numpy(dtype=float)
+        usable = np.isfinite(values) & np.isfinite(spread) & (values > 0)
+        if not usable.any():
+            continue
+        ratio = float(np.median(spread[usable] / values[usable]))
+        return (
+            f" **Estimator**: {metric}'s own standard deviation (`{metric}_sd`, as the curves recorded it) is "
+            f"{percent(ratio)} of {metric} (median over every epoch), {'below' if ratio < tolerance else 'above'} "
+            f"the {percent(tolerance)} tolerance."
+        )
+    return ""
 
 
 def _unseen(analysis: Analysis) -> str:

@@ -85,11 +85,20 @@ def plot_curves(analysis: Analysis, metric: str, path: str, max_curves: int = 60
             axes.axhline(value, color=color, linestyle="--", linewidth=0.8, alpha=0.8, label="the threshold")
     axes.set_xlabel("epoch")
     axes.set_ylabel(metric)
+    if _spans_decades(metric, values):  # FID falls from hundreds to tens: on a linear axis the good runs are flat
+        axes.set_yscale("log")
+        axes.set_ylabel(f"{metric} (log scale)")
     axes.set_title(title, fontsize=10)
     axes.legend(fontsize=8)
     _fit_margins(figure)
     figure.savefig(path, format="png", dpi=110)
     plt.close(figure)
+
+
+def _spans_decades(metric: str, values: np.ndarray) -> bool:
+    """Whether a FID's curves (positive) span more than a factor of 10, as a GAN's do."""
+    finite = values[np.isfinite(values)]
+    return metric.startswith("fid") and finite.size > 0 and finite.min() > 0 and finite.max() > 10 * finite.min()
 
 
 def _plot_frontier(
@@ -180,7 +189,8 @@ def _plot_frontier(
 
 
 def _name_overlaps(axes: Any, across: np.ndarray, up: np.ndarray, names: list[str]) -> None:
-    """Writes beside a mark the rules drawn on the same spot (within 0.1 points), which one mark would hide."""
+    """Writes beside a mark the rules drawn on the same spot (the same point on a 0.1-point grid), which one mark
+    would hide."""
     spots: dict[tuple[float, float], list[str]] = {}
     for at_x, at_y, name in zip(across, up, names, strict=True):
         spots.setdefault((round(float(at_x), 1), round(float(at_y), 1)), []).append(name)

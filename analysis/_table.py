@@ -1,4 +1,5 @@
-"""The table a person reads: one row per policy's chosen value and per baseline, only the answer recommended.
+"""The table a person reads: the stopping configurations judged (where they were), then one row per policy's
+chosen value and per baseline; only the answer says recommended.
 
 ``recommendations.csv`` (every column), ``recommendations.md`` and ``recommend``'s screen
 (nine columns) show it; :func:`readable_table` marks the answer's row, and no other.
@@ -38,7 +39,8 @@ def person_table(analysis: Analysis, configuration: ConfigurationChoice | None =
     only the answer's row says recommended. ``recommendations.md`` and ``recommend``'s screen show it.
 
     Where stopping configurations were judged, the chosen one (where it is the answer) and the peers come first,
-    at their means over the simulated searches."""
+    at their means over the simulated searches (the worst beside the regrets), not intervals: the held-out check
+    of the choice is in the report's configurations section."""
     level = share(analysis.interval)
     readable = readable_table(analysis, configuration)
     rows = [
@@ -50,7 +52,7 @@ def person_table(analysis: Analysis, configuration: ConfigurationChoice | None =
             f"selected model [{level}]": span(row.selected_regret, row.selected_regret_low, row.selected_regret_high),
             f"epochs saved [{level}]": span(row.epochs_saved, row.epochs_saved_low, row.epochs_saved_high),
             f"mean regret [{level}]": span(row.regret, row.regret_low, row.regret_high),
-            HELD_OUT: within(row.cv_within_tolerance, row.cv_cells),
+            HELD_OUT: within(row.cv_within_tolerance, row.cv_cells) + (" held-out cells" if row.cv_cells else ""),
             "status": row.status,
         }
         for row in readable.itertuples()
@@ -58,8 +60,9 @@ def person_table(analysis: Analysis, configuration: ConfigurationChoice | None =
     return pd.DataFrame([*_configuration_rows(configuration, level), *rows])
 
 
-#: The last figure's column: held-out cells of configurations (a rule) or simulated searches (a configuration).
-HELD_OUT = "held out: within tolerance"
+#: The last figure's column: a rule's share of held-out cells of configurations within the tolerance, a
+#: configuration's share of the simulated searches it was chosen on.
+HELD_OUT = "within tolerance"
 
 
 def _configuration_rows(choice: ConfigurationChoice | None, level: str) -> list[dict[str, object]]:
@@ -69,7 +72,11 @@ def _configuration_rows(choice: ConfigurationChoice | None, level: str) -> list[
         return []
     chosen = choice.chosen if choice.runs else None
     shown = [(choice.table.iloc[chosen], "recommended (configuration.yaml)")] if chosen is not None else []
-    shown += [(pd.Series(row), f"what you would switch on: {name}") for name, row in choice.peers()]
+    shown += [
+        (pd.Series(row), f"what you would switch on: {name}")
+        for name, row in choice.peers()
+        if not choice.is_answer(row)  # a peer that is the answer is the answer's row
+    ]
     return [
         {
             "rule": str(row["configuration"]),
@@ -79,7 +86,8 @@ def _configuration_rows(choice: ConfigurationChoice | None, level: str) -> list[
             f"selected model [{level}]": _mean_worst(row, "selected_regret"),
             f"epochs saved [{level}]": "",
             f"mean regret [{level}]": "",
-            HELD_OUT: f"{share(1 - float(row['exceeded']))} of {int(row['searches'])} searches",
+            HELD_OUT: f"{share(1 - float(row['exceeded']))} of {int(row['searches'])} simulated searches (chosen on "
+            "them)",
             "status": status,
         }
         for row, status in shown

@@ -221,8 +221,8 @@ def loop_row(space_name: str, seeds: list[int], overrides: dict[str, Any], stora
 def run(quick: bool = False, smoke: bool = False) -> list[dict[str, object]]:
     """Every row at full size; ``quick`` at small sizes; ``smoke`` the smallest that runs each path once.
 
-    ``smoke`` (one seed, three-epoch searches, no GAN searches: the MLP's run the same code) only shows that
-    the code runs.
+    ``smoke`` (one seed, three-epoch searches, no GAN searches: the GAN's FID target, its selection by a
+    minimum and its clock are left out) only shows that the code runs.
     """
     quick = quick or smoke
     seeds = [0] if smoke else [0, 1] if quick else [0, 1, 2]

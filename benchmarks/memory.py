@@ -98,7 +98,7 @@ def child(num_trials: int, traced: bool = False, plain: bool = False, warm_up: b
 
     With ``traced``, ``tracemalloc`` records the Python allocations still alive after the search;
     with ``plain``, the search is :func:`plain_search` (Ray Tune without tune-stop); without
-    ``warm_up``, no warm-up search (one already ran in this process).
+    ``warm_up``, no warm-up search (one already ran in this process, or ``--smoke`` asked for none).
     """
     import gc
 
@@ -169,6 +169,11 @@ def _children(specs: list[str], warm_up: bool = True) -> list[dict[str, float]]:
     return figures
 
 
+def _ratio(part: float, whole: float) -> float:
+    """``part / whole``, NaN where ``whole`` is 0 (at smoke sizes RSS may not move by a page)."""
+    return part / whole if whole else float("nan")
+
+
 def run(quick: bool = False, smoke: bool = False) -> list[dict[str, object]]:
     """Each figure from a search of ``few`` and one of ``many`` trials (``smoke``: the smallest that runs)."""
     few, many = (1, 2) if smoke else (4, 16) if quick else (25, 200)
@@ -206,7 +211,7 @@ def run(quick: bool = False, smoke: bool = False) -> list[dict[str, object]]:
             "size": f"{small['trials']:.0f} -> {large['trials']:.0f} trials",
             "seconds": float("nan"),
             "baseline_s": float("nan"),
-            "ratio": heap_per_trial / rows_per_trial,
+            "ratio": _ratio(heap_per_trial, rows_per_trial),
             "note": (
                 f"{heap_per_trial / 1024:.1f} KiB per trial (tracemalloc) against {rows_per_trial / 1024:.1f} KiB of "
                 "its result rows (result.json); goal: ratio <= 1"
@@ -217,7 +222,7 @@ def run(quick: bool = False, smoke: bool = False) -> list[dict[str, object]]:
             "size": f"{small['trials']:.0f} -> {large['trials']:.0f} trials",
             "seconds": float("nan"),
             "baseline_s": float("nan"),
-            "ratio": per_trial / plain_per_trial,
+            "ratio": _ratio(per_trial, plain_per_trial),
             "note": (
                 f"{per_trial / 1024:.1f} KiB per trial; baseline: plain Ray Tune with a trivial trainable, "
                 f"{plain_per_trial / 1024:.1f} KiB (both include Ray's C++ core worker and allocator arenas); "

@@ -71,6 +71,7 @@ BAD_INPUT = [
     (["search", "--max-failures", "-1", "mlp-digits"], "--max-failures: must be >= 0"),
     (["search", "mlp-digits", "--full-curves", "--scheduler", "asha"], "--full-curves trains every trial"),
     (["search", "--resume", "{tmp}/results/taken", "--full-curves"], "drop --full-curves"),
+    (["search", "--resume", "{tmp}/results/taken", "--tolerance", "0.05"], "drop --tolerance"),
     (["search", "mlp-digits", "--report-interval", "-0.5"], "--report-interval: must be >= 0"),
     (["search", "mlp-digits", "--report-interval", "nan"], "--report-interval: must be >= 0"),
     (["recommend", "{tmp}/results/taken"], "is not a Ray Tune experiment folder"),

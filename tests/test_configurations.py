@@ -129,12 +129,13 @@ def test_recommend_configurations_writes_a_file_that_search_runs(tmp_path, monke
     rows = [line.split(" | ") for line in markdown.splitlines() if line.startswith("| ")][1:]
     assert rows[0][0] == f"| {chosen['configuration']}" and rows[0][-1] == "recommended (configuration.yaml) |"
     assert rows[0][2] == f"{100 * chosen['compute_used']:.1f}% mean"
-    assert rows[0][7] == f"{1 - chosen['exceeded']:.0%} of {searches} searches"
+    assert rows[0][7] == f"{1 - chosen['exceeded']:.0%} of {searches} simulated searches (chosen on them)"
     peers = [row for row in rows if row[-1].startswith("what you would switch on")]
-    assert [row[0] for row in peers] == [
-        "| ASHA (grace 1, reduction factor 4)",
-        "| median stopping rule (grace 3, 3 samples)",
-    ]
+    # The peers a user would switch on, less the one the answer is (here the median rule, grace 3): not twice.
+    expected = ["| ASHA (grace 1, reduction factor 4)", "| median stopping rule (grace 3, 3 samples)"]
+    assert [row[0] for row in peers] == [name for name in expected if name != f"| {chosen['configuration']}"]
+    assert len(peers) == 1
+    assert "the median rule (grace 3) (the answer itself)" in markdown.splitlines()[4]  # the Beside line says so
     assert sum("recommended" in row[-1] for row in rows) == 1
     assert any(row[-1].startswith("the per-trial rule alone") for row in rows)
     assert "recommended (configuration.yaml)" in printed  # the screen's table says the same

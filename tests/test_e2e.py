@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from analysis import CurveSet, Policy, load_experiment, load_stop_reasons, replay, stop_epochs
@@ -270,7 +272,7 @@ def test_gan_digits_search_with_asha_and_per_trial_fid_thresholds(ray_session, t
     curves = load_experiment(summary.experiment_path)
     reasons = load_stop_reasons(summary.experiment_path)
     assert sorted(reasons["trial_id"]) == sorted(curves["trial_id"].unique())
-    assert set(reasons["stop_reason"]) <= {"threshold", "scheduler", "completed", "non_finite"}
+    assert set(reasons["stop_reason"]) <= {"threshold", "gl", "scheduler", "completed", "non_finite"}
     acc_grace = next(s["grace_period"] for s in space.stoppers if s.get("metric") == "d_accuracy")
     assert 0 < acc_grace < space.max_epochs
     # Recorded for `tune-stop recommend`, which replays the threshold with the same grace.
@@ -288,6 +290,18 @@ def test_gan_digits_search_with_asha_and_per_trial_fid_thresholds(ray_session, t
             assert first_hit.empty
     assert (curves["fid_samples"] == 2000).all() and (curves["fid_features"] == "classifier").all()
     assert curves[["fid_sd", "fid_test"]].notna().all().all()  # the estimator's SD and the independent judge
+    # Each trial kept its best snapshot (the lowest fid up to its stop) in its folder, and the summary names the
+    # best trial's.
+    from tune_stop.app._summaries import kept_snapshot
+
+    for trial_id, curve in curves.groupby("trial_id"):
+        lowest = int(curve.loc[curve["fid"].idxmin(), "epoch"])
+        assert int(curve["kept_epoch"].iloc[-1]) == lowest, trial_id
+    best = summary.best
+    assert best is not None and int(best["kept_epoch"]) == int(best["epoch"])  # selected by fid, kept by fid
+    kept = Path(best["trial_path"]) / "best"
+    assert torch.load(kept / "generator.pt", weights_only=False)["epoch"] == int(best["epoch"])
+    assert (kept / "samples.png").is_file() and f"{kept}/ (generator.pt, samples.png)" in kept_snapshot(best)
     # `report` ranks by the experiment's own metric, and `recommend` tunes every metric the stoppers used.
     from tune_stop.app.cli import main
 

@@ -64,10 +64,11 @@ def test_the_gan_learns_digits_fid_falls():
         assert grid.width == 8 * (64 + 2) + 2
 
 
+@pytest.mark.e2e  # trains a GAN for 4 epochs: seconds, kept out of the fast set
 def test_checkpoint_restores_both_networks_optimisers_epoch_and_rng(tmp_path):
     config = {"width": 16, "fid_samples": 100, "sample_every": 0, "seed": 4}
     reference = GANTrainable(config=config)
-    run(reference, 2)
+    first = run(reference, 2)
     checkpoint = reference.save(str(tmp_path / "ckpt"))
     expected = run(reference, 2)
     restored = GANTrainable(config=config)
@@ -77,8 +78,19 @@ def test_checkpoint_restores_both_networks_optimisers_epoch_and_rng(tmp_path):
         trainable.stop()
     assert [r["epoch"] for r in resumed] == [3, 4]
     for a, b in zip(expected, resumed, strict=True):
-        for key in ("d_loss", "g_loss", "fid", "d_accuracy"):
+        for key in ("d_loss", "g_loss", "fid", "d_accuracy", "kept_epoch"):
             assert a[key] == pytest.approx(b[key], rel=1e-5), key
+    # The best snapshot: each result names the epoch of the lowest fid so far, and the trial folder holds that
+    # epoch's generator (the restored trial's too: the checkpoint carries what it kept) and its sample grid.
+    fids = [r["fid"] for r in [*first, *expected]]
+    lowest = [1 + min(range(k + 1), key=fids.__getitem__) for k in range(4)]
+    assert [r["kept_epoch"] for r in [*first, *expected]] == lowest
+    for trainable in (reference, restored):
+        kept = torch.load(Path(trainable.logdir) / "best" / "generator.pt", weights_only=False)
+        assert kept["epoch"] == lowest[-1] and kept["fid"] == pytest.approx(min(fids), rel=1e-5)
+        assert (Path(trainable.logdir) / "best" / "samples.png").stat().st_size > 0
+    generator = Generator(32, 16, (1, 8, 8))
+    generator.load_state_dict(kept["netG"])  # the weights of the kept generator, whole
 
 
 @pytest.mark.e2e  # trains a GAN for several epochs: seconds each, kept out of the fast set

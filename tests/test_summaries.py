@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 
 def test_the_audit_summary_explains_compute_below_a_prediction_that_assumed_no_asha(monkeypatch, capsys, tmp_path):
@@ -70,3 +71,26 @@ def test_an_interrupted_part_of_the_calibrated_loop_stops_the_loop_there(monkeyp
     assert ran == ["loop-calibration"]  # neither the recommendation nor the search ran on an unfinished part
     printed = capsys.readouterr().out
     assert "5 trials did not finish" in printed and "run the same command again to continue" in printed
+
+
+@pytest.mark.parametrize(
+    ("written", "refused"),
+    [
+        (None, False),  # a new loop
+        ('{"tolerance": 0.05}\n', False),
+        ('{"tolerance": 0.02}\n', True),
+        ('{"tolerance": "0.02"}\n', False),  # not what the loop writes: as if there were none
+        ('{"tolerance": null}\n', False),
+        ("not json", False),
+    ],
+)
+def test_a_continued_loop_must_choose_with_the_tolerance_it_first_chose_with(tmp_path, written, refused):
+    from tune_stop.app.calibrate import LOOP_FILE, OtherTolerance, check_same_tolerance
+
+    if written is not None:
+        (tmp_path / LOOP_FILE).write_text(written)
+    if refused:
+        with pytest.raises(OtherTolerance, match=r"--tolerance 0\.05: this loop .* with --tolerance 0\.02; continue"):
+            check_same_tolerance(tmp_path, 0.05)
+    else:
+        check_same_tolerance(tmp_path, 0.05)

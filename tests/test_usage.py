@@ -154,7 +154,8 @@ def test_rules_drawn_on_one_spot_are_named_beside_it():
     from analysis._plots import _name_overlaps
 
     figure, axes = plt.subplots()
-    # Three rules that never fire sit at (0, 0); one alone at (10, 0.5); two 0.04 points apart count as one spot.
+    # Three rules that never fire sit at (0, 0); one alone at (10, 0.5); two on the same 0.1-point grid point
+    # count as one spot.
     across = np.array([0.0, 0.0, 0.0, 10.0, 20.0, 20.04])
     up = np.array([0.0, 0.0, 0.0, 0.5, 1.0, 1.0])
     _name_overlaps(axes, across, up, ["threshold", "patience", "gl", "up", "pq", "keras_default"])
@@ -162,3 +163,61 @@ def test_rules_drawn_on_one_spot_are_named_beside_it():
     assert texts == ["2 here: pq, keras_default", "3 here: threshold, patience, gl"]
     assert sorted(text.xy for text in axes.texts) == [(0.0, 0.0), (20.0, 1.0)]
     plt.close(figure)
+
+
+def test_a_fid_that_falls_by_more_than_ten_times_is_drawn_on_a_log_axis(tmp_path, monkeypatch):
+    import matplotlib
+    import pandas as pd
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from analysis._plots import plot_curves
+
+    rows = gan_like_rows()
+    monkeypatch.setattr(plt, "close", lambda figure: None)  # keep the figures to read them
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # few configurations: the intervals' warning is not what this tests
+        analysis = analyse(pd.DataFrame(rows), metrics=[("fid", "min")], families=("threshold",), tolerance=0.5)
+        frame = pd.DataFrame(rows)
+        frame["fid"] = frame["fid"] / 10 + 40  # the same shapes within a factor of 10: a linear axis
+        linear = analyse(frame, metrics=[("fid", "min")], families=("threshold",), tolerance=0.5)
+    plot_curves(analysis, "fid", str(tmp_path / "log.png"))
+    assert plt.gcf().axes[0].get_yscale() == "log" and "log scale" in plt.gcf().axes[0].get_ylabel()
+    plot_curves(linear, "fid", str(tmp_path / "linear.png"))
+    assert plt.gcf().axes[0].get_yscale() == "linear"
+    plt.close("all")
+
+
+def gan_like_rows() -> list[dict[str, object]]:
+    """12 GAN-like curves: FID falls from about 400 to 15-60 in 15 epochs; its estimator's SD is 2% of it."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for trial in range(12):
+        floor = rng.uniform(15, 60)
+        for epoch in range(1, 16):
+            fid = floor + 400 * np.exp(-epoch / 3) + rng.normal(0, 1)
+            rows.append(
+                {"trial_id": f"g{trial}", "fold": trial % 3, "epoch": epoch, "fid": fid, "fid_test": fid}
+                | {"fid_sd": 0.02 * fid}
+            )
+    return rows
+
+
+def test_the_report_sets_the_estimators_own_sd_beside_the_tolerance():
+    import pandas as pd
+
+    from analysis._method import method_lines
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # few configurations: the intervals' warning is not what this tests
+        analysis = analyse(pd.DataFrame(gan_like_rows()), metrics=[("fid", "min")], families=("threshold",))
+        without = pd.DataFrame(gan_like_rows()).drop(columns="fid_sd")
+        plain = analyse(without, metrics=[("fid", "min")], families=("threshold",))
+    text = " ".join(method_lines(analysis, 0.01))
+    assert "fid's own standard deviation (`fid_sd`, as the curves recorded it) is 2.0% of fid" in text
+    assert "above the 1.0% tolerance" in text
+    assert "is 2.0% of fid (median over every epoch), below the 5.0% tolerance" in " ".join(
+        method_lines(analysis, 0.05)
+    )
+    assert "own standard deviation" not in " ".join(method_lines(plain, 0.01))  # no SD recorded: nothing said

@@ -2,7 +2,8 @@
 
 PyYAML follows YAML 1.1, where a float needs a dot (``1.0e-3``), so ``lr: 1e-3`` would be the
 string ``'1e-3'``. Space files and stopping files (``stoppers.yaml``, ``configuration.yaml``) are
-read here; this module imports nothing heavier than PyYAML.
+read here; this module imports nothing heavier than PyYAML. libyaml (in PyYAML's wheels) also
+accepts a tab after ``key:`` or inside ``[...]``, which the pure-Python parser refuses.
 """
 
 from __future__ import annotations

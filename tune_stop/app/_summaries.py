@@ -11,7 +11,6 @@ from tune_stop.app._shared import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_TRIALS_FAILED,
-    UsageError,
     read_record_or_none,
     warnings_printed,
 )
@@ -42,6 +41,7 @@ def format_summary(summary: SearchSummary) -> str:
             f"Best {summary.metric}: {best[summary.metric]:.4g} at epoch {best.get('epoch')} of trial "
             f"{best.get('trial_id')} (config_id {best.get('config_id')}, fold {int(best.get('fold', 0))})"
             + (f"; {extra}" if extra else "")
+            + kept_snapshot(best)
         )
     unfinished = summary.num_trials - len(summary.stop_reasons)
     if unfinished > 0:
@@ -129,6 +129,17 @@ def print_audit(experiment: Path | str) -> None:
         )
 
 
+def kept_snapshot(best: dict[str, Any]) -> str:
+    """Where the best trial kept its best snapshot (a GAN's generator and sample grid), or nothing."""
+    from tune_stop.trainables.gan import KEPT_FOLDER, KEPT_GENERATOR, KEPT_SAMPLES
+
+    kept = best.get("kept_epoch")
+    if best.get("trial_path") is None or not isinstance(kept, (int, float)) or not kept >= 1:
+        return ""
+    folder = f"{best['trial_path']}/{KEPT_FOLDER}/"
+    return f"; its best snapshot by fid, epoch {int(kept)}: {folder} ({KEPT_GENERATOR}, {KEPT_SAMPLES})"
+
+
 def calibrated_search(args: argparse.Namespace, space: Any, options: Any, overrides: dict[str, object]) -> int:
     """``search --calibrate N``: the whole loop, then one summary of it."""
     from tune_stop.app.calibrate import CALIBRATION_TOLERANCE, LoopInterrupted, calibrate_and_search
@@ -144,8 +155,6 @@ def calibrated_search(args: argparse.Namespace, space: Any, options: Any, overri
                 keep_scheduler=args.scheduler is not None,
                 tolerance=CALIBRATION_TOLERANCE if args.tolerance is None else args.tolerance,
             )
-    except ValueError as error:  # a loop continued with another tolerance
-        raise UsageError(str(error)) from None
     except LoopInterrupted as interrupted:
         print(format_summary(interrupted.summary))
         print("The loop stopped there: run the same command again to continue where it stopped.")
@@ -211,7 +220,9 @@ def calibrated_search(args: argparse.Namespace, space: Any, options: Any, overri
         part, best = min(found, key=lambda item: sign * float(item[1][space.metric]))
         print(
             f"Best model found: {space.metric} {float(best[space.metric]):.4g} at epoch {best.get('epoch')} of "
-            f"trial {best.get('trial_id')} (config_id {best.get('config_id')}, in the {part})."
+            f"trial {best.get('trial_id')} (config_id {best.get('config_id')}, in the {part})"
+            + kept_snapshot(best)
+            + "."
         )
     print_audit(result.search.experiment_path)
     return search_exit_code(result.search)

@@ -34,7 +34,14 @@ from tune_stop.experiment import path_exists
 if TYPE_CHECKING:
     from analysis import Analysis, ConfigurationChoice
 
-__all__ = ["CALIBRATION_TOLERANCE", "CalibratedSearch", "LoopInterrupted", "calibrate_and_search"]
+__all__ = [
+    "CALIBRATION_TOLERANCE",
+    "CalibratedSearch",
+    "LoopInterrupted",
+    "OtherTolerance",
+    "calibrate_and_search",
+    "check_same_tolerance",
+]
 
 #: The loop's tolerance on the best and selected models (the library's default, 1%).
 CALIBRATION_TOLERANCE = DEFAULT_TOLERANCE
@@ -94,15 +101,30 @@ class LoopInterrupted(Exception):
 LOOP_FILE = "loop.json"
 
 
-def _check_same_tolerance(report: Path, tolerance: float) -> None:
-    """Refuses to continue a loop with another tolerance than the one its search was chosen with."""
+class OtherTolerance(ValueError):
+    """A loop continued with another tolerance than the one its search was chosen with."""
+
+
+def report_folder(space: SearchSpace, options: SearchOptions) -> Path:
+    """The loop's report folder: ``<name>-recommendation`` beside the search."""
+    return Path(experiment_path(space, options)).parent / f"{options.name}-recommendation"
+
+
+def check_same_tolerance(report: Path, tolerance: float) -> None:
+    """Refuses to continue a loop with another tolerance than the one its search was chosen with.
+
+    Raises:
+        OtherTolerance: Naming both tolerances.
+    """
     try:
         chosen_with = json.loads((report / LOOP_FILE).read_text())["tolerance"]
     except (OSError, ValueError, KeyError, TypeError):
         return  # a new loop, or one from before the file
+    if not isinstance(chosen_with, (int, float)) or isinstance(chosen_with, bool):
+        return  # not what this file writes: as if there were none
     if chosen_with != tolerance:
-        raise ValueError(
-            f"--tolerance {tolerance:g}: this loop ({report}) chose its stopping with --tolerance {chosen_with:g}; "
+        raise OtherTolerance(
+            f"--tolerance {tolerance!r}: this loop ({report}) chose its stopping with --tolerance {chosen_with!r}; "
             "continue it with the same, or start a new loop with --name"
         )
 
@@ -211,8 +233,8 @@ def calibrate_and_search(
         say: Where progress lines go.
 
     Raises:
-        ValueError: For a calibration size the space cannot split, or a loop continued with another tolerance
-            than it chose with.
+        ValueError: For a calibration size the space cannot split.
+        OtherTolerance: For a loop continued with another tolerance than it chose with.
     """
     from analysis import AshaSpec, Choice, analyse, load_experiment, write_report
 
@@ -223,9 +245,8 @@ def calibrate_and_search(
             f"but got --calibrate {calibration_configs}"
         )
     name = str(options.name)
-    storage = Path(experiment_path(space, options)).parent
-    report = storage / f"{name}-recommendation"
-    _check_same_tolerance(report, tolerance)
+    report = report_folder(space, options)
+    check_same_tolerance(report, tolerance)
     calibration_space = space.with_overrides(num_samples=calibration_configs).full_curves()
     say(f"tune-stop: 1/3 calibration: {calibration_configs} configurations trained to the budget")
     calibration = _run_or_resume(calibration_space, replace(options, name=f"{name}-calibration"), overrides)
@@ -256,7 +277,7 @@ def calibrate_and_search(
         judged = _judged(analysis, space, options, say)
     source = str(calibration.experiment_path)
     write_report(analysis, report, tolerance=tolerance, source=source, configuration=judged)
-    (report / LOOP_FILE).write_text(json.dumps({"tolerance": tolerance, "calibrate": calibration_configs}) + "\n")
+    (report / LOOP_FILE).write_text(json.dumps({"tolerance": tolerance}) + "\n")
     argument = space.name if space.source.startswith("built-in") else space.source  # what `search` takes
     configuration = _configuration(judged, analysis, report, source, say, argument) if judged is not None else None
 

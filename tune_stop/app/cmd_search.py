@@ -54,6 +54,15 @@ def run_search_command(args: argparse.Namespace) -> int:
     if isinstance(path, Path):
         check_writable_folder(path, "--storage-path" if args.storage_path else "results folder")
     options = SearchOptions(**{**vars(options), "name": str(path).rstrip("/").rsplit("/", 1)[1]})
+    if args.calibrate is not None:  # a continued loop chooses as it first did (checked before Ray starts)
+        from tune_stop.app.calibrate import CALIBRATION_TOLERANCE, OtherTolerance, check_same_tolerance, report_folder
+
+        try:
+            check_same_tolerance(
+                report_folder(space, options), CALIBRATION_TOLERANCE if args.tolerance is None else args.tolerance
+            )
+        except OtherTolerance as error:
+            raise UsageError(str(error)) from None
     _check_local_gpus(options)
     init_ray(options)
     _check_resources(options.cpus_per_trial, options.gpus_per_trial)
@@ -256,6 +265,7 @@ def _resume(args: argparse.Namespace) -> int:
             ("--stoppers", args.stoppers),
             ("--audit-fraction", args.audit_fraction),
             ("--calibrate", args.calibrate),
+            ("--tolerance", args.tolerance),
         )
         if value is not None
     ]

@@ -343,6 +343,7 @@ def _best_epoch(results: tune.ResultGrid, metric: str, mode: str) -> dict[str, A
         if best is None or sign * row[metric] < sign * best[metric]:
             best = {key: _plain(row[key]) for key in frame.columns if not key.startswith("config/")}
             best["config_id"] = result.config.get("config_id") if result.config else None
+            best["trial_path"] = result.path
     return best
 
 

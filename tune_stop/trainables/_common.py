@@ -224,9 +224,16 @@ class EpochTrainable(tune.Trainable):
         """The parts with a ``state_dict`` (models, optimisers, scalers) by name."""
         raise NotImplementedError
 
+    def extra_state(self) -> dict[str, Any]:
+        """Plain values a checkpoint keeps beside the parts' state (none unless a trainable says)."""
+        return {}
+
+    def load_extra_state(self, state: Mapping[str, Any]) -> None:
+        """Takes back what :meth:`extra_state` gave."""
+
     def save_checkpoint(self, checkpoint_dir: str) -> None:
         state = {name: part.state_dict() for name, part in self.stateful().items()}
-        state.update(epoch=self.epoch, rng=rng_state(self.rng))
+        state.update(epoch=self.epoch, rng=rng_state(self.rng), extra=self.extra_state())
         if self._local_stopper is not None:
             state["local_stopper"] = pickle.dumps(self._local_stopper)
         torch.save(state, os.path.join(checkpoint_dir, self.checkpoint_file))
@@ -244,6 +251,7 @@ class EpochTrainable(tune.Trainable):
             part.load_state_dict(state[name])
         self.epoch = int(state["epoch"])
         set_rng_state(self.rng, state["rng"])
+        self.load_extra_state(state.get("extra", {}))
         # The stopping rules' histories up to this epoch, so the trial keeps agreeing with the driver.
         self._held_back = None
         if "local_stopper" in state and self._local_stopper is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -82,7 +83,12 @@ GAN_METRICS = (
     "epoch_time_s",
     "fid_time_s",
     "fold",
+    "kept_epoch",
 )
+
+#: The trial folder's best snapshot: the generator with the lowest ``fid`` so far and its sample grid.
+KEPT_FOLDER = "best"
+KEPT_GENERATOR, KEPT_SAMPLES = "generator.pt", "samples.png"
 
 # (H, W) -> (starting size, upsampling layers)
 _GEOMETRY = {(8, 8): (2, 2), (28, 28): (7, 2), (32, 32): (4, 3)}
@@ -191,6 +197,10 @@ class GANTrainable(EpochTrainable):
 
     Config keys and defaults are in :data:`GAN_DEFAULTS`. A sample grid is written to
     ``samples/epoch_NNNN.png`` in the trial folder every ``sample_every`` epochs (0: never).
+    The best snapshot is kept, as a GAN user keeps it: whenever ``fid`` reaches a new low,
+    the generator's weights go to ``best/generator.pt`` in the trial folder with its sample
+    grid beside it (``best/samples.png``), and each result's ``kept_epoch`` says which
+    epoch the folder holds (0: none yet).
     Losses or FID that go NaN/inf are reported as they are: the search's non-finite
     guard stops the trial with reason ``non_finite``; nothing raises.
     """
@@ -225,6 +235,7 @@ class GANTrainable(EpochTrainable):
         self.amp_dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp and self.device.type == "cuda")
         self.epoch = 0
+        self.kept_fid, self.kept_epoch = math.inf, 0
         self._extractor = self._feature_extractor()
         self.reference = self._reference_statistics(self.held_out, "val")
         self.test_reference = self._reference_statistics(split.x_test, "test")
@@ -376,7 +387,9 @@ class GANTrainable(EpochTrainable):
         fid_time = time.perf_counter() - started
         every = int(self.settings["sample_every"])
         if every and self.epoch % every == 0 and not diverged:
-            self._write_samples()
+            self._write_samples(Path(self.logdir) / "samples" / f"epoch_{self.epoch:04d}.png")
+        if math.isfinite(fid["fid"]) and fid["fid"] < self.kept_fid:
+            self._keep_snapshot(fid["fid"])
         return {
             "epoch": self.epoch,
             **losses,
@@ -387,11 +400,29 @@ class GANTrainable(EpochTrainable):
             "epoch_time_s": epoch_time,
             "fid_time_s": fid_time,
             "fold": float(self.settings["fold"]),
+            "kept_epoch": float(self.kept_epoch),
             "done": self.epoch >= int(self.settings["max_epochs"]),
         }
 
+    def _keep_snapshot(self, fid: float) -> None:
+        """Writes the generator (whole, then renamed: a crash never leaves half a file) and its sample grid."""
+        folder = Path(self.logdir) / KEPT_FOLDER
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = folder / f".{KEPT_GENERATOR}.partial"
+        torch.save({"netG": self.netG.state_dict(), "epoch": self.epoch, "fid": fid}, partial)
+        os.replace(partial, folder / KEPT_GENERATOR)
+        self._write_samples(folder / KEPT_SAMPLES)
+        self.kept_fid, self.kept_epoch = fid, self.epoch
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"kept_fid": self.kept_fid, "kept_epoch": self.kept_epoch}
+
+    def load_extra_state(self, state: Mapping[str, Any]) -> None:
+        self.kept_fid = float(state.get("kept_fid", math.inf))
+        self.kept_epoch = int(state.get("kept_epoch", 0))
+
     @torch.no_grad()
-    def _write_samples(self) -> None:
+    def _write_samples(self, path: Path) -> None:
         from torchvision.utils import save_image
 
         self.netG.eval()
@@ -400,9 +431,8 @@ class GANTrainable(EpochTrainable):
         # Small images (8x8 digits) are blown up with whole pixels, so a person can see them.
         scale = max(1, 64 // images.shape[-1])
         images = images.repeat_interleave(scale, dim=-2).repeat_interleave(scale, dim=-1)
-        folder = Path(self.logdir) / "samples"
-        folder.mkdir(parents=True, exist_ok=True)
-        save_image(images.clamp(0, 1), folder / f"epoch_{self.epoch:04d}.png", nrow=8, padding=2)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_image(images.clamp(0, 1), path, nrow=8, padding=2)
 
     # -- checkpoints and actor reuse ---------------------------------------------------
 

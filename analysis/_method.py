@@ -10,6 +10,7 @@ from analysis._held_out import HELD_OUT_SPLITS
 from analysis._intervals import unseen_chance
 from analysis._recommend import Analysis
 from analysis._search import NOISE_EPOCHS
+from analysis._snapshot import unkept
 
 __all__ = ["method_lines"]
 
@@ -94,7 +95,7 @@ def _estimator_sentence(analysis: Analysis, tolerance: float) -> str:
     if analysis.curves is None:
         return ""
     frame = analysis.curves.frame
-    for metric in dict.fromkeys((analysis.selected_by, analysis.target)):
+    for metric in dict.fromkeys((analysis.selected_by, unkept(analysis.target, analysis.kept_by))):
         if metric not in frame or f"{metric}_sd" not in frame:
             continue
         values = pd.to_numeric(frame[metric], errors="coerce").abs().to_numpy(dtype=float)

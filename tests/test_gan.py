@@ -74,23 +74,31 @@ def test_checkpoint_restores_both_networks_optimisers_epoch_and_rng(tmp_path):
     restored = GANTrainable(config=config)
     restored.restore(checkpoint)
     resumed = run(restored, 2)
-    for trainable in (reference, restored):
-        trainable.stop()
     assert [r["epoch"] for r in resumed] == [3, 4]
     for a, b in zip(expected, resumed, strict=True):
         for key in ("d_loss", "g_loss", "fid", "d_accuracy", "kept_epoch"):
             assert a[key] == pytest.approx(b[key], rel=1e-5), key
     # The best snapshot: each result names the epoch of the lowest fid so far, and the trial folder holds that
-    # epoch's generator (the restored trial's too: the checkpoint carries what it kept) and its sample grid.
+    # epoch's generator (the restored trial's too: the checkpoint carries the kept weights) and its sample grid.
     fids = [r["fid"] for r in [*first, *expected]]
     lowest = [1 + min(range(k + 1), key=fids.__getitem__) for k in range(4)]
     assert [r["kept_epoch"] for r in [*first, *expected]] == lowest
-    for trainable in (reference, restored):
-        kept = torch.load(Path(trainable.logdir) / "best" / "generator.pt", weights_only=False)
-        assert kept["epoch"] == lowest[-1] and kept["fid"] == pytest.approx(min(fids), rel=1e-5)
+
+    def kept(trainable: GANTrainable) -> dict:
         assert (Path(trainable.logdir) / "best" / "samples.png").stat().st_size > 0
+        return torch.load(Path(trainable.logdir) / "best" / "generator.pt", weights_only=False)
+
+    for trainable in (reference, restored):
+        assert kept(trainable)["epoch"] == lowest[-1] and kept(trainable)["fid"] == pytest.approx(min(fids), rel=1e-5)
     generator = Generator(32, 16, (1, 8, 8))
-    generator.load_state_dict(kept["netG"])  # the weights of the kept generator, whole
+    generator.load_state_dict(kept(reference)["netG"])  # the weights of the kept generator, whole
+    # Restored to epoch 2, the folder holds what was kept by epoch 2 (written again from the checkpoint, whatever
+    # the folder held), not a snapshot of epochs undone.
+    (Path(reference.logdir) / "best" / "generator.pt").write_bytes(b"a later epoch's snapshot")
+    reference.restore(checkpoint)
+    assert kept(reference)["epoch"] == lowest[1] and reference.kept_epoch == lowest[1]
+    for trainable in (reference, restored):
+        trainable.stop()
 
 
 @pytest.mark.e2e  # trains a GAN for several epochs: seconds each, kept out of the fast set

@@ -133,10 +133,12 @@ def kept_snapshot(best: dict[str, Any]) -> str:
     """Where the best trial kept its best snapshot (a GAN's generator and sample grid), or nothing."""
     from tune_stop.trainables.gan import KEPT_FOLDER, KEPT_GENERATOR, KEPT_SAMPLES
 
-    kept = best.get("kept_epoch")
-    if best.get("trial_path") is None or not isinstance(kept, (int, float)) or not kept >= 1:
+    kept, trial = best.get("kept_epoch"), best.get("trial_path")
+    if trial is None or not isinstance(kept, (int, float)) or not kept >= 1:
         return ""
-    folder = f"{best['trial_path']}/{KEPT_FOLDER}/"
+    if not is_uri(str(trial)) and not (Path(trial) / KEPT_FOLDER / KEPT_GENERATOR).is_file():
+        return ""  # not synced to the storage path (a trial that failed before its next checkpoint)
+    folder = f"{trial}/{KEPT_FOLDER}/"
     return f"; its best snapshot by fid, epoch {int(kept)}: {folder} ({KEPT_GENERATOR}, {KEPT_SAMPLES})"
 
 

@@ -344,6 +344,8 @@ def _best_epoch(results: tune.ResultGrid, metric: str, mode: str) -> dict[str, A
             best = {key: _plain(row[key]) for key in frame.columns if not key.startswith("config/")}
             best["config_id"] = result.config.get("config_id") if result.config else None
             best["trial_path"] = result.path
+            if "kept_epoch" in frame:  # what the trial's best/ folder holds: the snapshot it kept last
+                best["kept_epoch"] = _plain(frame["kept_epoch"].iloc[-1])
     return best
 
 

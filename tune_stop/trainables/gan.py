@@ -8,9 +8,11 @@ the real images of ``d_accuracy``.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 import os
+import shutil
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -236,6 +238,7 @@ class GANTrainable(EpochTrainable):
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp and self.device.type == "cuda")
         self.epoch = 0
         self.kept_fid, self.kept_epoch = math.inf, 0
+        self.kept: dict[str, Any] | None = None  # the kept generator's weights (on the CPU), epoch and fid
         self._extractor = self._feature_extractor()
         self.reference = self._reference_statistics(self.held_out, "val")
         self.test_reference = self._reference_statistics(split.x_test, "test")
@@ -405,29 +408,46 @@ class GANTrainable(EpochTrainable):
         }
 
     def _keep_snapshot(self, fid: float) -> None:
-        """Writes the generator (whole, then renamed: a crash never leaves half a file) and its sample grid."""
+        """Keeps this epoch's generator (a CPU copy, which checkpoints carry) and writes it to the trial folder."""
+        weights = {name: tensor.detach().cpu().clone() for name, tensor in self.netG.state_dict().items()}
+        self.kept = {"netG": weights, "epoch": self.epoch, "fid": fid}
+        self.kept_fid, self.kept_epoch = fid, self.epoch
+        self._write_kept()
+
+    def _write_kept(self) -> None:
+        """``best/`` as :attr:`kept` says: the generator (whole, then renamed: a crash never leaves half a file)
+        and its sample grid; no folder where nothing is kept (a restore to before the first snapshot)."""
         folder = Path(self.logdir) / KEPT_FOLDER
+        if self.kept is None:
+            shutil.rmtree(folder, ignore_errors=True)
+            return
         folder.mkdir(parents=True, exist_ok=True)
         partial = folder / f".{KEPT_GENERATOR}.partial"
-        torch.save({"netG": self.netG.state_dict(), "epoch": self.epoch, "fid": fid}, partial)
+        torch.save(self.kept, partial)
         os.replace(partial, folder / KEPT_GENERATOR)
-        self._write_samples(folder / KEPT_SAMPLES)
-        self.kept_fid, self.kept_epoch = fid, self.epoch
+        generator = copy.deepcopy(self.netG)
+        generator.load_state_dict(self.kept["netG"])
+        self._write_samples(folder / KEPT_SAMPLES, generator)
 
     def extra_state(self) -> dict[str, Any]:
-        return {"kept_fid": self.kept_fid, "kept_epoch": self.kept_epoch}
+        return {"kept": self.kept}
 
     def load_extra_state(self, state: Mapping[str, Any]) -> None:
-        self.kept_fid = float(state.get("kept_fid", math.inf))
-        self.kept_epoch = int(state.get("kept_epoch", 0))
+        """Takes back the kept snapshot and rewrites ``best/`` from it: after a restore to an earlier epoch the
+        folder may hold a snapshot of epochs that were never reported."""
+        self.kept = state.get("kept")
+        self.kept_fid = float(self.kept["fid"]) if self.kept is not None else math.inf
+        self.kept_epoch = int(self.kept["epoch"]) if self.kept is not None else 0
+        self._write_kept()
 
     @torch.no_grad()
-    def _write_samples(self, path: Path) -> None:
+    def _write_samples(self, path: Path, generator: nn.Module | None = None) -> None:
         from torchvision.utils import save_image
 
-        self.netG.eval()
-        images = (self.netG(self.fixed_noise) + 1) / 2
-        self.netG.train()
+        generator = self.netG if generator is None else generator
+        generator.eval()
+        images = (generator(self.fixed_noise) + 1) / 2
+        generator.train()
         # Small images (8x8 digits) are blown up with whole pixels, so a person can see them.
         scale = max(1, 64 // images.shape[-1])
         images = images.repeat_interleave(scale, dim=-2).repeat_interleave(scale, dim=-1)

@@ -35,7 +35,7 @@ from analysis._recommend import RECOMMENDATION_COLUMNS, Analysis, Recommendation
 from analysis._replay import CurveSet, PolicyReplay, replay, replay_policy, stop_epochs
 from analysis._report import markdown_report, write_report
 from analysis._split import Split, make_split, search_splits
-from analysis._table import person_table
+from analysis._table import configuration_note, person_table
 from analysis._words import CHOICES, readable_recommendations
 
 __all__ = [
@@ -72,6 +72,7 @@ __all__ = [
     "candidate_policies",
     "choose_configuration",
     "configuration_grid",
+    "configuration_note",
     "default_metrics",
     "default_target",
     "holds_no_number",

@@ -38,6 +38,7 @@ def plot_curves(analysis: Analysis, metric: str, path: str, max_curves: int = 60
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     assert analysis.curves is not None
     values = analysis.curves.matrix(metric)
@@ -84,6 +85,7 @@ def plot_curves(analysis: Analysis, metric: str, path: str, max_curves: int = 60
         if policy.family == "threshold":
             axes.axhline(value, color=color, linestyle="--", linewidth=0.8, alpha=0.8, label="the threshold")
     axes.set_xlabel("epoch")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole: no tick at 1.5
     axes.set_ylabel(metric)
     if _spans_decades(metric, values):  # FID falls from hundreds to tens: on a linear axis the good runs are flat
         axes.set_yscale("log")

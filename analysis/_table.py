@@ -14,7 +14,7 @@ from analysis._format import percent, share, span, value, within
 from analysis._recommend import Analysis
 from analysis._words import readable_recommendations
 
-__all__ = ["markdown_table", "person_table", "readable_table"]
+__all__ = ["configuration_note", "markdown_table", "person_table", "readable_table"]
 
 
 def readable_table(analysis: Analysis, configuration: ConfigurationChoice | None = None) -> pd.DataFrame:
@@ -95,11 +95,24 @@ def _configuration_rows(choice: ConfigurationChoice | None, level: str) -> list[
 
 
 def markdown_table(analysis: Analysis, configuration: ConfigurationChoice | None) -> list[str]:
-    """:func:`person_table` in Markdown."""
+    """:func:`person_table` in Markdown, with :func:`configuration_note` below it."""
     table = person_table(analysis, configuration)
     lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
     lines += ["| " + " | ".join(str(value) for value in row) + " |" for row in table.itertuples(index=False)]
-    return lines
+    note = configuration_note(analysis, configuration)
+    return [*lines, "", note] if note else lines
+
+
+def configuration_note(analysis: Analysis, configuration: ConfigurationChoice | None) -> str | None:
+    """What the configuration rows' figures are (they sit under the intervals' headers), or None without them."""
+    if not _configuration_rows(configuration, ""):
+        return None
+    assert configuration is not None
+    return (
+        f"The configuration rows are means over {configuration.searches} simulated searches of "
+        f"{configuration.new_configs} of these configurations (the worst regret beside the mean), not intervals; "
+        f"the {analysis.interval:.0%} intervals are the rules' rows', for a search of {analysis.new_configs}."
+    )
 
 
 def _mean_worst(row: pd.Series, name: str) -> str:

@@ -203,3 +203,15 @@ def test_no_test_stops_a_ray_it_did_not_start():
     for path in sorted(Path(__file__).parent.glob("*.py")):
         text = path.read_text().replace(f"`{command}`", "")  # prose about it is fine
         assert forced not in text and f"{command} " not in text and f'{command}"' not in text, path.name
+
+
+def test_a_calibrate_tolerance_in_percent_gets_the_note_recommend_gives(capsys):
+    from tune_stop.app.cli import main
+
+    # --calibrate 6 of 6 samples is refused after the flags are read and before Ray starts: the note comes first.
+    assert main(["search", "mlp-digits", "--calibrate", "6", "--tolerance", "5"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0] == "tune-stop: note: --tolerance 5 allows a regret of 500%: it is a share (0.02 is 2%)"
+    assert err[1].startswith("tune-stop: error: --calibrate must be at least 2 and below")
+    assert main(["search", "mlp-digits", "--calibrate", "6", "--tolerance", "0.05"]) == 2
+    assert "note" not in capsys.readouterr().err

@@ -139,6 +139,9 @@ def test_recommend_configurations_writes_a_file_that_search_runs(tmp_path, monke
     assert sum("recommended" in row[-1] for row in rows) == 1
     assert any(row[-1].startswith("the per-trial rule alone") for row in rows)
     assert "recommended (configuration.yaml)" in printed  # the screen's table says the same
+    # Below the table, on screen and in the file: these rows are means and worsts, not the intervals.
+    note = f"The configuration rows are means over {searches} simulated searches of "
+    assert note in printed and note in markdown
     from search_spaces import load_space
 
     space = load_space("mlp-digits").with_stoppers(out / "configuration.yaml")

@@ -184,6 +184,8 @@ def test_a_fid_that_falls_by_more_than_ten_times_is_drawn_on_a_log_axis(tmp_path
         linear = analyse(frame, metrics=[("fid", "min")], families=("threshold",), tolerance=0.5)
     plot_curves(analysis, "fid", str(tmp_path / "log.png"))
     assert plt.gcf().axes[0].get_yscale() == "log" and "log scale" in plt.gcf().axes[0].get_ylabel()
+    ticks = [tick for tick in plt.gcf().axes[0].get_xticks() if 1 <= tick <= 15]
+    assert ticks and all(float(tick).is_integer() for tick in ticks)  # epochs are whole
     plot_curves(linear, "fid", str(tmp_path / "linear.png"))
     assert plt.gcf().axes[0].get_yscale() == "linear"
     plt.close("all")

@@ -38,6 +38,13 @@ class UsageError(Exception):
     """Bad input: printed as one line, exit code 2."""
 
 
+def tolerance_note(tolerance: float) -> str | None:
+    """A note where ``--tolerance`` was probably meant in percent (5 for 5%), or None."""
+    if tolerance >= 1:
+        return f"--tolerance {tolerance:g} allows a regret of {tolerance:.0%}: it is a share (0.02 is 2%)"
+    return None
+
+
 def check_writable_folder(folder: Path, flag: str) -> None:
     """Refuses, in one line, a folder that cannot be created or written (checked before any work).
 

@@ -14,6 +14,7 @@ from tune_stop.app._shared import (
     check_writable_folder,
     load_curves_or_exit,
     read_record_or_none,
+    tolerance_note,
     warnings_printed,
 )
 from tune_stop.defaults import DEFAULT_PENALTY
@@ -114,7 +115,7 @@ def _print_analysis(analysis: Analysis, configuration: ConfigurationChoice | Non
     """What the intervals are for, the table of rows (as recommendations.md shows it), and the hindsight ceiling."""
     import pandas as pd
 
-    from analysis import person_table
+    from analysis import configuration_note, person_table
 
     print(
         f"Intervals ({analysis.interval:.0%}): mean regret and epochs saved, and the best and selected models' "
@@ -123,6 +124,8 @@ def _print_analysis(analysis: Analysis, configuration: ConfigurationChoice | Non
     )
     with pd.option_context("display.width", 250, "display.max_columns", 30, "display.max_colwidth", 80):
         print(person_table(analysis, configuration).to_string(index=False))
+    if (note := configuration_note(analysis, configuration)) is not None:
+        print(note)
     ceiling = analysis.ceiling
     if ceiling is not None and ceiling.n_curves:
         print(
@@ -228,11 +231,7 @@ def _note_doubtful_flags(args: argparse.Namespace, objective: str, curves: pd.Da
     """One note per flag value that is valid but probably not what was meant."""
     from analysis import infer_mode
 
-    notes = []
-    if args.tolerance >= 1:
-        notes.append(
-            f"--tolerance {args.tolerance:g} allows a regret of {args.tolerance:.0%}: it is a share (0.02 is 2%)"
-        )
+    notes = [note] if (note := tolerance_note(args.tolerance)) is not None else []
     if args.penalty is not None and objective != "tradeoff":
         notes.append(f"--penalty weighs only --objective tradeoff; it plays no part with --objective {objective}")
     if args.grace_period is not None and args.grace_period >= (longest := int(curves["epoch"].max())):

@@ -14,6 +14,7 @@ from tune_stop.app._shared import (
     UsageError,
     check_writable_folder,
     read_record_or_none,
+    tolerance_note,
     warnings_printed,
 )
 from tune_stop.app._signals import sigterm_stops_the_search
@@ -96,6 +97,8 @@ def _space(args: argparse.Namespace) -> Any:
             "--tolerance is the tolerance --calibrate chooses within; without --calibrate, choose with "
             "tune-stop recommend EXPERIMENT --tolerance"
         )
+    if args.tolerance is not None and (note := tolerance_note(args.tolerance)) is not None:
+        print(f"tune-stop: note: {note}", file=sys.stderr)
     try:
         with warnings_printed("note"):
             space = load_space(args.space).with_overrides(

@@ -135,9 +135,7 @@ def _against_asha(analysis: Analysis, configuration: ConfigurationChoice | None)
 def _peers_in_words(choice: ConfigurationChoice) -> str:
     """What a user would switch on anyway, each with its compute and how often it lost more than the tolerance."""
     return "; ".join(
-        f"{name}{' (the answer itself)' if choice.is_answer(peer) else ''} {percent(peer['compute_used'])}, "
-        f"lost more in {peer['exceeded']:.0%}"
-        for name, peer in choice.peers()
+        f"{name} {percent(peer['compute_used'])}, lost more in {peer['exceeded']:.0%}" for name, peer in choice.peers()
     )
 
 

@@ -144,14 +144,19 @@ class ConfigurationChoice:
         return self.answer is not None and not self.answer.trains_everything
 
     def peers(self) -> list[tuple[str, dict[str, Any]]]:
-        """``(name, row)`` of each of :data:`PEERS` and of the space's scheduler that was judged."""
+        """``(name, row)`` of each of :data:`PEERS` and of the space's scheduler that was judged; the name says
+        "(the answer itself)" where the peer is the configuration the answer runs."""
         space = (
             [(dict(self.space_scheduler), f"the space's {StoppingConfig(self.space_scheduler).describe()}")]
             if self.space_scheduler
             else []
         )
         found = [(name, self.row(StoppingConfig(entry))) for entry, name in (*PEERS, *space)]
-        return [(name, row) for name, row in found if row is not None]
+        return [
+            (f"{name} (the answer itself)" if self.is_answer(row) else name, row)
+            for name, row in found
+            if row is not None
+        ]
 
     def is_answer(self, row: Mapping[str, Any]) -> bool:
         """Whether a row of the table (a peer's, say) is the configuration the answer runs."""

@@ -105,9 +105,9 @@ def markdown_table(analysis: Analysis, configuration: ConfigurationChoice | None
 
 def configuration_note(analysis: Analysis, configuration: ConfigurationChoice | None) -> str | None:
     """What the configuration rows' figures are (they sit under the intervals' headers), or None without them."""
-    if not _configuration_rows(configuration, ""):
+    # There are configuration rows where the answer is a configuration, or where a peer was judged.
+    if configuration is None or not (configuration.runs or configuration.peers()):
         return None
-    assert configuration is not None
     return (
         f"The configuration rows are means over {configuration.searches} simulated searches of "
         f"{configuration.new_configs} of these configurations (the worst regret beside the mean), not intervals; "

@@ -58,9 +58,7 @@ def write_configurations(choice: ConfigurationChoice, analysis: Analysis, out: P
 def _peer_figures(choice: ConfigurationChoice) -> list[str]:
     """The peers' predicted compute and risk, in words: Ray's defaults and the space's scheduler."""
     return [
-        f"{name}{' (the answer itself)' if choice.is_answer(row) else ''} {row['compute_used']:.1%} "
-        f"(lost > tolerance in {row['exceeded']:.0%})"
-        for name, row in choice.peers()
+        f"{name} {row['compute_used']:.1%} (lost > tolerance in {row['exceeded']:.0%})" for name, row in choice.peers()
     ]
 
 

@@ -7,13 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tune_stop.app._shared import (
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_TRIALS_FAILED,
-    read_record_or_none,
-    warnings_printed,
-)
+from tune_stop.app._shared import EXIT_INTERRUPTED, EXIT_OK, EXIT_TRIALS_FAILED, read_record_or_none, warnings_printed
 from tune_stop.defaults import DEFAULT_AUDIT_FRACTION
 from tune_stop.experiment import is_uri
 from tune_stop.stoppers import mode_sign
@@ -131,11 +125,11 @@ def print_audit(experiment: Path | str) -> None:
 
 def kept_snapshot(best: dict[str, Any]) -> str:
     """Where the best trial kept its best snapshot (a GAN's generator and sample grid), or nothing."""
-    from tune_stop.trainables.gan import KEPT_FOLDER, KEPT_GENERATOR, KEPT_SAMPLES
-
     kept, trial = best.get("kept_epoch"), best.get("trial_path")
     if trial is None or not isinstance(kept, (int, float)) or not kept >= 1:
-        return ""
+        return ""  # no trainable that keeps snapshots (the perceptron's results have no kept_epoch)
+    from tune_stop.trainables.gan import KEPT_FOLDER, KEPT_GENERATOR, KEPT_SAMPLES
+
     if not is_uri(str(trial)) and not (Path(trial) / KEPT_FOLDER / KEPT_GENERATOR).is_file():
         return ""  # not synced to the storage path (a trial that failed before its next checkpoint)
     folder = f"{trial}/{KEPT_FOLDER}/"

@@ -225,7 +225,7 @@ class EpochTrainable(tune.Trainable):
         raise NotImplementedError
 
     def extra_state(self) -> dict[str, Any]:
-        """Plain values a checkpoint keeps beside the parts' state (none unless a trainable says)."""
+        """What a checkpoint keeps beside the parts' state, epoch and RNG (nothing unless a trainable says)."""
         return {}
 
     def load_extra_state(self, state: Mapping[str, Any]) -> None:

@@ -237,7 +237,6 @@ class GANTrainable(EpochTrainable):
         self.amp_dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp and self.device.type == "cuda")
         self.epoch = 0
-        self.kept_fid, self.kept_epoch = math.inf, 0
         self.kept: dict[str, Any] | None = None  # the kept generator's weights (on the CPU), epoch and fid
         self._extractor = self._feature_extractor()
         self.reference = self._reference_statistics(self.held_out, "val")
@@ -407,26 +406,34 @@ class GANTrainable(EpochTrainable):
             "done": self.epoch >= int(self.settings["max_epochs"]),
         }
 
+    @property
+    def kept_fid(self) -> float:
+        """The kept snapshot's ``fid`` (inf where none is kept)."""
+        return float(self.kept["fid"]) if self.kept is not None else math.inf
+
+    @property
+    def kept_epoch(self) -> int:
+        """The kept snapshot's epoch (0 where none is kept)."""
+        return int(self.kept["epoch"]) if self.kept is not None else 0
+
     def _keep_snapshot(self, fid: float) -> None:
         """Keeps this epoch's generator (a CPU copy, which checkpoints carry) and writes it to the trial folder."""
         weights = {name: tensor.detach().cpu().clone() for name, tensor in self.netG.state_dict().items()}
         self.kept = {"netG": weights, "epoch": self.epoch, "fid": fid}
-        self.kept_fid, self.kept_epoch = fid, self.epoch
-        self._write_kept()
+        self._write_kept(self.netG)
 
-    def _write_kept(self) -> None:
+    def _write_kept(self, generator: nn.Module | None) -> None:
         """``best/`` as :attr:`kept` says: the generator (whole, then renamed: a crash never leaves half a file)
-        and its sample grid; no folder where nothing is kept (a restore to before the first snapshot)."""
+        and the sample grid of ``generator`` (the kept one); no folder where nothing is kept (a restore to before
+        the first snapshot)."""
         folder = Path(self.logdir) / KEPT_FOLDER
-        if self.kept is None:
+        if self.kept is None or generator is None:
             shutil.rmtree(folder, ignore_errors=True)
             return
         folder.mkdir(parents=True, exist_ok=True)
         partial = folder / f".{KEPT_GENERATOR}.partial"
         torch.save(self.kept, partial)
         os.replace(partial, folder / KEPT_GENERATOR)
-        generator = copy.deepcopy(self.netG)
-        generator.load_state_dict(self.kept["netG"])
         self._write_samples(folder / KEPT_SAMPLES, generator)
 
     def extra_state(self) -> dict[str, Any]:
@@ -436,9 +443,11 @@ class GANTrainable(EpochTrainable):
         """Takes back the kept snapshot and rewrites ``best/`` from it: after a restore to an earlier epoch the
         folder may hold a snapshot of epochs that were never reported."""
         self.kept = state.get("kept")
-        self.kept_fid = float(self.kept["fid"]) if self.kept is not None else math.inf
-        self.kept_epoch = int(self.kept["epoch"]) if self.kept is not None else 0
-        self._write_kept()
+        generator = None
+        if self.kept is not None:  # the networks hold the restored epoch: the kept one is a copy
+            generator = copy.deepcopy(self.netG)
+            generator.load_state_dict(self.kept["netG"])
+        self._write_kept(generator)
 
     @torch.no_grad()
     def _write_samples(self, path: Path, generator: nn.Module | None = None) -> None:

@@ -24,7 +24,7 @@ def raw_epochs(experiment) -> dict[str, list[int]]:
 
 
 def test_a_crashed_trial_resumes_from_its_checkpoint_and_ends_as_without_the_fault(ray_session, tmp_path):
-    space = load_space("perceptron-digits").with_overrides(num_samples=2, max_epochs=8, scheduler="fifo")
+    space = load_space("perceptron-digits").with_overrides(num_samples=1, max_epochs=8, scheduler="fifo")
     every = 2
     clean = run_search(
         space, SearchOptions(storage_path=str(tmp_path), name="clean", verbose=0, checkpoint_frequency=every)

@@ -508,8 +508,16 @@ def test_calibrate_runs_the_whole_loop_and_continues_after_an_interrupt(ray_sess
     assert (recorded_audit[~audit] == 0).all()
     # Run again: every part is resumed, nothing is trained twice.
     before = len(search)
+    assert "tune-stop: 1/3 calibration: 4 configurations trained to the budget\n" in printed
     assert main(argv) == 0
     assert len(load_experiment(tmp_path / "loop")) == before
+    again = capsys.readouterr().out  # and it says so, rather than that it trained them
+    for part in (
+        f"1/3 calibration: 4 configurations trained to the budget: continued from {tmp_path}/loop-calibration",
+        "3/3 search of 3 configurations with: ",
+    ):
+        assert f"tune-stop: {part}" in again
+    assert f"continued from {tmp_path}/loop (only its unfinished trials train)" in again
     # Continued with another tolerance, the loop would choose otherwise than its search ran: one line, exit 2.
     capsys.readouterr()
     other = [*argv]

@@ -129,14 +129,22 @@ def check_same_tolerance(report: Path, tolerance: float) -> None:
         )
 
 
-def _run_or_resume(space: SearchSpace, options: SearchOptions, overrides: Mapping[str, Any]) -> SearchSummary:
-    """Runs a part, or resumes it where it exists.
+def _run_or_resume(
+    space: SearchSpace,
+    options: SearchOptions,
+    overrides: Mapping[str, Any],
+    step: str,
+    say: Callable[[str], None],
+) -> SearchSummary:
+    """Runs a part, or resumes it where it exists, and says which (``step`` is what the part does).
 
     Raises:
         LoopInterrupted: If the part ends with trials unfinished.
     """
     path = experiment_path(space, options)
-    summary = resume_search(path, options) if path_exists(path) else run_search(space, options, overrides)
+    exists = path_exists(path)
+    say(f"tune-stop: {step}" + (f": continued from {path} (only its unfinished trials train)" if exists else ""))
+    summary = resume_search(path, options) if exists else run_search(space, options, overrides)
     if summary.num_trials > len(summary.stop_reasons):
         raise LoopInterrupted(summary)
     return summary
@@ -248,8 +256,13 @@ def calibrate_and_search(
     report = report_folder(space, options)
     check_same_tolerance(report, tolerance)
     calibration_space = space.with_overrides(num_samples=calibration_configs).full_curves()
-    say(f"tune-stop: 1/3 calibration: {calibration_configs} configurations trained to the budget")
-    calibration = _run_or_resume(calibration_space, replace(options, name=f"{name}-calibration"), overrides)
+    calibration = _run_or_resume(
+        calibration_space,
+        replace(options, name=f"{name}-calibration"),
+        overrides,
+        f"1/3 calibration: {calibration_configs} configurations trained to the budget",
+        say,
+    )
 
     remaining = total - calibration_configs
     runs_asha = space.scheduler.get("name") == "asha"
@@ -286,13 +299,13 @@ def calibrate_and_search(
         path, described, _ = configuration
         search_space = search_space.with_stoppers(path)
         audit = "; no audit trials: they measure a per-trial policy's prediction" if audit_fraction > 0 else ""
-        say(f"tune-stop: 3/3 search of {remaining} configurations with: {described} ({path.name}{audit})")
+        step = f"3/3 search of {remaining} configurations with: {described} ({path.name}{audit})"
     elif recommendation is not None:
         search_space = search_space.with_stoppers(report / "stoppers.yaml").with_audit(audit_fraction)
-        say(f"tune-stop: 3/3 search of {remaining} configurations with: {recommendation.row['description']}")
+        step = f"3/3 search of {remaining} configurations with: {recommendation.row['description']}"
     else:
-        say(f"tune-stop: 3/3 search of {remaining} configurations with the space's own stoppers (none recommended)")
-    search = _run_or_resume(search_space, options, overrides)
+        step = f"3/3 search of {remaining} configurations with the space's own stoppers (none recommended)"
+    search = _run_or_resume(search_space, options, overrides, step, say)
 
     table = analysis.recommendations
     alone = table[(table["policy"] == "asha_alone") & (table["metric"] == space.metric)]

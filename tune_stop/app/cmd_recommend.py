@@ -129,9 +129,10 @@ def _print_analysis(analysis: Analysis, configuration: ConfigurationChoice | Non
     ceiling = analysis.ceiling
     if ceiling is not None and ceiling.n_curves:
         print(
-            f"Ceiling: no stopping rule saves more than {ceiling.epochs_saved:.1%} of the epochs of these "
-            f"{ceiling.n_curves} complete curves at a mean per-curve regret within the {ceiling.tolerance:.1%} "
-            "tolerance (hindsight bound; the best model alone can allow more)."
+            f"Ceiling on the mean per-curve regret: stopping each of these {ceiling.n_curves} complete curves at "
+            f"its best moment in hindsight saves at most {ceiling.epochs_saved:.1%} of the epochs within the "
+            f"{ceiling.tolerance:.1%} tolerance; judged by the search's best model, as the stopping "
+            "configurations and ASHA are, a rule can save more."
         )
 
 

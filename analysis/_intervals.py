@@ -8,12 +8,14 @@ unit resampled here is the configuration with all its curves.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 
 import numpy as np
 from scipy import sparse, stats
 
 __all__ = [
     "config_sums",
+    "nan_quantiles",
     "new_search_weights",
     "predicted_means",
     "small_sample_widening",
@@ -61,6 +63,33 @@ def new_search_weights(rng: np.random.Generator, draws: int, n_configs: int, new
     drawn = population[offsets + rng.integers(n_configs, size=(draws, new_configs), dtype=np.int32)]
     counts = np.bincount((offsets + drawn).ravel(), minlength=draws * n_configs)
     return counts.reshape(draws, n_configs).astype(np.float32)
+
+
+def nan_quantiles(values: np.ndarray, quantiles: Sequence[float]) -> np.ndarray:
+    """``np.nanquantile(values, quantiles, axis=0)`` (its default, linear method), value for value.
+
+    NumPy computes it one column at a time (``apply_along_axis``), which took most of an
+    analysis of cut curves, where most candidates' simulated means have NaNs. Here the
+    columns are sorted at once (NaN last) and each is interpolated between the order
+    statistics NumPy takes, with NumPy's own interpolation; a column without a number is NaN.
+    """
+    ordered = np.sort(values, axis=0)
+    valid = (~np.isnan(values)).sum(axis=0)
+    last = np.maximum(valid - 1, 0)
+    result = np.full((len(quantiles), values.shape[1]), np.nan)
+    for row, quantile in enumerate(quantiles):
+        virtual = quantile * last
+        previous = np.floor(virtual)
+        gamma = virtual - previous
+        below = np.minimum(previous.astype(np.intp), last)
+        above = np.minimum(below + 1, last)
+        a = np.take_along_axis(ordered, below[None, :], axis=0)[0]
+        b = np.take_along_axis(ordered, above[None, :], axis=0)[0]
+        with np.errstate(invalid="ignore"):
+            difference = b - a
+            interpolated = np.where(gamma >= 0.5, b - difference * (1 - gamma), a + difference * gamma)
+        result[row] = np.where(valid > 0, interpolated, np.nan)
+    return result
 
 
 def predicted_means(
@@ -116,12 +145,12 @@ def predicted_means(
     tail = (1.0 - level) / 2.0
     low = np.full(sums.shape[1], np.nan)
     high = np.full(sums.shape[1], np.nan)
-    complete = ~np.isnan(simulated).any(axis=0)  # np.quantile is vectorised; np.nanquantile loops per column
+    complete = ~np.isnan(simulated).any(axis=0)
     if complete.any():
         low[complete], high[complete] = np.quantile(simulated[:, complete], [tail, 1.0 - tail], axis=0)
     partial = ~complete & np.isfinite(simulated).any(axis=0)
     if partial.any():
-        low[partial], high[partial] = np.nanquantile(simulated[:, partial], [tail, 1.0 - tail], axis=0)
+        low[partial], high[partial] = nan_quantiles(simulated[:, partial], (tail, 1.0 - tail))
     with np.errstate(invalid="ignore", divide="ignore"):
         center = sums.sum(axis=0) / counts.sum(axis=0)
     # Each candidate is widened for the configurations that can judge it.

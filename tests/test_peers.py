@@ -30,8 +30,6 @@ from analysis import CurveSet, baseline_policies, stop_epochs
 from tests.live import live_stop
 from tune_stop.stoppers import AnyStopper, NonFiniteStopper, PatienceStopper, ThresholdStopper
 
-lightning = pytest.importorskip("pytorch_lightning.callbacks")
-
 CURVES_PER_CASE = 250
 
 
@@ -53,7 +51,8 @@ def random_curves(seed: int, *, grid: float | None = None, non_finite: bool = Fa
 
 def lightning_stop(curve: list[float], **options) -> int:
     """The epoch (from 1) at which Lightning's ``EarlyStopping`` signals the trainer to stop, 0 if never."""
-    callback = lightning.EarlyStopping(monitor="val_loss", **options)
+    # Imported here, not at collection: Lightning takes seconds to import, paid only where its tests run.
+    callback = pytest.importorskip("pytorch_lightning.callbacks").EarlyStopping(monitor="val_loss", **options)
     for epoch, value in enumerate(curve, start=1):
         should_stop, _ = callback._evaluate_stopping_criteria(torch.tensor(value, dtype=torch.float64))
         if should_stop:

@@ -72,6 +72,7 @@ def nan_quantiles(values: np.ndarray, quantiles: Sequence[float]) -> np.ndarray:
     analysis of cut curves, where most candidates' simulated means have NaNs. Here the
     columns are sorted at once (NaN last) and each is interpolated between the order
     statistics NumPy takes, with NumPy's own interpolation; a column without a number is NaN.
+    ``values`` is 2-D with at least one row, and each quantile lies in [0, 1] (unchecked).
     """
     ordered = np.sort(values, axis=0)
     valid = (~np.isnan(values)).sum(axis=0)

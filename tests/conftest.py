@@ -22,16 +22,31 @@ os.environ["HOME"] = _HOME
 # This test session's own Ray temp dir (short: Ray's socket paths live under it), so its
 # Ray never shares files with another Ray on the machine.
 _RAY_TEMP_DIR = tempfile.mkdtemp(prefix="ts-ray-")
+# The Rays that the processes it starts (a `tune-stop search`, a benchmark) start locally go there too:
+# with two test workers, each worker's under its own folder.
+os.environ["RAY_TMPDIR"] = _RAY_TEMP_DIR
 
 
-@pytest.fixture(scope="module")
-def ray_session():
-    """A local Ray of this test session's own, with 2 CPUs, started once and reused."""
+def start_session_ray():
+    """This test session's own local Ray, with 2 CPUs (whatever the machine has), unless one is running."""
     import ray
 
     if not ray.is_initialized():
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _temp_dir=_RAY_TEMP_DIR)
     return ray
+
+
+@pytest.fixture(scope="module")
+def ray_session():
+    """A local Ray of this test session's own, with 2 CPUs, started once and reused."""
+    return start_session_ray()
+
+
+@pytest.fixture
+def ray_session_afterwards():
+    """For a test that ends the session's Ray: the tests after it get it back, with its 2 CPUs."""
+    yield
+    start_session_ray()
 
 
 def _ray_is_running() -> bool:
@@ -70,9 +85,7 @@ def random_fid_network_state():
 
 
 def pytest_sessionfinish(session, exitstatus):
-    import ray
-
-    if ray.is_initialized():
-        ray.shutdown()
+    if _ray_is_running():  # never imports Ray (the xdist controller has none)
+        sys.modules["ray"].shutdown()
     shutil.rmtree(_RAY_TEMP_DIR, ignore_errors=True)
     shutil.rmtree(_HOME, ignore_errors=True)

@@ -94,7 +94,7 @@ def another_rays_job_agent():
     squatter.close()
 
 
-def test_ray_job_submit_with_working_dir(tmp_path, another_rays_job_agent):
+def test_ray_job_submit_with_working_dir(tmp_path, ray_session_afterwards, another_rays_job_agent):
     import ray
 
     ray.shutdown()  # this session's local Ray (only ours) gives its CPUs to the head started here

@@ -133,17 +133,26 @@ def _run_or_resume(
     space: SearchSpace,
     options: SearchOptions,
     overrides: Mapping[str, Any],
+    part: str,
     step: str,
     say: Callable[[str], None],
 ) -> SearchSummary:
-    """Runs a part, or resumes it where it exists, and says which (``step`` is what the part does).
+    """Runs a part, or resumes it where it exists, and says which.
+
+    ``part`` names it (``"1/3 calibration"``) and ``step`` is the line for a new one; a part
+    that exists is resumed as its folder recorded it, whatever this command asks, and the
+    line says so.
 
     Raises:
         LoopInterrupted: If the part ends with trials unfinished.
     """
     path = experiment_path(space, options)
     exists = path_exists(path)
-    say(f"tune-stop: {step}" + (f": continued from {path} (only its unfinished trials train)" if exists else ""))
+    say(
+        f"tune-stop: {part}: continuing {path} as it was recorded (only its unfinished trials train)"
+        if exists
+        else f"tune-stop: {step}"
+    )
     summary = resume_search(path, options) if exists else run_search(space, options, overrides)
     if summary.num_trials > len(summary.stop_reasons):
         raise LoopInterrupted(summary)
@@ -260,6 +269,7 @@ def calibrate_and_search(
         calibration_space,
         replace(options, name=f"{name}-calibration"),
         overrides,
+        "1/3 calibration",
         f"1/3 calibration: {calibration_configs} configurations trained to the budget",
         say,
     )
@@ -305,7 +315,7 @@ def calibrate_and_search(
         step = f"3/3 search of {remaining} configurations with: {recommendation.row['description']}"
     else:
         step = f"3/3 search of {remaining} configurations with the space's own stoppers (none recommended)"
-    search = _run_or_resume(search_space, options, overrides, step, say)
+    search = _run_or_resume(search_space, options, overrides, "3/3 search", step, say)
 
     table = analysis.recommendations
     alone = table[(table["policy"] == "asha_alone") & (table["metric"] == space.metric)]

@@ -129,10 +129,10 @@ def _print_analysis(analysis: Analysis, configuration: ConfigurationChoice | Non
     ceiling = analysis.ceiling
     if ceiling is not None and ceiling.n_curves:
         print(
-            f"Ceiling on the mean per-curve regret: stopping each of these {ceiling.n_curves} complete curves at "
-            f"its best moment in hindsight saves at most {ceiling.epochs_saved:.1%} of the epochs within the "
-            f"{ceiling.tolerance:.1%} tolerance; judged by the search's best model, as the stopping "
-            "configurations and ASHA are, a rule can save more."
+            f"Ceiling: stopping each of these {ceiling.n_curves} complete curves at its best moment in hindsight "
+            f"saves at most {ceiling.epochs_saved:.1%} of the epochs within the {ceiling.tolerance:.1%} tolerance "
+            "on the mean per-curve regret; no stopping rule can save more on these curves at that regret. Judged "
+            "by the search's best model, as the stopping configurations and ASHA are, a rule may save more."
         )
 
 

@@ -89,7 +89,8 @@ def test_checkpoint_restores_both_networks_optimisers_epoch_and_rng(tmp_path):
         return torch.load(Path(trainable.logdir) / "best" / "generator.pt", weights_only=False)
 
     for trainable in (reference, restored):
-        assert kept(trainable)["epoch"] == lowest[-1] and kept(trainable)["fid"] == pytest.approx(min(fids), rel=1e-5)
+        snapshot = kept(trainable)
+        assert snapshot["epoch"] == lowest[-1] and snapshot["fid"] == pytest.approx(min(fids), rel=1e-5)
     generator = Generator(32, 16, (1, 8, 8))
     generator.load_state_dict(kept(reference)["netG"])  # the weights of the kept generator, whole
     # Restored to epoch 2, the folder holds what was kept by epoch 2 (written again from the checkpoint, whatever

@@ -2,7 +2,7 @@
 
 The same lines open ``recommendations.md`` and end what ``tune-stop recommend`` prints, so
 the screen and the files never disagree on what was recommended. When whole stopping
-configurations were judged (``--configurations``, ``search --calibrate``), the chosen
+configurations were judged (``recommend`` on whole curves, ``search --calibrate``), the chosen
 configuration is the answer and the per-trial rule is named beside it; otherwise the
 per-trial rule is. Without an answer, the lines say why in one sentence and what would
 give one.
@@ -127,8 +127,8 @@ def _against_asha(analysis: Analysis, configuration: ConfigurationChoice | None)
             "answer is this per-trial rule."
         )
     return (
-        "- **Against ASHA alone:** not judged; `tune-stop recommend EXPERIMENT --configurations` judges ASHA and "
-        "the median rule on these curves too (needs whole curves)."
+        "- **Against ASHA alone:** not judged: `tune-stop recommend` judges ASHA and the median rule on whole "
+        "curves of at least 4 configurations with ids (unless `--no-configurations`)."
     )
 
 

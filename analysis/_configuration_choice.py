@@ -59,6 +59,10 @@ PEERS = (
 )
 #: Simulated next searches per configuration.
 DRAWS = 30
+#: The most configurations in a simulated search. Replaying 40 configurations on 66 searches of half of
+#: 3,330 observed ones took 116 s on 2 cores; searches of at most 200 keep a recording of any size near the
+#: cost of one of 400 configurations, and the stated risk says for searches of how many it holds.
+LARGEST = 200
 #: Splits of the configurations into halves for the held-out check, the simulated searches on each
 #: first half (random halves of it) and the trial orders each second half runs in.
 HELD_OUT_SPLITS, SPLIT_DRAWS, SPLIT_ORDERS = 6, 4, 2
@@ -92,7 +96,7 @@ class ConfigurationChoice:
         chosen: The index of the chosen one, or None when none kept the models within the
             tolerance in all but ``risk`` of the searches (never: training everything always does).
         tolerance, risk: The rule's tolerance and the share of searches it may exceed it in.
-        new_configs: Configurations in each simulated search (half the observed ones).
+        new_configs: Configurations in each simulated search (half the observed ones, at most :data:`LARGEST`).
         workers: Trials each simulated search ran at once.
         draws: Simulated searches of half the configurations (the compute is their mean).
         searches: Simulated searches in all (the draws and the held-out check's): the share
@@ -104,6 +108,7 @@ class ConfigurationChoice:
             on 4 random quarters of the first half lost more. NaN below 8 configurations.
         held_out_splits: Splits behind it.
         space_scheduler: The scheduler of the space the curves came from, judged in the grid (None: none given).
+        observed: Configurations the simulated searches were drawn from.
     """
 
     table: pd.DataFrame
@@ -118,6 +123,7 @@ class ConfigurationChoice:
     held_out_exceeded: float = np.nan
     held_out_splits: int = 0
     space_scheduler: Mapping[str, Any] | None = None
+    observed: int = 0
 
     @property
     def stated_risk(self) -> float:
@@ -131,8 +137,22 @@ class ConfigurationChoice:
     @property
     def searched(self) -> str:
         """What the simulated searches were, in words."""
+        at_once = f"{self.workers} trials at once, random orders"
+        if self.observed > 2 * LARGEST:
+            sizes = f"{self.new_configs} and {self.new_configs // 2}" if self.held_out_splits else f"{self.new_configs}"
+            return f"random searches of {sizes} of these {self.observed} configurations, {at_once}"
         parts = "halves and quarters" if self.held_out_splits else "halves"
-        return f"random {parts} of these configurations, {self.workers} trials at once, random orders"
+        return f"random {parts} of these configurations, {at_once}"
+
+    @property
+    def held_out_searched(self) -> str:
+        """What the held-out check chose on and ran on, in words."""
+        if self.observed > 2 * LARGEST:
+            return (
+                f"{SPLIT_DRAWS} random searches of {self.new_configs // 2} of {self.new_configs} configurations, run "
+                f"on {self.new_configs} others"
+            )
+        return f"{SPLIT_DRAWS} random quarters of one half of the configurations, run on the other half"
 
     @property
     def answer(self) -> StoppingConfig | None:
@@ -174,11 +194,17 @@ class ConfigurationChoice:
         return None
 
 
+def search_size(n_configs: int) -> int:
+    """Configurations in each simulated search made of ``n_configs`` observed ones: half, at most :data:`LARGEST`."""
+    return max(2, min(n_configs // 2, LARGEST))
+
+
 def _halves(
     curves: SearchCurves, configs: np.ndarray, draws: int, rng: np.random.Generator
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``(rows, order)`` of ``draws`` simulated searches: random halves of ``configs``, trials in a random order."""
-    size = max(2, len(configs) // 2)
+    """``(rows, order)`` of ``draws`` simulated searches: random halves of ``configs`` (at most :data:`LARGEST`
+    of them), trials in a random order."""
+    size = search_size(len(configs))
     searches = []
     for _ in range(draws):
         rows = np.flatnonzero(np.isin(curves.config_index, rng.choice(configs, size=size, replace=False)))
@@ -202,7 +228,9 @@ class _Plan:
         if curves.n_configs >= 8:  # each first half still splits into halves of 2
             for _ in range(HELD_OUT_SPLITS):
                 shuffled = rng.permutation(everything)
-                first, second = shuffled[: len(shuffled) // 2], shuffled[len(shuffled) // 2 :]
+                # Halves; past 2 * LARGEST configurations, two parts of LARGEST (the draws' size).
+                cut = min(len(shuffled) // 2, LARGEST)
+                first, second = shuffled[:cut], shuffled[cut : cut + LARGEST if cut == LARGEST else None]
                 rows = np.flatnonzero(np.isin(curves.config_index, second))
                 splits.append(
                     (
@@ -318,7 +346,8 @@ def choose_configuration(
         chosen=chosen,
         tolerance=tolerance,
         risk=risk,
-        new_configs=max(2, curves.n_configs // 2),
+        new_configs=search_size(curves.n_configs),
+        observed=curves.n_configs,
         workers=workers,
         draws=n,
         searches=len(searches),

@@ -34,7 +34,7 @@ __all__ = [
 
 #: The file ``tune-stop recommend`` writes the recommended policy to, in its report folder.
 STOPPERS_FILE = "stoppers.yaml"
-#: The file ``tune-stop recommend --configurations`` writes the chosen stopping configuration to.
+#: The file ``tune-stop recommend`` writes the chosen stopping configuration to.
 CONFIGURATION_FILE = "configuration.yaml"
 
 
@@ -245,15 +245,15 @@ def configuration_yaml(choice: ConfigurationChoice, metrics: list[str], source: 
     scheduler = {key: (float(v) if isinstance(v, float) else v) for key, v in config.scheduler.items()}
     return "\n".join(
         [
-            f"# Chosen by tune-stop recommend --configurations from {source}",
+            f"# Chosen by tune-stop recommend (stopping configurations) from {source}",
             f"# {config.describe()}: the least compute whose best or selected model lost more than the "
             f"{_percent(choice.tolerance)} tolerance in at most {choice.risk:.0%} of {choice.searches} simulated "
             f"searches ({choice.searched})",
             f"# there: lost more than the tolerance in {_percent(row['exceeded'])} of them; on the {choice.draws} "
-            f"halves ({choice.new_configs} configurations each): compute used {_percent(row['compute_used'])} of "
+            f"searches of {choice.new_configs} configurations: compute used {_percent(row['compute_used'])} of "
             f"full training, best model worst {_percent(row['best_regret_max'])}, selected model worst "
-            f"{_percent(row['selected_regret_max'])}; check: chosen on quarters of one half, run on the other half, "
-            f"a choice lost more in {_percent(choice.held_out_exceeded)}",
+            f"{_percent(row['selected_regret_max'])}; check: chosen on {choice.held_out_searched}, a choice lost "
+            f"more in {_percent(choice.held_out_exceeded)}",
             f"# stated risk for the next search: {_percent(choice.stated_risk)} (its share above; how it holds on "
             "independent searches: docs/configurations.md)",
             f"# Run it: tune-stop search SPACE --stoppers {CONFIGURATION_FILE}",

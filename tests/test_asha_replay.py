@@ -190,3 +190,41 @@ def test_the_replays_cutoff_is_rays_to_the_last_bit():
             rays = _Bracket(1, 100, reduction_factor, 0).cutoff(recorded)
         assert ours == rays or (np.isnan(ours) and np.isnan(rays)), (case, reduction_factor, n)
     assert sorted_cutoff({}, 3.0) is None
+
+
+def test_the_rung_by_rung_form_decides_as_the_result_by_result_replay():
+    """The second form (one rung at a time, in start order) against Ray's scheduler asked result by result."""
+    from analysis._asha import _result_by_result, _rung_by_rung, _rung_by_rung_epochs
+
+    rng = np.random.default_rng(11)
+    fast, cut = 0, 0
+    for case in range(1000):
+        n, epochs = int(rng.integers(1, 25)), int(rng.integers(1, 20))
+        values = rng.normal(0, 1, (n, epochs)).cumsum(axis=1)
+        if case % 4 == 0:
+            values = rng.integers(0, 3, (n, epochs)).astype(float)  # ties at the cutoffs
+        if case % 10 == 0:
+            values[rng.random((n, epochs)) < 0.05] = np.nan  # a NaN at a rung: the second form declines
+        lengths = rng.integers(1, epochs + 1, n) if case % 3 else np.full(n, epochs)
+        for i, length in enumerate(lengths):
+            values[i, length:] = np.nan
+        spec = AshaSpec(
+            "m",
+            str(rng.choice(["min", "max"])),
+            grace_period=int(rng.integers(1, 6)),
+            reduction_factor=float(rng.choice([1.5, 2, 2.5, 3, 4, 8])),
+            max_t=int(rng.integers(1, epochs + 1)) if case % 5 == 0 else None,
+            workers=int(rng.integers(1, 6)),
+        )
+        policy = np.where(rng.random((n, 3)) < 0.3, rng.integers(1, epochs + 2, (n, 3)), 0)
+        order = rng.permutation(n)
+        expected = _result_by_result(spec, values, lengths, epochs, policy, order, None)
+        rungs = _rung_by_rung_epochs(spec, epochs, values, lengths)
+        if rungs is None:
+            continue
+        fast += 1
+        stops, by_asha = _rung_by_rung(spec, rungs, values, lengths, policy, order, spec.max_t or epochs)
+        assert stops.tolist() == expected[0].tolist(), (case, spec)
+        assert by_asha.tolist() == expected[1].tolist(), (case, spec)
+        cut += int(by_asha.sum())
+    assert fast > 700 and cut > 700  # most sets took the second form, and ASHA cut trials in them

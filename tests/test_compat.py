@@ -52,6 +52,11 @@ def test_asha_milestones_are_the_first_epoch_at_or_past_each_rung():
         time_attr="epoch", metric="m", mode="min", max_t=20, grace_period=1, reduction_factor=2.5
     )
     assert _compat.asha_milestones(scheduler) == {1, 3, 7, 16}  # rungs 1, 2.5, 6.25, 15.625
+    assert _compat.asha_bracket_rungs(scheduler) == [[16, 7, 3, 1]]  # one bracket, highest rung first
+    brackets = AsyncHyperBandScheduler(
+        time_attr="epoch", metric="m", mode="min", max_t=27, reduction_factor=3, brackets=2
+    )
+    assert _compat.asha_bracket_rungs(brackets) == [[27, 9, 3, 1], [27, 9, 3]]
 
 
 def test_asha_cutoffs_can_be_computed_elsewhere_and_decide_there():

@@ -11,6 +11,7 @@ from analysis import CurveSet, Policy, SearchCurves, StoppingConfig, choose_conf
 from analysis._configuration_choice import DRAWS, HELD_OUT_SPLITS, SPLIT_DRAWS, SPLIT_ORDERS
 from analysis._configurations import configuration_grid
 from tests.cli_files import make_files, run_main
+from tune_stop.app._configurations import NOT_JUDGED
 
 EPOCHS = 12
 
@@ -99,6 +100,25 @@ def test_below_8_configurations_the_rule_counts_the_halves_alone_and_says_so():
     assert twelve.searched.startswith("random halves and quarters")
 
 
+def test_a_large_recording_is_judged_on_searches_of_at_most_largest_configurations_and_says_so():
+    from analysis._configuration_choice import LARGEST, _Plan
+
+    curves = search(configs=2 * LARGEST + 10)
+    plan = _Plan.of(curves, 3, seed=0)
+    sizes = [len(np.unique(curves.config_index[rows])) for rows, _ in plan.searches()]
+    # The draws and each split's second part hold LARGEST configurations; the check chooses on halves of LARGEST.
+    assert set(sizes) == {LARGEST, LARGEST // 2}
+    for first, second in plan.splits:
+        chosen_on = set(np.unique(curves.config_index[np.concatenate([rows for rows, _ in first])]))
+        assert len(chosen_on) <= LARGEST and not chosen_on & set(np.unique(curves.config_index[second[0][0]]))
+    choice = choose_configuration(curves, [StoppingConfig({"name": "fifo"})], tolerance=0.01, draws=3)
+    assert choice.new_configs == LARGEST and choice.observed == 2 * LARGEST + 10
+    assert choice.searched.startswith(f"random searches of {LARGEST} and {LARGEST // 2} of these 410 configurations")
+    assert choice.held_out_searched == f"4 random searches of 100 of 200 configurations, run on {LARGEST} others"
+    small = choose_configuration(search(configs=12), [StoppingConfig({"name": "fifo"})], tolerance=0.01, draws=3)
+    assert small.new_configs == 6 and small.held_out_searched.startswith("4 random quarters of one half")
+
+
 def test_too_few_configurations_are_refused_with_the_count():
     with pytest.raises(ValueError, match="holds 3 configurations"):
         choose_configuration(search(configs=3), [StoppingConfig({"name": "fifo"})], tolerance=0.01)
@@ -110,7 +130,7 @@ def test_recommend_configurations_writes_a_file_that_search_runs(tmp_path, monke
     frame = pd.concat([search(seed=1).curves.frame])
     frame.to_csv(files / "search.csv", index=False)
     out = files / "report"
-    assert run_main(["recommend", str(files / "search.csv"), "--configurations", "--out", str(out)]) == 0
+    assert run_main(["recommend", str(files / "search.csv"), "--out", str(out)]) == 0  # judged by default
     printed = capsys.readouterr().out
     searches = DRAWS + HELD_OUT_SPLITS * (SPLIT_DRAWS + SPLIT_ORDERS)  # the draws and the held-out check's
     assert f"of {searches} simulated searches (random halves and quarters" in printed  # the answer's how sure
@@ -166,6 +186,22 @@ def test_recommend_configurations_on_curves_it_cannot_judge_is_one_line_and_writ
         err = capsys.readouterr().err.strip().splitlines()
         assert err == [f"tune-stop: error: --configurations: {err[0].split(': ', 3)[-1]}"] and says in err[0], name
         assert not out.exists()  # checked before anything was analysed or written
+    # Not insisted on (the default): the per-trial report, and one line saying why no configuration was judged.
+    assert run_main(["recommend", str(files / "cut.csv"), "--out", str(files / "default")]) == 0
+    printed = capsys.readouterr().out
+    assert f"{NOT_JUDGED}: judging a stopping configuration takes whole curves; some were cut short." in printed
+    assert (files / "default" / "recommendations.md").is_file()
+    assert not (files / "default" / "configurations.csv").exists()
+
+
+def test_no_configurations_skips_them_and_the_answer_says_they_were_not_judged(tmp_path, monkeypatch, capsys):
+    files = make_files(tmp_path, monkeypatch)
+    search(configs=6).curves.frame.to_csv(files / "six.csv", index=False)
+    out = files / "report"
+    assert run_main(["recommend", str(files / "six.csv"), "--no-configurations", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert NOT_JUDGED not in printed and not (out / "configurations.csv").exists()
+    assert "Against ASHA alone: not judged: tune-stop recommend judges ASHA and the median rule" in printed
 
 
 def test_load_stopping_gives_a_tuner_the_scheduler_and_stoppers_of_a_file(tmp_path):

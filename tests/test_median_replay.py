@@ -162,3 +162,87 @@ def test_an_audit_trial_the_rule_would_stop_trains_on_and_still_counts():
     rule.on_trial_result(None, worse, {"epoch": 1, "m": 0.95})
     assert rule.on_trial_result(None, worse, {"epoch": 2, "m": 0.97}) == TrialScheduler.STOP
     assert rule.stopped == {"worse": 2}
+
+
+def test_running_means_are_numpys_mean_of_each_window_to_the_last_bit():
+    """The per-epoch reduction over every curve equals ``np.mean`` of each window alone (pairwise sums from 8 on)."""
+    from analysis._median import _running_means
+
+    rng = np.random.default_rng(5)
+    for case in range(300):
+        n, epochs, grace = int(rng.integers(1, 20)), int(rng.integers(1, 70)), int(rng.integers(1, 6))
+        values = rng.normal(0, 1, (n, epochs)) * 10.0 ** rng.integers(-6, 7, (n, epochs))
+        lengths = rng.integers(1, epochs + 1, n)
+        for i, length in enumerate(lengths):
+            values[i, length:] = np.nan
+        running = _running_means(values, lengths, grace)
+        assert running is not None
+        for i in range(n):
+            for epoch in range(grace, int(lengths[i]) + 1):
+                assert running[i][epoch - 1] == float(np.mean(values[i, grace - 1 : epoch].tolist())), (case, i)
+    values = np.ones((2, 3))
+    values[1, 1] = np.inf
+    assert _running_means(values, np.array([3, 3]), 1) is None  # a result the rule never records
+    assert _running_means(values, np.array([3, 1]), 1) is not None  # past a curve's end nothing is recorded
+
+
+def test_the_replay_decides_as_rays_class_on_long_finite_curves():
+    """Long curves without NaN, where the replay takes its running means from one reduction per epoch."""
+    rng = np.random.default_rng(8)
+    stopped = 0
+    for case in range(200):
+        n, epochs = int(rng.integers(2, 16)), int(rng.integers(8, 30))
+        values = rng.normal(0, 1, (n, epochs)).cumsum(axis=1) * 10.0 ** rng.integers(-3, 4)
+        if case % 3 == 0:
+            values = rng.integers(0, 4, (n, epochs)).astype(float)
+        lengths = rng.integers(1, epochs + 1, n) if case % 2 else np.full(n, epochs)
+        for i, length in enumerate(lengths):
+            values[i, length:] = np.nan
+        spec = MedianSpec(
+            "m",
+            str(rng.choice(["min", "max"])),
+            grace_period=int(rng.integers(1, 6)),
+            min_samples_required=int(rng.integers(1, 4)),
+            workers=int(rng.integers(1, 5)),
+        )
+        policy = np.where(rng.random(n) < 0.3, rng.integers(1, epochs + 1, n), 0)
+        order = rng.permutation(n)
+        expected = driven(spec, values, lengths, policy, order)
+        stops, by_rule = simulate_median(spec, values, lengths, policy[:, None], order=order)
+        assert stops[:, 0].tolist() == expected[0].tolist(), (case, spec)
+        assert by_rule[:, 0].tolist() == expected[1].tolist(), (case, spec)
+        stopped += int(by_rule.sum())
+    assert stopped > 200
+
+
+def test_the_epoch_by_epoch_form_decides_as_the_result_by_result_replay():
+    """The form for unit epochs and finite results against the result-by-result replay, several policies at once."""
+    from analysis._median import _epoch_by_epoch, _result_by_result, _running_means
+
+    rng = np.random.default_rng(12)
+    stopped = 0
+    for case in range(1000):
+        n, epochs = int(rng.integers(1, 20)), int(rng.integers(1, 20))
+        values = rng.normal(0, 1, (n, epochs)).cumsum(axis=1)
+        if case % 3 == 0:
+            values = rng.integers(0, 3, (n, epochs)).astype(float)  # ties between a best and a median
+        lengths = rng.integers(1, epochs + 1, n) if case % 2 else np.full(n, epochs)
+        for i, length in enumerate(lengths):
+            values[i, length:] = np.nan
+        spec = MedianSpec(
+            "m",
+            str(rng.choice(["min", "max"])),
+            grace_period=int(rng.integers(1, 6)),
+            min_samples_required=int(rng.integers(1, 5)),
+            workers=int(rng.integers(1, 6)),
+        )
+        policy = np.where(rng.random((n, 3)) < 0.3, rng.integers(1, epochs + 2, (n, 3)), 0)
+        order = rng.permutation(n)
+        running = _running_means(values, lengths, spec.grace_period)
+        assert running is not None
+        expected = _result_by_result(spec, values, lengths, policy, order, None)
+        stops, by_rule = _epoch_by_epoch(spec, values, lengths, policy, order, running)
+        assert stops.tolist() == expected[0].tolist(), (case, spec)
+        assert by_rule.tolist() == expected[1].tolist(), (case, spec)
+        stopped += int(by_rule.sum())
+    assert stopped > 700

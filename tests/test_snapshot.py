@@ -50,7 +50,9 @@ def test_recommend_keeps_the_best_snapshot_when_asked_and_says_what_to_keep(tmp_
     from tune_stop.app.cli import main
 
     synthetic_search(20, seed=3).to_csv(tmp_path / "curves.csv", index=False)
+    # The per-trial rule's file is what this test reads; the stopping configurations are another test's.
     argv = ["recommend", str(tmp_path / "curves.csv"), "--metric", "val_loss", "--tolerance", "0.05"]
+    argv.append("--no-configurations")
     assert main([*argv, "--keep-best", "--out", str(tmp_path / "kept")]) == 0
     printed = capsys.readouterr().out
     assert 'checkpoint_score_attribute="val_loss"' in printed

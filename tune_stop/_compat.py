@@ -37,6 +37,7 @@ __all__ = [
     "RAY_TESTED",
     "KeepDriverCopy",
     "OneShotJsonResults",
+    "asha_bracket_rungs",
     "asha_forget_trial",
     "asha_metric",
     "asha_milestones",
@@ -96,6 +97,11 @@ def asha_time_attr(scheduler: AsyncHyperBandScheduler) -> str:
 def asha_milestones(scheduler: AsyncHyperBandScheduler) -> frozenset[int]:
     """The epochs at which ASHA compares trials: every rung of every bracket (the first epoch at or past it)."""
     return frozenset(math.ceil(milestone) for bracket in scheduler._brackets for milestone, _ in bracket._rungs)
+
+
+def asha_bracket_rungs(scheduler: AsyncHyperBandScheduler) -> list[list[int]]:
+    """Per bracket, the epoch at which each of its rungs compares trials (the first at or past it), highest first."""
+    return [[math.ceil(milestone) for milestone, _ in bracket._rungs] for bracket in scheduler._brackets]
 
 
 def asha_replace_cutoffs(

@@ -1,7 +1,7 @@
 """A recommendation as the objects a user's own ``tune.Tuner`` runs: ``load_stopping("configuration.yaml")``.
 
 ``tune-stop recommend`` writes ``stoppers.yaml`` (a per-trial rule behind a non-finite guard)
-and, with ``--configurations``, ``configuration.yaml`` (a scheduler and the stoppers beside
+and, where whole configurations were judged, ``configuration.yaml`` (a scheduler and the stoppers beside
 it). ``tune-stop search --stoppers FILE`` runs either; in your own code::
 
     from ray import tune

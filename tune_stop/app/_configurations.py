@@ -1,4 +1,4 @@
-"""``tune-stop recommend --configurations``: whole stopping configurations judged, printed and written."""
+"""``tune-stop recommend``'s whole stopping configurations: judged, printed and written."""
 
 from __future__ import annotations
 
@@ -11,14 +11,22 @@ if TYPE_CHECKING:
     from analysis import Analysis, ConfigurationChoice
     from tune_stop.experiment import ExperimentRecord
 
-__all__ = ["configuration_summary", "judge_or_exit", "write_configurations"]
+__all__ = ["NOT_JUDGED", "configuration_summary", "judge_or_exit", "write_configurations"]
+
+#: How a line saying why no stopping configuration was judged begins.
+NOT_JUDGED = "Stopping configurations (ASHA, the median rule): not judged"
 
 
-def judge_or_exit(analysis: Analysis, record: ExperimentRecord | None, workers: int) -> ConfigurationChoice:
+def judge_or_exit(
+    analysis: Analysis, record: ExperimentRecord | None, workers: int, *, insisted: bool
+) -> ConfigurationChoice | None:
     """The stopping configurations judged on the analysis' curves, beside the experiment's own scheduler.
 
+    Where they cannot be judged: with ``insisted`` (``--configurations`` given) an error,
+    otherwise one line saying why, and None.
+
     Raises:
-        UsageError: Where they cannot be judged, saying why.
+        UsageError: Where they cannot be judged and ``insisted``, saying why.
     """
     from analysis import judge_configurations
 
@@ -26,7 +34,10 @@ def judge_or_exit(analysis: Analysis, record: ExperimentRecord | None, workers: 
     try:
         return judge_configurations(analysis, workers=workers, scheduler=scheduler)
     except ValueError as error:
-        raise UsageError(f"--configurations: {error}") from None
+        if insisted:
+            raise UsageError(f"--configurations: {error}") from None
+        print(f"{NOT_JUDGED}: {error}.")
+        return None
 
 
 def write_configurations(choice: ConfigurationChoice, analysis: Analysis, out: Path, source: str) -> Path | None:

@@ -253,18 +253,19 @@ def _add_recommend(commands: Any) -> None:
     )
     recommend.add_argument(
         "--configurations",
-        action="store_true",
-        help="also judge whole stopping configurations (ASHA, the median rule, patience, alone and together) on "
-        "simulated searches made of halves and quarters of these configurations (the risk it states is for "
-        "searches a half and a quarter as large; --new-configs plays no part); writes configurations.csv and "
-        "configuration.yaml "
-        "(needs whole curves of at least 4 configurations with ids)",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="judge whole stopping configurations (ASHA, the median rule, patience, alone and together) on "
+        "simulated searches made of halves and quarters of these configurations (at most 200 and 100; the risk "
+        "it states is for searches that large; --new-configs plays no part); writes configurations.csv and "
+        "configuration.yaml. Default: whenever the curves allow it (whole curves of at least 4 configurations "
+        "with ids; otherwise it says why); --configurations insists (an error where they do not allow it)",
     )
     recommend.add_argument(
         "--concurrency",
         type=_number(int, 1),
         default=4,
-        help="trials the next search runs at once, for --configurations (default 4)",
+        help="trials the next search runs at once, for the stopping configurations (default 4)",
     )
     recommend.add_argument(
         "--keep-best",

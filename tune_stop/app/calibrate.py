@@ -2,7 +2,7 @@
 
 1. ``<name>-calibration``: N configurations trained to the budget on all folds
    (``--full-curves``).
-2. ``<name>-recommendation``: ``tune-stop recommend --configurations`` on them: the
+2. ``<name>-recommendation``: ``tune-stop recommend`` on them (whole configurations judged): the
    per-trial policies with the ``search`` objective, for a search of the remaining
    configurations (the space's ASHA replayed beside every policy when the space runs
    ASHA), and the whole stopping configurations (ASHA, the median rule, patience, alone

@@ -42,8 +42,10 @@ def run_recommend_command(args: argparse.Namespace) -> int:
     check_writable_folder(out, "--out")
     curves = load_curves_or_exit(str(source), retried_trials=args.retried_trials)
     record = read_record_or_none(source)
-    if args.configurations:
-        _check_configurations(curves)
+    unjudgeable = _why_no_configurations(curves)
+    if args.configurations and unjudgeable is not None:
+        raise UsageError(f"--configurations: {unjudgeable}")
+    judge = unjudgeable is None and args.configurations is not False
     metrics = (
         [(m, args.mode or infer_mode(m)) for m in args.metric] if args.metric else _stopped_metrics(record, curves)
     )
@@ -80,11 +82,14 @@ def run_recommend_command(args: argparse.Namespace) -> int:
         except ValueError as error:
             raise UsageError(cli_message(error)) from None
     _note_doubtful_flags(args, objective, curves)
-    configuration = None
-    if args.configurations:
-        from tune_stop.app._configurations import judge_or_exit, write_configurations
+    from tune_stop.app._configurations import NOT_JUDGED, judge_or_exit, write_configurations
 
-        configuration = judge_or_exit(analysis, record, args.concurrency)
+    configuration = None
+    if unjudgeable is not None and args.configurations is None:
+        print(f"{NOT_JUDGED}: {unjudgeable}.")
+    if judge:
+        configuration = judge_or_exit(analysis, record, args.concurrency, insisted=bool(args.configurations))
+    if configuration is not None:
         write_configurations(configuration, analysis, out, str(source))
     try:
         written = write_report(analysis, out, tolerance=args.tolerance, source=str(source), configuration=configuration)
@@ -202,20 +207,21 @@ def _recorded_asha(record: ExperimentRecord | None, workers: int) -> AshaSpec:
         raise UsageError(f"--asha: the experiment's recorded scheduler {scheduler} is unusable ({error})") from None
 
 
-def _check_configurations(curves: pd.DataFrame) -> None:
-    """What ``--configurations`` needs, checked before anything is analysed or written."""
+def _why_no_configurations(curves: pd.DataFrame) -> str | None:
+    """Why whole stopping configurations cannot be judged on these curves (None: they can), before any analysis."""
     if (curves["config_id"].astype(str) == curves["trial_id"].astype(str)).all():
-        raise UsageError(
-            "--configurations: judging a stopping configuration takes curves with configuration ids (a config_id "
-            "column: the folds of one configuration)"
+        return (
+            "judging a stopping configuration takes curves with configuration ids (a config_id column: the folds "
+            "of one configuration)"
         )
     if (count := curves["config_id"].nunique()) < 4:
-        raise UsageError(f"--configurations: the curves hold {count} configurations; judging takes at least 4")
+        return f"the curves hold {count} configurations; judging takes at least 4"
     if not _whole_curves(curves):
-        raise UsageError(
-            "--configurations: judging a stopping configuration takes whole curves; some were cut short. Record "
-            "them: tune-stop search SPACE --full-curves"
+        return (
+            "judging a stopping configuration takes whole curves; some were cut short. Record them: tune-stop "
+            "search SPACE --full-curves"
         )
+    return None
 
 
 def _whole_curves(curves: pd.DataFrame) -> bool:

@@ -19,6 +19,7 @@ from benchmarks import (
     bookkeeping,
     calibration,
     compute_saved,
+    configuration_speed,
     gan_fid,
     memory,
     peers,
@@ -47,7 +48,7 @@ def main() -> None:
         recorded.mkdir(parents=True, exist_ok=True)
         runs: list[tuple[str, Callable[[], list[dict[str, object]]]]] = [
             (module.__name__, functools.partial(module.run, quick=quick))
-            for module in (replay, gan_fid, compute_saved, bookkeeping)
+            for module in (replay, configuration_speed, gan_fid, compute_saved, bookkeeping)
         ]
         runs += [
             (module.__name__, functools.partial(module.run, quick=quick, smoke=args.smoke))

@@ -39,6 +39,9 @@ def test_smoke_benchmarks_run_and_print_ratios(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     for name in (
         "replay + K-fold recommend",
+        "stopping configurations: ASHA replays",
+        "stopping configurations: the median rule replays",
+        "stopping configurations: choose",
         "analysis at scale",
         "search overhead vs plain Ray Tune",
         "marginal cost per trial vs fork pool",

@@ -128,7 +128,7 @@ def _against_asha(analysis: Analysis, configuration: ConfigurationChoice | None)
         )
     return (
         "- **Against ASHA alone:** not judged: `tune-stop recommend` judges ASHA and the median rule on whole "
-        "curves of at least 4 configurations with ids (unless `--no-configurations`)."
+        "curves of at least 4 configurations with several folds each (unless `--no-configurations`)."
     )
 
 

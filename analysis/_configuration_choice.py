@@ -373,7 +373,10 @@ def judge_configurations(
         ValueError: Without whole curves, configuration ids, or 4 configurations.
     """
     if analysis.curves is None or analysis.split is None or analysis.split.unit != "configuration":
-        raise ValueError("judging a stopping configuration takes curves with configuration ids (config_id)")
+        raise ValueError(
+            "judging a stopping configuration takes configurations with several curves each (config_id: the "
+            "folds of one configuration)"
+        )
     selection, mode = analysis.selection
     metric = analysis.selected_by  # the schedulers compare the raw metric, as they run
     curves = SearchCurves(

@@ -70,8 +70,8 @@ def _configurations_section(choice: ConfigurationChoice | None) -> list[str]:
     if choice is None:
         return []
     check = (
-        f" A check, not the stated risk: a simpler choice (the least compute that never lost more on "
-        f"{choice.held_out_searched}) lost more in {share(choice.held_out_exceeded)} of those runs; smaller "
+        f" A check, not the stated risk: a simpler choice (the least compute that never lost more), chosen on "
+        f"{choice.held_out_searched}, lost more in {share(choice.held_out_exceeded)} of those runs; smaller "
         "searches lose more often "
         "(`docs/configurations.md`)."
         if choice.held_out_splits

@@ -212,7 +212,7 @@ def test_the_rung_by_rung_form_decides_as_the_result_by_result_replay():
             "m",
             str(rng.choice(["min", "max"])),
             grace_period=int(rng.integers(1, 6)),
-            reduction_factor=float(rng.choice([1.5, 2, 2.5, 3, 4, 8])),
+            reduction_factor=float(rng.choice([1.2, 1.5, 2, 2.5, 3, 4, 8])),  # 1.2: two rungs on one epoch
             max_t=int(rng.integers(1, epochs + 1)) if case % 5 == 0 else None,
             workers=int(rng.integers(1, 6)),
         )
@@ -228,3 +228,16 @@ def test_the_rung_by_rung_form_decides_as_the_result_by_result_replay():
         assert by_asha.tolist() == expected[1].tolist(), (case, spec)
         cut += int(by_asha.sum())
     assert fast > 700 and cut > 700  # most sets took the second form, and ASHA cut trials in them
+
+
+def test_an_order_that_starts_only_some_trials_is_replayed_result_by_result():
+    from analysis._asha import _result_by_result
+
+    rng = np.random.default_rng(2)
+    values = rng.normal(0, 1, (8, 9)).cumsum(axis=1)
+    lengths, policy = np.full(8, 9), np.zeros((8, 1), dtype=np.int64)
+    spec, order = AshaSpec("m", "min", 1, 2.0, workers=2), np.array([5, 1, 3])
+    expected = _result_by_result(spec, values, lengths, 9, policy, order, None)
+    assert [a.tolist() for a in simulate_asha(spec, values, lengths, 9, policy, order=order)] == [
+        e.tolist() for e in expected
+    ]

@@ -174,10 +174,12 @@ def test_recommend_configurations_on_curves_it_cannot_judge_is_one_line_and_writ
     files = make_files(tmp_path, monkeypatch)
     frame = search(configs=6).curves.frame
     frame[frame["config_id"].isin(["c0", "c1", "c2"])].to_csv(files / "three.csv", index=False)
+    frame[frame["fold"] == 0].to_csv(files / "single.csv", index=False)
     cut = frame[~((frame["trial_id"] == "c0f0") & (frame["epoch"] > 5))]
     cut.to_csv(files / "cut.csv", index=False)
     for name, says in (
-        ("curves.csv", "takes curves with configuration ids"),
+        ("curves.csv", "takes configurations with several curves each"),
+        ("single.csv", "takes configurations with several curves each"),  # ids, but one curve each
         ("three.csv", "the curves hold 3 configurations; judging takes at least 4"),
         ("cut.csv", "takes whole curves; some were cut short"),
     ):
@@ -198,9 +200,14 @@ def test_no_configurations_skips_them_and_the_answer_says_they_were_not_judged(t
     files = make_files(tmp_path, monkeypatch)
     search(configs=6).curves.frame.to_csv(files / "six.csv", index=False)
     out = files / "report"
+    assert run_main(["recommend", str(files / "six.csv"), "--out", str(out)]) == 0
+    assert (out / "configurations.csv").is_file() and (out / "configuration.yaml").is_file()
+    capsys.readouterr()
+    # Run again into the same folder without them: the first run's files must not pass for this run's.
     assert run_main(["recommend", str(files / "six.csv"), "--no-configurations", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert NOT_JUDGED not in printed and not (out / "configurations.csv").exists()
+    assert not (out / "configuration.yaml").exists() and (out / "recommendations.md").is_file()
     assert "Against ASHA alone: not judged: tune-stop recommend judges ASHA and the median rule" in printed
 
 

@@ -246,3 +246,16 @@ def test_the_epoch_by_epoch_form_decides_as_the_result_by_result_replay():
         assert by_rule.tolist() == expected[1].tolist(), (case, spec)
         stopped += int(by_rule.sum())
     assert stopped > 700
+
+
+def test_a_running_mean_past_the_float_range_is_left_out_as_rays_class_leaves_it_out():
+    from analysis._median import _epoch_by_epoch, _result_by_result, _running_means
+
+    values = np.array([[1.0, 1.7e308, 1.7e308, np.nan], [1.0, 1e308, 1e308, 1e308]])
+    lengths, policy, order = np.array([3, 4]), np.zeros((2, 1), dtype=np.int64), np.arange(2)
+    spec = MedianSpec("m", "max", grace_period=1, min_samples_required=1, workers=1)
+    running = _running_means(values, lengths, 1)
+    assert running is not None and not np.isfinite(running[0][2])  # 1 + 2 * 1.7e308 overflows
+    expected = _result_by_result(spec, values, lengths, policy, order, None)
+    assert np.array_equal(_epoch_by_epoch(spec, values, lengths, policy, order, running)[0], expected[0])
+    assert expected[0][:, 0].tolist() == driven(spec, values, lengths, policy[:, 0], order)[0].tolist() == [0, 0]

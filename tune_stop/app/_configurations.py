@@ -11,13 +11,13 @@ if TYPE_CHECKING:
     from analysis import Analysis, ConfigurationChoice
     from tune_stop.experiment import ExperimentRecord
 
-__all__ = ["NOT_JUDGED", "configuration_summary", "judge_or_exit", "write_configurations"]
+__all__ = ["NOT_JUDGED", "configuration_summary", "judged_or_none", "write_configurations"]
 
 #: How a line saying why no stopping configuration was judged begins.
 NOT_JUDGED = "Stopping configurations (ASHA, the median rule): not judged"
 
 
-def judge_or_exit(
+def judged_or_none(
     analysis: Analysis, record: ExperimentRecord | None, workers: int, *, insisted: bool
 ) -> ConfigurationChoice | None:
     """The stopping configurations judged on the analysis' curves, beside the experiment's own scheduler.
@@ -40,25 +40,28 @@ def judge_or_exit(
         return None
 
 
-def write_configurations(choice: ConfigurationChoice, analysis: Analysis, out: Path, source: str) -> Path | None:
+def write_configurations(choice: ConfigurationChoice | None, analysis: Analysis, out: Path, source: str) -> Path | None:
     """Writes ``configurations.csv`` and, when one was chosen, ``configuration.yaml`` (its path is returned).
 
-    Without an answer an older ``configuration.yaml`` there is removed: it must not pass for this one.
+    Without an answer an older ``configuration.yaml`` there is removed, and without a
+    choice (none judged) an older ``configurations.csv`` too: they must not pass for this run's.
 
     Raises:
         UsageError: If ``out`` cannot be written.
     """
     from analysis._usage import CONFIGURATION_FILE, configuration_yaml, guarded_metrics
 
-    table = choice.table.copy()
-    table["scheduler"] = table["scheduler"].map(str)
-    target = out / CONFIGURATION_FILE
+    target, listed = out / CONFIGURATION_FILE, out / "configurations.csv"
     try:
         out.mkdir(parents=True, exist_ok=True)
-        table.to_csv(out / "configurations.csv", index=False)
-        if choice.answer is None:
-            if target.exists():
-                target.unlink()
+        if choice is None:
+            listed.unlink(missing_ok=True)
+        else:
+            table = choice.table.copy()
+            table["scheduler"] = table["scheduler"].map(str)
+            table.to_csv(listed, index=False)
+        if choice is None or choice.answer is None:
+            target.unlink(missing_ok=True)
             return None
         target.write_text(configuration_yaml(choice, guarded_metrics(choice, analysis), source))
     except OSError as error:

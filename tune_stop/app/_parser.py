@@ -258,8 +258,9 @@ def _add_recommend(commands: Any) -> None:
         help="judge whole stopping configurations (ASHA, the median rule, patience, alone and together) on "
         "simulated searches made of halves and quarters of these configurations (at most 200 and 100; the risk "
         "it states is for searches that large; --new-configs plays no part); writes configurations.csv and "
-        "configuration.yaml. Default: whenever the curves allow it (whole curves of at least 4 configurations "
-        "with ids; otherwise it says why); --configurations insists (an error where they do not allow it)",
+        "configuration.yaml. Default: whenever the curves allow it (whole curves of at least 4 configurations, "
+        "each with several folds by config_id; otherwise it says why); --configurations insists (an error where "
+        "they do not allow it)",
     )
     recommend.add_argument(
         "--concurrency",

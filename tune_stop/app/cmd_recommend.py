@@ -82,15 +82,14 @@ def run_recommend_command(args: argparse.Namespace) -> int:
         except ValueError as error:
             raise UsageError(cli_message(error)) from None
     _note_doubtful_flags(args, objective, curves)
-    from tune_stop.app._configurations import NOT_JUDGED, judge_or_exit, write_configurations
+    from tune_stop.app._configurations import NOT_JUDGED, judged_or_none, write_configurations
 
     configuration = None
     if unjudgeable is not None and args.configurations is None:
         print(f"{NOT_JUDGED}: {unjudgeable}.")
     if judge:
-        configuration = judge_or_exit(analysis, record, args.concurrency, insisted=bool(args.configurations))
-    if configuration is not None:
-        write_configurations(configuration, analysis, out, str(source))
+        configuration = judged_or_none(analysis, record, args.concurrency, insisted=bool(args.configurations))
+    write_configurations(configuration, analysis, out, str(source))  # none judged: an older run's files go
     try:
         written = write_report(analysis, out, tolerance=args.tolerance, source=str(source), configuration=configuration)
     except OSError as error:
@@ -209,10 +208,10 @@ def _recorded_asha(record: ExperimentRecord | None, workers: int) -> AshaSpec:
 
 def _why_no_configurations(curves: pd.DataFrame) -> str | None:
     """Why whole stopping configurations cannot be judged on these curves (None: they can), before any analysis."""
-    if (curves["config_id"].astype(str) == curves["trial_id"].astype(str)).all():
+    if curves["config_id"].nunique() >= curves["trial_id"].nunique():
         return (
-            "judging a stopping configuration takes curves with configuration ids (a config_id column: the folds "
-            "of one configuration)"
+            "judging a stopping configuration takes configurations with several curves each (a config_id column: "
+            "the folds of one configuration)"
         )
     if (count := curves["config_id"].nunique()) < 4:
         return f"the curves hold {count} configurations; judging takes at least 4"

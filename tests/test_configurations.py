@@ -211,6 +211,20 @@ def test_no_configurations_skips_them_and_the_answer_says_they_were_not_judged(t
     assert "Against ASHA alone: not judged: tune-stop recommend judges ASHA and the median rule" in printed
 
 
+def test_a_choice_to_train_everything_writes_no_stopping_file_as_the_answer_says(tmp_path, monkeypatch, capsys):
+    files = make_files(tmp_path, monkeypatch)
+    search(configs=6).curves.frame.to_csv(files / "six.csv", index=False)
+    out = files / "report"
+    (out).mkdir()
+    (out / "configuration.yaml").write_text("scheduler: {name: asha}\n")  # an older run's answer
+    assert run_main(["recommend", str(files / "six.csv"), "--tolerance", "0", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    table = pd.read_csv(out / "configurations.csv")
+    assert table.loc[table["chosen"], "configuration"].tolist() == ["train everything"]  # at 0: nothing else holds
+    assert "- Run: nothing new: train every trial to its budget, as before; no stopping file is written." in printed
+    assert not (out / "configuration.yaml").exists() and "configuration.yaml" not in printed
+
+
 def test_load_stopping_gives_a_tuner_the_scheduler_and_stoppers_of_a_file(tmp_path):
     from ray.tune.stopper import NoopStopper
 

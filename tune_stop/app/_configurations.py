@@ -41,9 +41,10 @@ def judged_or_none(
 
 
 def write_configurations(choice: ConfigurationChoice | None, analysis: Analysis, out: Path, source: str) -> Path | None:
-    """Writes ``configurations.csv`` and, when one was chosen, ``configuration.yaml`` (its path is returned).
+    """Writes ``configurations.csv`` and, when one to run was chosen, ``configuration.yaml`` (its path is returned).
 
-    Without an answer an older ``configuration.yaml`` there is removed, and without a
+    Without one (none chosen, or the choice is to train everything: the answer then says
+    no stopping file is written) an older ``configuration.yaml`` there is removed, and without a
     choice (none judged) an older ``configurations.csv`` too: they must not pass for this run's.
 
     Raises:
@@ -60,7 +61,7 @@ def write_configurations(choice: ConfigurationChoice | None, analysis: Analysis,
             table = choice.table.copy()
             table["scheduler"] = table["scheduler"].map(str)
             table.to_csv(listed, index=False)
-        if choice is None or choice.answer is None:
+        if choice is None or not choice.runs:  # none chosen, or train everything: no stopping file, as it says
             target.unlink(missing_ok=True)
             return None
         target.write_text(configuration_yaml(choice, guarded_metrics(choice, analysis), source))

@@ -186,14 +186,14 @@ def _configuration(
 
     path = write_configurations(choice, analysis, report, source)
     answer = choice.answer
-    if path is None or answer is None:
-        return None
-    if answer.trains_everything:
+    if answer is not None and answer.trains_everything:
         say(
-            f"tune-stop: the stopping configuration chosen is to train everything ({path}): every scheduler judged "
-            "lost more than the tolerance too often; the search runs the per-trial recommendation, or else the "
-            "space's own stoppers, as without the judgement"
+            "tune-stop: the stopping configuration chosen is to train everything (configurations.csv in "
+            f"{report}): every scheduler judged lost more than the tolerance too often; the search runs the "
+            "per-trial recommendation, or else the space's own stoppers, as without the judgement"
         )
+        return None
+    if path is None or answer is None:
         return None
     return path, answer.describe(), configuration_summary(choice, report, space)
 

@@ -98,7 +98,7 @@ def run_recommend_command(args: argparse.Namespace) -> int:
     _print_analysis(analysis, configuration)
     files = [p.name for p in written]
     if configuration is not None:
-        files += ["configurations.csv", *(["configuration.yaml"] if configuration.answer is not None else [])]
+        files += ["configurations.csv", *(["configuration.yaml"] if configuration.runs else [])]
     print(f"Report: {out} ({', '.join(files)})")
     print(f"The answer (as recommendations.md opens; files in {out}):")
     for line in answer_lines(analysis, configuration):

@@ -192,14 +192,14 @@ def test_removing_the_threshold_policies_keeps_the_sampled_hyperparameters():
     guard_only = replace(space, stoppers=[spec for spec in space.stoppers if spec["policy"] == "non_finite"])
     with_thresholds, without = space.sample_configs(), guard_only.sample_configs()
     assert [sorted(set(a) - set(b)) for a, b in zip(with_thresholds, without, strict=True)] == [
-        ["d_accuracy_threshold", "fid_threshold"]
+        ["fid_threshold"]
     ] * len(without)
     assert [{k: a[k] for k in b} for a, b in zip(with_thresholds, without, strict=True)] == without
     assert len({config["lr_g"] for config in without}) == len(without)  # really sampled
 
 
 def test_replay_settings_are_the_fixed_arguments_the_stoppers_were_given():
-    assert load_space("gan-digits").replay_settings() == {"threshold": {"d_accuracy": {"grace_period": 5}}}
+    assert load_space("gan-digits").replay_settings() == {}  # its FID threshold and GL keep no fixed argument
     assert load_space("mlp-digits").replay_settings() == {"patience": {"val_loss": {"min_delta": 0.001}}}
     assert load_space("perceptron-xor").replay_settings() == {}
 
@@ -223,7 +223,13 @@ def test_full_curves_keeps_only_the_guard_and_the_stoppers_settings_for_the_repl
     full = gan.full_curves()
     assert full.scheduler == {"name": "fifo"}
     assert full.stoppers == [{"policy": "non_finite", "metrics": ["d_loss", "g_loss", "fid"]}]
-    assert full.replay_settings() == gan.replay_settings() == {"threshold": {"d_accuracy": {"grace_period": 5}}}
+    assert full.replay_settings() == gan.replay_settings()
+    graced = load_space("mlp-digits")
+    assert (
+        graced.full_curves().replay_settings()
+        == graced.replay_settings()
+        == {"patience": {"val_loss": {"min_delta": 0.001}}}
+    )
     without_thresholds = [{k: v for k, v in c.items() if not k.endswith("_threshold")} for c in gan.sample_configs()]
     assert full.sample_configs() == without_thresholds  # the same hyperparameters
     # A space with no guard of its own gets one on every metric its stoppers watched.

@@ -127,8 +127,8 @@ def _against_asha(analysis: Analysis, configuration: ConfigurationChoice | None)
             "answer is this per-trial rule."
         )
     return (
-        "- **Against ASHA alone:** not judged: `tune-stop recommend` judges ASHA and the median rule on whole "
-        "curves of at least 4 configurations with several folds each (unless `--no-configurations`)."
+        "- **Against ASHA alone:** not judged (`--no-configurations` was given, or the curves are not whole "
+        "curves of at least 4 configurations with several folds each, which judging ASHA and the median rule takes)."
     )
 
 

@@ -105,7 +105,8 @@ def _add_search(search: argparse.ArgumentParser) -> None:
         metavar="N",
         help="one command for the whole loop: train N of the samples to the budget, judge the stopping "
         "configurations and per-trial policies on them, run the rest with the chosen configuration (its scheduler "
-        "replaces the space's; with N < 4 or --scheduler, the recommended stoppers beside the space's scheduler and "
+        "replaces the space's; with N < 4, --scheduler, or a choice to train everything, the recommended stoppers "
+        "beside the space's scheduler and "
         "audit trials, "
         f"default --audit-fraction {DEFAULT_AUDIT_FRACTION:g}, predicted against realized); run it again to "
         "continue after an interrupt",
@@ -258,9 +259,9 @@ def _add_recommend(commands: Any) -> None:
         help="judge whole stopping configurations (ASHA, the median rule, patience, alone and together) on "
         "simulated searches made of halves and quarters of these configurations (at most 200 and 100; the risk "
         "it states is for searches that large; --new-configs plays no part); writes configurations.csv and "
-        "configuration.yaml. Default: whenever the curves allow it (whole curves of at least 4 configurations, "
-        "each with several folds by config_id; otherwise it says why); --configurations insists (an error where "
-        "they do not allow it)",
+        "configuration.yaml (none when the choice is to train everything). Default: whenever the curves allow "
+        "it (whole curves of at least 4 configurations, each with several folds by config_id; otherwise it says "
+        "why); --configurations insists (an error where they do not allow it); --no-configurations skips them",
     )
     recommend.add_argument(
         "--concurrency",

@@ -168,7 +168,9 @@ def _judged(
     try:
         return judge_configurations(analysis, workers=_trials_at_once(options), scheduler=dict(space.scheduler))
     except ValueError as error:
-        say(f"tune-stop: no stopping configuration judged: {error}")
+        from tune_stop.app._configurations import NOT_JUDGED
+
+        say(f"tune-stop: {NOT_JUDGED}: {error}")
         return None
 
 
@@ -189,8 +191,10 @@ def _configuration(
     if answer is not None and answer.trains_everything:
         say(
             "tune-stop: the stopping configuration chosen is to train everything (configurations.csv in "
-            f"{report}): every scheduler judged lost more than the tolerance too often; the search runs the "
-            "per-trial recommendation, or else the space's own stoppers, as without the judgement"
+            f"{report}): every other configuration judged, the space's scheduler among them, lost more than the "
+            f"tolerance in more than {choice.risk:.0%} of the simulated searches; the search still runs the space's "
+            "scheduler, beside the per-trial recommendation or else the space's own stoppers, as without the "
+            "judgement"
         )
         return None
     if path is None or answer is None:
@@ -303,6 +307,10 @@ def calibrate_and_search(
     (report / LOOP_FILE).write_text(json.dumps({"tolerance": tolerance}) + "\n")
     argument = space.name if space.source.startswith("built-in") else space.source  # what `search` takes
     configuration = _configuration(judged, analysis, report, source, say, argument) if judged is not None else None
+    if judged is None:
+        from tune_stop.app._configurations import write_configurations
+
+        write_configurations(None, analysis, report, source)  # an older run's files there must not pass for these
 
     search_space = space.with_overrides(num_samples=remaining, seed=space.seed + 1)
     if configuration is not None:

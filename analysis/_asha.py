@@ -17,6 +17,7 @@ reached); otherwise the scheduler decides.
 from __future__ import annotations
 
 import bisect
+import functools
 import heapq
 import math
 from collections.abc import Callable, Generator, Mapping
@@ -302,18 +303,27 @@ def _rung_by_rung_epochs(spec: AshaSpec, budget: int, values: np.ndarray, length
     trial reaches a rung or ``max_t`` (a NaN there is never recorded: the trial is
     compared, or stopped at ``max_t``, at a later epoch).
     """
-    scheduler = spec.scheduler(budget)
-    brackets = asha_bracket_rungs(scheduler)
-    if len(brackets) != 1 or len(set(brackets[0])) != len(brackets[0]):
+    rungs = _single_bracket_rungs(spec.grace_period, float(spec.reduction_factor), spec.max_t or budget)
+    if rungs is None:
         return None
     max_t = spec.max_t or budget
-    rungs = sorted(epoch for epoch in brackets[0] if epoch < max_t)
     reached = [epoch for epoch in [*rungs, max_t] if epoch <= values.shape[1]]
     if reached:
         at_rungs = values[:, np.asarray(reached) - 1]
         if not np.isfinite(at_rungs[np.asarray(reached)[None, :] <= lengths[:, None]]).all():
             return None
-    return rungs
+    return list(rungs)
+
+
+@functools.lru_cache(maxsize=256)
+def _single_bracket_rungs(grace_period: int, reduction_factor: float, max_t: int) -> tuple[int, ...] | None:
+    """The epochs below ``max_t`` at which the scheduler decides, lowest first; None unless it has one bracket
+    with its rungs on distinct epochs. Read once per setting off the scheduler the live search builds."""
+    spec = AshaSpec("m", "min", grace_period=grace_period, reduction_factor=reduction_factor, max_t=max_t)
+    brackets = asha_bracket_rungs(spec.scheduler(max_t))
+    if len(brackets) != 1 or len(set(brackets[0])) != len(brackets[0]):
+        return None
+    return tuple(sorted(epoch for epoch in brackets[0] if epoch < max_t))
 
 
 def _rung_by_rung(

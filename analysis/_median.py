@@ -135,12 +135,17 @@ class _Rule:
         """Whether the rule stops the trial at this finite result from the grace period on (not yet recorded)."""
         current = self.trials[index].best
         best = current if current is not None and not self.better(value, current) else value
-        others = self.means.get(epoch, [])
-        if len(others) < needed:
-            return False
-        middle = len(others) // 2
-        median = others[middle] if len(others) % 2 else (others[middle - 1] + others[middle]) / 2
-        return median < best if self.lower else median > best
+        return _worse_than_median(best, self.means.get(epoch, []), needed, self.lower)
+
+
+def _worse_than_median(best: float, means: list[float], needed: int, lower: bool) -> bool:
+    """The rule's decision: a trial's best result is worse than the median of the others' sorted running means
+    (at least ``needed`` of them), as Ray's class compares them."""
+    if len(means) < needed:
+        return False
+    middle = len(means) // 2
+    median = means[middle] if len(means) % 2 else (means[middle - 1] + means[middle]) / 2
+    return median < best if lower else median > best
 
 
 def simulate_median(
@@ -277,17 +282,13 @@ def _epoch_by_epoch(
             reaching = np.flatnonzero((end >= epoch) & (stopped == 0))
             means: list[float] = []
             for rank, ends_here in zip(reaching.tolist(), (end[reaching] == epoch).tolist(), strict=True):
-                if not ends_here and len(means) >= needed:
-                    middle = len(means) // 2
-                    median = means[middle] if len(means) % 2 else (means[middle - 1] + means[middle]) / 2
-                    mine = best[rank][epoch - 1]
-                    if median < mine if lower else median > mine:
-                        stopped[rank] = epoch
-                        window = finite_rows[rank][grace - 1 : epoch]
-                        twice = float(np.mean([*window, window[-1]]))  # its last result counted twice
-                        if math.isfinite(twice):  # a sum past the float range: Ray's class leaves it out
-                            bisect.insort(means, twice)
-                        continue
+                if not ends_here and _worse_than_median(best[rank][epoch - 1], means, needed, lower):
+                    stopped[rank] = epoch
+                    window = finite_rows[rank][grace - 1 : epoch]
+                    twice = float(np.mean([*window, window[-1]]))  # its last result counted twice
+                    if math.isfinite(twice):  # a sum past the float range: Ray's class leaves it out
+                        bisect.insort(means, twice)
+                    continue
                 if math.isfinite(mean := means_of[rank][epoch - 1]):
                     bisect.insort(means, mean)
         ended = np.where(stopped > 0, stopped, np.where(own == 0, 0, end))

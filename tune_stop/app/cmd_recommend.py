@@ -42,7 +42,8 @@ def run_recommend_command(args: argparse.Namespace) -> int:
     check_writable_folder(out, "--out")
     curves = load_curves_or_exit(str(source), retried_trials=args.retried_trials)
     record = read_record_or_none(source)
-    unjudgeable = _why_no_configurations(curves)
+    whole = _whole_curves(curves)
+    unjudgeable = _why_no_configurations(curves, whole)
     if args.configurations and unjudgeable is not None:
         raise UsageError(f"--configurations: {unjudgeable}")
     judge = unjudgeable is None and args.configurations is not False
@@ -52,7 +53,7 @@ def run_recommend_command(args: argparse.Namespace) -> int:
     settings = _replay_settings(record, args.grace_period)
     objective = args.objective
     if objective == "auto":
-        objective = "search" if _whole_curves(curves) else "tolerance"
+        objective = "search" if whole else "tolerance"
         why = "every curve ran its whole budget" if objective == "search" else "some curves were cut short"
         chosen_by = f"Objective: {objective} ({why}; --objective chooses)."
     else:
@@ -206,8 +207,9 @@ def _recorded_asha(record: ExperimentRecord | None, workers: int) -> AshaSpec:
         raise UsageError(f"--asha: the experiment's recorded scheduler {scheduler} is unusable ({error})") from None
 
 
-def _why_no_configurations(curves: pd.DataFrame) -> str | None:
-    """Why whole stopping configurations cannot be judged on these curves (None: they can), before any analysis."""
+def _why_no_configurations(curves: pd.DataFrame, whole: bool) -> str | None:
+    """Why whole stopping configurations cannot be judged on these curves (None: they can), before any analysis;
+    ``whole``: whether every curve ran its budget (:func:`_whole_curves`)."""
     if curves["config_id"].nunique() >= curves["trial_id"].nunique():
         return (
             "judging a stopping configuration takes configurations with several curves each (a config_id column: "
@@ -215,7 +217,7 @@ def _why_no_configurations(curves: pd.DataFrame) -> str | None:
         )
     if (count := curves["config_id"].nunique()) < 4:
         return f"the curves hold {count} configurations; judging takes at least 4"
-    if not _whole_curves(curves):
+    if not whole:
         return (
             "judging a stopping configuration takes whole curves; some were cut short. Record them: tune-stop "
             "search SPACE --full-curves"

@@ -26,6 +26,26 @@ def driven(spec: MedianSpec, values: np.ndarray, lengths: np.ndarray, policy_sto
     return asked_at_every_result(rule, "m", values, lengths, policy_stops, order, spec.workers)
 
 
+def random_spec(rng: np.random.Generator, grace_high: int, samples_high: int, workers_high: int) -> MedianSpec:
+    """A median rule of random direction and settings (each drawn from 1 up to, not including, its high)."""
+    return MedianSpec(
+        "m",
+        str(rng.choice(["min", "max"])),
+        grace_period=int(rng.integers(1, grace_high)),
+        min_samples_required=int(rng.integers(1, samples_high)),
+        workers=int(rng.integers(1, workers_high)),
+    )
+
+
+def decides_as_rays_class(spec, values, lengths, policy, order, case) -> int:
+    """Asserts the replay ends each trial where Ray's class does; the trials the rule stopped."""
+    expected = driven(spec, values, lengths, policy, order)
+    stops, by_rule = simulate_median(spec, values, lengths, policy[:, None], order=order)
+    assert stops[:, 0].tolist() == expected[0].tolist(), (case, spec)
+    assert by_rule[:, 0].tolist() == expected[1].tolist(), (case, spec)
+    return int(by_rule.sum())
+
+
 def test_the_replay_makes_the_decisions_of_rays_class_on_thousands_of_random_curves():
     rng = np.random.default_rng(7)
     stopped = 0
@@ -40,20 +60,9 @@ def test_the_replay_makes_the_decisions_of_rays_class_on_thousands_of_random_cur
         lengths = rng.integers(1, epochs + 1, n)
         for i, length in enumerate(lengths):
             values[i, length:] = np.nan
-        spec = MedianSpec(
-            "m",
-            str(rng.choice(["min", "max"])),
-            grace_period=int(rng.integers(1, 4)),
-            min_samples_required=int(rng.integers(1, 4)),
-            workers=int(rng.integers(1, 4)),
-        )
+        spec = random_spec(rng, 4, 4, 4)
         policy = np.where(rng.random(n) < 0.3, rng.integers(1, epochs + 1, n), 0)
-        order = rng.permutation(n)
-        expected = driven(spec, values, lengths, policy, order)
-        stops, by_rule = simulate_median(spec, values, lengths, policy[:, None], order=order)
-        assert stops[:, 0].tolist() == expected[0].tolist(), (case, spec)
-        assert by_rule[:, 0].tolist() == expected[1].tolist(), (case, spec)
-        stopped += int(by_rule.sum())
+        stopped += decides_as_rays_class(spec, values, lengths, policy, rng.permutation(n), case)
     assert stopped > 1000  # the rule stopped trials: the comparison says something
 
 
@@ -198,20 +207,9 @@ def test_the_replay_decides_as_rays_class_on_long_finite_curves():
         lengths = rng.integers(1, epochs + 1, n) if case % 2 else np.full(n, epochs)
         for i, length in enumerate(lengths):
             values[i, length:] = np.nan
-        spec = MedianSpec(
-            "m",
-            str(rng.choice(["min", "max"])),
-            grace_period=int(rng.integers(1, 6)),
-            min_samples_required=int(rng.integers(1, 4)),
-            workers=int(rng.integers(1, 5)),
-        )
+        spec = random_spec(rng, 6, 4, 5)
         policy = np.where(rng.random(n) < 0.3, rng.integers(1, epochs + 1, n), 0)
-        order = rng.permutation(n)
-        expected = driven(spec, values, lengths, policy, order)
-        stops, by_rule = simulate_median(spec, values, lengths, policy[:, None], order=order)
-        assert stops[:, 0].tolist() == expected[0].tolist(), (case, spec)
-        assert by_rule[:, 0].tolist() == expected[1].tolist(), (case, spec)
-        stopped += int(by_rule.sum())
+        stopped += decides_as_rays_class(spec, values, lengths, policy, rng.permutation(n), case)
     assert stopped > 200
 
 
@@ -229,13 +227,7 @@ def test_the_epoch_by_epoch_form_decides_as_the_result_by_result_replay():
         lengths = rng.integers(1, epochs + 1, n) if case % 2 else np.full(n, epochs)
         for i, length in enumerate(lengths):
             values[i, length:] = np.nan
-        spec = MedianSpec(
-            "m",
-            str(rng.choice(["min", "max"])),
-            grace_period=int(rng.integers(1, 6)),
-            min_samples_required=int(rng.integers(1, 5)),
-            workers=int(rng.integers(1, 6)),
-        )
+        spec = random_spec(rng, 6, 5, 6)
         policy = np.where(rng.random((n, 3)) < 0.3, rng.integers(1, epochs + 2, (n, 3)), 0)
         order = rng.permutation(n)
         running = _running_means(values, lengths, spec.grace_period)

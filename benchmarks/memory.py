@@ -234,10 +234,13 @@ def run(quick: bool = False, smoke: bool = False) -> list[dict[str, object]]:
             "size": "perceptron-xor actor",
             "seconds": float("nan"),
             "baseline_s": float("nan"),
-            "ratio": large["worker_peak"] / small["worker_peak"],
+            # 0: the sampler saw no trial actor alive (a smoke search can end between two samples on a busy
+            # machine); the ratio is then NaN, as _ratio makes it, not a crash of the whole benchmark run.
+            "ratio": _ratio(large["worker_peak"], small["worker_peak"]),
             "note": (
                 f"{large['worker_peak'] / mib:.0f} MiB after {large['trials']:.0f} trials vs "
-                f"{small['worker_peak'] / mib:.0f} MiB after {small['trials']:.0f} (ratio = many / few)"
+                f"{small['worker_peak'] / mib:.0f} MiB after {small['trials']:.0f} (ratio = many / few; 0 MiB: "
+                "no trial actor sampled)"
             ),
         },
     ]

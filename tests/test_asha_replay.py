@@ -140,6 +140,7 @@ def asked_at_every_result(scheduler, metric: str, values, lengths, policy, order
     return stops, by_scheduler
 
 
+@pytest.mark.e2e  # slower: a thousand random curve sets through the replay and Ray's class; the whole suite runs it
 def test_the_replay_asks_asha_only_where_it_can_stop_and_decides_as_when_asked_at_every_result():
     rng = np.random.default_rng(3)
     cut = 0
@@ -192,6 +193,7 @@ def test_the_replays_cutoff_is_rays_to_the_last_bit():
     assert sorted_cutoff({}, 3.0) is None
 
 
+@pytest.mark.e2e  # slower: a thousand random curve sets through both replays; the whole suite runs it
 def test_the_rung_by_rung_form_decides_as_the_result_by_result_replay():
     """The second form (one rung at a time, in start order) against Ray's scheduler asked result by result."""
     from analysis._asha import _result_by_result, _rung_by_rung, _rung_by_rung_epochs

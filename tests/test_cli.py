@@ -148,30 +148,36 @@ def test_console_script_bad_input_has_no_traceback(tmp_path):
 
 
 @pytest.mark.e2e
-def test_console_script_runs_a_search_and_prints_the_summary(tmp_path):
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    argv = [
-        *_tune_stop(),
-        "search",
-        "perceptron-digits",
-        "--max-epochs",
-        "6",
-        "--num-samples",
-        "2",
-        "--storage-path",
-        str(tmp_path),
-        "--name",
-        "cli",
-        "--num-cpus",
-        "2",
-        "--quiet",
-    ]
-    run = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300, env=env)
-    assert run.returncode == 0, run.stderr[-2000:]
-    assert "tune-stop: 6 trials of perceptron-digits (2 configurations x 3 folds)" in run.stdout
-    assert "Stop reasons: " in run.stdout
-    assert f"Results: {tmp_path / 'cli'}" in run.stdout
-    assert (tmp_path / "cli" / "stop_reasons.csv").is_file()
+def test_console_script_prints_a_progress_line_and_the_summary_and_ray_tables_only_with_verbose(tmp_path):
+    """Each run in its own process, as a user runs it: the CLI sets Ray's output engine before Ray starts."""
+
+    def run(*flags: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*_tune_stop(), "search", "perceptron-xor", "--max-epochs", "3", "--storage-path", str(tmp_path), *flags],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=300,
+            env={**os.environ, "RAY_AUTH_MODE": "disabled"},
+        )
+
+    plain = run("--name", "plain", "--num-cpus", "2")
+    assert plain.returncode == 0, plain.stderr[-2000:]
+    shown = plain.stdout + plain.stderr
+    assert "trials 3/3 done, 0 running, 0 waiting | stopped: completed 3 | best val_loss" in plain.stderr
+    assert "│" not in shown and "Trial name" not in shown and "Configuration for experiment" not in shown
+    assert "fail_at_epoch" not in shown and "fail_marker_dir" not in shown
+    assert len(shown.strip().splitlines()) < 15
+    assert "tune-stop: 3 trials of perceptron-xor (3 configurations x 1 fold) in " in plain.stdout
+    assert "Stop reasons: completed 3" in plain.stdout
+    assert f"Results: {tmp_path / 'plain'}" in plain.stdout
+    assert (tmp_path / "plain" / "stop_reasons.csv").is_file()
+    assert f"Next: `tune-stop report {tmp_path / 'plain'}`" in plain.stdout
+    assert "curves: analysis.load_experiment(<results>)" in plain.stdout
+    verbose = run("--name", "verbose", "--verbose")
+    assert verbose.returncode == 0 and "trials 3/3 done" not in verbose.stderr
+    assert "│" in verbose.stdout + verbose.stderr  # Ray's own status tables
+    assert "fail_at_epoch" not in verbose.stdout + verbose.stderr  # test-only keys never reach a config
 
 
 def test_an_interrupted_search_exits_130_and_failed_trials_1(monkeypatch, capsys):

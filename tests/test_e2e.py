@@ -194,7 +194,6 @@ def test_xor_perceptron_tight_threshold_never_fires(ray_session, tmp_path):
 
 
 def test_readme_example_with_your_own_tuner(tmp_path):
-    import os
     import subprocess
     import sys
     import tempfile
@@ -394,38 +393,6 @@ def test_damaged_results_are_noticed_and_said_on_the_screen(mlp_search, tmp_path
     err = capsys.readouterr().err
     assert f"trial {victim['trial_id']}: the last row of its results lacks" in err
     assert "results end before the epoch stop_reasons.csv records" in err
-
-
-def test_search_output_is_a_progress_line_and_a_summary_and_ray_tables_only_with_verbose(tmp_path):
-    """Each run in its own process, as a user runs it: the CLI sets Ray's output engine before Ray starts."""
-    import subprocess
-    import sys
-
-    command = [sys.executable, "-m", "tune_stop.app.cli", "search", "perceptron-xor", "--max-epochs", "3"]
-
-    def run(*flags: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*command, "--storage-path", str(tmp_path), *flags],
-            capture_output=True,
-            text=True,
-            stdin=subprocess.DEVNULL,
-            timeout=300,
-            env={**os.environ, "RAY_AUTH_MODE": "disabled"},
-        )
-
-    plain = run("--name", "plain")
-    assert plain.returncode == 0, plain.stderr[-2000:]
-    shown = plain.stdout + plain.stderr
-    assert "trials 3/3 done, 0 running, 0 waiting | stopped: completed 3 | best val_loss" in plain.stderr
-    assert "│" not in shown and "Trial name" not in shown and "Configuration for experiment" not in shown
-    assert "fail_at_epoch" not in shown and "fail_marker_dir" not in shown
-    assert len(shown.strip().splitlines()) < 15
-    assert f"Next: `tune-stop report {tmp_path / 'plain'}`" in plain.stdout
-    assert "curves: analysis.load_experiment(<results>)" in plain.stdout
-    verbose = run("--name", "verbose", "--verbose")
-    assert verbose.returncode == 0 and "trials 3/3 done" not in verbose.stderr
-    assert "│" in verbose.stdout + verbose.stderr  # Ray's own status tables
-    assert "fail_at_epoch" not in verbose.stdout + verbose.stderr  # test-only keys never reach a config
 
 
 def test_calibrate_runs_the_stopping_configuration_it_chose(ray_session, tmp_path, capsys):

@@ -46,6 +46,7 @@ def decides_as_rays_class(spec, values, lengths, policy, order, case) -> int:
     return int(by_rule.sum())
 
 
+@pytest.mark.e2e  # slower: a thousand random curve sets through the replay and Ray's class; the whole suite runs it
 def test_the_replay_makes_the_decisions_of_rays_class_on_thousands_of_random_curves():
     rng = np.random.default_rng(7)
     stopped = 0
@@ -213,6 +214,7 @@ def test_the_replay_decides_as_rays_class_on_long_finite_curves():
     assert stopped > 200
 
 
+@pytest.mark.e2e  # slower: a thousand random curve sets through both replays; the whole suite runs it
 def test_the_epoch_by_epoch_form_decides_as_the_result_by_result_replay():
     """The form for unit epochs and finite results against the result-by-result replay, several policies at once."""
     from analysis._median import _epoch_by_epoch, _result_by_result, _running_means

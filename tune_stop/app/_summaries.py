@@ -23,7 +23,8 @@ def format_summary(summary: SearchSummary) -> str:
     lines = [
         "",
         f"tune-stop: {summary.num_trials} trials of {summary.space_name} ({configs} configurations x "
-        f"{summary.num_folds} folds) in {summary.wall_time_s:.1f} s, {summary.num_errors} failed.",
+        f"{summary.num_folds} fold{'' if summary.num_folds == 1 else 's'}) in {summary.wall_time_s:.1f} s, "
+        f"{summary.num_errors} failed.",
         "Stop reasons: " + ", ".join(f"{reason} {count}" for reason, count in summary.reason_counts().most_common()),
     ]
     best = summary.best

@@ -33,6 +33,7 @@ import pandas as pd
 
 from analysis._configurations import SearchCurves, StoppingConfig, configuration_grid, search_outcome
 from analysis._replay import stop_epochs
+from tune_stop._count import counted
 
 if TYPE_CHECKING:
     from analysis._recommend import Analysis
@@ -137,7 +138,7 @@ class ConfigurationChoice:
     @property
     def searched(self) -> str:
         """What the simulated searches were, in words."""
-        at_once = f"{self.workers} trials at once, random orders"
+        at_once = f"{counted(self.workers, 'trial')} at once, random orders"
         if self.observed > 2 * LARGEST:
             sizes = f"{self.new_configs} and {self.new_configs // 2}" if self.held_out_splits else f"{self.new_configs}"
             return f"random searches of {sizes} of these {self.observed} configurations, {at_once}"
@@ -293,7 +294,8 @@ def choose_configuration(
     """
     if curves.n_configs < 4:
         raise ValueError(
-            f"the search holds {curves.n_configs} configurations; judging a stopping configuration takes at least 4"
+            f"the search holds {counted(curves.n_configs, 'configuration')}; judging a stopping configuration takes "
+            "at least 4"
         )
     if not curves.curves.complete.all():
         raise ValueError("judging a stopping configuration takes whole curves")

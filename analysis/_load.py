@@ -12,6 +12,7 @@ import pandas as pd
 
 from analysis._loggers import logged_runs
 from analysis._notices import AnalysisError, Remedy
+from tune_stop._count import counted
 from tune_stop.experiment import METADATA_FILE
 from tune_stop.reasons import OPTIONAL_STOP_REASON_COLUMNS, STOP_REASON_COLUMNS, STOP_REASONS_FILE
 
@@ -63,7 +64,7 @@ def _as_reported_and_said(curves: pd.DataFrame, where: str, retried: bool) -> pd
     first = curves[repeated].iloc[0]
     consequence = (
         "keeping each epoch's last report, as for a trial retried from a checkpoint, drops "
-        f"{len(curves) - len(kept)} rows"
+        f"{counted(len(curves) - len(kept), 'row')}"
     )
     if len(cut):
         trial = cut.index[0]
@@ -73,17 +74,20 @@ def _as_reported_and_said(curves: pd.DataFrame, where: str, retried: bool) -> pd
         )
     if not retried:
         raise RepeatedEpochsError(
-            f"{where}: {int(repeated.sum())} rows repeat an epoch of their trial "
-            f"({curves.loc[repeated, 'trial_id'].nunique()} trials, e.g. trial {first['trial_id']} epoch "
+            f"{where}: {_repeating(int(repeated.sum()))} "
+            f"({counted(curves.loc[repeated, 'trial_id'].nunique(), 'trial')}, e.g. trial {first['trial_id']} epoch "
             f"{first['epoch']}); {consequence}. Remove the repeated rows, or, if the curves hold retried trials, "
             "{remedy}.",
             Remedy.RETRIED_TRIALS,
         )
     if len(cut):
-        warnings.warn(
-            f"{where}: {int(repeated.sum())} rows repeat an epoch of their trial; {consequence}.", stacklevel=4
-        )
+        warnings.warn(f"{where}: {_repeating(int(repeated.sum()))}; {consequence}.", stacklevel=4)
     return kept
+
+
+def _repeating(rows: int) -> str:
+    """``1 row repeats an epoch of its trial``, ``3 rows repeat ...``."""
+    return "1 row repeats an epoch of its trial" if rows == 1 else f"{rows} rows repeat an epoch of their trial"
 
 
 def as_reported(curves: pd.DataFrame) -> pd.DataFrame:
@@ -253,7 +257,8 @@ def _warn_where_reasons_disagree(curves: pd.DataFrame, reasons: pd.DataFrame) ->
         trial = short[0]
         reason = reasons.set_index("trial_id").loc[trial, "stop_reason"]
         warnings.warn(
-            f"{len(short)} trials' results end before the epoch stop_reasons.csv records (trial {trial}: results "
+            ("1 trial's" if len(short) == 1 else f"{len(short)} trials'")
+            + f" results end before the epoch stop_reasons.csv records (trial {trial}: results "
             f"end at epoch {last[trial]}, stopped at {int(stopped[trial])} as {reason}): "
             "their result files are damaged or incomplete, so they count as cut short.",
             stacklevel=3,

@@ -318,5 +318,6 @@ def _censoring_note(table: pd.DataFrame) -> list[str]:
         ]
     no_target = int(table["n_no_target"].max())
     if no_target:
-        lines += ["", f"{no_target} curves have no finite value of the target and are left out."]
+        has, left = ("1 curve has", "is") if no_target == 1 else (f"{no_target} curves have", "are")
+        lines += ["", f"{has} no finite value of the target and {left} left out."]
     return lines

@@ -50,7 +50,8 @@ def _check_epochs(frame: pd.DataFrame, trial_ids: np.ndarray, positions: np.ndar
         shown = ", ".join(str(e) for e in epochs[:6]) + (", ..." if len(epochs) > 6 else "")
         raise ValueError(
             f"trial {trial_ids[row]} has the epochs {shown}: each curve must hold epochs 1, 2, 3, ... once each "
-            f"({len(broken)} curves do not), since a stopper counts the epochs it is shown."
+            f"({'1 curve does' if len(broken) == 1 else f'{len(broken)} curves do'} not), since a stopper counts the "
+            "epochs it is shown."
         )
 
 

@@ -107,7 +107,10 @@ def test_a_repeated_epoch_in_a_csv_is_named_and_never_silently_cuts_the_curves(t
     assert curves.groupby("trial_id")["epoch"].max().eq(5).all()
     # A row repeated right after the original is named too.
     doubled = pd.concat([frame.iloc[:3], frame.iloc[2:3], frame.iloc[3:]])
-    with pytest.raises(RepeatedEpochsError, match=r"1 rows repeat an epoch of their trial .*trial t0 epoch 3"):
+    with pytest.raises(
+        RepeatedEpochsError,
+        match=r"1 row repeats an epoch of its trial \(1 trial, e\.g\. trial t0 epoch 3\); .* drops 1 row\.",
+    ):
         load_curves(doubled)
 
 

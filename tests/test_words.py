@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from analysis import CHOICES, Choice, readable_recommendations
+from tune_stop._count import counted
 
 
 def test_every_choice_has_one_sentence_and_a_row_without_a_value_is_described_by_it():
@@ -39,3 +40,18 @@ def test_every_choice_has_one_sentence_and_a_row_without_a_value_is_described_by
         "Keras' default",
     ]
     assert table["choice"].iloc[0] is Choice.WITHIN  # the analysis' own table keeps the outcome
+
+
+def test_a_count_of_one_takes_the_singular_where_a_count_is_printed():
+    from tune_stop.stoppers import MaxEpochStopper, PatienceStopper
+
+    assert [counted(n, "epoch") for n in (0, 1, 2)] == ["0 epochs", "1 epoch", "2 epochs"]
+    assert counted(1, "search", "searches") == "1 search" and counted(3, "search", "searches") == "3 searches"
+    assert MaxEpochStopper(1).describe() == "stop after 1 epoch"
+    stopper = PatienceStopper("val_loss", patience=1)
+    assert [stopper("t", {"val_loss": value, "epoch": epoch}) for epoch, value in enumerate((1.0, 2.0), 1)] == [
+        False,
+        True,
+    ]
+    record = stopper.stop_record("t")
+    assert record is not None and record.detail == "no improvement for 1 epoch (best 1)"

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tune_stop._count import counted
 from tune_stop.app._shared import EXIT_INTERRUPTED, EXIT_OK, EXIT_TRIALS_FAILED, read_record_or_none, warnings_printed
 from tune_stop.defaults import DEFAULT_AUDIT_FRACTION
 from tune_stop.experiment import is_uri
@@ -22,8 +23,8 @@ def format_summary(summary: SearchSummary) -> str:
     configs = summary.num_trials // max(summary.num_folds, 1)
     lines = [
         "",
-        f"tune-stop: {summary.num_trials} trials of {summary.space_name} ({configs} configurations x "
-        f"{summary.num_folds} fold{'' if summary.num_folds == 1 else 's'}) in {summary.wall_time_s:.1f} s, "
+        f"tune-stop: {counted(summary.num_trials, 'trial')} of {summary.space_name} "
+        f"({counted(configs, 'configuration')} x {counted(summary.num_folds, 'fold')}) in {summary.wall_time_s:.1f} s, "
         f"{summary.num_errors} failed.",
         "Stop reasons: " + ", ".join(f"{reason} {count}" for reason, count in summary.reason_counts().most_common()),
     ]
@@ -41,7 +42,7 @@ def format_summary(summary: SearchSummary) -> str:
     unfinished = summary.num_trials - len(summary.stop_reasons)
     if unfinished > 0:
         lines.append(
-            f"{unfinished} trials did not finish (interrupted?): finish them with "
+            f"{counted(unfinished, 'trial')} did not finish (interrupted?): finish them with "
             f"`tune-stop search --resume {summary.experiment_path}`"
         )
     lines.append(f"Results: {summary.experiment_path}")

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from search_spaces import SearchSpace
+from tune_stop._count import counted
 from tune_stop.app.search import SearchOptions, SearchSummary, experiment_path, resume_search, run_search
 from tune_stop.defaults import DEFAULT_TOLERANCE
 from tune_stop.experiment import path_exists
@@ -281,7 +282,7 @@ def calibrate_and_search(
     remaining = total - calibration_configs
     runs_asha = space.scheduler.get("name") == "asha"
     asha = AshaSpec.from_scheduler(space.scheduler, space.metric, space.mode) if runs_asha else None
-    say(f"tune-stop: 2/3 recommendation for a search of {remaining} configurations")
+    say(f"tune-stop: 2/3 recommendation for a search of {counted(remaining, 'configuration')}")
     analysis = analyse(
         load_experiment(calibration.experiment_path),
         metrics=space.stopped_metrics() or None,
@@ -317,12 +318,12 @@ def calibrate_and_search(
         path, described, _ = configuration
         search_space = search_space.with_stoppers(path)
         audit = "; no audit trials: they measure a per-trial policy's prediction" if audit_fraction > 0 else ""
-        step = f"3/3 search of {remaining} configurations with: {described} ({path.name}{audit})"
+        step = f"3/3 search of {counted(remaining, 'configuration')} with: {described} ({path.name}{audit})"
     elif recommendation is not None:
         search_space = search_space.with_stoppers(report / "stoppers.yaml").with_audit(audit_fraction)
-        step = f"3/3 search of {remaining} configurations with: {recommendation.row['description']}"
+        step = f"3/3 search of {counted(remaining, 'configuration')} with: {recommendation.row['description']}"
     else:
-        step = f"3/3 search of {remaining} configurations with the space's own stoppers (none recommended)"
+        step = f"3/3 search of {counted(remaining, 'configuration')} with the space's own stoppers (none recommended)"
     search = _run_or_resume(search_space, options, overrides, "3/3 search", step, say)
 
     table = analysis.recommendations

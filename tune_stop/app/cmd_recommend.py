@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tune_stop._count import counted
 from tune_stop.app._remedies import cli_message
 from tune_stop.app._shared import (
     EXIT_OK,
@@ -216,7 +217,7 @@ def _why_no_configurations(curves: pd.DataFrame, whole: bool) -> str | None:
             "the folds of one configuration)"
         )
     if (count := curves["config_id"].nunique()) < 4:
-        return f"the curves hold {count} configurations; judging takes at least 4"
+        return f"the curves hold {counted(count, 'configuration')}; judging takes at least 4"
     if not whole:
         return (
             "judging a stopping configuration takes whole curves; some were cut short. Record them: tune-stop "

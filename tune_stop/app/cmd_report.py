@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from tune_stop._count import counted
 from tune_stop.app._shared import EXIT_OK, UsageError, load_curves_or_exit, read_record_or_none
 from tune_stop.app._summaries import print_audit
 from tune_stop.stoppers import mode_sign
@@ -40,7 +41,7 @@ def run_report_command(args: argparse.Namespace) -> int:
         if "stop_reason" in per_trial:
             counts = per_trial["stop_reason"].fillna("unknown").value_counts()
             print("\nStop reasons: " + ", ".join(f"{reason} {count}" for reason, count in counts.items()))
-        print(f"\nBest {args.top} trials by {args.metric}:")
+        print(f"\nBest {counted(args.top, 'trial')} by {args.metric}:")
         print(trials.sort_values(f"best_{args.metric}", ascending=mode == "min").head(args.top).to_string(index=False))
     print_audit(Path(args.experiment).expanduser().resolve())
     return EXIT_OK

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from tune_stop._count import counted
 from tune_stop.stoppers._base import (
     CONTINUE,
     Decision,
@@ -106,7 +107,7 @@ class MaxEpochStopper(HistoryStopper):
         return np.broadcast_to(np.arange(1.0, num_epochs + 1), (n, num_epochs)).copy()
 
     def describe(self) -> str:
-        return f"stop after {self.max_epochs} epochs"
+        return f"stop after {counted(self.max_epochs, 'epoch')}"
 
     def __repr__(self) -> str:
         shown = "" if self.metric == "epoch" else f", metric={self.metric!r}"

@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from tune_stop._count import counted
 from tune_stop.stoppers._base import (
     CONTINUE,
     Decision,
@@ -78,7 +79,7 @@ def _patience_decision(wait: float, best: float, *, mode: str, patience: int) ->
     if not reaches(wait, patience, strict=PATIENCE_STRICT):
         return CONTINUE
     shown_best = "none" if best == np.inf else f"{mode_sign(mode) * best:.6g}"
-    return Decision(True, f"no improvement for {int(wait)} epochs (best {shown_best})")
+    return Decision(True, f"no improvement for {counted(int(wait), 'epoch')} (best {shown_best})")
 
 
 def patience_scores(

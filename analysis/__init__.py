@@ -9,7 +9,7 @@ search it leaves (best and selected models, compute) and, optionally, beside Ray
 replayed on the curves (``simulate_asha``).
 """
 
-from analysis._answer import answer_lines, plain
+from analysis._answer import answer_lines, plain, tolerance_in_points
 from analysis._asha import AshaSpec, simulate_asha
 from analysis._audit import AUDIT_COLUMNS, audit_table
 from analysis._ceiling import SavingsCeiling, savings_ceiling
@@ -97,5 +97,6 @@ __all__ = [
     "simulate_median",
     "stop_epochs",
     "threshold_candidates",
+    "tolerance_in_points",
     "write_report",
 ]

@@ -20,9 +20,10 @@ from analysis._choice import Choice
 from analysis._configuration_choice import ConfigurationChoice
 from analysis._format import percent, span, worse
 from analysis._recommend import Analysis, Recommendation
+from analysis._snapshot import unkept
 from analysis._usage import CONFIGURATION_FILE, STOPPERS_FILE
 
-__all__ = ["answer_lines", "plain"]
+__all__ = ["answer_lines", "plain", "tolerance_in_points"]
 
 
 def _range(row: dict[str, Any], name: str) -> str:
@@ -32,6 +33,33 @@ def _range(row: dict[str, Any], name: str) -> str:
 def plain(line: str) -> str:
     """A Markdown answer line as a terminal shows it: no emphasis, no code marks."""
     return line.replace("**", "").replace("`", "")
+
+
+def tolerance_in_points(analysis: Analysis) -> str | None:
+    """What a tolerance given in the target's units (``--tolerance-points``) is as the shares every figure shows."""
+    if analysis.tolerance_points is None or analysis.curves is None or analysis.curves.regret_scale is None:
+        return None
+    scale, target = analysis.curves.regret_scale, unkept(analysis.target, analysis.kept_by)
+    kept = f" at its best {analysis.kept_by[0]} snapshot" if analysis.kept_by is not None else ""
+    return (
+        f"Tolerance: {analysis.tolerance_points:g} {target} points, {percent(analysis.tolerance)} of {scale:.4g}, "
+        f"the best model's {target}{kept} trained to the budget here; every regret is a loss in {target} points "
+        f"divided by {scale:.4g}, in every search, simulated or held out."
+    )
+
+
+def _amount(analysis: Analysis, share: float) -> str:
+    """A regret as the user gave the tolerance: in the target's points (``--tolerance-points``), else a share."""
+    if analysis.tolerance_points is None or analysis.curves is None or analysis.curves.regret_scale is None:
+        return percent(share)
+    return f"{share * analysis.curves.regret_scale:.3g} {unkept(analysis.target, analysis.kept_by)} points"
+
+
+def _flag(analysis: Analysis, share: float) -> str:
+    """The flag that asks for a tolerance of ``share``, in the unit the user gave it (rounded up)."""
+    if analysis.tolerance_points is None or analysis.curves is None or analysis.curves.regret_scale is None:
+        return f"--tolerance {share:g}"
+    return f"--tolerance-points {math.ceil(100 * share * analysis.curves.regret_scale - 1e-9) / 100:g}"
 
 
 def answer_lines(analysis: Analysis, configuration: ConfigurationChoice | None = None) -> list[str]:
@@ -60,8 +88,8 @@ def _configuration_lines(analysis: Analysis, choice: ConfigurationChoice) -> lis
         f"- **Buys:** {percent(row['compute_used'])} of the compute of training every trial to its budget, in "
         f"simulated next searches of {choice.new_configs} of these configurations{per_trial}.{_kept(analysis)}",
         f"- **Beside what you would switch on** (compute, and how often the best or selected model lost more than "
-        f"{percent(choice.tolerance)}): {_peers_in_words(choice)}.",
-        f"- **How sure:** it lost more than {percent(choice.tolerance)} in {choice.stated_risk:.0%} of "
+        f"{_amount(analysis, choice.tolerance)}): {_peers_in_words(choice)}.",
+        f"- **How sure:** it lost more than {_amount(analysis, choice.tolerance)} in {choice.stated_risk:.0%} of "
         f"{choice.searches} simulated searches ({choice.searched}); on independent searches such risks held "
         "(`docs/configurations.md`).",
     ]
@@ -122,9 +150,9 @@ def _against_asha(analysis: Analysis, configuration: ConfigurationChoice | None)
         )
     if configuration is not None:
         return (
-            f"- **Against ASHA alone:** no scheduler kept the models within {percent(configuration.tolerance)} in "
-            f"{1 - configuration.risk:.0%} of the simulated searches ({_peers_in_words(configuration)}), so the "
-            "answer is this per-trial rule."
+            "- **Against ASHA alone:** no scheduler kept the models within "
+            f"{_amount(analysis, configuration.tolerance)} in {1 - configuration.risk:.0%} of the simulated "
+            f"searches ({_peers_in_words(configuration)}), so the answer is this per-trial rule."
         )
     return (
         "- **Against ASHA alone:** not judged (`--no-configurations` was given, or the curves are not whole "
@@ -142,15 +170,15 @@ def _peers_in_words(choice: ConfigurationChoice) -> str:
 def _how_sure(analysis: Analysis, row: dict[str, Any]) -> str:
     cells = int(row["cv_cells"]) if np.isfinite(float(row["cv_cells"])) else 0
     held = (
-        f"held out, the same rule stayed within the {percent(analysis.tolerance)} tolerance in "
+        f"held out, the same rule stayed within the {_amount(analysis, analysis.tolerance)} tolerance in "
         f"{float(row['cv_within_tolerance']):.0%} of {cells} cells of configurations it did not see"
         if cells
         else "nothing could be held out"
     )
     within = float(row.get("chosen_within", np.nan))
     stricter = (
-        f" Chosen within {percent(within)} rather than {percent(analysis.tolerance)}: on splits of these "
-        "configurations into a predicting and a new search, choosing within the whole tolerance cost the new "
+        f" Chosen within {_amount(analysis, within)} rather than {_amount(analysis, analysis.tolerance)}: on splits "
+        "of these configurations into a predicting and a new search, choosing within the whole tolerance cost the new "
         "search's best or selected model more than that too often."
         if np.isfinite(within) and within < analysis.tolerance
         else ""
@@ -174,15 +202,15 @@ def _looser(analysis: Analysis, tuned: pd.DataFrame) -> str:
     closest = tuned.iloc[int(np.argmin(needed))]
     looser = math.ceil(1000 * max(float(needed.min()), analysis.tolerance) + 1e-9) / 1000
     return (
-        f"a looser tolerance: {closest['policy']} on {closest['metric']} comes within {percent(looser)} "
-        f"(`--tolerance {looser:g}`; the held-out check may still refuse it), "
+        f"a looser tolerance: {closest['policy']} on {closest['metric']} comes within {_amount(analysis, looser)} "
+        f"(`{_flag(analysis, looser)}`; the held-out check may still refuse it), "
     )
 
 
 def _nothing_lines(analysis: Analysis, configuration: ConfigurationChoice | None) -> list[str]:
     """Why there is nothing to run, in one sentence, and what would give an answer."""
     curves = analysis.curves
-    tolerance = percent(analysis.tolerance)
+    tolerance = _amount(analysis, analysis.tolerance)
     table = analysis.recommendations
     tuned = table[table["kind"] == "recommended"]
     if curves is not None and curves.mostly_cut:
@@ -198,10 +226,10 @@ def _nothing_lines(analysis: Analysis, configuration: ConfigurationChoice | None
         noise = analysis.best_model_noise
         looser = math.ceil(100 * noise) / 100
         why = (
-            f"the best model moves by {percent(noise)} from one epoch to the next by chance, more than the "
+            f"the best model moves by {_amount(analysis, noise)} from one epoch to the next by chance, more than the "
             f"{tolerance} tolerance, so no stop can be judged within it"
         )
-        step = f"a tolerance above that noise (`--tolerance {looser:g}`), or a steadier metric"
+        step = f"a tolerance above that noise (`{_flag(analysis, looser)}`), or a steadier metric"
     else:
         judged = (
             "kept the best and selected models" if analysis.objective == "search" else "kept its mean per-curve regret"

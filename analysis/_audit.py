@@ -10,6 +10,7 @@ predicted. Compute used is realized on the other trials, which ran under the pol
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -83,6 +84,7 @@ def audit_table(curves: pd.DataFrame, record: ExperimentRecord) -> pd.DataFrame 
         predicted = {str(k): [float(x) for x in v] for k, v in recorded.items()}
         new_configs = int(block["new_configs"])
         observed = int(block["observed_configs"]) if block.get("observed_configs") else None
+        scale = float(block["regret_scale"]) if block.get("regret_scale") is not None else None
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"the experiment's recorded prediction is unusable ({error})") from None
     kept_by = block.get("kept_by")
@@ -95,7 +97,8 @@ def audit_table(curves: pd.DataFrame, record: ExperimentRecord) -> pd.DataFrame 
         curves, target, kept_selection = kept_columns(curves, monitor, monitor_mode, target)
         selection = kept_selection if selection == monitor else selection
     in_audit = pd.to_numeric(curves["config_id"], errors="coerce").isin([int(c) for c in audited])
-    audit = CurveSet.from_frame(curves[in_audit])
+    # Predicted in the target's points over one number: the realized regrets are measured so too.
+    audit = dataclasses.replace(CurveSet.from_frame(curves[in_audit]), regret_scale=scale)
     others = CurveSet.from_frame(curves[~in_audit]) if (~in_audit).any() else None
     for name in (target, selection, policy.metric):
         if name not in audit.frame:

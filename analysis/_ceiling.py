@@ -64,7 +64,7 @@ def savings_ceiling(
         return SavingsCeiling(float("nan"), tolerance, 0)
     values, finite = values[keep], finite[keep]
     best = sign * np.where(finite, sign * values, np.inf).min(axis=1)
-    regret = np.where(finite, relative_regret(values, best[:, None], sign), np.inf)
+    regret = np.where(finite, relative_regret(values, best[:, None], sign, curves.regret_scale), np.inf)
     epochs = np.arange(1, values.shape[1] + 1)
     saved = np.where(finite, 1.0 - epochs[None, :] / curves.budgets[keep][:, None], -np.inf)
     # An epoch with infinite regret is never chosen once lambda > 0; 0 * inf must not poison g.
@@ -107,7 +107,8 @@ def search_ceiling(curves: CurveSet, target: str, target_mode: str, tolerance: f
     # Fold-mean target of each configuration at each epoch (all its folds stopped at the same epoch).
     means = np.stack([values[config_index == c].mean(axis=0) for c in range(len(configs))])
     full = sign * np.nanmin(sign * means[np.arange(len(configs)), curves.lengths.max() - 1])
-    within = np.isfinite(means) & (relative_regret(means, np.full_like(means, full), sign) <= tolerance)
+    regret = relative_regret(means, np.full_like(means, full), sign, curves.regret_scale)
+    within = np.isfinite(means) & (regret <= tolerance)
     epochs = np.arange(1, means.shape[1] + 1)
     spent = folds[:, None] * epochs[None, :] + (len(curves.trial_ids) - folds[:, None])  # the others: one epoch
     used = np.where(within, spent, np.inf).min()

@@ -184,11 +184,12 @@ def search_outcome(curves: SearchCurves, rows: np.ndarray, stops: np.ndarray) ->
     def best(values: np.ndarray, sign: float) -> int:
         return int(np.argmin(np.where(np.isfinite(values), sign * values, np.inf)))
 
+    scale = curves.curves.regret_scale
     best_regret = relative_regret(
-        np.asarray(score[best(score, t_sign)]), np.asarray(full_score[best(full_score, t_sign)]), t_sign
+        np.asarray(score[best(score, t_sign)]), np.asarray(full_score[best(full_score, t_sign)]), t_sign, scale
     )
     selected_regret = relative_regret(
-        np.asarray(score[best(choice, s_sign)]), np.asarray(full_score[best(full_choice, s_sign)]), t_sign
+        np.asarray(score[best(choice, s_sign)]), np.asarray(full_score[best(full_choice, s_sign)]), t_sign, scale
     )
     compute = float(ends.sum() / curves.curves.budgets[rows].sum())
     return compute, float(best_regret), float(selected_regret)

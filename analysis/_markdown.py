@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis._answer import answer_lines
+from analysis._answer import answer_lines, tolerance_in_points
 from analysis._choice import Choice, rank_rows, ranking_keys
 from analysis._configuration_choice import ConfigurationChoice
 from analysis._format import configurations, percent, share, span, worse
@@ -41,6 +41,7 @@ def markdown_report(
         "",
         *answer_lines(analysis, configuration),
         "",
+        *([points, ""] if (points := tolerance_in_points(analysis)) is not None else []),
         f"Experiment: `{source}`. Every column of the table below is in `recommendations.csv`; what each figure "
         "means is at the end of this file and in tune-stop's `docs/recommend.md`.",
         "",

@@ -30,6 +30,11 @@ class AnalysisOptions:
         target_mode: Direction of the target; inferred from its name by default.
         families: Policy families to tune.
         tolerance: Largest relative regret (0.01 = 1%), met by the upper end of its interval.
+        tolerance_points: Instead of ``tolerance``, the largest loss in the target's own units
+            (FID points). Every regret is then that loss divided by one number, the best model's
+            target trained to the budget in these curves (:attr:`CurveSet.regret_scale`), and the
+            tolerance is ``tolerance_points`` divided by it: a share reads as a share of that number
+            in every search, simulated or held out, not of each search's own best.
         objective: ``tolerance`` (the most epochs saved whose mean per-curve regret
             interval stays within the tolerance), ``search`` (the least compute used whose
             best-model and selected-model regret intervals stay within it; needs curves that
@@ -65,6 +70,7 @@ class AnalysisOptions:
     target_mode: str | None = None
     families: Sequence[str] = tuple(FAMILIES)
     tolerance: float = DEFAULT_TOLERANCE
+    tolerance_points: float | None = None
     objective: str = "tolerance"
     penalty: float = DEFAULT_PENALTY
     threshold_count: int = 100
@@ -91,6 +97,9 @@ class AnalysisOptions:
             raise ValueError(f"objective must be one of {list(OBJECTIVES)}, but got {objective=}.")
         if not np.isfinite(tolerance) or tolerance < 0:
             raise ValueError(f"tolerance must be a finite number >= 0, but got {tolerance=}.")
+        points = self.tolerance_points
+        if points is not None and (isinstance(points, bool) or not np.isfinite(points) or points <= 0):
+            raise ValueError(f"tolerance_points must be a finite number > 0, but got {points=}.")
         if not 0 < interval < 1:
             raise ValueError(f"interval must be in (0, 1), but got {interval=}.")
         if new_configs is not None and (

@@ -35,9 +35,9 @@ from analysis._options import OBJECTIVES, AnalysisOptions
 from analysis._policies import Policy, baseline_policies, candidate_policies
 from analysis._policy_rows import policy_rows
 from analysis._replay import CurveSet, PolicyReplay, replay_policy, stop_epochs
-from analysis._search import SEARCH_COLUMNS
+from analysis._search import SEARCH_COLUMNS, best_model_value
 from analysis._snapshot import kept_columns, unkept
-from analysis._split import Split
+from analysis._split import Split, make_split
 
 __all__ = [
     "OBJECTIVES",
@@ -135,6 +135,7 @@ class Analysis:
     alone: Analysis | None = None
     best_model_noise: float = np.nan
     kept_by: tuple[str, str] | None = None
+    tolerance_points: float | None = None
 
     @property
     def selected_by(self) -> str:
@@ -238,6 +239,8 @@ def analyse(curves: pd.DataFrame | CurveSet, options: AnalysisOptions | None = N
     kept_by = None
     if options.keep_best:
         curve_set, options, kept_by = _best_snapshots(curve_set, options)
+    if options.tolerance_points is not None and curve_set.regret_scale is None:
+        curve_set, options = _in_points(curve_set, options)
     inputs = resolve(curve_set, options)
     rows, candidate_rows, replays, cv_rows = [], [], [], []
     for metric, mode in inputs.metrics:
@@ -267,7 +270,30 @@ def analyse(curves: pd.DataFrame | CurveSet, options: AnalysisOptions | None = N
         else None
     )
     gathered = _gathered(curve_set, options, inputs, rows, candidate_rows, cv_rows, replays, alone)
-    return dataclasses.replace(gathered, kept_by=kept_by)
+    return dataclasses.replace(gathered, kept_by=kept_by, tolerance_points=options.tolerance_points)
+
+
+def _in_points(curves: CurveSet, options: AnalysisOptions) -> tuple[CurveSet, AnalysisOptions]:
+    """The curves with their regret scale (the best model's target trained to the budget) and the options with
+    ``tolerance_points`` as a share of it (:attr:`AnalysisOptions.tolerance_points`).
+
+    Raises:
+        ValueError: If that best model's target is not a finite number other than 0.
+    """
+    assert options.tolerance_points is not None
+    _, target, target_mode, _ = columns_of(curves, options)
+    split = make_split(curves.config_ids, curves.folds, max_groups=options.groups, seed=options.seed)
+    best = best_model_value(curves, split.config_index, target, target_mode)
+    if not np.isfinite(best) or best == 0:
+        raise ValueError(
+            f"a tolerance in {target} points is a share of the best model's {target}, which is {best:g} here: "
+            "give a relative tolerance instead"
+        )
+    scale = abs(best)
+    return (
+        dataclasses.replace(curves, regret_scale=scale),
+        dataclasses.replace(options, tolerance=options.tolerance_points / scale),
+    )
 
 
 def _best_snapshots(curves: CurveSet, options: AnalysisOptions) -> tuple[CurveSet, AnalysisOptions, tuple[str, str]]:

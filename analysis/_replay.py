@@ -64,6 +64,9 @@ class CurveSet:
         lengths: Recorded epochs per trial.
         budgets: Epoch budget (``max_epochs``) per trial.
         frame: The long DataFrame the matrices come from.
+        regret_scale: None: every regret is relative to its own reference (the curve's or the
+            search's best). A number: every regret is the loss in the target's own units divided by
+            this one number (a tolerance in FID points, :attr:`AnalysisOptions.tolerance_points`).
     """
 
     trial_ids: np.ndarray
@@ -72,6 +75,7 @@ class CurveSet:
     lengths: np.ndarray
     budgets: np.ndarray
     frame: pd.DataFrame
+    regret_scale: float | None = None
 
     @property
     def complete(self) -> np.ndarray:
@@ -259,11 +263,19 @@ class PolicyReplay:
         return ~self.evaluable
 
 
-def relative_regret(at_stop: np.ndarray, reference: np.ndarray, target_sign: float) -> np.ndarray:
-    """``sign * (at_stop - reference) / |reference|`` (absolute when the reference is 0); inf if non-finite."""
+def relative_regret(
+    at_stop: np.ndarray, reference: np.ndarray, target_sign: float, scale: float | None = None
+) -> np.ndarray:
+    """``sign * (at_stop - reference) / |reference|`` (absolute when the reference is 0); inf if non-finite.
+
+    ``scale``: divide by this one number instead of each reference (:attr:`CurveSet.regret_scale`): a regret in
+    the target's own units, as a share of it.
+    """
     difference = target_sign * (at_stop - reference)
-    scale = np.where(reference == 0, 1.0, np.abs(reference))
-    regret = difference / scale + 0.0  # + 0.0: a stop at the reference is 0, never -0
+    if scale is not None:
+        return np.where(np.isfinite(at_stop), difference / scale + 0.0, np.inf)
+    scale_of = np.where(reference == 0, 1.0, np.abs(reference))
+    regret = difference / scale_of + 0.0  # + 0.0: a stop at the reference is 0, never -0
     return np.where(np.isfinite(at_stop), regret, np.inf)
 
 
@@ -300,8 +312,8 @@ def replay_policy(
         evaluable=evaluable,
         epochs_used=used,
         epochs_saved=1.0 - used / curves.budgets[:, None],
-        regret=relative_regret(at_stop, best[:, None], target_sign),
-        regret_vs_last=relative_regret(at_stop, last[:, None], target_sign),
+        regret=relative_regret(at_stop, best[:, None], target_sign, curves.regret_scale),
+        regret_vs_last=relative_regret(at_stop, last[:, None], target_sign, curves.regret_scale),
         metric_at_stop=metric_values[rows, used - 1],
         target_at_stop=at_stop,
         target_best=best,
@@ -438,7 +450,7 @@ def _replay_stoppers(curves: CurveSet, stoppers: list[Stopper], target: str, tar
         used = np.where(stops > 0, stops, curves.lengths)
         censored = (stops == 0) & ~curves.complete
         at_stop = target_values[np.arange(n), used - 1]
-        regret = relative_regret(at_stop, best, target_sign)
+        regret = relative_regret(at_stop, best, target_sign, curves.regret_scale)
         frames.append(
             pd.DataFrame(
                 {

@@ -146,6 +146,12 @@ def prediction_block(analysis: Analysis, recommendation: Recommendation, source:
         **({"kept_by": list(analysis.kept_by)} if analysis.kept_by is not None else {}),
         "objective": analysis.objective,
         "tolerance": float(analysis.tolerance),
+        # A tolerance in the target's points: every regret here is a loss in points over this one number.
+        **(
+            {"tolerance_points": analysis.tolerance_points, "regret_scale": analysis.curves.regret_scale}
+            if analysis.curves is not None and analysis.curves.regret_scale is not None
+            else {}
+        ),
         "interval": float(analysis.interval),
         "new_configs": int(analysis.new_configs),
         "observed_configs": int(analysis.split.n_configs) if analysis.split is not None else None,

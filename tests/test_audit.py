@@ -182,3 +182,29 @@ def test_an_audit_of_a_prediction_at_the_best_snapshot_judges_the_audit_curves_s
     kept, target, _ = kept_columns(new[new["config_id"].isin(audited)], "val_loss", "min", "test_accuracy")
     result = replay_policy(recommendation.policy, CurveSet.from_frame(kept), target, "max")
     assert table.loc["regret", "realized"] == pytest.approx(result.regret[result.evaluable[:, 0], 0].mean())
+
+
+def test_an_audit_of_a_prediction_in_points_measures_the_realized_regret_in_the_same_points():
+    import dataclasses
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        analysis = analyse(
+            synthetic_search(30, seed=11), metrics=[("val_loss", "min")], objective="search", tolerance_points=0.02
+        )
+    recommendation = analysis.recommended()
+    assert recommendation is not None and analysis.curves is not None
+    block = prediction_block(analysis, recommendation, "synthetic")
+    assert block["tolerance_points"] == 0.02 and block["regret_scale"] == analysis.curves.regret_scale
+    new = synthetic_search(20, seed=12)
+    new["config_id"] = new["config_id"].str[1:].astype(int)
+    audited = [0, 3, 4, 9, 15]
+    table = audit_table(searched(new, recommendation.policy, audited), _record(block, audited)).set_index("quantity")
+    audit = CurveSet.from_frame(new[new["config_id"].isin(audited)])
+    in_points = replay_policy(
+        recommendation.policy, dataclasses.replace(audit, regret_scale=block["regret_scale"]), "test_accuracy", "max"
+    )
+    share = replay_policy(recommendation.policy, audit, "test_accuracy", "max")
+    realized = table.loc["regret", "realized"]
+    assert realized == pytest.approx(in_points.regret[in_points.evaluable[:, 0], 0].mean())
+    assert realized != pytest.approx(share.regret[share.evaluable[:, 0], 0].mean())

@@ -84,6 +84,11 @@ BAD_INPUT = [
     (["recommend", "{tmp}/curves.csv", "--metric", "val_los"], "metric 'val_los' is not in the curves"),
     (["recommend", "{tmp}/curves.csv", "--target", "fid"], "target 'fid' is not in the curves"),
     (["recommend", "{tmp}/curves.csv", "--tolerance", "-1"], "--tolerance: must be >= 0"),
+    (["recommend", "{tmp}/curves.csv", "--tolerance-points", "0"], "--tolerance-points: must be > 0"),
+    (
+        ["recommend", "{tmp}/curves.csv", "--tolerance", "0.1", "--tolerance-points", "2"],
+        "argument --tolerance-points: not allowed with argument --tolerance",
+    ),
     (["recommend", "{tmp}/curves.csv", "--grace-period", "-1"], "--grace-period: must be >= 0"),
     (["recommend", "{tmp}/curves.csv", "--grace-period", "2.5"], "--grace-period: expected an integer"),
     (

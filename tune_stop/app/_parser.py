@@ -212,12 +212,20 @@ def _add_recommend(commands: Any) -> None:
         help="leading epochs that threshold and patience ignore, on every metric "
         "(default: the experiment's stoppers' grace_period, else 0)",
     )
-    recommend.add_argument(
+    tolerances = recommend.add_mutually_exclusive_group()
+    tolerances.add_argument(
         "--tolerance",
         type=_number(float, 0),
         default=DEFAULT_TOLERANCE,
         help=f"largest relative regret, met by the upper end of its interval (default {DEFAULT_TOLERANCE:g} = "
         f"{DEFAULT_TOLERANCE:.0%}%)",
+    )
+    tolerances.add_argument(
+        "--tolerance-points",
+        type=_number(float, 0, inclusive=False),
+        metavar="POINTS",
+        help="instead of --tolerance: the largest loss in the target's own units (e.g. 2 FID points); every "
+        "regret is then a loss in those units divided by the best model's target trained to the budget here",
     )
     recommend.add_argument(
         "--interval",

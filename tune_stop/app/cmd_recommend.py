@@ -31,7 +31,15 @@ __all__ = ["run_recommend_command"]
 
 def run_recommend_command(args: argparse.Namespace) -> int:
     """``tune-stop recommend``: the analysis of the curves, its report folder, and what to run next."""
-    from analysis import AnalysisOptions, analyse, answer_lines, infer_mode, plain, write_report
+    from analysis import (
+        AnalysisOptions,
+        analyse,
+        answer_lines,
+        infer_mode,
+        plain,
+        tolerance_in_points,
+        write_report,
+    )
     from tune_stop.stoppers import FAMILIES
 
     if args.policy != "all" and args.policy not in FAMILIES:
@@ -69,6 +77,7 @@ def run_recommend_command(args: argparse.Namespace) -> int:
         target_mode=args.target_mode,
         families=tuple(FAMILIES) if args.policy == "all" else (args.policy,),
         tolerance=args.tolerance,
+        tolerance_points=args.tolerance_points,
         objective=objective,
         selection=selection,
         asha=asha,
@@ -93,10 +102,14 @@ def run_recommend_command(args: argparse.Namespace) -> int:
         configuration = judged_or_none(analysis, record, args.concurrency, insisted=bool(args.configurations))
     write_configurations(configuration, analysis, out, str(source))  # none judged: an older run's files go
     try:
-        written = write_report(analysis, out, tolerance=args.tolerance, source=str(source), configuration=configuration)
+        written = write_report(
+            analysis, out, tolerance=analysis.tolerance, source=str(source), configuration=configuration
+        )
     except OSError as error:
         raise UsageError(f"--out {out}: cannot write the report ({error.strerror or error})") from None
     print(chosen_by if asha is None else f"{chosen_by} Beside {asha.describe()}, replayed on the curves.")
+    if (points := tolerance_in_points(analysis)) is not None:
+        print(points)
     _print_analysis(analysis, configuration)
     files = [p.name for p in written]
     if configuration is not None:

@@ -1,0 +1,84 @@
+"""A tolerance in the target's own units (FID points): every regret is a loss in those units over one number."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import analyse
+from analysis._replay import relative_regret
+from tests.cli_files import run_main
+
+pytestmark = pytest.mark.filterwarnings("ignore:only 8 configurations")
+
+
+def gan_search(seed: int = 0, configs: int = 8, folds: int = 3, epochs: int = 15) -> pd.DataFrame:
+    """FID falling to a floor that differs by configuration, noisy by fold; fid_test a second, noisier look."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for config in range(configs):
+        floor = 15.0 + 4.0 * config
+        for fold in range(folds):
+            for epoch in range(1, epochs + 1):
+                fid = floor + 200.0 * np.exp(-epoch / 3.0) + rng.normal(0, 1.0)
+                rows.append(
+                    {
+                        "trial_id": f"c{config}f{fold}",
+                        "config_id": config,
+                        "fold": fold,
+                        "epoch": epoch,
+                        "fid": fid,
+                        "fid_test": fid + rng.normal(0, 1.0),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def _options(**keywords):
+    return dict(metrics=[("fid", "min")], target="fid_test", target_mode="min", objective="search", **keywords)
+
+
+def test_relative_regret_over_one_scale_is_the_loss_in_points_over_that_scale():
+    at_stop, reference = np.array([[12.0, np.nan, 30.0]]), np.array([[10.0, 10.0, 20.0]])
+    assert relative_regret(at_stop, reference, 1.0)[0].tolist() == pytest.approx([0.2, np.inf, 0.5])
+    assert relative_regret(at_stop, reference, 1.0, scale=4.0)[0].tolist() == pytest.approx([0.5, np.inf, 2.5])
+
+
+def test_every_regret_is_a_loss_in_points_over_the_best_model_trained_to_the_budget():
+    curves = gan_search()
+    points = analyse(curves, **_options(tolerance_points=2.0))
+    last = curves[curves["epoch"] == curves["epoch"].max()]
+    best = last.groupby("config_id")["fid_test"].mean().min()
+    assert points.curves is not None and points.curves.regret_scale == pytest.approx(best)
+    assert points.tolerance == pytest.approx(2.0 / best) and points.tolerance_points == 2.0
+    values = points.curves.matrix("fid_test")
+    for result, _, _ in points.replays:
+        at_stop = values[np.arange(len(values))[:, None], result.epochs_used - 1]
+        expected = (at_stop - np.nanmin(values, axis=1)[:, None]) / best
+        assert np.allclose(result.regret, expected)
+    # The whole search's best model is judged against the same number both ways; each curve is not.
+    share = analyse(curves, **_options(tolerance=2.0 / best))
+    assert np.allclose(points.candidates["best_regret"], share.candidates["best_regret"], equal_nan=True)
+    assert not np.allclose(points.replays[0][0].regret, share.replays[0][0].regret)
+    # Simulated searches without the best configuration: a point lost counts the same as in the whole search.
+    assert not np.allclose(points.candidates["best_regret_high"], share.candidates["best_regret_high"], equal_nan=True)
+
+
+def test_a_tolerance_in_points_needs_a_best_model_other_than_zero():
+    curves = gan_search().assign(fid_test=0.0)
+    with pytest.raises(ValueError, match="a tolerance in fid_test points is a share of the best model's fid_test"):
+        analyse(curves, **_options(tolerance_points=2.0))
+    with pytest.raises(ValueError, match="tolerance_points must be a finite number > 0"):
+        analyse(gan_search(), **_options(tolerance_points=-1.0))
+
+
+def test_recommend_states_the_tolerance_in_points_on_screen_and_in_the_report(tmp_path, capsys):
+    gan_search().to_csv(tmp_path / "gan.csv", index=False)
+    argv = ["recommend", str(tmp_path / "gan.csv"), "--metric", "fid", "--tolerance-points", "3"]
+    assert run_main([*argv, "--out", str(tmp_path / "r")]) == 0
+    printed = capsys.readouterr().out
+    stated = next(line for line in printed.splitlines() if line.startswith("Tolerance: 3 fid_test"))
+    assert "the best model's fid_test at its best fid snapshot trained to the budget here" in stated
+    report = (tmp_path / "r" / "recommendations.md").read_text().splitlines()
+    assert stated in report and report.index(stated) < report.index("## Reading")

@@ -55,11 +55,22 @@ def _amount(analysis: Analysis, share: float) -> str:
     return f"{share * analysis.curves.regret_scale:.3g} {unkept(analysis.target, analysis.kept_by)} points"
 
 
-def _flag(analysis: Analysis, share: float) -> str:
-    """The flag that asks for a tolerance of ``share``, in the unit the user gave it (rounded up)."""
+def _worse(analysis: Analysis, regret: Any) -> str:
+    """:func:`worse`, in the target's points where the user gave the tolerance in points."""
+    number = float(regret)
+    if analysis.tolerance_points is None or not np.isfinite(number):
+        return worse(number)
+    return f"{_amount(analysis, abs(number))} {'better' if number < 0 else 'worse'}"
+
+
+def _flag(analysis: Analysis, share: float, rounded: float) -> str:
+    """The flag that asks for a tolerance of ``share``: ``--tolerance rounded`` (``share`` rounded up), or, where
+    the user gave points, ``--tolerance-points`` with ``share`` in points rounded up to 2 significant figures."""
     if analysis.tolerance_points is None or analysis.curves is None or analysis.curves.regret_scale is None:
-        return f"--tolerance {share:g}"
-    return f"--tolerance-points {math.ceil(100 * share * analysis.curves.regret_scale - 1e-9) / 100:g}"
+        return f"--tolerance {rounded:g}"
+    points = share * analysis.curves.regret_scale
+    step = 10.0 ** (math.floor(math.log10(points)) - 1) if points > 0 else 0.01
+    return f"--tolerance-points {float(f'{math.ceil(points / step - 1e-9) * step:.2g}'):g}"
 
 
 def answer_lines(analysis: Analysis, configuration: ConfigurationChoice | None = None) -> list[str]:
@@ -114,9 +125,10 @@ def _rule_lines(
         buys = (
             f"- **Buys:** uses {_range(row, 'compute_used')} of the compute of training everything (saves "
             f"{percent(1 - float(row['compute_used']))}) in {size}; its best "
-            f"model {worse(row['best_regret'])} than with full training (upper end "
-            f"{percent(row['best_regret_high'])}), the model selected by `{selected_by}` "
-            f"{worse(row['selected_regret'])} (upper end {percent(row['selected_regret_high'])}); {level} intervals."
+            f"model {_worse(analysis, row['best_regret'])} than with full training (upper end "
+            f"{_amount(analysis, row['best_regret_high'])}), the model selected by `{selected_by}` "
+            f"{_worse(analysis, row['selected_regret'])} (upper end {_amount(analysis, row['selected_regret_high'])});"
+            f" {level} intervals."
         )
     else:
         buys = (
@@ -146,7 +158,8 @@ def _against_asha(analysis: Analysis, configuration: ConfigurationChoice | None)
         asha = alone.iloc[0]
         return (
             f"- **Against ASHA alone:** {asha['description']} uses {percent(asha['compute_used'])} of the compute, "
-            f"best model {worse(asha['best_regret'])} (upper end {percent(asha['best_regret_high'])})."
+            f"best model {_worse(analysis, asha['best_regret'])} (upper end "
+            f"{_amount(analysis, asha['best_regret_high'])})."
         )
     if configuration is not None:
         return (
@@ -203,7 +216,8 @@ def _looser(analysis: Analysis, tuned: pd.DataFrame) -> str:
     looser = math.ceil(1000 * max(float(needed.min()), analysis.tolerance) + 1e-9) / 1000
     return (
         f"a looser tolerance: {closest['policy']} on {closest['metric']} comes within {_amount(analysis, looser)} "
-        f"(`{_flag(analysis, looser)}`; the held-out check may still refuse it), "
+        f"(`{_flag(analysis, max(float(needed.min()), analysis.tolerance), looser)}`; the held-out check may still "
+        "refuse it), "
     )
 
 
@@ -229,7 +243,7 @@ def _nothing_lines(analysis: Analysis, configuration: ConfigurationChoice | None
             f"the best model moves by {_amount(analysis, noise)} from one epoch to the next by chance, more than the "
             f"{tolerance} tolerance, so no stop can be judged within it"
         )
-        step = f"a tolerance above that noise (`{_flag(analysis, looser)}`), or a steadier metric"
+        step = f"a tolerance above that noise (`{_flag(analysis, noise, looser)}`), or a steadier metric"
     else:
         judged = (
             "kept the best and selected models" if analysis.objective == "search" else "kept its mean per-curve regret"

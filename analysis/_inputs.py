@@ -152,10 +152,16 @@ def resolve(curves: CurveSet, options: AnalysisOptions) -> Inputs:
         raise ValueError(f"ASHA's metric {options.asha.metric!r} is not in the curves.")
     noise = best_model_noise(curves, split.config_index, target, target_mode)
     if options.objective == "search" and noise > options.tolerance:
+        scale = curves.regret_scale
+        moves, allowed = (
+            (f"{noise:.1%}", f"{options.tolerance:.1%}")
+            if scale is None
+            else (f"{noise * scale:.3g} points", f"{options.tolerance * scale:.3g}-point")
+        )
         warnings.warn(
             AnalysisWarning(
-                f"the best model's {target} moves by {noise:.1%} from one epoch to the next by chance (what its "
-                f"folds disagree on over the last {NOISE_EPOCHS} epochs), more than the {options.tolerance:.1%} "
+                f"the best model's {target} moves by {moves} from one epoch to the next by chance (what its "
+                f"folds disagree on over the last {NOISE_EPOCHS} epochs), more than the {allowed} "
                 "tolerance: within it the best-model figures are noise, so no policy is recommended. Judge with a "
                 "tolerance above that noise{remedy}, or a steadier target (more data folds, a larger evaluation "
                 "set).",

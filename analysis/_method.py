@@ -24,8 +24,8 @@ def method_lines(analysis: Analysis, tolerance: float) -> list[str]:
     return [
         f"Quality is judged by `{analysis.target}` ({analysis.target_mode}) at the stop epoch. **Regret** is the "
         "relative loss of that quality against each curve's best epoch, an epoch picked in hindsight on the target "
-        "itself (no rule can know it); **regret vs full** is against training to the end (negative: stopping "
-        "was better). **Epochs saved** is the share of each curve's epoch budget not trained.",
+        f"itself (no rule can know it){_in_points(analysis)}; **regret vs full** is against training to the end "
+        "(negative: stopping was better). **Epochs saved** is the share of each curve's epoch budget not trained.",
         "",
         f"**Intervals** ({level}, approximate): where the mean regret and the mean epochs saved of a *new "
         f"search of {configurations(analysis.new_configs)}* are predicted to fall with probability about {level}, "
@@ -103,13 +103,26 @@ def _estimator_sentence(analysis: Analysis, tolerance: float) -> str:
         usable = np.isfinite(values) & np.isfinite(spread) & (values > 0)
         if not usable.any():
             continue
-        ratio = float(np.median(spread[usable] / values[usable]))
+        scale = analysis.curves.regret_scale  # a tolerance in points: the SD as a share of the same number
+        ratio = float(np.median(spread[usable] / (scale if scale is not None else values[usable])))
         return (
             f" **Estimator**: {metric}'s own standard deviation (`{metric}_sd`, as the curves recorded it) is "
-            f"{percent(ratio)} of {metric} (median over every epoch), {'below' if ratio < tolerance else 'above'} "
+            f"{percent(ratio)} of {metric if scale is None else f'{scale:.4g}'} (median over every epoch), "
+            f"{'below' if ratio < tolerance else 'above'} "
             f"the {percent(tolerance)} tolerance."
         )
     return ""
+
+
+def _in_points(analysis: Analysis) -> str:
+    """How regret is measured where the tolerance was given in the target's points (empty otherwise)."""
+    scale = analysis.curves.regret_scale if analysis.curves is not None else None
+    if scale is None:
+        return ""
+    return (
+        f" (with `--tolerance-points`, every regret here is instead the loss in the target's own units divided by "
+        f"one number, {scale:.4g}, the best model's target trained to the budget in these curves)"
+    )
 
 
 def _unseen(analysis: Analysis) -> str:

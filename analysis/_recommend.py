@@ -239,7 +239,7 @@ def analyse(curves: pd.DataFrame | CurveSet, options: AnalysisOptions | None = N
     kept_by = None
     if options.keep_best:
         curve_set, options, kept_by = _best_snapshots(curve_set, options)
-    if options.tolerance_points is not None and curve_set.regret_scale is None:
+    if options.tolerance_points is not None:
         curve_set, options = _in_points(curve_set, options)
     inputs = resolve(curve_set, options)
     rows, candidate_rows, replays, cv_rows = [], [], [], []
@@ -274,20 +274,23 @@ def analyse(curves: pd.DataFrame | CurveSet, options: AnalysisOptions | None = N
 
 
 def _in_points(curves: CurveSet, options: AnalysisOptions) -> tuple[CurveSet, AnalysisOptions]:
-    """The curves with their regret scale (the best model's target trained to the budget) and the options with
-    ``tolerance_points`` as a share of it (:attr:`AnalysisOptions.tolerance_points`).
+    """The curves with their regret scale (the best model's target trained to the budget; kept where they
+    have one, as in the analysis beside ASHA's) and the options with ``tolerance_points`` as a share of it
+    (:attr:`AnalysisOptions.tolerance_points`).
 
     Raises:
         ValueError: If that best model's target is not a finite number other than 0.
     """
     assert options.tolerance_points is not None
+    if curves.regret_scale is not None:
+        return curves, dataclasses.replace(options, tolerance=options.tolerance_points / curves.regret_scale)
     _, target, target_mode, _ = columns_of(curves, options)
     split = make_split(curves.config_ids, curves.folds, max_groups=options.groups, seed=options.seed)
     best = best_model_value(curves, split.config_index, target, target_mode)
     if not np.isfinite(best) or best == 0:
         raise ValueError(
             f"a tolerance in {target} points is a share of the best model's {target}, which is {best:g} here: "
-            "give a relative tolerance instead"
+            "give a relative tolerance instead (--tolerance)"
         )
     scale = abs(best)
     return (
@@ -309,7 +312,7 @@ def _best_snapshots(curves: CurveSet, options: AnalysisOptions) -> tuple[CurveSe
         selection=(kept_selection, selection[1]),
         keep_best=False,
     )
-    return CurveSet.from_frame(frame), judged, selection
+    return dataclasses.replace(CurveSet.from_frame(frame), regret_scale=curves.regret_scale), judged, selection
 
 
 def _gathered(

@@ -363,12 +363,13 @@ def _top_population(n_configs: int) -> int:
 
 
 def best_model_value(curves: CurveSet, config_index: np.ndarray, target: str, target_mode: str) -> float:
-    """The search's best model trained to the budget: the best fold mean of ``target`` at the curves' last epochs
-    (NaN where no configuration has one)."""
+    """The search's best model trained to the budget: the best fold mean of ``target`` at the curves' last epochs,
+    among the configurations whose curves all ran their budget where there are any (NaN where none has one)."""
     last = curves.matrix(target)[np.arange(len(curves.trial_ids)), curves.lengths - 1]
     _, local = np.unique(config_index, return_inverse=True)
     score = np.bincount(local, weights=last) / np.bincount(local)
-    score = score[np.isfinite(score)]
+    whole = np.bincount(local, weights=~curves.complete) == 0  # every curve of the configuration ran its budget
+    score = score[np.isfinite(score) & (whole if whole.any() else True)]
     sign = mode_sign(target_mode)
     return float(sign * np.min(sign * score)) if score.size else float("nan")
 

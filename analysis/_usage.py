@@ -148,7 +148,10 @@ def prediction_block(analysis: Analysis, recommendation: Recommendation, source:
         "tolerance": float(analysis.tolerance),
         # A tolerance in the target's points: every regret here is a loss in points over this one number.
         **(
-            {"tolerance_points": analysis.tolerance_points, "regret_scale": analysis.curves.regret_scale}
+            {
+                "tolerance_points": float(analysis.tolerance_points or 0),
+                "regret_scale": float(analysis.curves.regret_scale),
+            }
             if analysis.curves is not None and analysis.curves.regret_scale is not None
             else {}
         ),

@@ -82,3 +82,34 @@ def test_recommend_states_the_tolerance_in_points_on_screen_and_in_the_report(tm
     assert "the best model's fid_test at its best fid snapshot trained to the budget here" in stated
     report = (tmp_path / "r" / "recommendations.md").read_text().splitlines()
     assert stated in report and report.index(stated) < report.index("## Reading")
+
+
+def test_the_advice_in_points_is_rounded_up_to_two_significant_figures():
+    from analysis._answer import _flag
+
+    points = analyse(gan_search(), **_options(tolerance_points=2.0))
+    assert points.curves is not None and points.curves.regret_scale is not None
+    scale = points.curves.regret_scale
+    for needed, flag in ((1.013, "1.1"), (0.00374, "0.0038"), (37.2, "38"), (2.0, "2")):
+        assert _flag(points, needed / scale, 0.5) == f"--tolerance-points {flag}"
+    assert _flag(analyse(gan_search(), **_options(tolerance=0.1)), 0.1234, 0.124) == "--tolerance 0.124"
+
+
+def test_curves_that_have_a_scale_keep_it_and_the_tolerance_in_points_is_a_share_of_it():
+    points = analyse(gan_search(), **_options(tolerance_points=2.0))
+    assert points.curves is not None
+    again = analyse(points.curves, **_options(tolerance_points=4.0))
+    assert again.curves is not None and again.curves.regret_scale == points.curves.regret_scale
+    assert again.tolerance == pytest.approx(2 * points.tolerance)
+    kept = analyse(points.curves, **_options(tolerance_points=4.0, keep_best=True))
+    assert kept.curves is not None and kept.curves.regret_scale == points.curves.regret_scale
+
+
+def test_the_scale_is_the_best_configuration_whose_curves_ran_their_budget():
+    curves = gan_search()
+    cut = curves[~((curves["trial_id"] == "c0f0") & (curves["epoch"] > 5))]  # the best configuration, cut short
+    with pytest.warns(UserWarning):
+        analysis = analyse(cut, **{**_options(tolerance_points=2.0), "objective": "tolerance"})
+    last = curves[curves["epoch"] == curves["epoch"].max()]
+    assert analysis.curves is not None
+    assert analysis.curves.regret_scale == pytest.approx(last[last["config_id"] == 1]["fid_test"].mean())

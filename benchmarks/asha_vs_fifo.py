@@ -52,6 +52,7 @@ class Run:
     seconds: np.ndarray  # wall clock of each epoch's end, from the start of run_search
     best_so_far: np.ndarray  # sign-adjusted (lower is better) running best at those times
     first_epoch_s: float  # when the first epoch started: the actors' start-up before it
+    summary: Any = None  # the search's SearchSummary
 
     @property
     def best(self) -> float:
@@ -80,10 +81,18 @@ def run_variant(space: SearchSpace, storage: str, name: str) -> Run:
         seconds=curves["clock_end"].to_numpy(dtype=float) - started,
         best_so_far=np.minimum.accumulate(values),
         first_epoch_s=float(curves["clock_start"].min()) - started,
+        summary=summary,
     )
 
 
-def compare(space_name: str, seeds: list[int], overrides: dict[str, Any], storage: str) -> list[dict[str, object]]:
+def compare(
+    space_name: str,
+    seeds: list[int],
+    overrides: dict[str, Any],
+    storage: str,
+    runs_out: dict[str, list[Run]] | None = None,
+) -> list[dict[str, object]]:
+    """The rows of ASHA (with and without the thresholds) against FIFO; ``runs_out`` receives the runs by label."""
     space = load_space(space_name).with_overrides(**overrides)
     variants = {"FIFO": fifo_full_training, "ASHA alone": asha_alone, "ASHA + thresholds": lambda s: s}
     runs: dict[str, list[Run]] = {label: [] for label in variants}
@@ -91,6 +100,8 @@ def compare(space_name: str, seeds: list[int], overrides: dict[str, Any], storag
         seeded = space.with_overrides(seed=seed)
         for label, make in variants.items():
             runs[label].append(run_variant(make(seeded), storage, f"{space_name}-{seed}-{label.replace(' ', '')}"))
+    if runs_out is not None:
+        runs_out.update(runs)
     fifo = runs["FIFO"]
     noise = statistics.stdev(r.best for r in fifo) if len(fifo) > 1 else 0.0
     targets = [r.best + noise for r in fifo]
@@ -140,7 +151,13 @@ def _selected_target(summaries: list[Any], metric: str, sign: float, target: str
     return (1.0 if target == "fid" else -1.0) * float(selected[target])
 
 
-def loop_row(space_name: str, seeds: list[int], overrides: dict[str, Any], storage: str) -> dict[str, object]:
+def loop_row(
+    space_name: str,
+    seeds: list[int],
+    overrides: dict[str, Any],
+    storage: str,
+    done: dict[str, list[Run]] | None = None,
+) -> dict[str, object]:
     """``search --calibrate``: pilot on half the samples, then the rest with the recommended policy.
 
     Per seed, on the same samples: FIFO trains every sample to the budget (the baseline:
@@ -168,14 +185,18 @@ def loop_row(space_name: str, seeds: list[int], overrides: dict[str, Any], stora
                 storage_path=storage, name=f"{space_name}-{seed}-{space.num_samples}-{variant}", verbose=0
             )
 
+        reused = {label: runs[seeds.index(seed)] for label, runs in (done or {}).items()}
         started = time.time()
-        fifo = run_search(fifo_full_training(seeded), options("fifo"))
-        fifo_seconds.append(time.time() - started)
+        fifo = reused["FIFO"].summary if "FIFO" in reused else run_search(fifo_full_training(seeded), options("fifo"))
+        fifo_seconds.append(reused["FIFO"].fit_s if "FIFO" in reused else time.time() - started)
         fifo_value = _selected_target([fifo], space.metric, sign, target)
         fifo_epochs = len(load_experiment(fifo.experiment_path))
         started = time.time()
-        alone = run_search(asha_alone(seeded), options("asha"))
-        alone_seconds = time.time() - started
+        if "ASHA alone" in reused:
+            alone, alone_seconds = reused["ASHA alone"].summary, reused["ASHA alone"].fit_s
+        else:
+            alone = run_search(asha_alone(seeded), options("asha"))
+            alone_seconds = time.time() - started
         started = time.time()
         loop = calibrate_and_search(
             seeded,
@@ -231,11 +252,14 @@ def run(quick: bool = False, smoke: bool = False) -> list[dict[str, object]]:
     init_ray(SearchOptions())
     try:
         with tempfile.TemporaryDirectory() as storage:
-            rows = compare("mlp-digits", seeds, mlp, storage)
+            loop_samples = {"num_samples": 4} if quick else {}
+            # smoke: the loop row reuses the comparison's FIFO and ASHA-alone searches (same samples), two fewer
+            # Ray Tune searches (seconds of actor start-up each on 2 cores); it only shows the code runs.
+            done: dict[str, list[Run]] = {}
+            rows = compare("mlp-digits", seeds, {**mlp, **loop_samples} if smoke else mlp, storage, done)
             if not smoke:
                 rows += compare("gan-digits", seeds, gan, storage)
-            loop_samples = {"num_samples": 4} if quick else {}
-            rows.append(loop_row("mlp-digits", seeds, {**mlp, **loop_samples}, storage))
+            rows.append(loop_row("mlp-digits", seeds, {**mlp, **loop_samples}, storage, done if smoke else None))
             if not smoke:
                 rows.append(loop_row("gan-digits", seeds, {**gan, **loop_samples}, storage))
             return rows

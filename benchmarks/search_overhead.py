@@ -246,13 +246,14 @@ def run(quick: bool = False, full: bool = False, smoke: bool = False) -> list[di
                     for side, runner in sides.items():
                         name = f"{side.replace(' ', '-')}-{size}-{repeat}"
                         timed[side][size].append(runner(space, storage, name))
-                    if size == sizes[0]:
+                    if size == sizes[0] and not smoke:
                         unbatched.append(run_tune_stop(space, storage, f"unbatched-{repeat}", interval_s=0.0))
             if smoke:
                 # Only to show the code runs: the smallest size (one trial per worker) stands in for the
                 # start-up searches, and the sizes above for the longer trials.
                 start_up = {side: [wall for wall, _ in timed[side][WORKERS]] for side in start_up}
                 long_timed = {side: timed[side] for side in long_sides}
+                unbatched = timed["tune-stop"][sizes[0]]  # the unbatched path runs in tests/test_report_plan.py
             else:
                 one_per_worker = overhead_space(WORKERS, epochs)
                 for repeat in range(2 if quick else START_UP_REPEATS):

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis._replay import CurveSet, relative_regret
+from analysis._regret import relative_regret
+from analysis._replay import CurveSet
 from tune_stop.stoppers import mode_sign
 
 __all__ = ["SavingsCeiling", "savings_ceiling", "search_ceiling"]

@@ -25,7 +25,8 @@ import numpy as np
 from analysis._asha import AshaSpec, simulate_asha
 from analysis._median import MedianSpec, simulate_median
 from analysis._policies import Policy
-from analysis._replay import CurveSet, relative_regret, stop_epochs
+from analysis._regret import relative_regret
+from analysis._replay import CurveSet, stop_epochs
 from tune_stop.schedulers import full_entry
 from tune_stop.stoppers import mode_sign
 

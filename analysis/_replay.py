@@ -23,6 +23,7 @@ from ray.tune import Stopper
 
 from analysis._defaults import default_target, infer_mode
 from analysis._policies import Policy
+from analysis._regret import relative_regret
 from tune_stop.stoppers import (
     AnyStopper,
     HistoryStopper,
@@ -261,22 +262,6 @@ class PolicyReplay:
     @property
     def censored(self) -> np.ndarray:
         return ~self.evaluable
-
-
-def relative_regret(
-    at_stop: np.ndarray, reference: np.ndarray, target_sign: float, scale: float | None = None
-) -> np.ndarray:
-    """``sign * (at_stop - reference) / |reference|`` (absolute when the reference is 0); inf if non-finite.
-
-    ``scale``: divide by this one number instead of each reference (:attr:`CurveSet.regret_scale`): a regret in
-    the target's own units, as a share of it.
-    """
-    difference = target_sign * (at_stop - reference)
-    if scale is not None:
-        return np.where(np.isfinite(at_stop), difference / scale + 0.0, np.inf)
-    scale_of = np.where(reference == 0, 1.0, np.abs(reference))
-    regret = difference / scale_of + 0.0  # + 0.0: a stop at the reference is 0, never -0
-    return np.where(np.isfinite(at_stop), regret, np.inf)
 
 
 def _target_best(target_values: np.ndarray, target_sign: float) -> tuple[np.ndarray, np.ndarray]:

@@ -28,7 +28,8 @@ import numpy as np
 from scipy import sparse
 
 from analysis._intervals import new_search_weights, small_sample_widening
-from analysis._replay import CurveSet, PolicyReplay, relative_regret
+from analysis._regret import relative_regret
+from analysis._replay import CurveSet, PolicyReplay
 from tune_stop.stoppers import mode_sign
 
 __all__ = [

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from analysis import analyse
-from analysis._replay import relative_regret
+from analysis._regret import relative_regret
 from tests.cli_files import run_main
 
 pytestmark = pytest.mark.filterwarnings("ignore:only 8 configurations")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import platform
 import sys
@@ -27,6 +28,7 @@ from benchmarks import (
     search_level,
     search_overhead,
 )
+from benchmarks._ray import ray_of_its_own
 
 
 def main() -> None:
@@ -63,11 +65,14 @@ def main() -> None:
             ("benchmarks.search_level", functools.partial(search_level.run, quick=quick, keep=recorded)),
             ("benchmarks.peers", functools.partial(peers.run, quick=quick, keep=recorded)),
         ]
-        for name, run in runs:
-            started = time.perf_counter()
-            done = run()
-            rows += done
-            print(f"{name}: {len(done)} rows in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+        # --smoke: one Ray for every benchmark, of 1 CPU (a search then starts one trial actor, not one per core:
+        # each imports torch); the others start their own, as a user's search does.
+        with ray_of_its_own(1, start=True) if args.smoke else contextlib.nullcontext():
+            for name, run in runs:
+                started = time.perf_counter()
+                done = run()
+                rows += done
+                print(f"{name}: {len(done)} rows in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     table = pd.DataFrame(rows)
     print(
         f"{platform.node()} {platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d')}"

@@ -24,12 +24,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-import ray
 
 from analysis import load_experiment
 from benchmarks._clocked import CLOCKED
+from benchmarks._ray import ray_of_its_own
 from search_spaces import SearchSpace, load_space
-from tune_stop.app.search import SearchOptions, init_ray, run_search
+from tune_stop.app.search import SearchOptions, run_search
 from tune_stop.stoppers import mode_sign
 
 
@@ -249,22 +249,18 @@ def run(quick: bool = False, smoke: bool = False) -> list[dict[str, object]]:
     seeds = [0] if smoke else [0, 1] if quick else [0, 1, 2]
     mlp = {"num_samples": 1 if smoke else 2, "max_epochs": 3 if smoke else 6} if quick else {}
     gan = {"num_samples": 1, "max_epochs": 2 if smoke else 3} if quick else {}
-    init_ray(SearchOptions())
-    try:
-        with tempfile.TemporaryDirectory() as storage:
-            loop_samples = {"num_samples": 4} if quick else {}
-            # smoke: the loop row reuses the comparison's FIFO and ASHA-alone searches (same samples), two fewer
-            # Ray Tune searches (seconds of actor start-up each on 2 cores); it only shows the code runs.
-            done: dict[str, list[Run]] = {}
-            rows = compare("mlp-digits", seeds, {**mlp, **loop_samples} if smoke else mlp, storage, done)
-            if not smoke:
-                rows += compare("gan-digits", seeds, gan, storage)
-            rows.append(loop_row("mlp-digits", seeds, {**mlp, **loop_samples}, storage, done if smoke else None))
-            if not smoke:
-                rows.append(loop_row("gan-digits", seeds, {**gan, **loop_samples}, storage))
-            return rows
-    finally:
-        ray.shutdown()
+    with ray_of_its_own(start=True), tempfile.TemporaryDirectory() as storage:
+        loop_samples = {"num_samples": 4} if quick else {}
+        # smoke: the loop row reuses the comparison's FIFO and ASHA-alone searches (same samples), two fewer
+        # Ray Tune searches (seconds of actor start-up each on 2 cores); it only shows the code runs.
+        done: dict[str, list[Run]] = {}
+        rows = compare("mlp-digits", seeds, {**mlp, **loop_samples} if smoke else mlp, storage, done)
+        if not smoke:
+            rows += compare("gan-digits", seeds, gan, storage)
+        rows.append(loop_row("mlp-digits", seeds, {**mlp, **loop_samples}, storage, done if smoke else None))
+        if not smoke:
+            rows.append(loop_row("gan-digits", seeds, {**gan, **loop_samples}, storage))
+        return rows
 
 
 if __name__ == "__main__":

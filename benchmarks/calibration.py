@@ -36,6 +36,7 @@ from scipy import stats
 
 from analysis import Analysis, Choice, CurveSet, analyse, load_curves, load_experiment, replay_policy
 from analysis._search import realized_search
+from benchmarks._ray import ray_of_its_own
 from search_spaces import load_space
 from tune_stop.app.search import SearchOptions, run_search
 
@@ -289,19 +290,15 @@ def summarize_search(frame: pd.DataFrame, label: str) -> dict[str, object]:
 
 def run(quick: bool = False, keep: Path | None = None) -> list[dict[str, object]]:
     """The calibration rows; ``keep``: a folder that keeps the recorded curves for another run."""
-    import ray
-
     outcomes: list[Outcome] = []
     spaces = ["mlp-digits"] if quick else list(SIZES)
-    try:
+    with ray_of_its_own():
         for space in spaces:
             configs, epochs = SIZES[space][1 if quick else 0]
             with tempfile.TemporaryDirectory() as storage:
                 searches = [record(space, configs, epochs, seed, storage, keep) for seed in (0, 1)]
             for objective in ("tolerance", "search"):
                 outcomes += evaluate(space, searches, half_splits=2 if quick else 20, objective=objective)
-    finally:
-        ray.shutdown()
     frame = pd.DataFrame([dataclasses.asdict(o) for o in outcomes])
     if keep is not None:
         frame.to_csv(keep / f"outcomes{'-quick' if quick else ''}.csv", index=False)

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import analyse, load_experiment
+from benchmarks._ray import ray_of_its_own
 from search_spaces import load_space
 from tune_stop.app.search import SearchOptions, run_search
 
@@ -34,13 +35,8 @@ def record_full_curves(num_samples: int, max_epochs: int, storage: str) -> pd.Da
 
 def run(quick: bool = False) -> list[dict[str, object]]:
     num_samples, max_epochs = (3, 8) if quick else (30, 30)
-    import ray
-
-    try:
-        with tempfile.TemporaryDirectory() as storage:
-            curves = record_full_curves(num_samples, max_epochs, storage)
-    finally:
-        ray.shutdown()
+    with ray_of_its_own(), tempfile.TemporaryDirectory() as storage:
+        curves = record_full_curves(num_samples, max_epochs, storage)
     analysis = analyse(curves, metrics=[("val_loss", "min")], families=("threshold",), tolerance=0.01)
     table = analysis.recommendations.set_index("policy")
     recommended = table.loc["threshold"]

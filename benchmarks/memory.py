@@ -93,12 +93,15 @@ def plain_search(num_trials: int, storage: str, name: str) -> str:
     return str(tuner.fit().experiment_path)
 
 
-def child(num_trials: int, traced: bool = False, plain: bool = False, warm_up: bool = True) -> dict[str, float]:
+def child(
+    num_trials: int, traced: bool = False, plain: bool = False, warm_up: bool = True, cpus: int = 2
+) -> dict[str, float]:
     """One search of ``num_trials`` trials in this process (after a 2-trial warm-up); figures in bytes.
 
     With ``traced``, ``tracemalloc`` records the Python allocations still alive after the search;
     with ``plain``, the search is :func:`plain_search` (Ray Tune without tune-stop); without
-    ``warm_up``, no warm-up search (one already ran in this process, or ``--smoke`` asked for none).
+    ``warm_up``, no warm-up search (one already ran in this process, or ``--smoke`` asked for none);
+    ``cpus``: of this process's Ray (``--smoke``: 1, one trial actor per search).
     """
     import gc
 
@@ -106,7 +109,7 @@ def child(num_trials: int, traced: bool = False, plain: bool = False, warm_up: b
     from tune_stop.app.search import SearchOptions, init_ray, run_search
 
     space = load_space("perceptron-xor").with_overrides(num_samples=num_trials, max_epochs=EPOCHS, scheduler="fifo")
-    init_ray(SearchOptions(num_cpus=2))
+    init_ray(SearchOptions(num_cpus=cpus))
     with tempfile.TemporaryDirectory() as storage:
         warm_up_options = SearchOptions(storage_path=storage, name="warm-up", verbose=0, checkpoint_frequency=0)
         options = SearchOptions(storage_path=storage, name="memory", verbose=0, checkpoint_frequency=0)
@@ -140,11 +143,11 @@ def child(num_trials: int, traced: bool = False, plain: bool = False, warm_up: b
     }
 
 
-def _measure(*specs: str, warm_up: bool = True) -> list[dict[str, float]]:
+def _measure(*specs: str, warm_up: bool = True, cpus: int = 2) -> list[dict[str, float]]:
     """The figures of each ``"N"``, ``"N:traced"`` or ``"N:plain"`` search, all in one fresh process and Ray
     (``warm_up``: after one warm-up search)."""
     run = subprocess.run(
-        [sys.executable, "-m", "benchmarks.memory", "--child" if warm_up else "--child-cold", *specs],
+        [sys.executable, "-m", "benchmarks.memory", "--child" if warm_up else "--child-cold", f"--cpus={cpus}", *specs],
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,
@@ -156,7 +159,7 @@ def _measure(*specs: str, warm_up: bool = True) -> list[dict[str, float]]:
     return [dict(figures) for figures in json.loads(run.stdout.strip().splitlines()[-1])]
 
 
-def _children(specs: list[str], warm_up: bool = True) -> list[dict[str, float]]:
+def _children(specs: list[str], warm_up: bool = True, cpus: int = 2) -> list[dict[str, float]]:
     """:func:`child` for each spec in this process, one Ray and one warm-up (``warm_up``) for all of them."""
     import ray
 
@@ -164,7 +167,7 @@ def _children(specs: list[str], warm_up: bool = True) -> list[dict[str, float]]:
     for index, spec in enumerate(specs):
         trials, _, flag = spec.partition(":")
         first = warm_up and index == 0
-        figures.append(child(int(trials), traced=flag == "traced", plain=flag == "plain", warm_up=first))
+        figures.append(child(int(trials), traced=flag == "traced", plain=flag == "plain", warm_up=first, cpus=cpus))
     ray.shutdown()
     return figures
 
@@ -181,7 +184,7 @@ def run(quick: bool = False, smoke: bool = False) -> list[dict[str, object]]:
         # Only shows the code runs: four searches in one process and Ray, no warm-up, the traced ones standing
         # in for the untraced (each Ray Tune search costs seconds of actor start-up on 2 cores).
         specs = [f"{trials}{flag}" for flag in (":traced", ":plain") for trials in (few, many)]
-        traced_small, traced_large, plain_small, plain_large = _measure(*specs, warm_up=False)
+        traced_small, traced_large, plain_small, plain_large = _measure(*specs, warm_up=False, cpus=1)
         small, large = traced_small, traced_large
     else:  # each search in a fresh process and Ray
         specs = [f"{trials}{flag}" for flag in ("", ":traced", ":plain") for trials in (few, many)]
@@ -253,7 +256,8 @@ def run(quick: bool = False, smoke: bool = False) -> list[dict[str, object]]:
 
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] in ("--child", "--child-cold"):
-        print(json.dumps(_children(sys.argv[2:], warm_up=sys.argv[1] == "--child")))
+        cpus = int(sys.argv[2].removeprefix("--cpus="))
+        print(json.dumps(_children(sys.argv[3:], warm_up=sys.argv[1] == "--child", cpus=cpus)))
     else:
         for row in run():
             print(row)

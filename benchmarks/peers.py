@@ -54,6 +54,7 @@ import pandas as pd
 from analysis import CurveSet, Policy
 from analysis._configuration_choice import choose_configuration
 from analysis._configurations import SearchCurves, StoppingConfig, configuration_grid, search_outcome
+from benchmarks._ray import ray_of_its_own
 from benchmarks.calibration import record
 
 TOLERANCE = 0.01
@@ -346,10 +347,8 @@ def table(runs: pd.DataFrame, risks: list[dict[str, object]], sizes: dict[str, s
 
 def run(quick: bool = False, keep: Path | None = None) -> list[dict[str, object]]:
     """The peer rows; ``keep``: a folder that keeps the recorded curves for another run."""
-    import ray
-
     all_runs, all_risks, sizes = [], [], {}
-    try:
+    with ray_of_its_own():
         for space, (full, small) in SIZES.items():
             if quick and small is None:
                 continue
@@ -373,8 +372,6 @@ def run(quick: bool = False, keep: Path | None = None) -> list[dict[str, object]
                     f"{len(subsets)} searches of {SMALL} of the {configs} configs x 3 folds x {epochs} epochs, "
                     f"{SMALL_ORDERS} orders"
                 )
-    finally:
-        ray.shutdown()
     return table(pd.concat(all_runs, ignore_index=True), all_risks, sizes)
 
 

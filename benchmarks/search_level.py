@@ -42,6 +42,7 @@ from analysis import (
 )
 from analysis._ceiling import search_ceiling
 from analysis._search import best_model_noise, realized_search
+from benchmarks._ray import ray_of_its_own
 from benchmarks.calibration import SIZES, record
 from search_spaces import load_space
 
@@ -155,18 +156,14 @@ def compare(space_name: str, searches: list[pd.DataFrame], size: str) -> list[di
 
 def run(quick: bool = False, keep: Path | None = None) -> list[dict[str, object]]:
     """The rows; ``keep``: the folder of :mod:`benchmarks.calibration`'s recorded curves (reused when present)."""
-    import ray
-
     spaces = ["mlp-digits"] if quick else list(SIZES)
     rows: list[dict[str, object]] = []
-    try:
+    with ray_of_its_own():
         for space in spaces:
             configs, epochs = SIZES[space][1 if quick else 0]
             with tempfile.TemporaryDirectory() as storage:
                 searches = [record(space, configs, epochs, seed, storage, keep) for seed in (0, 1)]
             rows += compare(space, searches, f"{configs} configs x {epochs} epochs x 3 folds, held out")
-    finally:
-        ray.shutdown()
     return rows
 
 

@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks._bare import bare_trial, empty_trial, one_thread, ray_trial, warm_up
+from benchmarks._ray import ray_of_its_own
 from search_spaces import SearchSpace, load_space
 
 WORKERS = 2
@@ -213,32 +214,27 @@ def _fitted(per_size: dict[int, list[Timed]]) -> tuple[float, float]:
 
 
 def run(quick: bool = False, full: bool = False, smoke: bool = False) -> list[dict[str, object]]:
-    import ray
-
-    from tune_stop.app.search import SearchOptions, init_ray
-
     quick = quick or smoke
     sizes = SMOKE_SIZES if smoke else QUICK_SIZES if quick else FULL_SIZES if full else SIZES
     epochs = SMOKE_EPOCHS if smoke else 5 if quick else EPOCHS
     repeats = {size: 1 if quick or size > 256 else 2 if size > 32 else 3 for size in sizes}
-    init_ray(SearchOptions(num_cpus=WORKERS))
-    warm_up(next(iter(overhead_space(sizes[0], epochs).trial_configs())))
-    sides: dict[str, Callable[[SearchSpace, str, str], Timed]] = {
-        "fork pool": lambda space, storage, name: run_bare(space),
-        "spawn pool": lambda space, storage, name: run_bare(space, "spawn"),
-        "plain Ray Tune": run_plain_ray,
-        "tune-stop": run_tune_stop,
-        "Ray Tune's floor": run_ray_floor,
-    }
-    timed: dict[str, dict[int, list[Timed]]] = {side: {size: [] for size in sizes} for side in sides}
-    unbatched: list[Timed] = []
-    start_up: dict[str, list[float]] = {side: [] for side in ("spawn pool", "plain Ray Tune", "tune-stop")}
-    long_sizes, long_epochs = (
-        (sizes, epochs) if smoke else (QUICK_LONG_SIZES, 2 * epochs) if quick else (LONG_SIZES, LONG_EPOCHS)
-    )
-    long_sides = ("fork pool", "plain Ray Tune", "tune-stop")
-    long_timed: dict[str, dict[int, list[Timed]]] = {side: {size: [] for size in long_sizes} for side in long_sides}
-    try:
+    with ray_of_its_own(WORKERS, start=True):
+        warm_up(next(iter(overhead_space(sizes[0], epochs).trial_configs())))
+        sides: dict[str, Callable[[SearchSpace, str, str], Timed]] = {
+            "fork pool": lambda space, storage, name: run_bare(space),
+            "spawn pool": lambda space, storage, name: run_bare(space, "spawn"),
+            "plain Ray Tune": run_plain_ray,
+            "tune-stop": run_tune_stop,
+            "Ray Tune's floor": run_ray_floor,
+        }
+        timed: dict[str, dict[int, list[Timed]]] = {side: {size: [] for size in sizes} for side in sides}
+        unbatched: list[Timed] = []
+        start_up: dict[str, list[float]] = {side: [] for side in ("spawn pool", "plain Ray Tune", "tune-stop")}
+        long_sizes, long_epochs = (
+            (sizes, epochs) if smoke else (QUICK_LONG_SIZES, 2 * epochs) if quick else (LONG_SIZES, LONG_EPOCHS)
+        )
+        long_sides = ("fork pool", "plain Ray Tune", "tune-stop")
+        long_timed: dict[str, dict[int, list[Timed]]] = {side: {size: [] for size in long_sizes} for side in long_sides}
         with tempfile.TemporaryDirectory() as storage:
             for size in sizes:
                 space = overhead_space(size, epochs)
@@ -265,8 +261,6 @@ def run(quick: bool = False, full: bool = False, smoke: bool = False) -> list[di
                     for side in long_sides:
                         name = f"long-{side.replace(' ', '-')}-{size}"
                         long_timed[side][size].append(sides[side](space, storage, name))
-    finally:
-        ray.shutdown()
     lines = {side: _fitted(per) for side, per in timed.items()}
     at = sizes[1]
     median = {side: statistics.median(t[0] for t in per[at]) for side, per in timed.items()}

@@ -27,24 +27,30 @@ _RAY_TEMP_DIR = tempfile.mkdtemp(prefix="ts-ray-")
 os.environ["RAY_TMPDIR"] = _RAY_TEMP_DIR
 
 
+#: CPUs of each test worker's Ray: one trial at a time, so a search starts one trial actor (each imports
+#: torch: about 9 CPU-seconds), and the two test workers' Rays together have the machine's 2 cores. Tests
+#: of concurrency ask for half a CPU per trial.
+SESSION_CPUS = 1
+
+
 def start_session_ray():
-    """This test session's own local Ray, with 2 CPUs (whatever the machine has), unless one is running."""
+    """This test session's own local Ray, with :data:`SESSION_CPUS` (whatever the machine has), unless one runs."""
     import ray
 
     if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _temp_dir=_RAY_TEMP_DIR)
+        ray.init(num_cpus=SESSION_CPUS, include_dashboard=False, log_to_driver=False, _temp_dir=_RAY_TEMP_DIR)
     return ray
 
 
 @pytest.fixture(scope="module")
 def ray_session():
-    """A local Ray of this test session's own, with 2 CPUs, started once and reused."""
+    """A local Ray of this test session's own, with :data:`SESSION_CPUS`, started once and reused."""
     return start_session_ray()
 
 
 @pytest.fixture
 def ray_session_afterwards():
-    """For a test that ends the session's Ray: the tests after it get it back, with its 2 CPUs."""
+    """For a test that ends the session's Ray: the tests after it get it back, with its CPUs."""
     yield
     start_session_ray()
 

@@ -42,7 +42,7 @@ def pids_of_a_search(tmp_path: Path, name: str) -> list[int]:
     marker_dir = tmp_path / name
     marker_dir.mkdir()
     tuner = tune.Tuner(
-        SlowSecondActor,
+        tune.with_resources(SlowSecondActor, {"cpu": 0.5}),  # two at once on the test session's 1-CPU Ray
         param_space={"marker_dir": str(marker_dir), "i": tune.grid_search(list(range(8)))},
         tune_config=tune.TuneConfig(reuse_actors=True),
         run_config=tune.RunConfig(name=name, storage_path=str(tmp_path / "results"), verbose=0),

@@ -166,7 +166,8 @@ def test_console_script_prints_a_progress_line_and_the_summary_and_ray_tables_on
             env={**os.environ, "RAY_AUTH_MODE": "disabled"},
         )
 
-    plain = run("--name", "plain", "--num-cpus", "2")
+    # One CPU each: one trial actor to start (each imports torch: seconds of CPU), all these runs need.
+    plain = run("--name", "plain", "--num-cpus", "1")
     assert plain.returncode == 0, plain.stderr[-2000:]
     shown = plain.stdout + plain.stderr
     assert "trials 3/3 done, 0 running, 0 waiting | stopped: completed 3 | best val_loss" in plain.stderr
@@ -179,7 +180,7 @@ def test_console_script_prints_a_progress_line_and_the_summary_and_ray_tables_on
     assert (tmp_path / "plain" / "stop_reasons.csv").is_file()
     assert f"Next: `tune-stop report {tmp_path / 'plain'}`" in plain.stdout
     assert "curves: analysis.load_experiment(<results>)" in plain.stdout
-    verbose = run("--name", "verbose", "--verbose")
+    verbose = run("--name", "verbose", "--num-cpus", "1", "--verbose")
     assert verbose.returncode == 0 and "trials 3/3 done" not in verbose.stderr
     assert "│" in verbose.stdout + verbose.stderr  # Ray's own status tables
     assert "fail_at_epoch" not in verbose.stdout + verbose.stderr  # test-only keys never reach a config

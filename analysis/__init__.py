@@ -9,7 +9,7 @@ search it leaves (best and selected models, compute) and, optionally, beside Ray
 replayed on the curves (``simulate_asha``).
 """
 
-from analysis._answer import answer_lines, plain, tolerance_in_points
+from analysis._answer import answer_lines, as_given, plain, tolerance_in_points
 from analysis._asha import AshaSpec, simulate_asha
 from analysis._audit import AUDIT_COLUMNS, audit_table
 from analysis._ceiling import SavingsCeiling, savings_ceiling
@@ -67,6 +67,7 @@ __all__ = [
     "StoppingConfig",
     "analyse",
     "answer_lines",
+    "as_given",
     "audit_table",
     "baseline_policies",
     "candidate_policies",

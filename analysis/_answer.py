@@ -23,7 +23,7 @@ from analysis._recommend import Analysis, Recommendation
 from analysis._snapshot import unkept
 from analysis._usage import CONFIGURATION_FILE, STOPPERS_FILE
 
-__all__ = ["answer_lines", "plain", "tolerance_in_points"]
+__all__ = ["answer_lines", "as_given", "plain", "tolerance_in_points"]
 
 
 def _range(row: dict[str, Any], name: str) -> str:
@@ -48,8 +48,9 @@ def tolerance_in_points(analysis: Analysis) -> str | None:
     )
 
 
-def _amount(analysis: Analysis, share: float) -> str:
-    """A regret as the user gave the tolerance: in the target's points (``--tolerance-points``), else a share."""
+def as_given(analysis: Analysis, share: float) -> str:
+    """A regret (a share) as the user gave the tolerance: in the target's points (``--tolerance-points``), else
+    in percent."""
     if analysis.tolerance_points is None or analysis.curves is None or analysis.curves.regret_scale is None:
         return percent(share)
     return f"{share * analysis.curves.regret_scale:.3g} {unkept(analysis.target, analysis.kept_by)} points"
@@ -60,7 +61,7 @@ def _worse(analysis: Analysis, regret: Any) -> str:
     number = float(regret)
     if analysis.tolerance_points is None or not np.isfinite(number):
         return worse(number)
-    return f"{_amount(analysis, abs(number))} {'better' if number < 0 else 'worse'}"
+    return f"{as_given(analysis, abs(number))} {'better' if number < 0 else 'worse'}"
 
 
 def _flag(analysis: Analysis, share: float, rounded: float) -> str:
@@ -99,8 +100,8 @@ def _configuration_lines(analysis: Analysis, choice: ConfigurationChoice) -> lis
         f"- **Buys:** {percent(row['compute_used'])} of the compute of training every trial to its budget, in "
         f"simulated next searches of {choice.new_configs} of these configurations{per_trial}.{_kept(analysis)}",
         f"- **Beside what you would switch on** (compute, and how often the best or selected model lost more than "
-        f"{_amount(analysis, choice.tolerance)}): {_peers_in_words(choice)}.",
-        f"- **How sure:** it lost more than {_amount(analysis, choice.tolerance)} in {choice.stated_risk:.0%} of "
+        f"{as_given(analysis, choice.tolerance)}): {_peers_in_words(choice)}.",
+        f"- **How sure:** it lost more than {as_given(analysis, choice.tolerance)} in {choice.stated_risk:.0%} of "
         f"{choice.searches} simulated searches ({choice.searched}); on independent searches such risks held "
         "(`docs/configurations.md`).",
     ]
@@ -126,8 +127,8 @@ def _rule_lines(
             f"- **Buys:** uses {_range(row, 'compute_used')} of the compute of training everything (saves "
             f"{percent(1 - float(row['compute_used']))}) in {size}; its best "
             f"model {_worse(analysis, row['best_regret'])} than with full training (upper end "
-            f"{_amount(analysis, row['best_regret_high'])}), the model selected by `{selected_by}` "
-            f"{_worse(analysis, row['selected_regret'])} (upper end {_amount(analysis, row['selected_regret_high'])});"
+            f"{as_given(analysis, row['best_regret_high'])}), the model selected by `{selected_by}` "
+            f"{_worse(analysis, row['selected_regret'])} (upper end {as_given(analysis, row['selected_regret_high'])});"
             f" {level} intervals."
         )
     else:
@@ -159,12 +160,12 @@ def _against_asha(analysis: Analysis, configuration: ConfigurationChoice | None)
         return (
             f"- **Against ASHA alone:** {asha['description']} uses {percent(asha['compute_used'])} of the compute, "
             f"best model {_worse(analysis, asha['best_regret'])} (upper end "
-            f"{_amount(analysis, asha['best_regret_high'])})."
+            f"{as_given(analysis, asha['best_regret_high'])})."
         )
     if configuration is not None:
         return (
             "- **Against ASHA alone:** no scheduler kept the models within "
-            f"{_amount(analysis, configuration.tolerance)} in {1 - configuration.risk:.0%} of the simulated "
+            f"{as_given(analysis, configuration.tolerance)} in {1 - configuration.risk:.0%} of the simulated "
             f"searches ({_peers_in_words(configuration)}), so the answer is this per-trial rule."
         )
     return (
@@ -183,14 +184,14 @@ def _peers_in_words(choice: ConfigurationChoice) -> str:
 def _how_sure(analysis: Analysis, row: dict[str, Any]) -> str:
     cells = int(row["cv_cells"]) if np.isfinite(float(row["cv_cells"])) else 0
     held = (
-        f"held out, the same rule stayed within the {_amount(analysis, analysis.tolerance)} tolerance in "
+        f"held out, the same rule stayed within the {as_given(analysis, analysis.tolerance)} tolerance in "
         f"{float(row['cv_within_tolerance']):.0%} of {cells} cells of configurations it did not see"
         if cells
         else "nothing could be held out"
     )
     within = float(row.get("chosen_within", np.nan))
     stricter = (
-        f" Chosen within {_amount(analysis, within)} rather than {_amount(analysis, analysis.tolerance)}: on splits "
+        f" Chosen within {as_given(analysis, within)} rather than {as_given(analysis, analysis.tolerance)}: on splits "
         "of these configurations into a predicting and a new search, choosing within the whole tolerance cost the new "
         "search's best or selected model more than that too often."
         if np.isfinite(within) and within < analysis.tolerance
@@ -215,7 +216,7 @@ def _looser(analysis: Analysis, tuned: pd.DataFrame) -> str:
     closest = tuned.iloc[int(np.argmin(needed))]
     looser = math.ceil(1000 * max(float(needed.min()), analysis.tolerance) + 1e-9) / 1000
     return (
-        f"a looser tolerance: {closest['policy']} on {closest['metric']} comes within {_amount(analysis, looser)} "
+        f"a looser tolerance: {closest['policy']} on {closest['metric']} comes within {as_given(analysis, looser)} "
         f"(`{_flag(analysis, max(float(needed.min()), analysis.tolerance), looser)}`; the held-out check may still "
         "refuse it), "
     )
@@ -224,7 +225,7 @@ def _looser(analysis: Analysis, tuned: pd.DataFrame) -> str:
 def _nothing_lines(analysis: Analysis, configuration: ConfigurationChoice | None) -> list[str]:
     """Why there is nothing to run, in one sentence, and what would give an answer."""
     curves = analysis.curves
-    tolerance = _amount(analysis, analysis.tolerance)
+    tolerance = as_given(analysis, analysis.tolerance)
     table = analysis.recommendations
     tuned = table[table["kind"] == "recommended"]
     if curves is not None and curves.mostly_cut:
@@ -240,7 +241,7 @@ def _nothing_lines(analysis: Analysis, configuration: ConfigurationChoice | None
         noise = analysis.best_model_noise
         looser = math.ceil(100 * noise) / 100
         why = (
-            f"the best model moves by {_amount(analysis, noise)} from one epoch to the next by chance, more than the "
+            f"the best model moves by {as_given(analysis, noise)} from one epoch to the next by chance, more than the "
             f"{tolerance} tolerance, so no stop can be judged within it"
         )
         step = f"a tolerance above that noise (`{_flag(analysis, noise, looser)}`), or a steadier metric"

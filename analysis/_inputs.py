@@ -165,7 +165,7 @@ def resolve(curves: CurveSet, options: AnalysisOptions) -> Inputs:
                 "tolerance: within it the best-model figures are noise, so no policy is recommended. Judge with a "
                 "tolerance above that noise{remedy}, or a steadier target (more data folds, a larger evaluation "
                 "set).",
-                Remedy.LOOSER_TOLERANCE,
+                Remedy.LOOSER_TOLERANCE if options.tolerance_points is None else Remedy.LOOSER_TOLERANCE_POINTS,
             ),
             stacklevel=3,
         )

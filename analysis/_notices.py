@@ -20,6 +20,7 @@ class Remedy(enum.Enum):
     RECORD_WHOLE_CURVES = "record_whole_curves"
     RECORD_WHOLE_CURVES_SHORT = "record_whole_curves_short"
     LOOSER_TOLERANCE = "looser_tolerance"
+    LOOSER_TOLERANCE_POINTS = "looser_tolerance_points"
     RETRIED_TRIALS = "retried_trials"
 
 
@@ -30,6 +31,7 @@ REMEDY_WORDS = {
     Remedy.RECORD_WHOLE_CURVES: "Record whole curves: train every trial to its budget, FIFO and no stopper.",
     Remedy.RECORD_WHOLE_CURVES_SHORT: "record whole curves (every trial to its budget, FIFO and no stopper)",
     Remedy.LOOSER_TOLERANCE: " (a larger tolerance)",
+    Remedy.LOOSER_TOLERANCE_POINTS: " (a larger tolerance_points)",
     Remedy.RETRIED_TRIALS: "read them with retried_trials=True",
 }
 

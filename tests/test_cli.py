@@ -52,6 +52,16 @@ BAD_INPUT = [
     (["search", "mlp-digits", "--calibrate", "6"], "--calibrate must be at least 2 and below the space's 6 samples"),
     (["search", "mlp-digits", "--calibrate", "3", "--full-curves"], "--calibrate records whole curves"),
     (["search", "mlp-digits", "--tolerance", "0.05"], "--tolerance is the tolerance --calibrate chooses within"),
+    (
+        ["search", "gan-digits", "--tolerance-points", "3"],
+        "--tolerance-points is the tolerance --calibrate chooses within; without --calibrate, choose with "
+        "tune-stop recommend EXPERIMENT --tolerance-points",
+    ),
+    (["search", "gan-digits", "--calibrate", "4", "--tolerance-points", "-3"], "--tolerance-points: must be > 0"),
+    (
+        ["search", "gan-digits", "--calibrate", "4", "--tolerance", "0.1", "--tolerance-points", "3"],
+        "argument --tolerance-points: not allowed with argument --tolerance",
+    ),
     (["search", "mlp-digits", "--calibrate", "3", "--tolerance", "-0.1"], "--tolerance: must be >= 0"),
     (["search", "mlp-digits", "--audit-fraction", "0.2"], "--audit-fraction measures a recommended policy"),
     (["search", "mlp-digits", "--audit-fraction", "1"], "--audit-fraction: must be in [0, 1)"),

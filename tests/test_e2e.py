@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -399,9 +400,18 @@ def test_damaged_results_are_noticed_and_said_on_the_screen(mlp_search, tmp_path
 def test_calibrate_runs_the_stopping_configuration_it_chose(ray_session, tmp_path, capsys):
     from tune_stop.app.cli import main
 
+    # The tolerance in test-accuracy points (as a GAN user gives FID points): the loop chooses within them.
     argv = ["search", "mlp-digits", "--calibrate", "6", "--num-samples", "9", "--max-epochs", "10"]
+    argv += ["--tolerance-points", "0.01"]
     assert main([*argv, "--quiet", "--storage-path", str(tmp_path), "--name", "loop"]) == 0
     printed = capsys.readouterr().out
+    assert "\nTolerance: 0.01 test_accuracy points, " in printed
+    loop = json.loads((tmp_path / "loop-recommendation" / "loop.json").read_text())
+    assert loop["tolerance_points"] == 0.01
+    assert (
+        "Tolerance: 0.01 test_accuracy points, "
+        in (tmp_path / "loop-recommendation" / "recommendations.md").read_text()
+    )
     written = tmp_path / "loop-recommendation" / "configuration.yaml"
     chosen = yaml.safe_load(written.read_text())
     table = pd.read_csv(tmp_path / "loop-recommendation" / "configurations.csv")

@@ -65,12 +65,31 @@ def test_an_interrupted_part_of_the_calibrated_loop_stops_the_loop_there(monkeyp
 
     monkeypatch.setattr(calibrate, "run_search", interrupted_search)
     space = load_space("mlp-digits").with_overrides(num_samples=6)
-    args = SimpleNamespace(calibrate=2, audit_fraction=None, scheduler=None, tolerance=None)
+    args = SimpleNamespace(calibrate=2, audit_fraction=None, scheduler=None, tolerance=None, tolerance_points=None)
     options = SearchOptions(storage_path=str(tmp_path), name="loop")
     assert calibrated_search(args, space, options, {}) == 130
     assert ran == ["loop-calibration"]  # neither the recommendation nor the search ran on an unfinished part
     printed = capsys.readouterr().out
     assert "5 trials did not finish" in printed and "run the same command again to continue" in printed
+
+
+def test_a_loop_that_cannot_choose_as_asked_is_one_line_that_keeps_the_calibration(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    from search_spaces import load_space
+    from tune_stop.app import calibrate
+    from tune_stop.app._shared import UsageError
+    from tune_stop.app._summaries import calibrated_search
+    from tune_stop.app.search import SearchOptions
+
+    def cannot(*args, **keywords):  # what calibrate_and_search raises when analyse refuses the calibration
+        raise calibrate.CannotChoose(ValueError("a tolerance in fid_test points is a share of 0 here"))
+
+    monkeypatch.setattr(calibrate, "calibrate_and_search", cannot)
+    args = SimpleNamespace(calibrate=2, audit_fraction=None, scheduler=None, tolerance=None, tolerance_points=3.0)
+    space = load_space("gan-digits").with_overrides(num_samples=6)
+    with pytest.raises(UsageError, match=r"^a tolerance .* 0 here \(the calibration is kept: run again to continue\)$"):
+        calibrated_search(args, space, SearchOptions(storage_path=str(tmp_path), name="loop"), {})
 
 
 @pytest.mark.parametrize(
@@ -94,3 +113,26 @@ def test_a_continued_loop_must_choose_with_the_tolerance_it_first_chose_with(tmp
             check_same_tolerance(tmp_path, 0.05)
     else:
         check_same_tolerance(tmp_path, 0.05)
+
+
+@pytest.mark.parametrize(
+    ("written", "points", "message"),
+    [
+        ('{"tolerance": 0.01, "tolerance_points": 3}\n', 3.0, None),
+        ('{"tolerance": 0.01, "tolerance_points": 3}\n', 2.0, "--tolerance-points 2.0: .* with --tolerance-points 3;"),
+        ('{"tolerance": 0.01, "tolerance_points": 3}\n', None, "--tolerance 0.01: .* with --tolerance-points 3;"),
+        ('{"tolerance": 0.01, "tolerance_points": null}\n', 3.0, "--tolerance-points 3.0: .* with --tolerance 0.01;"),
+        ('{"tolerance": 0.01}\n', None, None),  # a loop from before tolerances in points
+    ],
+)
+def test_a_loop_chosen_with_a_tolerance_in_points_continues_only_with_the_same_points(
+    tmp_path, written, points, message
+):
+    from tune_stop.app.calibrate import LOOP_FILE, OtherTolerance, check_same_tolerance
+
+    (tmp_path / LOOP_FILE).write_text(written)
+    if message is None:
+        check_same_tolerance(tmp_path, 0.01, points)
+    else:
+        with pytest.raises(OtherTolerance, match=message.replace(".", r"\.").replace(r"\.*", ".*")):
+            check_same_tolerance(tmp_path, 0.01, points)

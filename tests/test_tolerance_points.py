@@ -122,3 +122,18 @@ def test_the_scale_is_the_best_configuration_whose_curves_ran_their_budget():
     last = curves[curves["epoch"] == curves["epoch"].max()]
     assert analysis.curves is not None
     assert analysis.curves.regret_scale == pytest.approx(last[last["config_id"] == 1]["fid_test"].mean())
+
+
+def test_a_tolerance_in_points_below_the_noise_names_the_flag_in_points():
+    from analysis import AnalysisWarning
+    from tune_stop.app._remedies import cli_message
+
+    with pytest.warns(AnalysisWarning, match="moves by") as caught:
+        analyse(gan_search(), **_options(tolerance_points=0.05))
+    (noise,) = [w.message for w in caught if "moves by" in str(w.message)]
+    assert "more than the 0.05-point tolerance" in str(noise) and "points from one epoch" in str(noise)
+    assert "above that noise (tune-stop recommend --tolerance-points)" in cli_message(noise)
+    with pytest.warns(AnalysisWarning, match="moves by") as relative:
+        analyse(gan_search(), **_options(tolerance=0.001))
+    (noise,) = [w.message for w in relative if "moves by" in str(w.message)]
+    assert "above that noise (tune-stop recommend --tolerance)" in cli_message(noise)

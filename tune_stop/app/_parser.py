@@ -111,11 +111,19 @@ def _add_search(search: argparse.ArgumentParser) -> None:
         f"default --audit-fraction {DEFAULT_AUDIT_FRACTION:g}, predicted against realized); run it again to "
         "continue after an interrupt",
     )
-    search.add_argument(
+    search_tolerances = search.add_mutually_exclusive_group()
+    search_tolerances.add_argument(
         "--tolerance",
         type=_number(float, 0),
         help="with --calibrate: the largest relative loss of the best and selected models the stopping is chosen "
         f"within (default {DEFAULT_TOLERANCE:g} = {DEFAULT_TOLERANCE:.0%}%; a GAN's FID moves more: see docs/gan.md)",
+    )
+    search_tolerances.add_argument(
+        "--tolerance-points",
+        type=_number(float, 0, inclusive=False),
+        metavar="POINTS",
+        help="with --calibrate, instead of --tolerance: the largest loss in the target's own units (e.g. 3 FID "
+        "points), as tune-stop recommend --tolerance-points takes it",
     )
     search.add_argument(
         "--audit-fraction",

@@ -13,6 +13,7 @@ _FLAGS = {
     "--calibrate N.",
     Remedy.RECORD_WHOLE_CURVES_SHORT: "record them with tune-stop search --full-curves",
     Remedy.LOOSER_TOLERANCE: " (tune-stop recommend --tolerance)",
+    Remedy.LOOSER_TOLERANCE_POINTS: " (tune-stop recommend --tolerance-points)",
     Remedy.RETRIED_TRIALS: "give --retried-trials",
 }
 

@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tune_stop._count import counted
-from tune_stop.app._shared import EXIT_INTERRUPTED, EXIT_OK, EXIT_TRIALS_FAILED, read_record_or_none, warnings_printed
+from tune_stop.app._shared import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TRIALS_FAILED,
+    UsageError,
+    read_record_or_none,
+    warnings_printed,
+)
 from tune_stop.defaults import DEFAULT_AUDIT_FRACTION
 from tune_stop.experiment import is_uri
 from tune_stop.stoppers import mode_sign
@@ -140,7 +147,8 @@ def kept_snapshot(best: dict[str, Any]) -> str:
 
 def calibrated_search(args: argparse.Namespace, space: Any, options: Any, overrides: dict[str, object]) -> int:
     """``search --calibrate N``: the whole loop, then one summary of it."""
-    from tune_stop.app.calibrate import CALIBRATION_TOLERANCE, LoopInterrupted, calibrate_and_search
+    from tune_stop.app._remedies import cli_message
+    from tune_stop.app.calibrate import CALIBRATION_TOLERANCE, CannotChoose, LoopInterrupted, calibrate_and_search
 
     try:
         with warnings_printed("note"):
@@ -152,7 +160,10 @@ def calibrated_search(args: argparse.Namespace, space: Any, options: Any, overri
                 audit_fraction=DEFAULT_AUDIT_FRACTION if args.audit_fraction is None else args.audit_fraction,
                 keep_scheduler=args.scheduler is not None,
                 tolerance=CALIBRATION_TOLERANCE if args.tolerance is None else args.tolerance,
+                tolerance_points=args.tolerance_points,
             )
+    except CannotChoose as cannot:
+        raise UsageError(f"{cli_message(cannot.error)} (the calibration is kept: run again to continue)") from None
     except LoopInterrupted as interrupted:
         print(format_summary(interrupted.summary))
         print("The loop stopped there: run the same command again to continue where it stopped.")
@@ -170,6 +181,11 @@ def calibrated_search(args: argparse.Namespace, space: Any, options: Any, overri
             else f"report: {result.report} (no stoppers.yaml: no policy was chosen within the tolerance)."
         )
     )
+    if result.points_line is not None:
+        print(result.points_line)
+    # The tolerance as the user gave it, and measured regrets so too: in the target's points with --tolerance-points.
+    said = result.in_points or (lambda share: f"{100 * share:g}%")
+    amount = result.in_points or (lambda share: f"{share:.1%}")
     if result.configuration is not None:
         described, paragraph = result.configuration
         print(f"Ran: {described}, the stopping configuration chosen on the calibration.")
@@ -178,14 +194,14 @@ def calibrated_search(args: argparse.Namespace, space: Any, options: Any, overri
         ("Per-trial policy (recommendations.md; not what this search ran): " if result.configuration else "Policy: ")
         + (
             f"{result.recommended} (chosen by --objective search: the least compute keeping the best and "
-            f"selected models within {100 * result.tolerance:g}% of full training, checked on held-out splits of the "
+            f"selected models within {said(result.tolerance)} of full training, checked on held-out splits of the "
             "calibration's "
             "configurations; recommendations.md says why)"
             if result.recommended
-            else f"none within the {100 * result.tolerance:g}% tolerance"
+            else f"none within the {said(result.tolerance)} tolerance"
             + (", so the search ran the space's own stoppers" if result.configuration is None else "")
             + (
-                f" (beside ASHA: ASHA alone's best-model regret reaches {result.asha_alone_high:.1%} at the upper "
+                f" (beside ASHA: ASHA alone's best-model regret reaches {amount(result.asha_alone_high)} at the upper "
                 "end of its interval)"
                 if result.asha_alone_high is not None and result.configuration is None  # else judged beside it
                 else ""
@@ -197,7 +213,7 @@ def calibrated_search(args: argparse.Namespace, space: Any, options: Any, overri
                 else ""
             )
             + (
-                f"; the best model moves by {result.best_model_noise:.1%} from one epoch to the next by chance, "
+                f"; the best model moves by {amount(result.best_model_noise)} from one epoch to the next by chance, "
                 "more than the tolerance"
                 if result.best_model_noise > result.tolerance
                 else ""

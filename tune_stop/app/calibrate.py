@@ -20,6 +20,7 @@ continues where it stopped: a finished or interrupted experiment is resumed, not
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CALIBRATION_TOLERANCE",
     "CalibratedSearch",
+    "CannotChoose",
     "LoopInterrupted",
     "OtherTolerance",
     "calibrate_and_search",
@@ -70,7 +72,10 @@ class CalibratedSearch:
             failed the check on held-out splits of the calibration's configurations.
         best_model_noise: How much the calibration's best model moves from one epoch to the
             next by chance (above the tolerance, nothing is recommended).
-        tolerance: The tolerance the recommendation was chosen within.
+        tolerance: The tolerance the recommendation was chosen within, as a share.
+        in_points: With a tolerance in the target's points (``--tolerance-points``): says a
+            share, as that tolerance is, in those points (:func:`analysis.as_given`); else None.
+        points_line: Then also what those points are as the shares (:func:`analysis.tolerance_in_points`).
     """
 
     calibration: SearchSummary
@@ -84,6 +89,16 @@ class CalibratedSearch:
     best_model_noise: float = float("nan")
     configuration: tuple[str, str] | None = None
     tolerance: float = CALIBRATION_TOLERANCE
+    in_points: Callable[[float], str] | None = None
+    points_line: str | None = None
+
+
+class CannotChoose(Exception):
+    """The calibration ran, but the recommendation cannot be chosen on it as asked (its ``error`` says why)."""
+
+    def __init__(self, error: ValueError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class LoopInterrupted(Exception):
@@ -111,21 +126,31 @@ def report_folder(space: SearchSpace, options: SearchOptions) -> Path:
     return Path(experiment_path(space, options)).parent / f"{options.name}-recommendation"
 
 
-def check_same_tolerance(report: Path, tolerance: float) -> None:
+def _tolerance_flag(tolerance: Any, points: Any) -> tuple[str, Any]:
+    """The flag a loop chooses with, and its value: ``--tolerance-points`` where given, else ``--tolerance``."""
+    return ("--tolerance", tolerance) if points is None else ("--tolerance-points", points)
+
+
+def check_same_tolerance(report: Path, tolerance: float, points: float | None = None) -> None:
     """Refuses to continue a loop with another tolerance than the one its search was chosen with.
+
+    ``points``: a tolerance given in the target's points (``--tolerance-points``) instead.
 
     Raises:
         OtherTolerance: Naming both tolerances.
     """
     try:
-        chosen_with = json.loads((report / LOOP_FILE).read_text())["tolerance"]
-    except (OSError, ValueError, KeyError, TypeError):
+        recorded = json.loads((report / LOOP_FILE).read_text())
+        chosen_with = _tolerance_flag(recorded["tolerance"], recorded.get("tolerance_points"))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return  # a new loop, or one from before the file
-    if not isinstance(chosen_with, (int, float)) or isinstance(chosen_with, bool):
+    value = chosen_with[1]
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
         return  # not what this file writes: as if there were none
-    if chosen_with != tolerance:
+    given = _tolerance_flag(tolerance, points)
+    if chosen_with != given:
         raise OtherTolerance(
-            f"--tolerance {tolerance!r}: this loop ({report}) chose its stopping with --tolerance {chosen_with!r}; "
+            f"{given[0]} {given[1]!r}: this loop ({report}) chose its stopping with {chosen_with[0]} {value!r}; "
             "continue it with the same, or start a new loop with --name"
         )
 
@@ -200,7 +225,9 @@ def _configuration(
         return None
     if path is None or answer is None:
         return None
-    return path, answer.describe(), configuration_summary(choice, report, space)
+    from analysis import as_given
+
+    return path, answer.describe(), configuration_summary(choice, report, space, as_given(analysis, choice.tolerance))
 
 
 def _trials_at_once(options: SearchOptions) -> int:
@@ -236,6 +263,7 @@ def calibrate_and_search(
     calibration_configs: int,
     audit_fraction: float,
     tolerance: float = CALIBRATION_TOLERANCE,
+    tolerance_points: float | None = None,
     keep_scheduler: bool = False,
     say: Callable[[str], None] = print,
 ) -> CalibratedSearch:
@@ -250,6 +278,7 @@ def calibrate_and_search(
         calibration_configs: N, at least 2 and fewer than ``space.num_samples``.
         audit_fraction: Share of the search's configurations that are audit trials.
         tolerance: The recommendation's tolerance.
+        tolerance_points: Instead, a tolerance in the target's own units (``--tolerance-points``).
         keep_scheduler: The user chose the space's scheduler (``--scheduler``): no whole
             stopping configuration is judged, and the search runs the per-trial path.
         say: Where progress lines go.
@@ -257,8 +286,9 @@ def calibrate_and_search(
     Raises:
         ValueError: For a calibration size the space cannot split.
         OtherTolerance: For a loop continued with another tolerance than it chose with.
+        CannotChoose: When the recommendation cannot be chosen on the calibration as asked.
     """
-    from analysis import AshaSpec, Choice, analyse, load_experiment, write_report
+    from analysis import AshaSpec, Choice, analyse, as_given, load_experiment, tolerance_in_points, write_report
 
     total = space.num_samples
     if not 2 <= calibration_configs < total:
@@ -268,7 +298,7 @@ def calibrate_and_search(
         )
     name = str(options.name)
     report = report_folder(space, options)
-    check_same_tolerance(report, tolerance)
+    check_same_tolerance(report, tolerance, tolerance_points)
     calibration_space = space.with_overrides(num_samples=calibration_configs).full_curves()
     calibration = _run_or_resume(
         calibration_space,
@@ -283,17 +313,21 @@ def calibrate_and_search(
     runs_asha = space.scheduler.get("name") == "asha"
     asha = AshaSpec.from_scheduler(space.scheduler, space.metric, space.mode) if runs_asha else None
     say(f"tune-stop: 2/3 recommendation for a search of {counted(remaining, 'configuration')}")
-    analysis = analyse(
-        load_experiment(calibration.experiment_path),
-        metrics=space.stopped_metrics() or None,
-        objective="search",
-        tolerance=tolerance,
-        settings=space.replay_settings(),
-        new_configs=remaining,
-        selection=(space.metric, space.mode),
-        asha=asha,
-        keep_best=space.trainable == "gan",  # a GAN user keeps the best snapshot, as recommend judges it
-    )
+    try:
+        analysis = analyse(
+            load_experiment(calibration.experiment_path),
+            metrics=space.stopped_metrics() or None,
+            objective="search",
+            tolerance=tolerance,
+            tolerance_points=tolerance_points,
+            settings=space.replay_settings(),
+            new_configs=remaining,
+            selection=(space.metric, space.mode),
+            asha=asha,
+            keep_best=space.trainable == "gan",  # a GAN user keeps the best snapshot, as recommend judges it
+        )
+    except ValueError as error:  # e.g. a tolerance in points of a best model at 0: the calibration is kept
+        raise CannotChoose(error) from None
     recommendation = analysis.recommended()
     judged = None
     if keep_scheduler:
@@ -304,8 +338,8 @@ def calibrate_and_search(
     else:
         judged = _judged(analysis, space, options, say)
     source = str(calibration.experiment_path)
-    write_report(analysis, report, tolerance=tolerance, source=source, configuration=judged)
-    (report / LOOP_FILE).write_text(json.dumps({"tolerance": tolerance}) + "\n")
+    write_report(analysis, report, tolerance=analysis.tolerance, source=source, configuration=judged)
+    (report / LOOP_FILE).write_text(json.dumps({"tolerance": tolerance, "tolerance_points": tolerance_points}) + "\n")
     argument = space.name if space.source.startswith("built-in") else space.source  # what `search` takes
     configuration = _configuration(judged, analysis, report, source, say, argument) if judged is not None else None
     if judged is None:
@@ -340,7 +374,9 @@ def calibrate_and_search(
         asha_alone_high=float(alone["best_regret_high"].iloc[0]) if len(alone) else None,
         best_model_noise=analysis.best_model_noise,
         configuration=configuration[1:] if configuration is not None else None,
-        tolerance=tolerance,
+        tolerance=analysis.tolerance,
+        in_points=functools.partial(as_given, analysis) if tolerance_points is not None else None,
+        points_line=tolerance_in_points(analysis),
         failed_check=tuple(
             f"{row['policy']} on {row['metric']}" for _, row in table[table["choice"] == Choice.HELD_OUT].iterrows()
         ),

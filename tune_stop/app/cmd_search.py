@@ -60,7 +60,9 @@ def run_search_command(args: argparse.Namespace) -> int:
 
         try:
             check_same_tolerance(
-                report_folder(space, options), CALIBRATION_TOLERANCE if args.tolerance is None else args.tolerance
+                report_folder(space, options),
+                CALIBRATION_TOLERANCE if args.tolerance is None else args.tolerance,
+                args.tolerance_points,
             )
         except OtherTolerance as error:
             raise UsageError(str(error)) from None
@@ -92,11 +94,12 @@ def _space(args: argparse.Namespace) -> Any:
     if args.calibrate is not None and (args.full_curves or args.stoppers):
         flag = "--full-curves" if args.full_curves else "--stoppers"
         raise UsageError(f"--calibrate records whole curves and chooses the stoppers itself; drop {flag}")
-    if args.tolerance is not None and args.calibrate is None:
-        raise UsageError(
-            "--tolerance is the tolerance --calibrate chooses within; without --calibrate, choose with "
-            "tune-stop recommend EXPERIMENT --tolerance"
-        )
+    for flag, value in (("--tolerance", args.tolerance), ("--tolerance-points", args.tolerance_points)):
+        if value is not None and args.calibrate is None:
+            raise UsageError(
+                f"{flag} is the tolerance --calibrate chooses within; without --calibrate, choose with "
+                f"tune-stop recommend EXPERIMENT {flag}"
+            )
     if args.tolerance is not None and (note := tolerance_note(args.tolerance)) is not None:
         print(f"tune-stop: note: {note}", file=sys.stderr)
     try:
@@ -269,6 +272,7 @@ def _resume(args: argparse.Namespace) -> int:
             ("--audit-fraction", args.audit_fraction),
             ("--calibrate", args.calibrate),
             ("--tolerance", args.tolerance),
+            ("--tolerance-points", args.tolerance_points),
         )
         if value is not None
     ]

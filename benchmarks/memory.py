@@ -28,6 +28,8 @@ import threading
 import tracemalloc
 from pathlib import Path
 
+from benchmarks._ray import ray_of_its_own
+
 EPOCHS = 10
 
 
@@ -161,14 +163,12 @@ def _measure(*specs: str, warm_up: bool = True, cpus: int = 2) -> list[dict[str,
 
 def _children(specs: list[str], warm_up: bool = True, cpus: int = 2) -> list[dict[str, float]]:
     """:func:`child` for each spec in this process, one Ray and one warm-up (``warm_up``) for all of them."""
-    import ray
-
     figures = []
-    for index, spec in enumerate(specs):
-        trials, _, flag = spec.partition(":")
-        first = warm_up and index == 0
-        figures.append(child(int(trials), traced=flag == "traced", plain=flag == "plain", warm_up=first, cpus=cpus))
-    ray.shutdown()
+    with ray_of_its_own():
+        for index, spec in enumerate(specs):
+            trials, _, flag = spec.partition(":")
+            first = warm_up and index == 0
+            figures.append(child(int(trials), traced=flag == "traced", plain=flag == "plain", warm_up=first, cpus=cpus))
     return figures
 
 
@@ -181,10 +181,10 @@ def run(quick: bool = False, smoke: bool = False) -> list[dict[str, object]]:
     """Each figure from a search of ``few`` and one of ``many`` trials (``smoke``: the smallest that runs)."""
     few, many = (1, 2) if smoke else (4, 16) if quick else (25, 200)
     if smoke:
-        # Only shows the code runs: four searches in one process and Ray, no warm-up, the traced ones standing
-        # in for the untraced (each Ray Tune search costs seconds of actor start-up on 2 cores).
+        # Only shows the code runs: four searches here, on the Ray of `python -m benchmarks --smoke` (a process and
+        # a Ray of their own would cost seconds of CPU), no warm-up, the traced ones standing in for the untraced.
         specs = [f"{trials}{flag}" for flag in (":traced", ":plain") for trials in (few, many)]
-        traced_small, traced_large, plain_small, plain_large = _measure(*specs, warm_up=False, cpus=1)
+        traced_small, traced_large, plain_small, plain_large = _children(specs, warm_up=False, cpus=1)
         small, large = traced_small, traced_large
     else:  # each search in a fresh process and Ray
         specs = [f"{trials}{flag}" for flag in ("", ":traced", ":plain") for trials in (few, many)]

@@ -18,10 +18,10 @@ def test_smoke_benchmarks_run_and_print_ratios(tmp_path):
     import tempfile
 
     # Its own Ray temp folder (short: Ray's socket paths live under it), never another Ray's. --smoke took
-    # 332 s alone on 2 cores on 2026-12-07 (search overhead 76 s, ASHA vs FIFO 63 s, memory 49 s, calibration
-    # 40 s, the rest under 25 s each) and about 650 s beside the other test worker. Most of it is Ray Tune's
-    # start-up per search (6-8 s: trial actors import torch). The limit leaves room for a busy machine, and a
-    # run that passes it says which benchmark it was in.
+    # 275 s alone on 2 cores on 2026-12-07, 346 CPU-seconds (search overhead 71 s, ASHA vs FIFO 53 s, calibration
+    # 38 s, memory 26 s, the rest under 21 s each), and about 460 s beside the other test worker. Most of it is
+    # Ray Tune's trial actors (about 9 CPU-seconds each: they import torch) and the analyses. The limit leaves
+    # room for a busy machine, and a run that passes it says which benchmark it was in.
     environment = {**os.environ, "RAY_TMPDIR": tempfile.mkdtemp(prefix="ts-bench-")}
     try:
         run = subprocess.run(

@@ -95,15 +95,13 @@ def plain_search(num_trials: int, storage: str, name: str) -> str:
     return str(tuner.fit().experiment_path)
 
 
-def child(
-    num_trials: int, traced: bool = False, plain: bool = False, warm_up: bool = True, cpus: int = 2
-) -> dict[str, float]:
+def child(num_trials: int, traced: bool = False, plain: bool = False, warm_up: bool = True) -> dict[str, float]:
     """One search of ``num_trials`` trials in this process (after a 2-trial warm-up); figures in bytes.
 
     With ``traced``, ``tracemalloc`` records the Python allocations still alive after the search;
     with ``plain``, the search is :func:`plain_search` (Ray Tune without tune-stop); without
-    ``warm_up``, no warm-up search (one already ran in this process, or ``--smoke`` asked for none);
-    ``cpus``: of this process's Ray (``--smoke``: 1, one trial actor per search).
+    ``warm_up``, no warm-up search (one already ran in this process, or ``--smoke`` asked for none).
+    A Ray already running here (``python -m benchmarks --smoke``'s, of 1 CPU) is used as it is.
     """
     import gc
 
@@ -111,7 +109,7 @@ def child(
     from tune_stop.app.search import SearchOptions, init_ray, run_search
 
     space = load_space("perceptron-xor").with_overrides(num_samples=num_trials, max_epochs=EPOCHS, scheduler="fifo")
-    init_ray(SearchOptions(num_cpus=cpus))
+    init_ray(SearchOptions(num_cpus=2))
     with tempfile.TemporaryDirectory() as storage:
         warm_up_options = SearchOptions(storage_path=storage, name="warm-up", verbose=0, checkpoint_frequency=0)
         options = SearchOptions(storage_path=storage, name="memory", verbose=0, checkpoint_frequency=0)
@@ -145,11 +143,11 @@ def child(
     }
 
 
-def _measure(*specs: str, warm_up: bool = True, cpus: int = 2) -> list[dict[str, float]]:
+def _measure(*specs: str, warm_up: bool = True) -> list[dict[str, float]]:
     """The figures of each ``"N"``, ``"N:traced"`` or ``"N:plain"`` search, all in one fresh process and Ray
     (``warm_up``: after one warm-up search)."""
     run = subprocess.run(
-        [sys.executable, "-m", "benchmarks.memory", "--child" if warm_up else "--child-cold", f"--cpus={cpus}", *specs],
+        [sys.executable, "-m", "benchmarks.memory", "--child" if warm_up else "--child-cold", *specs],
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,
@@ -161,14 +159,14 @@ def _measure(*specs: str, warm_up: bool = True, cpus: int = 2) -> list[dict[str,
     return [dict(figures) for figures in json.loads(run.stdout.strip().splitlines()[-1])]
 
 
-def _children(specs: list[str], warm_up: bool = True, cpus: int = 2) -> list[dict[str, float]]:
+def _children(specs: list[str], warm_up: bool = True) -> list[dict[str, float]]:
     """:func:`child` for each spec in this process, one Ray and one warm-up (``warm_up``) for all of them."""
     figures = []
     with ray_of_its_own():
         for index, spec in enumerate(specs):
             trials, _, flag = spec.partition(":")
             first = warm_up and index == 0
-            figures.append(child(int(trials), traced=flag == "traced", plain=flag == "plain", warm_up=first, cpus=cpus))
+            figures.append(child(int(trials), traced=flag == "traced", plain=flag == "plain", warm_up=first))
     return figures
 
 
@@ -184,7 +182,7 @@ def run(quick: bool = False, smoke: bool = False) -> list[dict[str, object]]:
         # Only shows the code runs: four searches here, on the Ray of `python -m benchmarks --smoke` (a process and
         # a Ray of their own would cost seconds of CPU), no warm-up, the traced ones standing in for the untraced.
         specs = [f"{trials}{flag}" for flag in (":traced", ":plain") for trials in (few, many)]
-        traced_small, traced_large, plain_small, plain_large = _children(specs, warm_up=False, cpus=1)
+        traced_small, traced_large, plain_small, plain_large = _children(specs, warm_up=False)
         small, large = traced_small, traced_large
     else:  # each search in a fresh process and Ray
         specs = [f"{trials}{flag}" for flag in ("", ":traced", ":plain") for trials in (few, many)]
@@ -256,8 +254,7 @@ def run(quick: bool = False, smoke: bool = False) -> list[dict[str, object]]:
 
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] in ("--child", "--child-cold"):
-        cpus = int(sys.argv[2].removeprefix("--cpus="))
-        print(json.dumps(_children(sys.argv[3:], warm_up=sys.argv[1] == "--child", cpus=cpus)))
+        print(json.dumps(_children(sys.argv[2:], warm_up=sys.argv[1] == "--child")))
     else:
         for row in run():
             print(row)

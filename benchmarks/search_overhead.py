@@ -218,49 +218,48 @@ def run(quick: bool = False, full: bool = False, smoke: bool = False) -> list[di
     sizes = SMOKE_SIZES if smoke else QUICK_SIZES if quick else FULL_SIZES if full else SIZES
     epochs = SMOKE_EPOCHS if smoke else 5 if quick else EPOCHS
     repeats = {size: 1 if quick or size > 256 else 2 if size > 32 else 3 for size in sizes}
-    with ray_of_its_own(WORKERS, start=True):
+    sides: dict[str, Callable[[SearchSpace, str, str], Timed]] = {
+        "fork pool": lambda space, storage, name: run_bare(space),
+        "spawn pool": lambda space, storage, name: run_bare(space, "spawn"),
+        "plain Ray Tune": run_plain_ray,
+        "tune-stop": run_tune_stop,
+        "Ray Tune's floor": run_ray_floor,
+    }
+    timed: dict[str, dict[int, list[Timed]]] = {side: {size: [] for size in sizes} for side in sides}
+    unbatched: list[Timed] = []
+    start_up: dict[str, list[float]] = {side: [] for side in ("spawn pool", "plain Ray Tune", "tune-stop")}
+    long_sizes, long_epochs = (
+        (sizes, epochs) if smoke else (QUICK_LONG_SIZES, 2 * epochs) if quick else (LONG_SIZES, LONG_EPOCHS)
+    )
+    long_sides = ("fork pool", "plain Ray Tune", "tune-stop")
+    long_timed: dict[str, dict[int, list[Timed]]] = {side: {size: [] for size in long_sizes} for side in long_sides}
+    with ray_of_its_own(WORKERS, start=True), tempfile.TemporaryDirectory() as storage:
         warm_up(next(iter(overhead_space(sizes[0], epochs).trial_configs())))
-        sides: dict[str, Callable[[SearchSpace, str, str], Timed]] = {
-            "fork pool": lambda space, storage, name: run_bare(space),
-            "spawn pool": lambda space, storage, name: run_bare(space, "spawn"),
-            "plain Ray Tune": run_plain_ray,
-            "tune-stop": run_tune_stop,
-            "Ray Tune's floor": run_ray_floor,
-        }
-        timed: dict[str, dict[int, list[Timed]]] = {side: {size: [] for size in sizes} for side in sides}
-        unbatched: list[Timed] = []
-        start_up: dict[str, list[float]] = {side: [] for side in ("spawn pool", "plain Ray Tune", "tune-stop")}
-        long_sizes, long_epochs = (
-            (sizes, epochs) if smoke else (QUICK_LONG_SIZES, 2 * epochs) if quick else (LONG_SIZES, LONG_EPOCHS)
-        )
-        long_sides = ("fork pool", "plain Ray Tune", "tune-stop")
-        long_timed: dict[str, dict[int, list[Timed]]] = {side: {size: [] for size in long_sizes} for side in long_sides}
-        with tempfile.TemporaryDirectory() as storage:
-            for size in sizes:
-                space = overhead_space(size, epochs)
-                for repeat in range(repeats[size]):
-                    for side, runner in sides.items():
-                        name = f"{side.replace(' ', '-')}-{size}-{repeat}"
-                        timed[side][size].append(runner(space, storage, name))
-                    if size == sizes[0] and not smoke:
-                        unbatched.append(run_tune_stop(space, storage, f"unbatched-{repeat}", interval_s=0.0))
-            if smoke:
-                # Only to show the code runs: the smallest size (one trial per worker) stands in for the
-                # start-up searches, and the sizes above for the longer trials.
-                start_up = {side: [wall for wall, _ in timed[side][WORKERS]] for side in start_up}
-                long_timed = {side: timed[side] for side in long_sides}
-                unbatched = timed["tune-stop"][sizes[0]]  # the unbatched path runs in tests/test_report_plan.py
-            else:
-                one_per_worker = overhead_space(WORKERS, epochs)
-                for repeat in range(2 if quick else START_UP_REPEATS):
-                    for side in start_up:
-                        name = f"start-up-{side.replace(' ', '-')}-{repeat}"
-                        start_up[side].append(sides[side](one_per_worker, storage, name)[0])
-                for size in long_sizes:
-                    space = overhead_space(size, long_epochs)
-                    for side in long_sides:
-                        name = f"long-{side.replace(' ', '-')}-{size}"
-                        long_timed[side][size].append(sides[side](space, storage, name))
+        for size in sizes:
+            space = overhead_space(size, epochs)
+            for repeat in range(repeats[size]):
+                for side, runner in sides.items():
+                    name = f"{side.replace(' ', '-')}-{size}-{repeat}"
+                    timed[side][size].append(runner(space, storage, name))
+                if size == sizes[0] and not smoke:
+                    unbatched.append(run_tune_stop(space, storage, f"unbatched-{repeat}", interval_s=0.0))
+        if smoke:
+            # Only to show the code runs: the smallest size (one trial per worker) stands in for the
+            # start-up searches, and the sizes above for the longer trials.
+            start_up = {side: [wall for wall, _ in timed[side][WORKERS]] for side in start_up}
+            long_timed = {side: timed[side] for side in long_sides}
+            unbatched = timed["tune-stop"][sizes[0]]  # the unbatched path runs in tests/test_report_plan.py
+        else:
+            one_per_worker = overhead_space(WORKERS, epochs)
+            for repeat in range(2 if quick else START_UP_REPEATS):
+                for side in start_up:
+                    name = f"start-up-{side.replace(' ', '-')}-{repeat}"
+                    start_up[side].append(sides[side](one_per_worker, storage, name)[0])
+            for size in long_sizes:
+                space = overhead_space(size, long_epochs)
+                for side in long_sides:
+                    name = f"long-{side.replace(' ', '-')}-{size}"
+                    long_timed[side][size].append(sides[side](space, storage, name))
     lines = {side: _fitted(per) for side, per in timed.items()}
     at = sizes[1]
     median = {side: statistics.median(t[0] for t in per[at]) for side, per in timed.items()}

@@ -119,9 +119,9 @@ def test_a_continued_loop_must_choose_with_the_tolerance_it_first_chose_with(tmp
     ("written", "points", "message"),
     [
         ('{"tolerance": 0.01, "tolerance_points": 3}\n', 3.0, None),
-        ('{"tolerance": 0.01, "tolerance_points": 3}\n', 2.0, "--tolerance-points 2.0: .* with --tolerance-points 3;"),
-        ('{"tolerance": 0.01, "tolerance_points": 3}\n', None, "--tolerance 0.01: .* with --tolerance-points 3;"),
-        ('{"tolerance": 0.01, "tolerance_points": null}\n', 3.0, "--tolerance-points 3.0: .* with --tolerance 0.01;"),
+        ('{"tolerance": 0.01, "tolerance_points": 3}\n', 2.0, r"--tolerance-points 2\.0: .* with --tolerance-points 3"),
+        ('{"tolerance": 0.01, "tolerance_points": 3}\n', None, r"--tolerance 0\.01: .* with --tolerance-points 3"),
+        ('{"tolerance": 0.01, "tolerance_points": null}\n', 3.0, r"--tolerance-points 3\.0: .* with --tolerance 0\.01"),
         ('{"tolerance": 0.01}\n', None, None),  # a loop from before tolerances in points
     ],
 )
@@ -134,5 +134,5 @@ def test_a_loop_chosen_with_a_tolerance_in_points_continues_only_with_the_same_p
     if message is None:
         check_same_tolerance(tmp_path, 0.01, points)
     else:
-        with pytest.raises(OtherTolerance, match=message.replace(".", r"\.").replace(r"\.*", ".*")):
+        with pytest.raises(OtherTolerance, match=message):
             check_same_tolerance(tmp_path, 0.01, points)

@@ -77,12 +77,9 @@ def _peer_figures(choice: ConfigurationChoice) -> list[str]:
     ]
 
 
-def configuration_summary(
-    choice: ConfigurationChoice, out: Path, space: str = "SPACE", tolerance: str | None = None
-) -> str:
+def configuration_summary(choice: ConfigurationChoice, out: Path, tolerance: str, space: str = "SPACE") -> str:
     """The choice in one paragraph: the answer, its compute and risk, the peers beside it, the command
-    (for ``space``, the search's own where it is known; ``tolerance``: the tolerance as the user gave it,
-    default a share)."""
+    (for ``space``, the search's own where it is known; ``tolerance``: in words, as the user gave it)."""
     from analysis._usage import CONFIGURATION_FILE
 
     head = (
@@ -95,7 +92,7 @@ def configuration_summary(
     return (
         f"{head}: {choice.answer.describe()} uses {chosen['compute_used']:.1%} of full training; "
         f"risk {choice.stated_risk:.0%} that the next search's best or selected model loses more than the "
-        f"{tolerance or f'{choice.tolerance:.1%}'} tolerance (its share of these searches). Beside it: "
+        f"{tolerance} tolerance (its share of these searches). Beside it: "
         + "; ".join(_peer_figures(choice))
         + f". Run it: tune-stop search {space} --stoppers {out / CONFIGURATION_FILE}"
     )

@@ -80,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_tolerance_points(group: argparse._MutuallyExclusiveGroup, help_text: str) -> None:
+    """``--tolerance-points`` (beside ``--tolerance`` in ``group``): a tolerance in the target's own units, > 0."""
+    group.add_argument("--tolerance-points", type=_number(float, 0, inclusive=False), metavar="POINTS", help=help_text)
+
+
 def _add_search(search: argparse.ArgumentParser) -> None:
     search.add_argument("space", nargs="?", help="a built-in space (see `tune-stop spaces`) or a .yaml/.toml file")
     search.add_argument("--resume", metavar="EXPERIMENT", help="finish an interrupted search (instead of SPACE)")
@@ -118,12 +123,10 @@ def _add_search(search: argparse.ArgumentParser) -> None:
         help="with --calibrate: the largest relative loss of the best and selected models the stopping is chosen "
         f"within (default {DEFAULT_TOLERANCE:g} = {DEFAULT_TOLERANCE:.0%}%; a GAN's FID moves more: see docs/gan.md)",
     )
-    search_tolerances.add_argument(
-        "--tolerance-points",
-        type=_number(float, 0, inclusive=False),
-        metavar="POINTS",
-        help="with --calibrate, instead of --tolerance: the largest loss in the target's own units (e.g. 3 FID "
-        "points), as tune-stop recommend --tolerance-points takes it",
+    _add_tolerance_points(
+        search_tolerances,
+        "with --calibrate, instead of --tolerance: the largest loss in the target's own units (e.g. 3 FID points), "
+        "as tune-stop recommend --tolerance-points takes it",
     )
     search.add_argument(
         "--audit-fraction",
@@ -228,12 +231,10 @@ def _add_recommend(commands: Any) -> None:
         help=f"largest relative regret, met by the upper end of its interval (default {DEFAULT_TOLERANCE:g} = "
         f"{DEFAULT_TOLERANCE:.0%}%)",
     )
-    tolerances.add_argument(
-        "--tolerance-points",
-        type=_number(float, 0, inclusive=False),
-        metavar="POINTS",
-        help="instead of --tolerance: the largest loss in the target's own units (e.g. 2 FID points); every "
-        "regret is then a loss in those units divided by the best model's target trained to the budget here",
+    _add_tolerance_points(
+        tolerances,
+        "instead of --tolerance: the largest loss in the target's own units (e.g. 2 FID points); every regret is "
+        "then a loss in those units divided by the best model's target trained to the budget here",
     )
     recommend.add_argument(
         "--interval",

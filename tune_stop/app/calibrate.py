@@ -227,7 +227,7 @@ def _configuration(
         return None
     from analysis import as_given
 
-    return path, answer.describe(), configuration_summary(choice, report, space, as_given(analysis, choice.tolerance))
+    return path, answer.describe(), configuration_summary(choice, report, as_given(analysis, choice.tolerance), space)
 
 
 def _trials_at_once(options: SearchOptions) -> int:

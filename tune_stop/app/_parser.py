@@ -80,9 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_tolerance_points(group: argparse._MutuallyExclusiveGroup, help_text: str) -> None:
-    """``--tolerance-points`` (beside ``--tolerance`` in ``group``): a tolerance in the target's own units, > 0."""
-    group.add_argument("--tolerance-points", type=_number(float, 0, inclusive=False), metavar="POINTS", help=help_text)
+def _add_tolerances(
+    command: argparse.ArgumentParser, tolerance_help: str, points_help: str, default: float | None = None
+) -> None:
+    """``--tolerance`` (relative, >= 0) or ``--tolerance-points`` (in the target's own units, > 0), not both."""
+    tolerances = command.add_mutually_exclusive_group()
+    tolerances.add_argument("--tolerance", type=_number(float, 0), default=default, help=tolerance_help)
+    tolerances.add_argument(
+        "--tolerance-points", type=_number(float, 0, inclusive=False), metavar="POINTS", help=points_help
+    )
 
 
 def _add_search(search: argparse.ArgumentParser) -> None:
@@ -116,15 +122,10 @@ def _add_search(search: argparse.ArgumentParser) -> None:
         f"default --audit-fraction {DEFAULT_AUDIT_FRACTION:g}, predicted against realized); run it again to "
         "continue after an interrupt",
     )
-    search_tolerances = search.add_mutually_exclusive_group()
-    search_tolerances.add_argument(
-        "--tolerance",
-        type=_number(float, 0),
-        help="with --calibrate: the largest relative loss of the best and selected models the stopping is chosen "
+    _add_tolerances(
+        search,
+        "with --calibrate: the largest relative loss of the best and selected models the stopping is chosen "
         f"within (default {DEFAULT_TOLERANCE:g} = {DEFAULT_TOLERANCE:.0%}%; a GAN's FID moves more: see docs/gan.md)",
-    )
-    _add_tolerance_points(
-        search_tolerances,
         "with --calibrate, instead of --tolerance: the largest loss in the target's own units (e.g. 3 FID points), "
         "as tune-stop recommend --tolerance-points takes it",
     )
@@ -223,18 +224,13 @@ def _add_recommend(commands: Any) -> None:
         help="leading epochs that threshold and patience ignore, on every metric "
         "(default: the experiment's stoppers' grace_period, else 0)",
     )
-    tolerances = recommend.add_mutually_exclusive_group()
-    tolerances.add_argument(
-        "--tolerance",
-        type=_number(float, 0),
-        default=DEFAULT_TOLERANCE,
-        help=f"largest relative regret, met by the upper end of its interval (default {DEFAULT_TOLERANCE:g} = "
+    _add_tolerances(
+        recommend,
+        f"largest relative regret, met by the upper end of its interval (default {DEFAULT_TOLERANCE:g} = "
         f"{DEFAULT_TOLERANCE:.0%}%)",
-    )
-    _add_tolerance_points(
-        tolerances,
         "instead of --tolerance: the largest loss in the target's own units (e.g. 2 FID points); every regret is "
         "then a loss in those units divided by the best model's target trained to the budget here",
+        default=DEFAULT_TOLERANCE,
     )
     recommend.add_argument(
         "--interval",

@@ -18,12 +18,12 @@ import pandas as pd
 
 from analysis._choice import Choice
 from analysis._configuration_choice import ConfigurationChoice
-from analysis._format import percent, span, worse
+from analysis._format import percent, regret, span, worse
 from analysis._recommend import Analysis, Recommendation
 from analysis._snapshot import unkept
 from analysis._usage import CONFIGURATION_FILE, STOPPERS_FILE
 
-__all__ = ["answer_lines", "as_given", "plain", "tolerance_in_points"]
+__all__ = ["answer_lines", "as_given", "given_span", "plain", "tolerance_in_points", "worse_as_given"]
 
 
 def _range(row: dict[str, Any], name: str) -> str:
@@ -37,9 +37,9 @@ def plain(line: str) -> str:
 
 def tolerance_in_points(analysis: Analysis) -> str | None:
     """What a tolerance given in the target's units (``--tolerance-points``) is as the shares every figure shows."""
-    if analysis.tolerance_points is None or analysis.curves is None or analysis.curves.regret_scale is None:
+    scale, target = analysis.points_scale, unkept(analysis.target, analysis.kept_by)
+    if scale is None:
         return None
-    scale, target = analysis.curves.regret_scale, unkept(analysis.target, analysis.kept_by)
     kept = f" at its best {analysis.kept_by[0]} snapshot" if analysis.kept_by is not None else ""
     return (
         f"Tolerance: {analysis.tolerance_points:g} {target} points, {percent(analysis.tolerance)} of {scale:.4g}, "
@@ -51,15 +51,24 @@ def tolerance_in_points(analysis: Analysis) -> str | None:
 def as_given(analysis: Analysis, share: float) -> str:
     """A regret (a share) as the user gave the tolerance: in the target's points (``--tolerance-points``), else
     in percent."""
-    if analysis.tolerance_points is None or analysis.curves is None or analysis.curves.regret_scale is None:
+    scale = analysis.points_scale
+    if scale is None:
         return percent(share)
-    return f"{share * analysis.curves.regret_scale:.3g} {unkept(analysis.target, analysis.kept_by)} points"
+    return f"{regret(share, scale)} {unkept(analysis.target, analysis.kept_by)} points"
 
 
-def _worse(analysis: Analysis, regret: Any) -> str:
+def given_span(analysis: Analysis, point: Any, low: Any, high: Any) -> str:
+    """A regret's ``point [low, high]`` as the user gave the tolerance: in percent, or in the target's points
+    (followed by ``points``)."""
+    scale = analysis.points_scale
+    spanned = span(point, low, high, scale)
+    return spanned if scale is None or spanned == "n/a" else f"{spanned} points"
+
+
+def worse_as_given(analysis: Analysis, regret: Any) -> str:
     """:func:`worse`, in the target's points where the user gave the tolerance in points."""
     number = float(regret)
-    if analysis.tolerance_points is None or not np.isfinite(number):
+    if analysis.points_scale is None or not np.isfinite(number):
         return worse(number)
     return f"{as_given(analysis, abs(number))} {'better' if number < 0 else 'worse'}"
 
@@ -67,9 +76,10 @@ def _worse(analysis: Analysis, regret: Any) -> str:
 def _flag(analysis: Analysis, share: float, rounded: float) -> str:
     """The flag that asks for a tolerance of ``share``: ``--tolerance rounded`` (``share`` rounded up), or, where
     the user gave points, ``--tolerance-points`` with ``share`` in points rounded up to 2 significant figures."""
-    if analysis.tolerance_points is None or analysis.curves is None or analysis.curves.regret_scale is None:
+    scale = analysis.points_scale
+    if scale is None:
         return f"--tolerance {rounded:g}"
-    points = share * analysis.curves.regret_scale
+    points = share * scale
     step = 10.0 ** (math.floor(math.log10(points)) - 1) if points > 0 else 0.01
     return f"--tolerance-points {float(f'{math.ceil(points / step - 1e-9) * step:.2g}'):g}"
 
@@ -126,15 +136,17 @@ def _rule_lines(
         buys = (
             f"- **Buys:** uses {_range(row, 'compute_used')} of the compute of training everything (saves "
             f"{percent(1 - float(row['compute_used']))}) in {size}; its best "
-            f"model {_worse(analysis, row['best_regret'])} than with full training (upper end "
+            f"model {worse_as_given(analysis, row['best_regret'])} than with full training (upper end "
             f"{as_given(analysis, row['best_regret_high'])}), the model selected by `{selected_by}` "
-            f"{_worse(analysis, row['selected_regret'])} (upper end {as_given(analysis, row['selected_regret_high'])});"
+            f"{worse_as_given(analysis, row['selected_regret'])} (upper end "
+            f"{as_given(analysis, row['selected_regret_high'])});"
             f" {level} intervals."
         )
     else:
         buys = (
             f"- **Buys:** {_range(row, 'epochs_saved')} of the epochs saved in {size}, at a mean per-curve regret "
-            f"of {_range(row, 'regret')} in `{analysis.target}` ({level} intervals; these curves were not all "
+            f"of {given_span(analysis, row['regret'], row['regret_low'], row['regret_high'])} in "
+            f"`{analysis.target}` ({level} intervals; these curves were not all "
             "whole, so nothing is said about the search's best model)."
         )
     return [run, buys + _kept(analysis), _against_asha(analysis, configuration), _how_sure(analysis, row)]
@@ -159,7 +171,7 @@ def _against_asha(analysis: Analysis, configuration: ConfigurationChoice | None)
         asha = alone.iloc[0]
         return (
             f"- **Against ASHA alone:** {asha['description']} uses {percent(asha['compute_used'])} of the compute, "
-            f"best model {_worse(analysis, asha['best_regret'])} (upper end "
+            f"best model {worse_as_given(analysis, asha['best_regret'])} (upper end "
             f"{as_given(analysis, asha['best_regret_high'])})."
         )
     if configuration is not None:

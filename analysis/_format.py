@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["configurations", "percent", "share", "span", "value", "within", "worse"]
+__all__ = ["configurations", "percent", "regret", "share", "span", "value", "within", "worse"]
 
 
 def percent(part: Any) -> str:
@@ -16,11 +16,21 @@ def percent(part: Any) -> str:
     return "n/a" if not np.isfinite(number) else f"{round(100 * number, 1) + 0.0:.1f}%"
 
 
-def span(point: Any, low: Any, high: Any) -> str:
-    """``point [low, high]`` in percent."""
+def regret(part: Any, scale: float | None = None) -> str:
+    """A regret (a share) in percent, or, with ``scale`` (a tolerance given in the target's points), the loss in
+    those points: the share times ``scale``, 3 significant digits."""
+    if scale is None:
+        return percent(part)
+    number = float(part)
+    # + 0.0 turns a negative zero into 0, as in percent.
+    return "n/a" if not np.isfinite(number) else f"{float(f'{number * scale:.3g}') + 0.0:g}"
+
+
+def span(point: Any, low: Any, high: Any, scale: float | None = None) -> str:
+    """``point [low, high]`` in percent, or in the target's points with ``scale`` (:func:`regret`)."""
     if not np.isfinite(float(point)):
         return "n/a"
-    return f"{percent(point)} [{percent(low)}, {percent(high)}]"
+    return f"{regret(point, scale)} [{regret(low, scale)}, {regret(high, scale)}]"
 
 
 def value(number: Any) -> str:

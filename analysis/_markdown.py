@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis._answer import answer_lines, tolerance_in_points
+from analysis._answer import answer_lines, as_given, given_span, tolerance_in_points, worse_as_given
 from analysis._choice import Choice, rank_rows, ranking_keys
 from analysis._configuration_choice import ConfigurationChoice
-from analysis._format import configurations, percent, share, span, worse
+from analysis._format import configurations, percent, share, span
 from analysis._method import method_lines
 from analysis._recommend import Analysis
 from analysis._replay import CurveSet
@@ -48,7 +48,7 @@ def markdown_report(
         *markdown_table(analysis, configuration),
     ]
     lines += _usage_section(analysis, source, configuration)
-    lines += _configurations_section(configuration)
+    lines += _configurations_section(analysis, configuration)
     lines += ["", "## Reading", ""]
     for metric, group in table.groupby("metric", sort=False):
         lines += _reading(analysis, str(metric), group, tolerance)
@@ -57,8 +57,8 @@ def markdown_report(
         lines.append(
             f"- Ceiling: stopping each of the {ceiling.n_curves} complete curves at its best moment in hindsight "
             f"would save at most {percent(ceiling.epochs_saved)} of the epochs within the "
-            f"{percent(ceiling.tolerance)} tolerance on the mean per-curve regret; no stopping rule can save "
-            "more on these curves at that regret. (The best model of a search can lose less than the mean curve, "
+            f"{as_given(analysis, ceiling.tolerance)} tolerance on the mean per-curve regret; no stopping rule can "
+            "save more on these curves at that regret. (The best model of a search can lose less than the mean curve, "
             "so a row judged by the best model, ASHA's among them, may save more.)"
         )
     lines += _censoring_note(table)
@@ -66,8 +66,9 @@ def markdown_report(
     return "\n".join(lines) + "\n"
 
 
-def _configurations_section(choice: ConfigurationChoice | None) -> list[str]:
-    """The stopping configurations judged: the chosen one and the peers, with the file that lists them all."""
+def _configurations_section(analysis: Analysis, choice: ConfigurationChoice | None) -> list[str]:
+    """The stopping configurations judged: the chosen one and the peers, with the file that lists them all (their
+    regrets as the user gave the tolerance, :func:`as_given`)."""
     if choice is None:
         return []
     check = (
@@ -85,7 +86,8 @@ def _configurations_section(choice: ConfigurationChoice | None) -> list[str]:
         f"{len(choice.configs)} configurations (schedulers at several settings, with and without a per-trial rule) "
         f"replayed on {choice.searches} simulated next searches ({choice.searched}); every one is in "
         "`configurations.csv`. The rule: of those whose best or selected model lost more than "
-        f"{percent(choice.tolerance)} in at most {choice.risk:.0%} of the searches, the least mean compute.{check}",
+        f"{as_given(analysis, choice.tolerance)} in at most {choice.risk:.0%} of the searches, the least mean "
+        f"compute.{check}",
         "",
     ]
     shown = ([("chosen", dict(choice.table.iloc[choice.chosen]))] if choice.chosen is not None else []) + [
@@ -94,8 +96,9 @@ def _configurations_section(choice: ConfigurationChoice | None) -> list[str]:
     for name, row in shown:
         lines.append(
             f"- {name}: {row['configuration']}: {percent(row['compute_used'])} of the compute, lost more than "
-            f"{percent(choice.tolerance)} in {share(row['exceeded'])} of the searches (best model worst "
-            f"{percent(row['best_regret_max'])}, selected model worst {percent(row['selected_regret_max'])})"
+            f"{as_given(analysis, choice.tolerance)} in {share(row['exceeded'])} of the searches (best model worst "
+            f"{as_given(analysis, row['best_regret_max'])}, selected model worst "
+            f"{as_given(analysis, row['selected_regret_max'])})"
         )
     return lines
 
@@ -103,6 +106,7 @@ def _configurations_section(choice: ConfigurationChoice | None) -> list[str]:
 def _reading(analysis: Analysis, metric: str, group: pd.DataFrame, tolerance: float) -> list[str]:
     """The plain-language reading of one metric's rows: the best value, why, and the baselines."""
     level = share(analysis.interval)
+    said = as_given(analysis, tolerance)
     lines: list[str] = []
     tuned = group[(group["kind"] == "recommended") & group["regret"].notna()]
     if tuned.empty:
@@ -127,46 +131,47 @@ def _reading(analysis: Analysis, metric: str, group: pd.DataFrame, tolerance: fl
         best = rank_rows(tuned, analysis.objective, lowest_regret_first=True).iloc[0]
         judged = "best-model and selected-model regret intervals" if by_search else "regret interval"
         verdict = (
-            f" No policy's {judged} stayed within the {percent(tolerance)} tolerance, so this is the "
+            f" No policy's {judged} stayed within the {said} tolerance, so this is the "
             "policy with the lowest regret, not a recommendation within the tolerance."
         )
         if (tuned["choice"] == Choice.NOISE).any():
             best = rank_rows(tuned[tuned["choice"] == Choice.NOISE], analysis.objective).iloc[0]
             verdict = (
-                f" Nothing is recommended: the best model moves by {percent(analysis.best_model_noise)} from "
-                f"one epoch to the next by chance, more than the {percent(tolerance)} tolerance, so this value, "
+                f" Nothing is recommended: the best model moves by {as_given(analysis, analysis.best_model_noise)} "
+                f"from one epoch to the next by chance, more than the {said} tolerance, so this value, "
                 "the one chosen within the tolerance otherwise, is for comparison only."
             )
         elif (tuned["choice"] == Choice.NEVER).any() and (high <= tolerance).any():
             verdict = (
-                f" Within the {percent(tolerance)} tolerance, only values that never fire on these curves "
+                f" Within the {said} tolerance, only values that never fire on these curves "
                 "remain, and they save nothing; so this is the policy with the lowest regret, for comparison "
                 "only."
             )
         elif (tuned["choice"] == Choice.HELD_OUT).any():
             verdict = (
-                f" Nothing is recommended: the values whose intervals stayed within the {percent(tolerance)} "
+                f" Nothing is recommended: the values whose intervals stayed within the {said} "
                 "tolerance cost held-out searches' best or selected model more than that too often (the check on "
                 "held-out splits), so this is the policy with the lowest regret, for comparison only."
             )
     lines.append(
         f"- `{metric}`: {best['description']}. In a new search of {configurations(analysis.new_configs)} this "
         f"is predicted to save {span(best['epochs_saved'], best['epochs_saved_low'], best['epochs_saved_high'])} "
-        f"of the epochs at {span(best['regret'], best['regret_low'], best['regret_high'])} regret in "
+        f"of the epochs at {given_span(analysis, best['regret'], best['regret_low'], best['regret_high'])} regret in "
         f"{analysis.target} ({level} intervals); it fired on {percent(best['trigger_rate'])} of the evaluable "
         "curves here. "
         f"Held out, the same rule stayed within the tolerance in {share(best['cv_within_tolerance'])} of "
-        f"{best['cv_cells']} cells{_cell_size(analysis)}.{verdict}{_search_sentence(best, analysis.selected_by)}"
-        f"{_held_out_sentence(group, tolerance)}"
+        f"{best['cv_cells']} cells{_cell_size(analysis)}.{verdict}{_search_sentence(analysis, best)}"
+        f"{_held_out_sentence(analysis, group, tolerance)}"
     )
     baselines = group[(group["kind"] == "baseline") & group["regret"].notna()]
     for baseline in baselines.to_dict("records"):
         saved = span(baseline["epochs_saved"], baseline["epochs_saved_low"], baseline["epochs_saved_high"])
-        regret = span(baseline["regret"], baseline["regret_low"], baseline["regret_high"])
+        regret = given_span(analysis, baseline["regret"], baseline["regret_low"], baseline["regret_high"])
         search = ""
         if np.isfinite(float(baseline["best_regret"])):
             search = (
-                f"; best model {worse(baseline['best_regret'])} for {percent(baseline['compute_used'])} of the compute"
+                f"; best model {worse_as_given(analysis, baseline['best_regret'])} for "
+                f"{percent(baseline['compute_used'])} of the compute"
             )
         lines.append(f"  - baseline `{baseline['policy']}`: saves {saved} at {regret} regret{search}.")
     return lines
@@ -256,21 +261,21 @@ def _usage_section(analysis: Analysis, source: str, configuration: Configuration
     ]
 
 
-def _search_sentence(row: pd.Series, selection: str) -> str:
+def _search_sentence(analysis: Analysis, row: pd.Series) -> str:
     """What the value does to the search: its best and selected models and the compute, when known."""
     if not np.isfinite(float(row["best_regret"])):
         return ""
-    best = span(row["best_regret"], row["best_regret_low"], row["best_regret_high"])
+    best = given_span(analysis, row["best_regret"], row["best_regret_low"], row["best_regret_high"])
+    selected = given_span(analysis, row["selected_regret"], row["selected_regret_low"], row["selected_regret_high"])
     return (
         f" In the search, its best model would be {best} worse than with full training and the model "
-        f"selected by {selection} "
-        f"{span(row['selected_regret'], row['selected_regret_low'], row['selected_regret_high'])} worse, "
+        f"selected by {analysis.selected_by} {selected} worse, "
         f"for {span(row['compute_used'], row['compute_used_low'], row['compute_used_high'])} of the compute; "
-        f"on the top 10% of configurations the mean regret is {percent(row['top_decile_regret'])}."
+        f"on the top 10% of configurations the mean regret is {as_given(analysis, row['top_decile_regret'])}."
     )
 
 
-def _held_out_sentence(group: pd.DataFrame, tolerance: float) -> str:
+def _held_out_sentence(analysis: Analysis, group: pd.DataFrame, tolerance: float) -> str:
     """What the search objective's check on unseen searches changed for this metric's policies, if anything."""
     tuned = group[(group["kind"] == "recommended") & (group["held_out_splits"] > 0)]
     stricter = tuned[(tuned["chosen_within"] < tolerance) & (tuned["choice"] == Choice.WITHIN)]
@@ -278,7 +283,7 @@ def _held_out_sentence(group: pd.DataFrame, tolerance: float) -> str:
     parts = []
     if not stricter.empty:
         listed = ", ".join(
-            f"{row['policy']} within {100 * row['chosen_within']:.2g}%" for _, row in stricter.iterrows()
+            f"{row['policy']} within {as_given(analysis, row['chosen_within'])}" for _, row in stricter.iterrows()
         )
         parts.append(f"chose {listed}")
     if not refused.empty:
@@ -288,7 +293,8 @@ def _held_out_sentence(group: pd.DataFrame, tolerance: float) -> str:
     splits = int(tuned["held_out_splits"].iloc[0])
     return (
         f" The check on {splits} splits into a predicting and a new search {' and '.join(parts)}: choosing within "
-        f"the whole {percent(tolerance)} cost the new part's best or selected model more than {percent(tolerance)} "
+        f"the whole {as_given(analysis, tolerance)} cost the new part's best or selected model more than "
+        f"{as_given(analysis, tolerance)} "
         "too often."
     )
 

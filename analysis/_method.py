@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis._format import configurations, percent, share
+from analysis._answer import as_given
+from analysis._format import configurations, regret, share
 from analysis._held_out import HELD_OUT_SPLITS
 from analysis._intervals import unseen_chance
 from analysis._recommend import Analysis
@@ -63,7 +64,7 @@ def method_lines(analysis: Analysis, tolerance: float) -> list[str]:
             if analysis.asha is not None
             else []
         ),
-        _choice_rule(analysis.objective, tolerance),
+        _choice_rule(analysis.objective, as_given(analysis, tolerance)),
         "",
         f"**Held out** (grouped cross-validation, {held_out}): in each cell the choice rule picks a value on the "
         "other configurations on the other data folds, with intervals for a search the size of the cell, and is "
@@ -78,13 +79,15 @@ def _noise_sentence(analysis: Analysis, tolerance: float) -> str:
     if not np.isfinite(noise):
         return ""
     refused = ", and the search objective recommends no policy" if analysis.objective == "search" else ""
+    said = as_given(analysis, tolerance)
     verdict = (
-        f", more than the {percent(tolerance)} tolerance: within it the best-model figures are noise{refused}"
+        f", more than the {said} tolerance: within it the best-model figures are noise{refused}"
         if noise > tolerance
-        else f", within the {percent(tolerance)} tolerance"
+        else f", within the {said} tolerance"
     )
     return (
-        f" **Noise floor**: from one epoch to the next, the best model here moves by {percent(noise)} by chance "
+        f" **Noise floor**: from one epoch to the next, the best model here moves by {as_given(analysis, noise)} "
+        "by chance "
         f"(what the folds of the best configurations disagree on that one epoch gains, over the last "
         f"{NOISE_EPOCHS} epochs){verdict}."
     )
@@ -103,25 +106,27 @@ def _estimator_sentence(analysis: Analysis, tolerance: float) -> str:
         usable = np.isfinite(values) & np.isfinite(spread) & (values > 0)
         if not usable.any():
             continue
-        scale = analysis.curves.regret_scale  # a tolerance in points: the SD as a share of the same number
+        scale = analysis.points_scale  # a tolerance in points: the SD in points, a share of the same number
         ratio = float(np.median(spread[usable] / (scale if scale is not None else values[usable])))
+        size = f"{regret(ratio)} of {metric}" if scale is None else f"{regret(ratio, scale)} points"
         return (
             f" **Estimator**: {metric}'s own standard deviation (`{metric}_sd`, as the curves recorded it) is "
-            f"{percent(ratio)} of {metric if scale is None else f'{scale:.4g}'} (median over every epoch), "
-            f"{'below' if ratio < tolerance else 'above'} "
-            f"the {percent(tolerance)} tolerance."
+            f"{size} (median over every epoch), {'below' if ratio < tolerance else 'above'} "
+            f"the {as_given(analysis, tolerance)} tolerance."
         )
     return ""
 
 
 def _in_points(analysis: Analysis) -> str:
     """How regret is measured where the tolerance was given in the target's points (empty otherwise)."""
-    scale = analysis.curves.regret_scale if analysis.curves is not None else None
+    scale = analysis.points_scale
     if scale is None:
         return ""
     return (
         f" (with `--tolerance-points`, every regret here is instead the loss in the target's own units divided by "
-        f"one number, {scale:.4g}, the best model's target trained to the budget in these curves)"
+        f"one number, {scale:.4g}, the best model's target trained to the budget in these curves; the table, "
+        "the answer and the plots show it in those units, that share times that number, and the CSV files the "
+        "share)"
     )
 
 
@@ -146,8 +151,8 @@ def _unseen(analysis: Analysis) -> str:
     )
 
 
-def _choice_rule(objective: str, tolerance: float) -> str:
-    """How the values were chosen, in words."""
+def _choice_rule(objective: str, tolerance: str) -> str:
+    """How the values were chosen, in words (``tolerance``: as the user gave it, :func:`as_given`)."""
     if objective == "tradeoff":
         return (
             "**Choice** (`--objective tradeoff`): the value with the best `-regret + penalty x epochs saved` "
@@ -156,14 +161,14 @@ def _choice_rule(objective: str, tolerance: float) -> str:
     if objective == "search":
         return (
             "**Choice** (`--objective search`): the value that uses the least compute while the upper ends of its "
-            f"best-model and selected-model regret intervals both stay within the {percent(tolerance)} tolerance "
+            f"best-model and selected-model regret intervals both stay within the {tolerance} tolerance "
             "(ties: lower regret, then the more conservative value); if none does, the lowest of the two regrets, "
             "and the row says so. **Checked on searches it did not see**: those intervals rest on the "
             "configurations seen, and a new search's best configuration is often better than all of them, where a "
             "value that never touched the observed best can stop it early. So the rule is run as you run it, "
             f"{HELD_OUT_SPLITS} times: the configurations are split at random into a predicting search and a new "
             "one (sized as these curves against the next search), a value is chosen on the first, and the second "
-            f"says whether its best or selected model lost more than {percent(tolerance)}. Where that happened in "
+            f"says whether its best or selected model lost more than {tolerance}. Where that happened in "
             "more than the intervals' upper tail of the splits, the value is chosen within a smaller share of the "
             "tolerance (1/2, 1/4, then 0: only values that never cost the best model here) that passed the check; "
             "where none passed, nothing is recommended (`chosen_within`, `held_out_exceeded` and "
@@ -171,6 +176,6 @@ def _choice_rule(objective: str, tolerance: float) -> str:
         )
     return (
         "**Choice** (`--objective tolerance`): the value that saves the most epochs while the upper end of its "
-        f"mean per-curve regret interval stays within the {percent(tolerance)} tolerance (ties: lower regret, "
+        f"mean per-curve regret interval stays within the {tolerance} tolerance (ties: lower regret, "
         "then the more conservative value); if none does, the lowest regret, and the row says so."
     )

@@ -10,6 +10,7 @@ import numpy as np
 from analysis._configuration_choice import ConfigurationChoice
 from analysis._recommend import Analysis
 from analysis._search import TOP_SHARE
+from analysis._snapshot import unkept
 from tune_stop.stoppers import mode_sign
 
 __all__ = ["plot_curves", "plot_search", "plot_tradeoff"]
@@ -115,12 +116,13 @@ def _plot_frontier(
     full_training_at: float | None = None,
     configuration: ConfigurationChoice | None = None,
 ) -> None:
-    """Each policy's candidates as ``x`` against ``y`` (both shares, drawn in %), baselines as crosses,
-    the recommended value with its intervals (``<name>_low``, ``<name>_high``) and the tolerance.
+    """Each policy's candidates as ``x`` against ``y`` (both shares, drawn in %; ``y``, a regret, in the target's
+    points where the tolerance was given in points), baselines as crosses, the recommended value with its intervals
+    (``<name>_low``, ``<name>_high``) and the tolerance.
 
-    ``labels``: the x label, the y label and the title; ``full_training_at``: where to mark full training on x;
-    ``configuration``: the stopping configurations judged, whose chosen one (then the answer) and peers are
-    drawn at their mean compute and mean best-model regret over the simulated searches.
+    ``labels``: the x label, the y label (its unit is added) and the title; ``full_training_at``: where to mark
+    full training on x; ``configuration``: the stopping configurations judged, whose chosen one (then the answer)
+    and peers are drawn at their mean compute and mean best-model regret over the simulated searches.
     """
     import matplotlib
 
@@ -129,6 +131,8 @@ def _plot_frontier(
 
     candidates = analysis.candidates[analysis.candidates["metric"] == metric]
     answer = analysis.recommended()
+    points = analysis.points_scale
+    up_by = points if points is not None else 100.0  # a share drawn in the target's points, else in %
     runs_configuration = configuration is not None and configuration.runs
     figure, axes = plt.subplots(figsize=(12, 5))  # the legend to the right of the axes, off the points
     marked = False
@@ -137,9 +141,9 @@ def _plot_frontier(
         if group.empty:
             continue
         if (group["kind"] == "baseline").all():
-            axes.scatter(100 * group[x], 100 * group[y], marker="x", s=60, label=name)
+            axes.scatter(100 * group[x], up_by * group[y], marker="x", s=60, label=name)
             continue
-        line = axes.plot(100 * group[x], 100 * group[y], ".-", alpha=0.6, label=f"{name} (each value)")
+        line = axes.plot(100 * group[x], up_by * group[y], ".-", alpha=0.6, label=f"{name} (each value)")
         chosen = group[group["recommended"]]
         is_answer = answer is not None and (name, metric) == (answer.row["policy"], answer.row["metric"])
         star = is_answer and not runs_configuration
@@ -155,9 +159,9 @@ def _plot_frontier(
         across, up = chosen[x].to_numpy(), chosen[y].to_numpy()
         axes.errorbar(
             100 * across,
-            100 * up,
+            up_by * up,
             xerr=100 * np.abs(chosen[[f"{x}_low", f"{x}_high"]].to_numpy().T - across),
-            yerr=100 * np.abs(chosen[[f"{y}_low", f"{y}_high"]].to_numpy().T - up),
+            yerr=up_by * np.abs(chosen[[f"{y}_low", f"{y}_high"]].to_numpy().T - up),
             fmt="*" if star else "D" if is_answer else "o",
             markersize=18 if star else 9 if is_answer else 7,
             markeredgecolor="black",
@@ -166,10 +170,12 @@ def _plot_frontier(
             label=label,
         )
     marks = candidates[(candidates["recommended"] | (candidates["kind"] == "baseline")) & np.isfinite(candidates[y])]
-    _name_overlaps(axes, 100 * marks[x].to_numpy(float), 100 * marks[y].to_numpy(float), list(marks["policy"]))
+    _name_overlaps(axes, 100 * marks[x].to_numpy(float), up_by * marks[y].to_numpy(float), list(marks["policy"]))
     if configuration is not None and y == "best_regret":
-        _configurations(axes, configuration)
-    axes.axhline(100 * tolerance, color="red", linestyle="--", linewidth=1, label=f"tolerance {100 * tolerance:g}%")
+        _configurations(axes, configuration, up_by)
+    target = unkept(analysis.target, analysis.kept_by)
+    limit = f"{analysis.tolerance_points:g} {target} points" if points is not None else f"{100 * tolerance:g}%"
+    axes.axhline(up_by * tolerance, color="red", linestyle="--", linewidth=1, label=f"tolerance {limit}")
     if full_training_at is not None:
         axes.axvline(full_training_at, color="0.5", linestyle=":", linewidth=1, label="full training")
     # Zoom to where the decisions lie: the tolerance, the baselines and the chosen values' intervals, up to
@@ -180,9 +186,9 @@ def _plot_frontier(
     if tolerance > 0:
         top = min(top, 10 * tolerance)
     if np.isfinite(top) and top > 0:
-        axes.set_ylim(bottom=min(0.0, 100 * float(np.nanmin(candidates[y]))), top=100 * top)
+        axes.set_ylim(bottom=min(0.0, up_by * float(np.nanmin(candidates[y]))), top=up_by * top)
     axes.set_xlabel(labels[0])
-    axes.set_ylabel(labels[1])
+    axes.set_ylabel(f"{labels[1]} ({target + ' points' if points is not None else '%'})")
     axes.set_title(labels[2])
     axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     figure.subplots_adjust(left=0.06, right=0.62, bottom=0.1, top=0.93)
@@ -202,14 +208,14 @@ def _name_overlaps(axes: Any, across: np.ndarray, up: np.ndarray, names: list[st
             axes.annotate(text, (at_x, at_y), xytext=(8, 8), textcoords="offset points", fontsize=7, color="0.25")
 
 
-def _configurations(axes: Any, choice: ConfigurationChoice) -> None:
+def _configurations(axes: Any, choice: ConfigurationChoice, up_by: float) -> None:
     """The chosen configuration (a star when it is the answer) and the peers, at their means on the simulated
-    searches."""
+    searches (the regret times ``up_by``, as the other marks)."""
     shown = [("the answer: " if choice.runs else "chosen: ", choice.chosen)] if choice.chosen is not None else []
     for (name, row), marker in zip(choice.peers(), "PXh", strict=False):
         axes.scatter(
             100 * row["compute_used"],
-            100 * row["best_regret_mean"],
+            up_by * row["best_regret_mean"],
             marker=marker,
             s=90,
             color="0.3",
@@ -220,7 +226,7 @@ def _configurations(axes: Any, choice: ConfigurationChoice) -> None:
         chosen = choice.table.iloc[index]
         axes.scatter(
             100 * chosen["compute_used"],
-            100 * chosen["best_regret_mean"],
+            up_by * chosen["best_regret_mean"],
             marker="*",
             s=420,
             color="gold",
@@ -241,7 +247,7 @@ def plot_tradeoff(analysis: Analysis, metric: str, tolerance: float, path: str) 
         y="regret",
         labels=(
             "epochs saved (%)",
-            f"regret in {analysis.target} (%)",
+            f"regret in {analysis.target}",
             f"Per curve: epochs saved against regret, rules on {metric} (marks: chosen values)",
         ),
     )
@@ -264,7 +270,7 @@ def plot_search(
         y="best_regret",
         labels=(
             "compute used (% of epochs of full training)",
-            f"best model's regret in {analysis.target} (%)",
+            f"best model's regret in {analysis.target}",
             f"The search: compute against best model, rules on {metric}"
             + (" (star: recommended)" if star else " (nothing recommended on it)"),
         ),

@@ -138,6 +138,14 @@ class Analysis:
     tolerance_points: float | None = None
 
     @property
+    def points_scale(self) -> float | None:
+        """With ``tolerance_points``, the one number every regret is a share of (:attr:`CurveSet.regret_scale`):
+        a regret times it is a loss in the target's own units. None where regrets are relative."""
+        if self.tolerance_points is None or self.curves is None:
+            return None
+        return self.curves.regret_scale
+
+    @property
     def selected_by(self) -> str:
         """The metric a user selects the configuration by, as the curves name it (with ``keep_best`` the
         selection judged is its kept column; the search, its stoppers and its guard read this one)."""

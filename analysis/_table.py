@@ -7,11 +7,14 @@ chosen value and per baseline; only the answer says recommended.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
 from analysis._configuration_choice import ConfigurationChoice
-from analysis._format import percent, share, span, value, within
+from analysis._format import percent, regret, share, span, value, within
 from analysis._recommend import Analysis
+from analysis._snapshot import unkept
 from analysis._words import readable_recommendations
 
 __all__ = ["configuration_note", "markdown_table", "person_table", "readable_table"]
@@ -31,7 +34,19 @@ def readable_table(analysis: Analysis, configuration: ConfigurationChoice | None
         # The answer is on the search's own metric where a rule on it is within the tolerance.
         elsewhere = (readable["status"] == "within the tolerance, not chosen") & (readable["metric"] != answer[1])
         readable.loc[elsewhere, "status"] = f"within the tolerance; the answer is on {answer[1]}, the search's metric"
+    scale = analysis.points_scale
+    if scale is not None:  # a tolerance in points: every regret in those points too, beside the number it is a share of
+        regrets = [name for name in readable.columns if _regret_base(str(name)) in REGRETS]
+        readable = readable.assign(regret_scale=scale, **{f"{name}_points": readable[name] * scale for name in regrets})
     return readable
+
+
+#: The regrets (with their ``_low`` and ``_high`` interval ends) that ``recommendations.csv`` also gives in points.
+REGRETS = ("regret", "best_regret", "selected_regret")
+
+
+def _regret_base(name: str) -> str:
+    return name.removesuffix("_low").removesuffix("_high")
 
 
 def person_table(analysis: Analysis, configuration: ConfigurationChoice | None = None) -> pd.DataFrame:
@@ -43,21 +58,41 @@ def person_table(analysis: Analysis, configuration: ConfigurationChoice | None =
     of the choice is in the report's configurations section."""
     level = share(analysis.interval)
     readable = readable_table(analysis, configuration)
+    scale = analysis.points_scale
+    unit = f" ({unkept(analysis.target, analysis.kept_by)} points)" if scale is not None else ""
+    names = Columns(
+        f"compute used [{level}]",
+        f"best model{unit} [{level}]",
+        f"selected model{unit} [{level}]",
+        f"epochs saved [{level}]",
+        f"mean regret{unit} [{level}]",
+    )
     rows = [
         {
             "rule": f"{row.policy} on {row.metric}",
             "value": value(row.recommended),
-            f"compute used [{level}]": span(row.compute_used, row.compute_used_low, row.compute_used_high),
-            f"best model [{level}]": span(row.best_regret, row.best_regret_low, row.best_regret_high),
-            f"selected model [{level}]": span(row.selected_regret, row.selected_regret_low, row.selected_regret_high),
-            f"epochs saved [{level}]": span(row.epochs_saved, row.epochs_saved_low, row.epochs_saved_high),
-            f"mean regret [{level}]": span(row.regret, row.regret_low, row.regret_high),
+            names.compute: span(row.compute_used, row.compute_used_low, row.compute_used_high),
+            names.best: span(row.best_regret, row.best_regret_low, row.best_regret_high, scale),
+            names.selected: span(row.selected_regret, row.selected_regret_low, row.selected_regret_high, scale),
+            names.epochs_saved: span(row.epochs_saved, row.epochs_saved_low, row.epochs_saved_high),
+            names.mean_regret: span(row.regret, row.regret_low, row.regret_high, scale),
             HELD_OUT: within(row.cv_within_tolerance, row.cv_cells) + (" held-out cells" if row.cv_cells else ""),
             "status": row.status,
         }
         for row in readable.itertuples()
     ]
-    return pd.DataFrame([*_configuration_rows(configuration, level), *rows])
+    return pd.DataFrame([*_configuration_rows(configuration, names, scale), *rows])
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The headers of the figures' columns, in order (a regret's says its unit where it is in points)."""
+
+    compute: str
+    best: str
+    selected: str
+    epochs_saved: str
+    mean_regret: str
 
 
 #: The last figure's column: a rule's share of held-out cells of configurations within the tolerance, a
@@ -65,9 +100,12 @@ def person_table(analysis: Analysis, configuration: ConfigurationChoice | None =
 HELD_OUT = "within tolerance"
 
 
-def _configuration_rows(choice: ConfigurationChoice | None, level: str) -> list[dict[str, object]]:
+def _configuration_rows(
+    choice: ConfigurationChoice | None, names: Columns, scale: float | None
+) -> list[dict[str, object]]:
     """The chosen stopping configuration (where it is the answer) and the peers a user would switch on, at their
-    means over the simulated searches (worst beside the regrets), before the per-trial rules."""
+    means over the simulated searches (worst beside the regrets, in points with ``scale``), before the per-trial
+    rules; the other columns are left empty."""
     if choice is None:
         return []
     chosen = choice.chosen if choice.runs else None
@@ -81,11 +119,11 @@ def _configuration_rows(choice: ConfigurationChoice | None, level: str) -> list[
         {
             "rule": str(row["configuration"]),
             "value": "configuration.yaml" if status.startswith("recommended") else "",
-            f"compute used [{level}]": f"{percent(row['compute_used'])} mean",
-            f"best model [{level}]": _mean_worst(row, "best_regret"),
-            f"selected model [{level}]": _mean_worst(row, "selected_regret"),
-            f"epochs saved [{level}]": "",
-            f"mean regret [{level}]": "",
+            names.compute: f"{percent(row['compute_used'])} mean",
+            names.best: _mean_worst(row, "best_regret", scale),
+            names.selected: _mean_worst(row, "selected_regret", scale),
+            names.epochs_saved: "",
+            names.mean_regret: "",
             HELD_OUT: f"{share(1 - float(row['exceeded']))} of {int(row['searches'])} simulated searches (chosen on "
             "them)",
             "status": status,
@@ -115,5 +153,5 @@ def configuration_note(analysis: Analysis, configuration: ConfigurationChoice | 
     )
 
 
-def _mean_worst(row: pd.Series, name: str) -> str:
-    return f"{percent(row[f'{name}_mean'])} mean, {percent(row[f'{name}_max'])} worst"
+def _mean_worst(row: pd.Series, name: str, scale: float | None) -> str:
+    return f"{regret(row[f'{name}_mean'], scale)} mean, {regret(row[f'{name}_max'], scale)} worst"

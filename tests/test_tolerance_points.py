@@ -137,3 +137,45 @@ def test_a_tolerance_in_points_below_the_noise_names_the_flag_in_points():
         analyse(gan_search(), **_options(tolerance=0.001))
     (noise,) = [w.message for w in relative if "moves by" in str(w.message)]
     assert "above that noise (tune-stop recommend --tolerance)" in cli_message(noise)
+
+
+def _first_number(cell: str) -> float:
+    return float(cell.split(" ")[0].rstrip("%"))
+
+
+def test_the_table_csv_report_and_plots_give_regrets_in_points(tmp_path, capsys, monkeypatch):
+    import matplotlib.figure
+
+    from analysis import person_table
+
+    curves = gan_search()
+    points = analyse(curves, **_options(tolerance_points=3.0))
+    assert points.points_scale == points.curves.regret_scale  # type: ignore[union-attr]
+    table = person_table(points)
+    header = "best model (fid_test points) [80%]"
+    assert header in table.columns and "mean regret (fid_test points) [80%]" in table.columns
+    rows = points.recommendations.reset_index(drop=True)
+    for cell, share in zip(table[header], rows["best_regret"], strict=True):
+        if np.isfinite(share):
+            assert _first_number(cell) == pytest.approx(share * points.points_scale, rel=5e-3, abs=5e-3)
+    relative = person_table(analyse(curves, **_options(tolerance=3.0 / points.points_scale)))
+    assert "best model [80%]" in relative.columns and relative["best model [80%]"].str.contains("%").all()
+
+    drawn = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda figure, *a, **k: drawn.append(figure))
+    curves.to_csv(tmp_path / "gan.csv", index=False)
+    argv = ["recommend", str(tmp_path / "gan.csv"), "--metric", "fid", "--policy", "gl", "--tolerance-points", "3"]
+    assert run_main([*argv, "--no-keep-best", "--target", "fid_test", "--out", str(tmp_path / "r")]) == 0
+    printed = capsys.readouterr().out
+    assert header in printed and "within the 3 fid_test points tolerance" in printed  # the table and the ceiling
+    written = pd.read_csv(tmp_path / "r" / "recommendations.csv")
+    assert np.allclose(written["best_regret_points"], written["best_regret"] * written["regret_scale"], equal_nan=True)
+    assert np.allclose(written["regret_high_points"], written["regret_high"] * written["regret_scale"], equal_nan=True)
+    report = (tmp_path / "r" / "recommendations.md").read_text()
+    assert f"| {header} |" in report
+    assert "the 3 fid_test points tolerance" in report.split("## What the figures mean")[1]
+    search = next(f for f in drawn if "The search" in f.axes[0].get_title())
+    axes = search.axes[0]
+    assert axes.get_ylabel().endswith("(fid_test points)")
+    (tolerance,) = [line for line in axes.get_lines() if line.get_label() == "tolerance 3 fid_test points"]
+    assert tolerance.get_ydata()[0] == pytest.approx(3.0)

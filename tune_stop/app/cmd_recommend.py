@@ -134,7 +134,7 @@ def _print_analysis(analysis: Analysis, configuration: ConfigurationChoice | Non
     """What the intervals are for, the table of rows (as recommendations.md shows it), and the hindsight ceiling."""
     import pandas as pd
 
-    from analysis import configuration_note, person_table
+    from analysis import as_given, configuration_note, person_table
 
     print(
         f"Intervals ({analysis.interval:.0%}): mean regret and epochs saved, and the best and selected models' "
@@ -149,9 +149,10 @@ def _print_analysis(analysis: Analysis, configuration: ConfigurationChoice | Non
     if ceiling is not None and ceiling.n_curves:
         print(
             f"Ceiling: stopping each of these {ceiling.n_curves} complete curves at its best moment in hindsight "
-            f"saves at most {ceiling.epochs_saved:.1%} of the epochs within the {ceiling.tolerance:.1%} tolerance "
-            "on the mean per-curve regret; no stopping rule can save more on these curves at that regret. Judged "
-            "by the search's best model, as the stopping configurations and ASHA are, a rule may save more."
+            f"saves at most {ceiling.epochs_saved:.1%} of the epochs within the "
+            f"{as_given(analysis, ceiling.tolerance)} tolerance on the mean per-curve regret; no stopping rule "
+            "can save more on these curves at that regret. Judged by the search's best model, as the stopping "
+            "configurations and ASHA are, a rule may save more."
         )
 
 

@@ -36,13 +36,21 @@ def plain(line: str) -> str:
 
 
 def tolerance_in_points(analysis: Analysis) -> str | None:
-    """What a tolerance given in the target's units (``--tolerance-points``) is as the shares every figure shows."""
-    scale, target = analysis.points_scale, unkept(analysis.target, analysis.kept_by)
-    if scale is None:
+    """What a tolerance given in the target's units (``--tolerance-points``, or in SDs of the estimator with
+    ``--tolerance-sd``) is as the shares every figure shows."""
+    scale, given, target = analysis.points_scale, analysis.tolerance_points, unkept(analysis.target, analysis.kept_by)
+    if scale is None or given is None:
         return None
     kept = f" at its best {analysis.kept_by[0]} snapshot" if analysis.kept_by is not None else ""
+    points = f"{given:.4g} {target} points"
+    if analysis.estimator_sd is not None:  # given in SDs of the estimator
+        metric, spread = analysis.estimator_sd
+        points = (
+            f"{given / spread:.3g} x {metric}_sd = {points} ({metric}_sd is {spread:.3g} at the "
+            f"best model, its mean over the last epochs)"
+        )
     return (
-        f"Tolerance: {analysis.tolerance_points:g} {target} points, {percent(analysis.tolerance)} of {scale:.4g}, "
+        f"Tolerance: {points}, {percent(analysis.tolerance)} of {scale:.4g}, "
         f"the best model's {target}{kept} trained to the budget here; every regret is a loss in {target} points "
         f"divided by {scale:.4g}, in every search, simulated or held out."
     )

@@ -35,6 +35,12 @@ class AnalysisOptions:
             target trained to the budget in these curves (:attr:`CurveSet.regret_scale`), and the
             tolerance is ``tolerance_points`` divided by it: a share reads as a share of that number
             in every search, simulated or held out, not of each search's own best.
+        tolerance_sd: Instead, the tolerance in multiples of the estimator's own standard deviation
+            at the best model (a GAN's ``fid_sd``): ``tolerance_points`` is this times the mean of
+            ``<metric>_sd`` over the last 5 epochs of every fold of the configuration with the best fold
+            mean of ``<metric>`` at the last epoch, where ``<metric>`` is the target if it has a ``_sd``
+            column, else the selection metric (``fid`` for ``fid_test``: the same estimator against
+            another split).
         objective: ``tolerance`` (the most epochs saved whose mean per-curve regret
             interval stays within the tolerance), ``search`` (the least compute used whose
             best-model and selected-model regret intervals stay within it; needs curves that
@@ -71,6 +77,7 @@ class AnalysisOptions:
     families: Sequence[str] = tuple(FAMILIES)
     tolerance: float = DEFAULT_TOLERANCE
     tolerance_points: float | None = None
+    tolerance_sd: float | None = None
     objective: str = "tolerance"
     penalty: float = DEFAULT_PENALTY
     threshold_count: int = 100
@@ -83,6 +90,14 @@ class AnalysisOptions:
     selection: tuple[str, str] | None = None
     asha: AshaSpec | None = None
     keep_best: bool = False
+
+    def _validate_absolute_tolerance(self) -> None:
+        """Checks ``tolerance_points`` and ``tolerance_sd``: each None or a finite number > 0, not both."""
+        for name, given in (("tolerance_points", self.tolerance_points), ("tolerance_sd", self.tolerance_sd)):
+            if given is not None and (isinstance(given, bool) or not np.isfinite(given) or given <= 0):
+                raise ValueError(f"{name} must be a finite number > 0, but got {name}={given}.")
+        if self.tolerance_points is not None and self.tolerance_sd is not None:
+            raise ValueError("give tolerance_points or tolerance_sd, not both")
 
     def validate(self) -> None:
         """Checks every option that does not depend on the curves.
@@ -97,9 +112,7 @@ class AnalysisOptions:
             raise ValueError(f"objective must be one of {list(OBJECTIVES)}, but got {objective=}.")
         if not np.isfinite(tolerance) or tolerance < 0:
             raise ValueError(f"tolerance must be a finite number >= 0, but got {tolerance=}.")
-        points = self.tolerance_points
-        if points is not None and (isinstance(points, bool) or not np.isfinite(points) or points <= 0):
-            raise ValueError(f"tolerance_points must be a finite number > 0, but got {points=}.")
+        self._validate_absolute_tolerance()
         if not 0 < interval < 1:
             raise ValueError(f"interval must be in (0, 1), but got {interval=}.")
         if new_configs is not None and (

@@ -174,7 +174,7 @@ def _plot_frontier(
     if configuration is not None and y == "best_regret":
         _configurations(axes, configuration, up_by)
     target = unkept(analysis.target, analysis.kept_by)
-    limit = f"{analysis.tolerance_points:g} {target} points" if points is not None else f"{100 * tolerance:g}%"
+    limit = f"{analysis.tolerance_points:.4g} {target} points" if points is not None else f"{100 * tolerance:g}%"
     axes.axhline(up_by * tolerance, color="red", linestyle="--", linewidth=1, label=f"tolerance {limit}")
     if full_training_at is not None:
         axes.axvline(full_training_at, color="0.5", linestyle=":", linewidth=1, label="full training")

@@ -35,7 +35,7 @@ from analysis._options import OBJECTIVES, AnalysisOptions
 from analysis._policies import Policy, baseline_policies, candidate_policies
 from analysis._policy_rows import policy_rows
 from analysis._replay import CurveSet, PolicyReplay, replay_policy, stop_epochs
-from analysis._search import SEARCH_COLUMNS, best_model_value
+from analysis._search import NOISE_EPOCHS, SEARCH_COLUMNS, best_model_trials, best_model_value
 from analysis._snapshot import kept_columns, unkept
 from analysis._split import Split, make_split
 
@@ -115,6 +115,9 @@ class Analysis:
             (:func:`analysis._search.best_model_noise`; NaN without whole curves).
         kept_by: With ``keep_best``, the ``(metric, mode)`` the best snapshot was kept by; the
             target and the selection are then the kept columns (:func:`analysis._snapshot.kept_name`).
+        tolerance_points: The tolerance in the target's own units, where it was given so or in SDs.
+        estimator_sd: With :attr:`AnalysisOptions.tolerance_sd`, the metric whose SD sized the tolerance and that SD
+            at the best model (``tolerance_points`` is the multiple of it).
     """
 
     recommendations: pd.DataFrame
@@ -136,6 +139,7 @@ class Analysis:
     best_model_noise: float = np.nan
     kept_by: tuple[str, str] | None = None
     tolerance_points: float | None = None
+    estimator_sd: tuple[str, float] | None = None
 
     @property
     def points_scale(self) -> float | None:
@@ -245,6 +249,10 @@ def analyse(curves: pd.DataFrame | CurveSet, options: AnalysisOptions | None = N
     options.validate()
     curve_set = curves if isinstance(curves, CurveSet) else CurveSet.from_frame(curves)
     kept_by = None
+    estimator = None
+    if options.tolerance_sd is not None:
+        estimator = _estimator_sd(curve_set, options)
+        options = dataclasses.replace(options, tolerance_points=options.tolerance_sd * estimator[1], tolerance_sd=None)
     if options.keep_best:
         curve_set, options, kept_by = _best_snapshots(curve_set, options)
     if options.tolerance_points is not None:
@@ -278,7 +286,43 @@ def analyse(curves: pd.DataFrame | CurveSet, options: AnalysisOptions | None = N
         else None
     )
     gathered = _gathered(curve_set, options, inputs, rows, candidate_rows, cv_rows, replays, alone)
-    return dataclasses.replace(gathered, kept_by=kept_by, tolerance_points=options.tolerance_points)
+    return dataclasses.replace(
+        gathered, kept_by=kept_by, tolerance_points=options.tolerance_points, estimator_sd=estimator
+    )
+
+
+def _estimator_sd(curves: CurveSet, options: AnalysisOptions) -> tuple[str, float]:
+    """The metric whose ``<metric>_sd`` sizes a tolerance of :attr:`AnalysisOptions.tolerance_sd`, and that SD at
+    the best model: its mean over the last :data:`NOISE_EPOCHS` epochs of every fold of the configuration with the
+    best fold mean of the metric at the last epoch (one ``_sd`` value, from two halves of one evaluation, is itself
+    noisy).
+
+    Raises:
+        ValueError: If neither the target nor the selection metric has a ``_sd`` column, or that SD is not a
+            finite number > 0.
+    """
+    _, target, target_mode, selection = columns_of(curves, options)
+    columns = curves.frame.columns
+    found = [(m, mode) for m, mode in ((target, target_mode), selection) if f"{m}_sd" in columns]
+    if not found:
+        raise ValueError(
+            f"a tolerance in standard deviations needs the estimator's own SD, a column {target}_sd or "
+            f"{selection[0]}_sd (as a GAN's fid_sd), and these curves have neither: give --tolerance-points instead"
+        )
+    metric, mode = found[0]
+    split = make_split(curves.config_ids, curves.folds, max_groups=options.groups, seed=options.seed)
+    trials = best_model_trials(curves, split.config_index, metric, mode)
+    spreads = curves.matrix(f"{metric}_sd")[trials]
+    epochs = np.arange(spreads.shape[1])[None, :]
+    lengths = curves.lengths[trials][:, None]
+    window = spreads[(epochs >= lengths - NOISE_EPOCHS) & (epochs < lengths)]
+    spread = float(np.nanmean(window)) if np.isfinite(window).any() else float("nan")
+    if not np.isfinite(spread) or spread <= 0:
+        raise ValueError(
+            f"a tolerance in standard deviations is a multiple of {metric}_sd at the best model, which is {spread:g} "
+            "here: give --tolerance-points instead"
+        )
+    return metric, spread
 
 
 def _in_points(curves: CurveSet, options: AnalysisOptions) -> tuple[CurveSet, AnalysisOptions]:

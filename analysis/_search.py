@@ -37,6 +37,7 @@ __all__ = [
     "TOP_SHARE",
     "SearchFigures",
     "best_model_noise",
+    "best_model_trials",
     "best_model_value",
     "realized_search",
     "search_figures",
@@ -366,13 +367,28 @@ def _top_population(n_configs: int) -> int:
 def best_model_value(curves: CurveSet, config_index: np.ndarray, target: str, target_mode: str) -> float:
     """The search's best model trained to the budget: the best fold mean of ``target`` at the curves' last epochs,
     among the configurations whose curves all ran their budget where there are any (NaN where none has one)."""
-    last = curves.matrix(target)[np.arange(len(curves.trial_ids)), curves.lengths - 1]
+    trials = best_model_trials(curves, config_index, target, target_mode)
+    return float(np.mean(_last_values(curves, target)[trials])) if trials.any() else float("nan")
+
+
+def best_model_trials(curves: CurveSet, config_index: np.ndarray, target: str, target_mode: str) -> np.ndarray:
+    """Which curves are the best model's (:func:`best_model_value`): a mask, all False where no configuration has a
+    finite fold mean."""
+    last = _last_values(curves, target)
     _, local = np.unique(config_index, return_inverse=True)
     score = np.bincount(local, weights=last) / np.bincount(local)
     whole = np.bincount(local, weights=~curves.complete) == 0  # every curve of the configuration ran its budget
-    score = score[np.isfinite(score) & (whole if whole.any() else True)]
+    eligible = np.isfinite(score) & (whole if whole.any() else True)
+    if not eligible.any():
+        return np.zeros(len(local), dtype=bool)
     sign = mode_sign(target_mode)
-    return float(sign * np.min(sign * score)) if score.size else float("nan")
+    best = int(np.argmin(np.where(eligible, sign * score, np.inf)))
+    return local == best
+
+
+def _last_values(curves: CurveSet, column: str) -> np.ndarray:
+    """Each curve's ``column`` at its last epoch."""
+    return curves.matrix(column)[np.arange(len(curves.trial_ids)), curves.lengths - 1]
 
 
 def best_model_noise(curves: CurveSet, config_index: np.ndarray, target: str, target_mode: str) -> float:

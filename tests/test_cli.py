@@ -58,6 +58,11 @@ BAD_INPUT = [
         "tune-stop recommend EXPERIMENT --tolerance-points",
     ),
     (["search", "gan-digits", "--calibrate", "4", "--tolerance-points", "-3"], "--tolerance-points: must be > 0"),
+    (["search", "gan-digits", "--tolerance-sd", "2"], "--tolerance-sd is the tolerance --calibrate chooses within"),
+    (
+        ["search", "gan-digits", "--calibrate", "4", "--tolerance-sd", "2", "--tolerance-points", "3"],
+        "argument --tolerance-points: not allowed with argument --tolerance-sd",
+    ),
     (
         ["search", "gan-digits", "--calibrate", "4", "--tolerance", "0.1", "--tolerance-points", "3"],
         "argument --tolerance-points: not allowed with argument --tolerance",
@@ -95,6 +100,11 @@ BAD_INPUT = [
     (["recommend", "{tmp}/curves.csv", "--target", "fid"], "target 'fid' is not in the curves"),
     (["recommend", "{tmp}/curves.csv", "--tolerance", "-1"], "--tolerance: must be >= 0"),
     (["recommend", "{tmp}/curves.csv", "--tolerance-points", "0"], "--tolerance-points: must be > 0"),
+    (["recommend", "{tmp}/curves.csv", "--tolerance-sd", "0"], "--tolerance-sd: must be > 0"),
+    (
+        ["recommend", "{tmp}/curves.csv", "--tolerance-sd", "2"],
+        "a tolerance in standard deviations needs the estimator's own SD, a column test_accuracy_sd or val_loss_sd",
+    ),
     (
         ["recommend", "{tmp}/curves.csv", "--tolerance", "0.1", "--tolerance-points", "2"],
         "argument --tolerance-points: not allowed with argument --tolerance",

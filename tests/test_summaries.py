@@ -65,7 +65,9 @@ def test_an_interrupted_part_of_the_calibrated_loop_stops_the_loop_there(monkeyp
 
     monkeypatch.setattr(calibrate, "run_search", interrupted_search)
     space = load_space("mlp-digits").with_overrides(num_samples=6)
-    args = SimpleNamespace(calibrate=2, audit_fraction=None, scheduler=None, tolerance=None, tolerance_points=None)
+    args = SimpleNamespace(
+        calibrate=2, audit_fraction=None, scheduler=None, tolerance=None, tolerance_points=None, tolerance_sd=None
+    )
     options = SearchOptions(storage_path=str(tmp_path), name="loop")
     assert calibrated_search(args, space, options, {}) == 130
     assert ran == ["loop-calibration"]  # neither the recommendation nor the search ran on an unfinished part
@@ -86,7 +88,9 @@ def test_a_loop_that_cannot_choose_as_asked_is_one_line_that_keeps_the_calibrati
         raise calibrate.CannotChoose(ValueError("a tolerance in fid_test points is a share of 0 here"))
 
     monkeypatch.setattr(calibrate, "calibrate_and_search", cannot)
-    args = SimpleNamespace(calibrate=2, audit_fraction=None, scheduler=None, tolerance=None, tolerance_points=3.0)
+    args = SimpleNamespace(
+        calibrate=2, audit_fraction=None, scheduler=None, tolerance=None, tolerance_points=3.0, tolerance_sd=None
+    )
     space = load_space("gan-digits").with_overrides(num_samples=6)
     with pytest.raises(UsageError, match=r"^a tolerance .* 0 here \(the calibration is kept: run again to continue\)$"):
         calibrated_search(args, space, SearchOptions(storage_path=str(tmp_path), name="loop"), {})
@@ -123,6 +127,17 @@ def test_a_continued_loop_must_choose_with_the_tolerance_it_first_chose_with(tmp
         ('{"tolerance": 0.01, "tolerance_points": 3}\n', None, r"--tolerance 0\.01: .* with --tolerance-points 3"),
         ('{"tolerance": 0.01, "tolerance_points": null}\n', 3.0, r"--tolerance-points 3\.0: .* with --tolerance 0\.01"),
         ('{"tolerance": 0.01}\n', None, None),  # a loop from before tolerances in points
+        ('{"tolerance": 0.01, "tolerance_points": null, "tolerance_sd": 2}\n', (None, 2.0), None),
+        (
+            '{"tolerance": 0.01, "tolerance_points": null, "tolerance_sd": 2}\n',
+            (None, 3.0),
+            r"--tolerance-sd 3\.0: .* 2",
+        ),
+        (
+            '{"tolerance": 0.01, "tolerance_points": 2, "tolerance_sd": null}\n',
+            (None, 2.0),
+            r"--tolerance-sd 2\.0: .* with --tolerance-points 2",
+        ),
     ],
 )
 def test_a_loop_chosen_with_a_tolerance_in_points_continues_only_with_the_same_points(
@@ -131,8 +146,9 @@ def test_a_loop_chosen_with_a_tolerance_in_points_continues_only_with_the_same_p
     from tune_stop.app.calibrate import LOOP_FILE, OtherTolerance, check_same_tolerance
 
     (tmp_path / LOOP_FILE).write_text(written)
+    given = points if isinstance(points, tuple) else (points, None)  # (--tolerance-points, --tolerance-sd)
     if message is None:
-        check_same_tolerance(tmp_path, 0.01, points)
+        check_same_tolerance(tmp_path, 0.01, *given)
     else:
         with pytest.raises(OtherTolerance, match=message):
-            check_same_tolerance(tmp_path, 0.01, points)
+            check_same_tolerance(tmp_path, 0.01, *given)

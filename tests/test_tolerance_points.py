@@ -179,3 +179,27 @@ def test_the_table_csv_report_and_plots_give_regrets_in_points(tmp_path, capsys,
     assert axes.get_ylabel().endswith("(fid_test points)")
     (tolerance,) = [line for line in axes.get_lines() if line.get_label() == "tolerance 3 fid_test points"]
     assert tolerance.get_ydata()[0] == pytest.approx(3.0)
+
+
+def test_a_tolerance_in_sds_is_that_many_of_the_estimators_sd_at_the_best_model_in_points(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    curves = gan_search().assign(fid_sd=lambda frame: 0.05 * frame["fid"] * rng.uniform(0.5, 1.5, len(frame)))
+    with pytest.raises(ValueError, match="needs the estimator's own SD, a column fid_test_sd or fid_sd"):
+        analyse(gan_search(), **_options(tolerance_sd=2.0))
+    sds = analyse(curves, **_options(tolerance_sd=2.0))
+    last = curves[curves["epoch"] == curves["epoch"].max()]
+    best = last.groupby("config_id")["fid"].mean().idxmin()  # fid_test has no SD column: the estimator is fid's
+    window = curves[(curves["config_id"] == best) & (curves["epoch"] > curves["epoch"].max() - 5)]
+    spread = window["fid_sd"].mean()  # its last 5 epochs on every fold
+    assert sds.estimator_sd == ("fid", pytest.approx(spread))
+    points = analyse(curves, **_options(tolerance_points=2.0 * spread))
+    assert sds.tolerance_points == pytest.approx(2.0 * spread) and sds.tolerance == pytest.approx(points.tolerance)
+    pd.testing.assert_frame_equal(sds.candidates, points.candidates)
+    with pytest.raises(ValueError, match="give tolerance_points or tolerance_sd, not both"):
+        analyse(curves, **_options(tolerance_sd=2.0, tolerance_points=1.0))
+
+    curves.to_csv(tmp_path / "gan.csv", index=False)
+    argv = ["recommend", str(tmp_path / "gan.csv"), "--metric", "fid", "--policy", "gl", "--tolerance-sd", "2"]
+    assert run_main([*argv, "--out", str(tmp_path / "r")]) == 0
+    printed = capsys.readouterr().out
+    assert f"Tolerance: 2 x fid_sd = {2 * spread:.4g} fid_test points (fid_sd is {spread:.3g}" in printed

@@ -83,11 +83,19 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_tolerances(
     command: argparse.ArgumentParser, tolerance_help: str, points_help: str, default: float | None = None
 ) -> None:
-    """``--tolerance`` (relative, >= 0) or ``--tolerance-points`` (in the target's own units, > 0), not both."""
+    """``--tolerance`` (relative, >= 0), ``--tolerance-points`` (in the target's own units, > 0) or
+    ``--tolerance-sd`` (in SDs of the target's estimator, > 0): one of them."""
     tolerances = command.add_mutually_exclusive_group()
     tolerances.add_argument("--tolerance", type=_number(float, 0), default=default, help=tolerance_help)
     tolerances.add_argument(
         "--tolerance-points", type=_number(float, 0, inclusive=False), metavar="POINTS", help=points_help
+    )
+    tolerances.add_argument(
+        "--tolerance-sd",
+        type=_number(float, 0, inclusive=False),
+        metavar="K",
+        help="as --tolerance-points, with K times the estimator's own SD at the best model as the points (a "
+        "<metric>_sd column of the target or the search's metric: a GAN's fid_sd)",
     )
 
 

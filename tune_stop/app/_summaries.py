@@ -161,6 +161,7 @@ def calibrated_search(args: argparse.Namespace, space: Any, options: Any, overri
                 keep_scheduler=args.scheduler is not None,
                 tolerance=CALIBRATION_TOLERANCE if args.tolerance is None else args.tolerance,
                 tolerance_points=args.tolerance_points,
+                tolerance_sd=args.tolerance_sd,
             )
     except CannotChoose as cannot:
         raise UsageError(f"{cli_message(cannot.error)} (the calibration is kept: run again to continue)") from None

@@ -126,28 +126,34 @@ def report_folder(space: SearchSpace, options: SearchOptions) -> Path:
     return Path(experiment_path(space, options)).parent / f"{options.name}-recommendation"
 
 
-def _tolerance_flag(tolerance: Any, points: Any) -> tuple[str, Any]:
-    """The flag a loop chooses with, and its value: ``--tolerance-points`` where given, else ``--tolerance``."""
+def _tolerance_flag(tolerance: Any, points: Any, sds: Any = None) -> tuple[str, Any]:
+    """The flag a loop chooses with, and its value: ``--tolerance-sd`` or ``--tolerance-points`` where given, else
+    ``--tolerance``."""
+    if sds is not None:
+        return ("--tolerance-sd", sds)
     return ("--tolerance", tolerance) if points is None else ("--tolerance-points", points)
 
 
-def check_same_tolerance(report: Path, tolerance: float, points: float | None = None) -> None:
+def check_same_tolerance(report: Path, tolerance: float, points: float | None = None, sds: float | None = None) -> None:
     """Refuses to continue a loop with another tolerance than the one its search was chosen with.
 
-    ``points``: a tolerance given in the target's points (``--tolerance-points``) instead.
+    ``points``, ``sds``: a tolerance given in the target's points (``--tolerance-points``) or in SDs of its
+    estimator (``--tolerance-sd``) instead.
 
     Raises:
         OtherTolerance: Naming both tolerances.
     """
     try:
         recorded = json.loads((report / LOOP_FILE).read_text())
-        chosen_with = _tolerance_flag(recorded["tolerance"], recorded.get("tolerance_points"))
+        chosen_with = _tolerance_flag(
+            recorded["tolerance"], recorded.get("tolerance_points"), recorded.get("tolerance_sd")
+        )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return  # a new loop, or one from before the file
     value = chosen_with[1]
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return  # not what this file writes: as if there were none
-    given = _tolerance_flag(tolerance, points)
+    given = _tolerance_flag(tolerance, points, sds)
     if chosen_with != given:
         raise OtherTolerance(
             f"{given[0]} {given[1]!r}: this loop ({report}) chose its stopping with {chosen_with[0]} {value!r}; "
@@ -264,6 +270,7 @@ def calibrate_and_search(
     audit_fraction: float,
     tolerance: float = CALIBRATION_TOLERANCE,
     tolerance_points: float | None = None,
+    tolerance_sd: float | None = None,
     keep_scheduler: bool = False,
     say: Callable[[str], None] = print,
 ) -> CalibratedSearch:
@@ -279,6 +286,7 @@ def calibrate_and_search(
         audit_fraction: Share of the search's configurations that are audit trials.
         tolerance: The recommendation's tolerance.
         tolerance_points: Instead, a tolerance in the target's own units (``--tolerance-points``).
+        tolerance_sd: Instead, a tolerance in SDs of the target's estimator (``--tolerance-sd``).
         keep_scheduler: The user chose the space's scheduler (``--scheduler``): no whole
             stopping configuration is judged, and the search runs the per-trial path.
         say: Where progress lines go.
@@ -298,7 +306,7 @@ def calibrate_and_search(
         )
     name = str(options.name)
     report = report_folder(space, options)
-    check_same_tolerance(report, tolerance, tolerance_points)
+    check_same_tolerance(report, tolerance, tolerance_points, tolerance_sd)
     calibration_space = space.with_overrides(num_samples=calibration_configs).full_curves()
     calibration = _run_or_resume(
         calibration_space,
@@ -320,6 +328,7 @@ def calibrate_and_search(
             objective="search",
             tolerance=tolerance,
             tolerance_points=tolerance_points,
+            tolerance_sd=tolerance_sd,
             settings=space.replay_settings(),
             new_configs=remaining,
             selection=(space.metric, space.mode),
@@ -339,7 +348,8 @@ def calibrate_and_search(
         judged = _judged(analysis, space, options, say)
     source = str(calibration.experiment_path)
     write_report(analysis, report, tolerance=analysis.tolerance, source=source, configuration=judged)
-    (report / LOOP_FILE).write_text(json.dumps({"tolerance": tolerance, "tolerance_points": tolerance_points}) + "\n")
+    chosen_with = {"tolerance": tolerance, "tolerance_points": tolerance_points, "tolerance_sd": tolerance_sd}
+    (report / LOOP_FILE).write_text(json.dumps(chosen_with) + "\n")
     argument = space.name if space.source.startswith("built-in") else space.source  # what `search` takes
     configuration = _configuration(judged, analysis, report, source, say, argument) if judged is not None else None
     if judged is None:
@@ -375,7 +385,7 @@ def calibrate_and_search(
         best_model_noise=analysis.best_model_noise,
         configuration=configuration[1:] if configuration is not None else None,
         tolerance=analysis.tolerance,
-        in_points=functools.partial(as_given, analysis) if tolerance_points is not None else None,
+        in_points=functools.partial(as_given, analysis) if analysis.points_scale is not None else None,
         points_line=tolerance_in_points(analysis),
         failed_check=tuple(
             f"{row['policy']} on {row['metric']}" for _, row in table[table["choice"] == Choice.HELD_OUT].iterrows()

@@ -78,6 +78,7 @@ def run_recommend_command(args: argparse.Namespace) -> int:
         families=tuple(FAMILIES) if args.policy == "all" else (args.policy,),
         tolerance=args.tolerance,
         tolerance_points=args.tolerance_points,
+        tolerance_sd=args.tolerance_sd,
         objective=objective,
         selection=selection,
         asha=asha,

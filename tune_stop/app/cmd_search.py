@@ -63,6 +63,7 @@ def run_search_command(args: argparse.Namespace) -> int:
                 report_folder(space, options),
                 CALIBRATION_TOLERANCE if args.tolerance is None else args.tolerance,
                 args.tolerance_points,
+                args.tolerance_sd,
             )
         except OtherTolerance as error:
             raise UsageError(str(error)) from None
@@ -94,7 +95,12 @@ def _space(args: argparse.Namespace) -> Any:
     if args.calibrate is not None and (args.full_curves or args.stoppers):
         flag = "--full-curves" if args.full_curves else "--stoppers"
         raise UsageError(f"--calibrate records whole curves and chooses the stoppers itself; drop {flag}")
-    for flag, value in (("--tolerance", args.tolerance), ("--tolerance-points", args.tolerance_points)):
+    tolerances = (
+        ("--tolerance", args.tolerance),
+        ("--tolerance-points", args.tolerance_points),
+        ("--tolerance-sd", args.tolerance_sd),
+    )
+    for flag, value in tolerances:
         if value is not None and args.calibrate is None:
             raise UsageError(
                 f"{flag} is the tolerance --calibrate chooses within; without --calibrate, choose with "
@@ -273,6 +279,7 @@ def _resume(args: argparse.Namespace) -> int:
             ("--calibrate", args.calibrate),
             ("--tolerance", args.tolerance),
             ("--tolerance-points", args.tolerance_points),
+            ("--tolerance-sd", args.tolerance_sd),
         )
         if value is not None
     ]

@@ -42,12 +42,12 @@ def tolerance_in_points(analysis: Analysis) -> str | None:
     if scale is None or given is None:
         return None
     kept = f" at its best {analysis.kept_by[0]} snapshot" if analysis.kept_by is not None else ""
-    points = f"{given:.4g} {target} points"
+    points = f"{regret(analysis.tolerance, scale)} {target} points"
     if analysis.estimator_sd is not None:  # given in SDs of the estimator
         metric, spread = analysis.estimator_sd
         points = (
             f"{given / spread:.3g} x {metric}_sd = {points} ({metric}_sd is {spread:.3g} at the "
-            f"best model, its mean over the last epochs)"
+            f"configuration with the best {metric}, its mean over the last epochs)"
         )
     return (
         f"Tolerance: {points}, {percent(analysis.tolerance)} of {scale:.4g}, "
@@ -78,18 +78,22 @@ def worse_as_given(analysis: Analysis, regret: Any) -> str:
     number = float(regret)
     if analysis.points_scale is None or not np.isfinite(number):
         return worse(number)
+    number = round(number, 6)  # as :func:`regret` shows it: a millionth of the scale below 0 is no better
     return f"{as_given(analysis, abs(number))} {'better' if number < 0 else 'worse'}"
 
 
 def _flag(analysis: Analysis, share: float, rounded: float) -> str:
     """The flag that asks for a tolerance of ``share``: ``--tolerance rounded`` (``share`` rounded up), or, where
-    the user gave points, ``--tolerance-points`` with ``share`` in points rounded up to 2 significant figures."""
+    the user gave points (or SDs of the estimator), ``--tolerance-points`` with ``share`` in points (``--tolerance-sd``
+    with it in SDs) rounded up to 2 significant figures."""
     scale = analysis.points_scale
     if scale is None:
         return f"--tolerance {rounded:g}"
-    points = share * scale
-    step = 10.0 ** (math.floor(math.log10(points)) - 1) if points > 0 else 0.01
-    return f"--tolerance-points {float(f'{math.ceil(points / step - 1e-9) * step:.2g}'):g}"
+    flag, amount = "--tolerance-points", share * scale
+    if analysis.estimator_sd is not None:
+        flag, amount = "--tolerance-sd", amount / analysis.estimator_sd[1]
+    step = 10.0 ** (math.floor(math.log10(amount)) - 1) if amount > 0 else 0.01
+    return f"{flag} {float(f'{math.ceil(amount / step - 1e-9) * step:.2g}'):g}"
 
 
 def answer_lines(analysis: Analysis, configuration: ConfigurationChoice | None = None) -> list[str]:

@@ -18,11 +18,11 @@ def percent(part: Any) -> str:
 
 def regret(part: Any, scale: float | None = None) -> str:
     """A regret (a share) in percent, or, with ``scale`` (a tolerance given in the target's points), the loss in
-    those points: the share times ``scale``, 3 significant digits."""
+    those points: the share (to 6 decimals: a millionth of ``scale``) times ``scale``, 3 significant digits."""
     if scale is None:
         return percent(part)
-    number = float(part)
-    # + 0.0 turns a negative zero into 0, as in percent.
+    number = round(float(part), 6) if np.isfinite(float(part)) else float(part)
+    # + 0.0 turns a negative zero (and what rounds to one) into 0, as in percent.
     return "n/a" if not np.isfinite(number) else f"{float(f'{number * scale:.3g}') + 0.0:g}"
 
 

@@ -97,6 +97,13 @@ def _estimator_sentence(analysis: Analysis, tolerance: float) -> str:
     """The metric's own standard deviation (a ``<metric>_sd`` column, as a GAN's ``fid_sd``) against the tolerance."""
     if analysis.curves is None:
         return ""
+    if analysis.estimator_sd is not None and analysis.tolerance_points is not None:  # the tolerance was sized by it
+        sized_by, at_best = analysis.estimator_sd
+        return (
+            f" **Estimator**: the tolerance is {analysis.tolerance_points / at_best:.3g} times {sized_by}'s own "
+            f"standard deviation at the best model (`{sized_by}_sd` {at_best:.3g}: its mean over the last "
+            f"{NOISE_EPOCHS} epochs of every fold of the configuration with the best {sized_by} at the budget)."
+        )
     frame = analysis.curves.frame
     for metric in dict.fromkeys((analysis.selected_by, unkept(analysis.target, analysis.kept_by))):
         if metric not in frame or f"{metric}_sd" not in frame:
@@ -123,10 +130,11 @@ def _in_points(analysis: Analysis) -> str:
     if scale is None:
         return ""
     return (
-        f" (with `--tolerance-points`, every regret here is instead the loss in the target's own units divided by "
-        f"one number, {scale:.4g}, the best model's target trained to the budget in these curves; the table, "
-        "the answer and the plots show it in those units, that share times that number, and the CSV files the "
-        "share)"
+        f" (with `--tolerance-points` or `--tolerance-sd`, every regret here is instead the loss in the target's "
+        f"own units divided by one number, {scale:.4g}, the best model's target trained to the budget in these "
+        "curves; the table, the answer, the plots and the files' comments show it in those units, that share times "
+        "that number; `recommendations.csv` keeps each share, with the regrets in points (`*_points`) and that "
+        "number (`regret_scale`) beside them)"
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from analysis._answer import as_given
 from analysis._configuration_choice import ConfigurationChoice
 from analysis._recommend import Analysis
 from analysis._search import TOP_SHARE
@@ -170,12 +171,15 @@ def _plot_frontier(
             label=label,
         )
     marks = candidates[(candidates["recommended"] | (candidates["kind"] == "baseline")) & np.isfinite(candidates[y])]
-    _name_overlaps(axes, 100 * marks[x].to_numpy(float), up_by * marks[y].to_numpy(float), list(marks["policy"]))
+    _name_overlaps(
+        axes, 100 * marks[x].to_numpy(float), up_by * marks[y].to_numpy(float), list(marks["policy"]), up_by / 1000
+    )
     if configuration is not None and y == "best_regret":
         _configurations(axes, configuration, up_by)
     target = unkept(analysis.target, analysis.kept_by)
-    limit = f"{analysis.tolerance_points:.4g} {target} points" if points is not None else f"{100 * tolerance:g}%"
-    axes.axhline(up_by * tolerance, color="red", linestyle="--", linewidth=1, label=f"tolerance {limit}")
+    axes.axhline(
+        up_by * tolerance, color="red", linestyle="--", linewidth=1, label=f"tolerance {as_given(analysis, tolerance)}"
+    )
     if full_training_at is not None:
         axes.axvline(full_training_at, color="0.5", linestyle=":", linewidth=1, label="full training")
     # Zoom to where the decisions lie: the tolerance, the baselines and the chosen values' intervals, up to
@@ -196,16 +200,18 @@ def _plot_frontier(
     plt.close(figure)
 
 
-def _name_overlaps(axes: Any, across: np.ndarray, up: np.ndarray, names: list[str]) -> None:
-    """Writes beside a mark the rules drawn on the same spot (the same point on a 0.1-point grid), which one mark
-    would hide."""
-    spots: dict[tuple[float, float], list[str]] = {}
+def _name_overlaps(axes: Any, across: np.ndarray, up: np.ndarray, names: list[str], up_grid: float = 0.1) -> None:
+    """Writes beside a mark the rules drawn on the same spot (the same point on a grid of 0.1 percentage points
+    across and ``up_grid`` up: 0.1% of the regret's unit), which one mark would hide."""
+    spots: dict[tuple[float, float], list[tuple[float, float, str]]] = {}
     for at_x, at_y, name in zip(across, up, names, strict=True):
-        spots.setdefault((round(float(at_x), 1), round(float(at_y), 1)), []).append(name)
-    for (at_x, at_y), here in spots.items():
+        key = (round(float(at_x), 1), round(float(at_y) / up_grid))
+        spots.setdefault(key, []).append((float(at_x), float(at_y), name))
+    for here in spots.values():
         if len(here) > 1:
-            text = textwrap.fill(f"{len(here)} here: {', '.join(here)}", 40)
-            axes.annotate(text, (at_x, at_y), xytext=(8, 8), textcoords="offset points", fontsize=7, color="0.25")
+            text = textwrap.fill(f"{len(here)} here: {', '.join(name for _, _, name in here)}", 40)
+            at = (here[0][0], here[0][1])
+            axes.annotate(text, at, xytext=(8, 8), textcoords="offset points", fontsize=7, color="0.25")
 
 
 def _configurations(axes: Any, choice: ConfigurationChoice, up_by: float) -> None:

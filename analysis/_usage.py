@@ -16,6 +16,7 @@ import numpy as np
 import yaml
 
 from analysis._configuration_choice import ConfigurationChoice
+from analysis._format import regret
 from analysis._recommend import Analysis, Recommendation
 from analysis._snapshot import unkept
 from tune_stop.stoppers import POLICIES, early_stopping
@@ -49,8 +50,18 @@ def _percent(value: Any) -> str:
     return "n/a" if not np.isfinite(value) else f"{round(100 * value, 2) + 0.0:.2f}%"
 
 
-def _interval(row: dict[str, Any], name: str) -> str:
-    return f"{_percent(row[name])} [{_percent(row[f'{name}_low'])}, {_percent(row[f'{name}_high'])}]"
+def _loss(analysis: Analysis, value: Any) -> str:
+    """A regret in a comment: in percent, or in the target's points where the tolerance was given so."""
+    scale = analysis.points_scale
+    if scale is None:
+        return _percent(value)
+    return f"{regret(value, scale)} {unkept(analysis.target, analysis.kept_by)} points"
+
+
+def _interval(row: dict[str, Any], name: str, analysis: Analysis | None = None) -> str:
+    """``point [low, high]`` in percent, or, with ``analysis``, as a regret (:func:`_loss`)."""
+    said = _percent if analysis is None else lambda value: _loss(analysis, value)
+    return f"{said(row[name])} [{said(row[f'{name}_low'])}, {said(row[f'{name}_high'])}]"
 
 
 def _prediction(analysis: Analysis, row: dict[str, Any]) -> str:
@@ -61,10 +72,10 @@ def _prediction(analysis: Analysis, row: dict[str, Any]) -> str:
     )
     if np.isfinite(float(row["best_regret"])):
         return (
-            f"{head}: best model {_interval(row, 'best_regret')} worse than full training, selected model "
-            f"{_interval(row, 'selected_regret')}, compute used {_interval(row, 'compute_used')}"
+            f"{head}: best model {_interval(row, 'best_regret', analysis)} worse than full training, selected "
+            f"model {_interval(row, 'selected_regret', analysis)}, compute used {_interval(row, 'compute_used')}"
         )
-    return f"{head}: regret {_interval(row, 'regret')}, epochs saved {_interval(row, 'epochs_saved')}"
+    return f"{head}: regret {_interval(row, 'regret', analysis)}, epochs saved {_interval(row, 'epochs_saved')}"
 
 
 def _guard(recommendation: Recommendation, analysis: Analysis) -> dict[str, Any]:
@@ -93,7 +104,7 @@ def stoppers_yaml(
     )
     lines = [
         head,
-        f"# objective {analysis.objective}: {objective} the {_percent(analysis.tolerance)} tolerance of "
+        f"# objective {analysis.objective}: {objective} the {_loss(analysis, analysis.tolerance)} tolerance of "
         f"{analysis.target} ({analysis.target_mode})"
         + (f"; beside {analysis.asha.describe()}" if analysis.asha is not None else ""),
         f"# Run it: tune-stop search SPACE --stoppers {STOPPERS_FILE}",
@@ -241,12 +252,14 @@ def guarded_metrics(choice: ConfigurationChoice, analysis: Analysis) -> list[str
     return [analysis.selected_by, *([policy.metric] if policy is not None else [])]
 
 
-def configuration_yaml(choice: ConfigurationChoice, metrics: list[str], source: str) -> str:
+def configuration_yaml(choice: ConfigurationChoice, analysis: Analysis, source: str) -> str:
     """The text of ``configuration.yaml``: the chosen configuration's scheduler and stoppers, behind a guard.
 
     ``tune-stop search SPACE --stoppers configuration.yaml`` runs it (its ``scheduler:``
-    replaces the space's). ``metrics``: the metrics the non-finite guard watches.
+    replaces the space's). The non-finite guard watches :func:`guarded_metrics`; the comments give regrets as
+    the analysis' tolerance was given (:func:`_loss`).
     """
+    metrics = guarded_metrics(choice, analysis)
     config, chosen = choice.answer, choice.chosen
     if config is None or chosen is None:
         raise ValueError("no configuration was chosen")
@@ -256,13 +269,13 @@ def configuration_yaml(choice: ConfigurationChoice, metrics: list[str], source: 
         [
             f"# Chosen by tune-stop recommend (stopping configurations) from {source}",
             f"# {config.describe()}: the least compute whose best or selected model lost more than the "
-            f"{_percent(choice.tolerance)} tolerance in at most {choice.risk:.0%} of {choice.searches} simulated "
-            f"searches ({choice.searched})",
+            f"{_loss(analysis, choice.tolerance)} tolerance in at most {choice.risk:.0%} of {choice.searches} "
+            f"simulated searches ({choice.searched})",
             f"# there: lost more than the tolerance in {_percent(row['exceeded'])} of them; on the {choice.draws} "
             f"searches of {choice.new_configs} configurations: compute used {_percent(row['compute_used'])} of "
-            f"full training, best model worst {_percent(row['best_regret_max'])}, selected model worst "
-            f"{_percent(row['selected_regret_max'])}; check: chosen on {choice.held_out_searched}, a choice lost "
-            f"more in {_percent(choice.held_out_exceeded)}",
+            f"full training, best model worst {_loss(analysis, row['best_regret_max'])}, selected model worst "
+            f"{_loss(analysis, row['selected_regret_max'])}; check: chosen on {choice.held_out_searched}, a "
+            f"choice lost more in {_percent(choice.held_out_exceeded)}",
             f"# stated risk for the next search: {_percent(choice.stated_risk)} (its share above; how it holds on "
             "independent searches: docs/configurations.md)",
             f"# Run it: tune-stop search SPACE --stoppers {CONFIGURATION_FILE}",

@@ -60,6 +60,11 @@ BAD_INPUT = [
     (["search", "gan-digits", "--calibrate", "4", "--tolerance-points", "-3"], "--tolerance-points: must be > 0"),
     (["search", "gan-digits", "--tolerance-sd", "2"], "--tolerance-sd is the tolerance --calibrate chooses within"),
     (
+        ["search", "mlp-digits", "--calibrate", "3", "--tolerance-sd", "2"],
+        "--tolerance-sd needs the estimator's own SD in the curves (a <metric>_sd column), which only the GAN "
+        "trainable reports (fid_sd), not perceptron",
+    ),
+    (
         ["search", "gan-digits", "--calibrate", "4", "--tolerance-sd", "2", "--tolerance-points", "3"],
         "argument --tolerance-points: not allowed with argument --tolerance-sd",
     ),

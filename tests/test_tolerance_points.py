@@ -167,18 +167,44 @@ def test_the_table_csv_report_and_plots_give_regrets_in_points(tmp_path, capsys,
     argv = ["recommend", str(tmp_path / "gan.csv"), "--metric", "fid", "--policy", "gl", "--tolerance-points", "3"]
     assert run_main([*argv, "--no-keep-best", "--target", "fid_test", "--out", str(tmp_path / "r")]) == 0
     printed = capsys.readouterr().out
-    assert header in printed and "within the 3 fid_test points tolerance" in printed  # the table and the ceiling
+    assert header in printed
+    (ceiling,) = [line for line in printed.splitlines() if line.startswith("Ceiling:")]
+    assert "within the 3 fid_test points tolerance" in ceiling
     written = pd.read_csv(tmp_path / "r" / "recommendations.csv")
     assert np.allclose(written["best_regret_points"], written["best_regret"] * written["regret_scale"], equal_nan=True)
     assert np.allclose(written["regret_high_points"], written["regret_high"] * written["regret_scale"], equal_nan=True)
     report = (tmp_path / "r" / "recommendations.md").read_text()
     assert f"| {header} |" in report
-    assert "the 3 fid_test points tolerance" in report.split("## What the figures mean")[1]
-    search = next(f for f in drawn if "The search" in f.axes[0].get_title())
-    axes = search.axes[0]
-    assert axes.get_ylabel().endswith("(fid_test points)")
-    (tolerance,) = [line for line in axes.get_lines() if line.get_label() == "tolerance 3 fid_test points"]
-    assert tolerance.get_ydata()[0] == pytest.approx(3.0)
+    method = report.split("## What the figures mean")[1]
+    assert "the 3 fid_test points tolerance" in method and "fid_test points by chance" in method  # choice, noise
+    assert "the 3 fid_test points tolerance of" in (tmp_path / "r" / "stoppers.yaml").read_text()
+    gl = written[written["policy"] == "gl"].iloc[0]
+    assert gl["best_regret"] > 0  # drawn in points, not percent: the two differ
+    for figure in drawn:
+        axes = figure.axes[0]
+        if "The search" not in axes.get_title():
+            continue
+        assert axes.get_ylabel().endswith("(fid_test points)")
+        (tolerance,) = [line for line in axes.get_lines() if line.get_label() == "tolerance 3 fid_test points"]
+        assert tolerance.get_ydata()[0] == pytest.approx(3.0)
+        marks = [container.lines[0].get_ydata()[0] for container in axes.containers]
+        assert any(mark == pytest.approx(gl["best_regret_points"]) for mark in marks)
+
+
+def test_the_configurations_are_given_in_points_in_the_table():
+    from analysis import judge_configurations, person_table
+
+    points = analyse(gan_search(), **_options(tolerance_points=3.0))
+    choice = judge_configurations(points, workers=2, draws=8)
+    shown = ([choice.table.iloc[choice.chosen]] if choice.runs and choice.chosen is not None else []) + [
+        row for _, row in choice.peers() if not choice.is_answer(row)
+    ]
+    table = person_table(points, choice)
+    assert len(shown) >= 1
+    for cell, row in zip(table["best model (fid_test points) [80%]"], shown, strict=False):
+        mean, worst = (float(part.split(" ")[0]) for part in cell.split(", "))
+        assert mean == pytest.approx(row["best_regret_mean"] * points.points_scale, rel=5e-3, abs=5e-3)
+        assert worst == pytest.approx(row["best_regret_max"] * points.points_scale, rel=5e-3, abs=5e-3)
 
 
 def test_a_tolerance_in_sds_is_that_many_of_the_estimators_sd_at_the_best_model_in_points(tmp_path, capsys):

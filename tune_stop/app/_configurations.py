@@ -50,7 +50,7 @@ def write_configurations(choice: ConfigurationChoice | None, analysis: Analysis,
     Raises:
         UsageError: If ``out`` cannot be written.
     """
-    from analysis._usage import CONFIGURATION_FILE, configuration_yaml, guarded_metrics
+    from analysis._usage import CONFIGURATION_FILE, configuration_yaml
 
     target, listed = out / CONFIGURATION_FILE, out / "configurations.csv"
     try:
@@ -64,7 +64,7 @@ def write_configurations(choice: ConfigurationChoice | None, analysis: Analysis,
         if choice is None or not choice.runs:  # none chosen, or train everything: no stopping file, as it says
             target.unlink(missing_ok=True)
             return None
-        target.write_text(configuration_yaml(choice, guarded_metrics(choice, analysis), source))
+        target.write_text(configuration_yaml(choice, analysis, source))
     except OSError as error:
         raise UsageError(f"--out {out}: cannot write the configurations ({error.strerror or error})") from None
     return target

@@ -84,6 +84,25 @@ def run_search_command(args: argparse.Namespace) -> int:
     return EXIT_TERMINATED if terminated() else code
 
 
+def _check_calibration(args: argparse.Namespace, space: Any) -> None:
+    """What ``--calibrate`` and ``--tolerance-sd`` ask of the space, checked before anything trains.
+
+    Raises:
+        UsageError: For a calibration size the space cannot split, or SDs of an estimator its trainable does not
+            report.
+    """
+    if args.calibrate is not None and not 2 <= args.calibrate < space.num_samples:
+        raise UsageError(
+            f"--calibrate must be at least 2 and below the space's {space.num_samples} samples (--num-samples), "
+            f"but got --calibrate {args.calibrate}"
+        )
+    if args.tolerance_sd is not None and space.trainable != "gan":
+        raise UsageError(
+            f"--tolerance-sd needs the estimator's own SD in the curves (a <metric>_sd column), which only the "
+            f"GAN trainable reports (fid_sd), not {space.trainable}: give --tolerance or --tolerance-points"
+        )
+
+
 def _space(args: argparse.Namespace) -> Any:
     """The space to search, with the command line's overrides, stoppers, full curves and audit applied."""
     from search_spaces import SpaceError, load_space
@@ -131,11 +150,7 @@ def _space(args: argparse.Namespace) -> Any:
             _note_same_configurations(space)
         if args.full_curves:
             space = space.full_curves()
-        if args.calibrate is not None and not 2 <= args.calibrate < space.num_samples:
-            raise UsageError(
-                f"--calibrate must be at least 2 and below the space's {space.num_samples} samples (--num-samples), "
-                f"but got --calibrate {args.calibrate}"
-            )
+        _check_calibration(args, space)
         if args.audit_fraction and args.calibrate is None:
             if space.prediction is None:
                 raise UsageError(

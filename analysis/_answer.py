@@ -20,6 +20,7 @@ from analysis._choice import Choice
 from analysis._configuration_choice import ConfigurationChoice
 from analysis._format import percent, regret, span, worse
 from analysis._recommend import Analysis, Recommendation
+from analysis._search import best_model_value
 from analysis._snapshot import unkept
 from analysis._usage import CONFIGURATION_FILE, STOPPERS_FILE
 
@@ -92,8 +93,27 @@ def _flag(analysis: Analysis, share: float, rounded: float) -> str:
     flag, amount = "--tolerance-points", share * scale
     if analysis.estimator_sd is not None:
         flag, amount = "--tolerance-sd", amount / analysis.estimator_sd[1]
+    return f"{flag} {_rounded_up(amount)}"
+
+
+def _rounded_up(amount: float) -> str:
+    """``amount`` rounded up to 2 significant figures, as a flag's value."""
     step = 10.0 ** (math.floor(math.log10(amount)) - 1) if amount > 0 else 0.01
-    return f"{flag} {float(f'{math.ceil(amount / step - 1e-9) * step:.2g}'):g}"
+    return f"{float(f'{math.ceil(amount / step - 1e-9) * step:.2g}'):g}"
+
+
+def _fid_points(analysis: Analysis, share: float) -> str:
+    """For a FID target judged by a relative tolerance, the same advice in FID points (a GAN user thinks in
+    them): ``share`` of the best model trained to the budget here; empty otherwise."""
+    target = unkept(analysis.target, analysis.kept_by)
+    if analysis.points_scale is not None or not target.startswith("fid") or analysis.curves is None:
+        return ""
+    if analysis.split is None:
+        return ""
+    best = abs(best_model_value(analysis.curves, analysis.split.config_index, analysis.target, analysis.target_mode))
+    if not np.isfinite(best) or best == 0:
+        return ""
+    return f", or in {target} points, `--tolerance-points {_rounded_up(share * best)}`"
 
 
 def answer_lines(analysis: Analysis, configuration: ConfigurationChoice | None = None) -> list[str]:
@@ -268,7 +288,10 @@ def _nothing_lines(analysis: Analysis, configuration: ConfigurationChoice | None
             f"the best model moves by {as_given(analysis, noise)} from one epoch to the next by chance, more than the "
             f"{tolerance} tolerance, so no stop can be judged within it"
         )
-        step = f"a tolerance above that noise (`{_flag(analysis, noise, looser)}`), or a steadier metric"
+        step = (
+            f"a tolerance above that noise (`{_flag(analysis, noise, looser)}`{_fid_points(analysis, noise)}), or a "
+            "steadier metric"
+        )
     else:
         judged = (
             "kept the best and selected models" if analysis.objective == "search" else "kept its mean per-curve regret"

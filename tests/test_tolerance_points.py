@@ -229,3 +229,22 @@ def test_a_tolerance_in_sds_is_that_many_of_the_estimators_sd_at_the_best_model_
     assert run_main([*argv, "--out", str(tmp_path / "r")]) == 0
     printed = capsys.readouterr().out
     assert f"Tolerance: 2 x fid_sd = {2 * spread:.4g} fid_test points (fid_sd is {spread:.3g}" in printed
+
+
+def test_a_fid_target_below_its_noise_is_also_advised_a_tolerance_in_points():
+    from analysis import AnalysisWarning, answer_lines
+
+    curves = gan_search()
+    with pytest.warns(AnalysisWarning, match="moves by"):
+        relative = analyse(curves, **_options(tolerance=0.001))
+    (advice,) = [line for line in answer_lines(relative) if line.startswith("- **Next:**")]
+    last = curves[curves["epoch"] == curves["epoch"].max()]
+    noise_points = relative.best_model_noise * last.groupby("config_id")["fid_test"].mean().min()
+    value = float(advice.split("`--tolerance-points ")[1].split("`")[0])
+    assert noise_points <= value <= 1.1 * noise_points + 1e-9  # the noise in points, rounded up to 2 figures
+    assert "or in fid_test points" in advice and "`--tolerance " in advice
+    accuracy = gan_search().rename(columns={"fid_test": "test_score"})
+    with pytest.warns(AnalysisWarning, match="moves by"):
+        other = analyse(accuracy, **{**_options(tolerance=0.001), "target": "test_score"})
+    (advice,) = [line for line in answer_lines(other) if line.startswith("- **Next:**")]
+    assert "--tolerance-points" not in advice  # only a FID is advised in points

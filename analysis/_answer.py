@@ -22,7 +22,7 @@ from analysis._format import percent, regret, span, worse
 from analysis._recommend import Analysis, Recommendation
 from analysis._search import best_model_value
 from analysis._snapshot import unkept
-from analysis._usage import CONFIGURATION_FILE, STOPPERS_FILE
+from analysis._usage import CONFIGURATION_FILE, STOPPERS_FILE, judged_alone
 
 __all__ = ["answer_lines", "as_given", "given_span", "plain", "tolerance_in_points", "worse_as_given"]
 
@@ -153,9 +153,13 @@ def _rule_lines(
     analysis: Analysis, recommendation: Recommendation, configuration: ConfigurationChoice | None
 ) -> list[str]:
     row = recommendation.row
-    scheduler = (
-        "beside the ASHA it was judged with" if analysis.asha is not None else "beside the scheduler your search runs"
-    )
+    if analysis.asha is not None:
+        scheduler = "beside the ASHA it was judged with"
+    elif judged_alone(analysis, configuration):
+        scheduler = "with no scheduler (FIFO), as it was judged: none of the stopping configurations kept the models"
+        scheduler += " within the tolerance (below)"
+    else:
+        scheduler = "beside the scheduler your search runs"
     run = (
         f"- **Run:** {row['description']} (`{row['policy']}` on `{row['metric']}`), {scheduler}: "
         f"`tune-stop search SPACE --stoppers {STOPPERS_FILE}`, or "

@@ -242,12 +242,7 @@ def _usage_section(analysis: Analysis, source: str, configuration: Configuration
         f"(`{recommendation.row['policy']}` on `{recommendation.row['metric']}`), behind a non-finite guard:",
         "",
         "```yaml",
-        stoppers_yaml(
-            analysis,
-            recommendation,
-            source,
-            beside_configuration=bool(_configuration_usage(analysis, configuration, source)),
-        ).rstrip(),
+        stoppers_yaml(analysis, recommendation, source, configuration).rstrip(),
         "```",
         "",
         f"Run it with `tune-stop search SPACE --stoppers {STOPPERS_FILE}`, or in your own `tune.Tuner`:",

@@ -70,8 +70,7 @@ def write_report(
     ]
     recommendation = analysis.recommended()
     if recommendation is not None:
-        beside = configuration is not None and configuration.runs
-        text = stoppers_yaml(analysis, recommendation, source, beside_configuration=beside)
+        text = stoppers_yaml(analysis, recommendation, source, configuration)
         written.append(atomic_write(out / STOPPERS_FILE, lambda p: Path(p).write_text(text)))
     else:
         (out / STOPPERS_FILE).unlink(missing_ok=True)  # an older recommendation must not be taken for this one

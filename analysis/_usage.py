@@ -85,10 +85,20 @@ def _guard(recommendation: Recommendation, analysis: Analysis) -> dict[str, Any]
     return {"policy": "non_finite", "metrics": sorted({m for m in metrics if m})}
 
 
+def judged_alone(analysis: Analysis, configuration: ConfigurationChoice | None) -> bool:
+    """Whether the per-trial rule is the answer because the stopping configurations judged beside it found no
+    scheduler that kept the models within the tolerance, and was itself judged with none: it then runs so, with
+    no scheduler (FIFO), not beside the one the search ran."""
+    return configuration is not None and not configuration.runs and analysis.asha is None
+
+
 def stoppers_yaml(
-    analysis: Analysis, recommendation: Recommendation, source: str, *, beside_configuration: bool = False
+    analysis: Analysis, recommendation: Recommendation, source: str, configuration: ConfigurationChoice | None = None
 ) -> str:
-    """The text of ``stoppers.yaml`` (``beside_configuration``: the report's answer is ``configuration.yaml``)."""
+    """The text of ``stoppers.yaml``; ``configuration``: the stopping configurations judged, if any (where one is
+    the answer, this file is the per-trial rule alone; where none is, the rule runs with no scheduler,
+    :func:`judged_alone`)."""
+    beside_configuration = configuration is not None and configuration.runs
     row = recommendation.row
     specs = [entry for entry in recommendation.specs() if entry["policy"] != "non_finite"]
     objective = {
@@ -114,6 +124,15 @@ def stoppers_yaml(
                 f"scheduler: {_flow(analysis.asha.entry())}",
             ]
             if analysis.asha is not None
+            else []
+        ),
+        *(
+            [
+                "# judged with no scheduler: none of the stopping configurations judged kept the models within the "
+                "tolerance; it replaces the space's",
+                "scheduler: {name: fifo}",
+            ]
+            if judged_alone(analysis, configuration)
             else []
         ),
         "stoppers:",

@@ -6,13 +6,16 @@ On each, ``recommend``'s GAN defaults (the target ``fid_test`` at the best ``fid
 the search objective, stopping configurations judged on 4 workers) choose at each tolerance:
 the default 1%, points of ``fid_test`` (``--tolerance-points``) and SDs of the FID estimate
 (``--tolerance-sd``). The answer (the chosen stopping configuration, else the per-trial rule,
-else training everything) is then replayed on the other search in 5 random trial orders on 4
-workers, judged as on the first: the best and the selected (by ``fid``) models' ``fid_test``
-at their best snapshots against the same search trained to the budget, in points.
+which then runs with no scheduler, as ``stoppers.yaml`` says, else training everything) is then
+replayed on the other search in 5 random trial orders on 4 workers, judged as on the first: the
+best and the selected (by ``fid``) models' ``fid_test`` at their best snapshots against the same
+search trained to the budget, in points (each loss in ``fid_test`` points) and as shares of each
+model's own ``fid_test`` trained to the budget (for the relative tolerance). A loss that is not a
+number counts as lost, as in the choice.
 
 Printed per direction and tolerance: the answer, its stated risk, the mean compute used on the
 other search, the worst loss in points over the orders and whether every order stayed within the
-tolerance (a relative one as a share of the other search's own best); and per search: the best
+tolerance (a relative one as shares, as the choice judges it); and per search: the best
 model's epoch-to-epoch noise (goal <= 4%) and FID's share of the epoch time (goal <= 0.2).
 """
 
@@ -31,6 +34,7 @@ from analysis._configurations import SearchCurves, StoppingConfig, search_outcom
 from analysis._recommend import Analysis
 from benchmarks._ray import ray_of_its_own
 from benchmarks.calibration import record
+from search_spaces import load_space
 
 SPACE = "gan-digits"
 SEEDS = (0, 1)
@@ -68,7 +72,7 @@ def answer(frame: pd.DataFrame, flag: str, value: float) -> Answer:
     """The configuration ``recommend`` hands over: the judged configuration where it runs, else the per-trial
     rule, else training everything."""
     analysis = _analysis(frame, flag, value)
-    choice = judge_configurations(analysis, workers=WORKERS)
+    choice = judge_configurations(analysis, workers=WORKERS, scheduler=load_space(SPACE).scheduler)
     scale = analysis.points_scale if analysis.points_scale is not None else abs(_best(analysis))
     points = analysis.tolerance * scale
     if choice.runs and choice.answer is not None:
@@ -96,18 +100,33 @@ def _search_curves(analysis: Analysis) -> SearchCurves:
 
 
 def realize(chosen: Answer, frame: pd.DataFrame) -> list[dict[str, float]]:
-    """The answer on a search it did not see, in :data:`ORDERS` random trial orders: compute and losses in points."""
-    analysis = _analysis(frame, "--tolerance", 0.01)  # the tolerance plays no part in the realized figures
-    curves = _search_curves(analysis)
-    scale = abs(_best(analysis))  # search_outcome's regrets are shares of this search's best trained to the budget
+    """The answer on a search it did not see, in :data:`ORDERS` random trial orders: compute, the worse of the best
+    and the selected models' losses as shares of their own references and in points."""
+    relative = _search_curves(_analysis(frame, "--tolerance", 0.01))  # each loss a share of its own reference
+    in_points = _analysis(frame, "--tolerance-points", 1.0)  # each loss a share of one number: the best model's
+    points, scale = _search_curves(in_points), in_points.points_scale
+    assert scale is not None
     rng = np.random.default_rng(29)
-    rows = np.arange(len(curves.config_index))
+    rows = np.arange(len(relative.config_index))
     outcomes = []
     for _ in range(ORDERS):
         order = rng.permutation(len(rows))
-        compute, best, selected = search_outcome(curves, rows, chosen.config.stops(curves, rows, order, WORKERS))
-        outcomes.append({"compute": compute, "worst share": max(best, selected), "worst": max(best, selected) * scale})
+        stops = chosen.config.stops(relative, rows, order, WORKERS)
+        compute, best, selected = search_outcome(relative, rows, stops)
+        _, best_points, selected_points = search_outcome(points, rows, stops)
+        outcomes.append(
+            {
+                "compute": compute,
+                "worst share": _worst(best, selected),
+                "worst": _worst(best_points, selected_points) * scale,
+            }
+        )
     return outcomes
+
+
+def _worst(best: float, selected: float) -> float:
+    """The larger loss, a loss that is not a number counting as lost (as the choice counts it)."""
+    return float(np.max(np.nan_to_num([best, selected], nan=np.inf)))
 
 
 def search_facts(frame: pd.DataFrame) -> dict[str, float]:

@@ -248,3 +248,27 @@ def test_a_fid_target_below_its_noise_is_also_advised_a_tolerance_in_points():
         other = analyse(accuracy, **{**_options(tolerance=0.001), "target": "test_score"})
     (advice,) = [line for line in answer_lines(other) if line.startswith("- **Next:**")]
     assert "--tolerance-points" not in advice  # only a FID is advised in points
+
+
+def test_a_rule_chosen_because_no_scheduler_held_runs_with_none_as_it_was_judged(tmp_path):
+    import dataclasses
+
+    from analysis import answer_lines, judge_configurations
+    from analysis._usage import stoppers_yaml
+    from search_spaces import load_space
+    from tune_stop.stopping import load_stopping
+
+    analysis = analyse(gan_search(), **_options(tolerance_points=2.0))
+    recommendation = analysis.recommended()
+    assert recommendation is not None and analysis.asha is None  # the rule was judged alone
+    choice = judge_configurations(analysis, workers=2, draws=8)
+    none_held = dataclasses.replace(choice, chosen=None)  # as when no configuration met the risk
+    space = load_space("gan-digits")
+    assert space.scheduler["name"] == "asha"
+    for judged, expected in ((none_held, "fifo"), (None, "asha")):
+        path = tmp_path / f"{expected}.yaml"
+        path.write_text(stoppers_yaml(analysis, recommendation, "curves.csv", judged))
+        assert space.with_stoppers(path).scheduler["name"] == expected  # FIFO replaces the space's ASHA
+        (run,) = [line for line in answer_lines(analysis, judged) if line.startswith("- **Run:**")]
+        assert ("with no scheduler (FIFO), as it was judged" in run) == (expected == "fifo")
+    assert type(load_stopping(tmp_path / "fifo.yaml", max_epochs=15).scheduler).__name__ == "FIFOScheduler"

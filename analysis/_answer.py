@@ -20,7 +20,7 @@ from analysis._choice import Choice
 from analysis._configuration_choice import ConfigurationChoice
 from analysis._format import percent, regret, span, worse
 from analysis._recommend import Analysis, Recommendation
-from analysis._search import best_model_value
+from analysis._search import NOISE_EPOCHS, best_model_value
 from analysis._snapshot import unkept
 from analysis._usage import CONFIGURATION_FILE, STOPPERS_FILE, judged_alone
 
@@ -46,14 +46,16 @@ def tolerance_in_points(analysis: Analysis) -> str | None:
     points = f"{regret(analysis.tolerance, scale)} {target} points"
     if analysis.estimator_sd is not None:  # given in SDs of the estimator
         metric, spread = analysis.estimator_sd
+        stands = f"; {metric}'s SD stands for {target}'s, the same estimator" if metric != target else ""
         points = (
             f"{given / spread:.3g} x {metric}_sd = {points} ({metric}_sd is {spread:.3g} at the "
-            f"configuration with the best {metric}, its mean over the last epochs)"
+            f"configuration with the best {metric}, its mean over the last {NOISE_EPOCHS} epochs{stands})"
         )
     return (
-        f"Tolerance: {points}, {percent(analysis.tolerance)} of {scale:.4g}, "
-        f"the best model's {target}{kept} trained to the budget here; every regret is a loss in {target} points "
-        f"divided by {scale:.4g}, in every search, simulated or held out."
+        f"Tolerance: {points}. Every regret below is a loss in {target} points against the same search trained "
+        f"to the budget, in every search, simulated or held out; as a share (recommendations.csv), it is of "
+        f"{scale:.4g}, the best model's {target}{kept} trained to the budget here, and the tolerance "
+        f"{percent(analysis.tolerance)} of it."
     )
 
 
@@ -102,18 +104,16 @@ def _rounded_up(amount: float) -> str:
     return f"{float(f'{math.ceil(amount / step - 1e-9) * step:.2g}'):g}"
 
 
-def _fid_points(analysis: Analysis, share: float) -> str:
-    """For a FID target judged by a relative tolerance, the same advice in FID points (a GAN user thinks in
-    them): ``share`` of the best model trained to the budget here; empty otherwise."""
+def _fid_best(analysis: Analysis) -> float | None:
+    """For a FID target judged by a relative tolerance, the best model trained to the budget here (what a share
+    is of, to say it in FID points, as a GAN user thinks); None otherwise."""
     target = unkept(analysis.target, analysis.kept_by)
-    if analysis.points_scale is not None or not target.startswith("fid") or analysis.curves is None:
-        return ""
-    if analysis.split is None:
-        return ""
+    if analysis.points_scale is not None or not target.startswith("fid"):
+        return None
+    if analysis.curves is None or analysis.split is None:
+        return None
     best = abs(best_model_value(analysis.curves, analysis.split.config_index, analysis.target, analysis.target_mode))
-    if not np.isfinite(best) or best == 0:
-        return ""
-    return f", or in {target} points, `--tolerance-points {_rounded_up(share * best)}`"
+    return best if np.isfinite(best) and best > 0 else None
 
 
 def answer_lines(analysis: Analysis, configuration: ConfigurationChoice | None = None) -> list[str]:
@@ -288,14 +288,15 @@ def _nothing_lines(analysis: Analysis, configuration: ConfigurationChoice | None
     elif (tuned["choice"] == Choice.NOISE).any():
         noise = analysis.best_model_noise
         looser = math.ceil(100 * noise) / 100
+        best, target = _fid_best(analysis), unkept(analysis.target, analysis.kept_by)
+        in_points = f" ({noise * best:.3g} {target} points)" if best is not None else ""
         why = (
-            f"the best model moves by {as_given(analysis, noise)} from one epoch to the next by chance, more than the "
-            f"{tolerance} tolerance, so no stop can be judged within it"
+            f"the best model moves by {as_given(analysis, noise)}{in_points} from one epoch to the next by chance, "
+            f"more than the {tolerance} tolerance, so no stop can be judged within it"
         )
-        step = (
-            f"a tolerance above that noise (`{_flag(analysis, noise, looser)}`{_fid_points(analysis, noise)}), or a "
-            "steadier metric"
-        )
+        # The same tolerance in the target's points, for a FID (the rounded share, so the two flags agree).
+        also = f", or in {target} points `--tolerance-points {_rounded_up(looser * best)}`" if best is not None else ""
+        step = f"a tolerance above that noise (`{_flag(analysis, noise, looser)}`{also}), or a steadier metric"
     else:
         judged = (
             "kept the best and selected models" if analysis.objective == "search" else "kept its mean per-curve regret"

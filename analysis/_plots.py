@@ -108,7 +108,7 @@ def _spans_decades(metric: str, values: np.ndarray) -> bool:
 def _plot_frontier(
     analysis: Analysis,
     metric: str,
-    tolerance: float,
+    tolerance: float | None,
     path: str,
     *,
     x: str,
@@ -116,6 +116,7 @@ def _plot_frontier(
     labels: tuple[str, str, str],
     full_training_at: float | None = None,
     configuration: ConfigurationChoice | None = None,
+    answer_elsewhere: bool = False,
 ) -> None:
     """Each policy's candidates as ``x`` against ``y`` (both shares, drawn in %; ``y``, a regret, in the target's
     points where the tolerance was given in points), baselines as crosses, the recommended value with its intervals
@@ -134,7 +135,7 @@ def _plot_frontier(
     answer = analysis.recommended()
     points = analysis.points_scale
     up_by = points if points is not None else 100.0  # a share drawn in the target's points, else in %
-    runs_configuration = configuration is not None and configuration.runs
+    runs_configuration = answer_elsewhere or (configuration is not None and configuration.runs)
     figure, axes = plt.subplots(figsize=(12, 5))  # the legend to the right of the axes, off the points
     marked = False
     for name, group in candidates.groupby("policy", sort=False):
@@ -177,18 +178,19 @@ def _plot_frontier(
     if configuration is not None and y == "best_regret":
         _configurations(axes, configuration, up_by)
     target = unkept(analysis.target, analysis.kept_by)
-    axes.axhline(
-        up_by * tolerance, color="red", linestyle="--", linewidth=1, label=f"tolerance {as_given(analysis, tolerance)}"
-    )
+    if tolerance is not None:
+        label = f"tolerance {as_given(analysis, tolerance)}"
+        axes.axhline(up_by * tolerance, color="red", linestyle="--", linewidth=1, label=label)
     if full_training_at is not None:
         axes.axvline(full_training_at, color="0.5", linestyle=":", linewidth=1, label="full training")
     # Zoom to where the decisions lie: the tolerance, the baselines and the chosen values' intervals, up to
     # ten tolerances (a per-curve regret that ASHA's cuts dominate would push the tolerance onto the x axis).
     decided = candidates[candidates["recommended"] | (candidates["kind"] == "baseline")]
     peers = [row["best_regret_mean"] for _, row in configuration.peers()] if configuration is not None else []
-    top = np.nanmax([4 * tolerance, *(1.3 * decided[f"{y}_high"].to_numpy(dtype=float)), *(1.3 * np.array(peers))])
-    if tolerance > 0:
-        top = min(top, 10 * tolerance)
+    limit = tolerance if tolerance is not None else analysis.tolerance  # the zoom follows the tolerance either way
+    top = np.nanmax([4 * limit, *(1.3 * decided[f"{y}_high"].to_numpy(dtype=float)), *(1.3 * np.array(peers))])
+    if limit > 0:
+        top = min(top, 10 * limit)
     if np.isfinite(top) and top > 0:
         axes.set_ylim(bottom=min(0.0, up_by * float(np.nanmin(candidates[y]))), top=up_by * top)
     axes.set_xlabel(labels[0])
@@ -217,7 +219,9 @@ def _name_overlaps(axes: Any, across: np.ndarray, up: np.ndarray, names: list[st
 def _configurations(axes: Any, choice: ConfigurationChoice, up_by: float) -> None:
     """The chosen configuration (a star when it is the answer) and the peers, at their means on the simulated
     searches (the regret times ``up_by``, as the other marks)."""
-    shown = [("the answer: " if choice.runs else "chosen: ", choice.chosen)] if choice.chosen is not None else []
+    # The chosen configuration is drawn where it is the answer (configuration.yaml); one that trains everything
+    # writes no file and is not the answer where a per-trial rule is.
+    shown = [("the answer: ", choice.chosen)] if choice.runs and choice.chosen is not None else []
     for (name, row), marker in zip(choice.peers(), "PXh", strict=False):
         axes.scatter(
             100 * row["compute_used"],
@@ -242,15 +246,19 @@ def _configurations(axes: Any, choice: ConfigurationChoice, up_by: float) -> Non
         )
 
 
-def plot_tradeoff(analysis: Analysis, metric: str, tolerance: float, path: str) -> None:
-    """Epochs saved against mean per-curve regret."""
+def plot_tradeoff(
+    analysis: Analysis, metric: str, tolerance: float, path: str, configuration: ConfigurationChoice | None = None
+) -> None:
+    """Epochs saved against mean per-curve regret (the tolerance drawn where it bounds that regret: the ``tolerance``
+    objective; ``configuration``: where one is the answer, the rule is marked as the rule alone, not recommended)."""
     _plot_frontier(
         analysis,
         metric,
-        tolerance,
+        tolerance if analysis.objective == "tolerance" else None,
         path,
         x="epochs_saved",
         y="regret",
+        answer_elsewhere=configuration is not None and configuration.runs,
         labels=(
             "epochs saved (%)",
             f"regret in {analysis.target}",

@@ -81,7 +81,7 @@ def write_report(
             plot_curves(analysis, metric, path)
 
         def tradeoff_plot(path: str, metric: str = name) -> None:
-            plot_tradeoff(analysis, metric, tolerance, path)
+            plot_tradeoff(analysis, metric, tolerance, path, configuration)
 
         def search_plot(path: str, metric: str = name) -> None:
             plot_search(analysis, metric, tolerance, path, configuration)

@@ -65,7 +65,7 @@ def person_table(analysis: Analysis, configuration: ConfigurationChoice | None =
         f"best model{unit} [{level}]",
         f"selected model{unit} [{level}]",
         f"epochs saved [{level}]",
-        f"mean regret{unit} [{level}]",
+        f"mean per-curve regret{unit} [{level}]",
     )
     rows = [
         {

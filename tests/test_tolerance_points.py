@@ -153,7 +153,7 @@ def test_the_table_csv_report_and_plots_give_regrets_in_points(tmp_path, capsys,
     assert points.points_scale == points.curves.regret_scale  # type: ignore[union-attr]
     table = person_table(points)
     header = "best model (fid_test points) [80%]"
-    assert header in table.columns and "mean regret (fid_test points) [80%]" in table.columns
+    assert header in table.columns and "mean per-curve regret (fid_test points) [80%]" in table.columns
     rows = points.recommendations.reset_index(drop=True)
     for cell, share in zip(table[header], rows["best_regret"], strict=True):
         if np.isfinite(share):
@@ -178,6 +178,12 @@ def test_the_table_csv_report_and_plots_give_regrets_in_points(tmp_path, capsys,
     method = report.split("## What the figures mean")[1]
     assert "the 3 fid_test points tolerance" in method and "fid_test points by chance" in method  # choice, noise
     assert "the 3 fid_test points tolerance of" in (tmp_path / "r" / "stoppers.yaml").read_text()
+    configurations = pd.read_csv(tmp_path / "r" / "configurations.csv")
+    assert np.allclose(
+        configurations["best_regret_max_points"], configurations["best_regret_max"] * configurations["regret_scale"]
+    )
+    tradeoff = next(f.axes[0] for f in drawn if f.axes[0].get_title().startswith("Per curve"))
+    assert not any(line.get_label().startswith("tolerance") for line in tradeoff.get_lines())  # it bounds the search
     gl = written[written["policy"] == "gl"].iloc[0]
     assert gl["best_regret"] > 0  # drawn in points, not percent: the two differ
     for figure in drawn:
@@ -239,10 +245,14 @@ def test_a_fid_target_below_its_noise_is_also_advised_a_tolerance_in_points():
         relative = analyse(curves, **_options(tolerance=0.001))
     (advice,) = [line for line in answer_lines(relative) if line.startswith("- **Next:**")]
     last = curves[curves["epoch"] == curves["epoch"].max()]
-    noise_points = relative.best_model_noise * last.groupby("config_id")["fid_test"].mean().min()
+    best = last.groupby("config_id")["fid_test"].mean().min()
     value = float(advice.split("`--tolerance-points ")[1].split("`")[0])
-    assert noise_points <= value <= 1.1 * noise_points + 1e-9  # the noise in points, rounded up to 2 figures
-    assert "or in fid_test points" in advice and "`--tolerance " in advice
+    share = float(advice.split("`--tolerance ")[1].split("`")[0])
+    assert relative.best_model_noise <= share  # above the noise, and the two flags say the same tolerance:
+    assert share * best <= value <= 1.1 * share * best + 1e-9  # the share in points, rounded up to 2 figures
+    assert "or in fid_test points" in advice
+    (why,) = [line for line in answer_lines(relative) if line.startswith("- **Why:**")]
+    assert f"({relative.best_model_noise * best:.3g} fid_test points)" in why
     accuracy = gan_search().rename(columns={"fid_test": "test_score"})
     with pytest.warns(AnalysisWarning, match="moves by"):
         other = analyse(accuracy, **{**_options(tolerance=0.001), "target": "test_score"})
@@ -250,10 +260,13 @@ def test_a_fid_target_below_its_noise_is_also_advised_a_tolerance_in_points():
     assert "--tolerance-points" not in advice  # only a FID is advised in points
 
 
-def test_a_rule_chosen_because_no_scheduler_held_runs_with_none_as_it_was_judged(tmp_path):
+def test_a_rule_chosen_because_no_scheduler_held_runs_with_none_as_it_was_judged(tmp_path, monkeypatch):
     import dataclasses
 
+    import matplotlib.figure
+
     from analysis import answer_lines, judge_configurations
+    from analysis._plots import plot_search
     from analysis._usage import stoppers_yaml
     from search_spaces import load_space
     from tune_stop.stopping import load_stopping
@@ -272,3 +285,10 @@ def test_a_rule_chosen_because_no_scheduler_held_runs_with_none_as_it_was_judged
         (run,) = [line for line in answer_lines(analysis, judged) if line.startswith("- **Run:**")]
         assert ("with no scheduler (FIFO), as it was judged" in run) == (expected == "fifo")
     assert type(load_stopping(tmp_path / "fifo.yaml", max_epochs=15).scheduler).__name__ == "FIFOScheduler"
+    drawn = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda figure, *a, **k: drawn.append(figure))
+    for judged in (none_held, choice):
+        plot_search(analysis, "fid", analysis.tolerance, str(tmp_path / "search.png"), judged)
+    legends = [[text.get_text() for text in figure.axes[0].get_legend().get_texts()] for figure in drawn]
+    # No configuration.yaml is written where none held: the plot draws no configuration as the answer.
+    assert [any("configuration.yaml" in label for label in legend) for legend in legends] == [False, True]

@@ -181,6 +181,12 @@ def prediction_block(analysis: Analysis, recommendation: Recommendation, source:
             {
                 "tolerance_points": float(analysis.tolerance_points or 0),
                 "regret_scale": float(analysis.curves.regret_scale),
+                # With --tolerance-sd: the metric whose SD sized it, and that SD (the points are a multiple of it).
+                **(
+                    {"estimator_sd": [analysis.estimator_sd[0], float(analysis.estimator_sd[1])]}
+                    if analysis.estimator_sd is not None
+                    else {}
+                ),
             }
             if analysis.curves is not None and analysis.curves.regret_scale is not None
             else {}

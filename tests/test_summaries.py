@@ -46,6 +46,23 @@ def test_the_audit_summary_explains_compute_below_a_prediction_that_assumed_no_a
         assert compute.endswith("below the interval: ASHA cut trials the prediction did not assume") is explained
         assert compute.endswith("BELOW the interval") is not explained
         assert "the policy fired on none of the 12 audit curves" in "\n".join(printed)
+    # A prediction made with a tolerance in points: its regrets are shown in those points, compute in %.
+    record = ExperimentRecord(
+        "gan-digits",
+        "gan",
+        "fid",
+        "min",
+        3,
+        audited_configs=[1],
+        prediction={**block, "tolerance_points": 3.0, "regret_scale": 14.0},
+        replayed_scheduler={"name": "fifo"},
+    )
+    monkeypatch.setattr(_summaries, "read_record_or_none", lambda source: record)
+    _summaries.print_audit(tmp_path)
+    printed = capsys.readouterr().out.splitlines()
+    regret, compute = (next(line for line in printed if line.strip().startswith(q)) for q in ("regret", "compute"))
+    assert "predicted 0.07 pts [0.028 pts, 0.126 pts]  realized 0.28 pts" in regret
+    assert "predicted  90.00% [78.00%, 100.00%]  realized  55.60%" in compute
 
 
 def test_an_interrupted_part_of_the_calibrated_loop_stops_the_loop_there(monkeypatch, capsys, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -76,6 +77,23 @@ def _points(share: float) -> str:
     return f"{round(100 * share, 2) + 0.0:.2f}"
 
 
+def _points_scale(block: dict[str, Any]) -> float | None:
+    """The one number a prediction made with a tolerance in points (``--tolerance-points``/``--tolerance-sd``)
+    states its regrets as shares of, else None."""
+    if block.get("tolerance_points") is None or block.get("regret_scale") is None:
+        return None
+    return float(block["regret_scale"])
+
+
+def _audited(quantity: str, scale: float | None, share: float) -> str:
+    """An audit figure: a regret in the target's points where the prediction was made in points, else in %."""
+    if scale is not None and quantity.endswith("regret"):
+        from analysis._format import regret
+
+        return f"{regret(share, scale)} pts"
+    return f"{_points(share)}%"
+
+
 def print_audit(experiment: Path | str) -> None:
     """Predicted against realized on the experiment's audit trials, each realized value outside flagged."""
     from analysis import audit_table, load_experiment
@@ -125,10 +143,11 @@ def print_audit(experiment: Path | str) -> None:
         )
         if unpredicted_asha and row["quantity"] == "compute_used" and row["side"] == "below":
             flag = "  below the interval: ASHA cut trials the prediction did not assume"
+        quantity = str(row["quantity"])
+        said = functools.partial(_audited, quantity, _points_scale(block))
         print(
-            f"  {row['quantity']:<16} predicted {_points(row['predicted']):>6}% "
-            f"[{_points(row['low'])}%, {_points(row['high'])}%]  realized {_points(row['realized']):>6}% "
-            f"on {row['judged_on']}{flag}"
+            f"  {quantity:<16} predicted {said(row['predicted']):>7} [{said(row['low'])}, {said(row['high'])}]  "
+            f"realized {said(row['realized']):>7} on {row['judged_on']}{flag}"
         )
 
 

@@ -405,11 +405,11 @@ def test_calibrate_runs_the_stopping_configuration_it_chose(ray_session, tmp_pat
     argv += ["--tolerance-points", "0.01"]
     assert main([*argv, "--quiet", "--storage-path", str(tmp_path), "--name", "loop"]) == 0
     printed = capsys.readouterr().out
-    assert "\nTolerance: 0.01 test_accuracy points, " in printed
+    assert "\nTolerance: 0.01 test_accuracy points. " in printed
     loop = json.loads((tmp_path / "loop-recommendation" / "loop.json").read_text())
     assert loop["tolerance_points"] == 0.01
     assert (
-        "Tolerance: 0.01 test_accuracy points, "
+        "Tolerance: 0.01 test_accuracy points. "
         in (tmp_path / "loop-recommendation" / "recommendations.md").read_text()
     )
     written = tmp_path / "loop-recommendation" / "configuration.yaml"

@@ -299,8 +299,16 @@ def configuration_yaml(choice: ConfigurationChoice, analysis: Analysis, source: 
             f"# there: lost more than the tolerance in {_percent(row['exceeded'])} of them; on the {choice.draws} "
             f"searches of {choice.new_configs} configurations: compute used {_percent(row['compute_used'])} of "
             f"full training, best model worst {_loss(analysis, row['best_regret_max'])}, selected model worst "
-            f"{_loss(analysis, row['selected_regret_max'])}; check: chosen on {choice.held_out_searched}, a "
-            f"choice lost more in {_percent(choice.held_out_exceeded)}",
+            f"{_loss(analysis, row['selected_regret_max'])}",
+            *(
+                [
+                    "# a check, not the stated risk: a simpler choice (the least compute that never lost more), "
+                    f"chosen on {choice.held_out_searched}, lost more in {_percent(choice.held_out_exceeded)} of "
+                    "those runs; smaller searches lose more often"
+                ]
+                if choice.held_out_splits
+                else []
+            ),
             f"# stated risk for the next search: {_percent(choice.stated_risk)} (its share above; how it holds on "
             "independent searches: docs/configurations.md)",
             f"# Run it: tune-stop search SPACE --stoppers {CONFIGURATION_FILE}",

@@ -18,7 +18,7 @@ import pandas as pd
 
 from analysis._choice import Choice
 from analysis._configuration_choice import ConfigurationChoice
-from analysis._format import percent, regret, span, worse
+from analysis._format import as_given, percent, regret, span, worse
 from analysis._recommend import Analysis, Recommendation
 from analysis._search import NOISE_EPOCHS, best_model_value
 from analysis._snapshot import unkept
@@ -59,15 +59,6 @@ def tolerance_in_points(analysis: Analysis) -> str | None:
     )
 
 
-def as_given(analysis: Analysis, share: float) -> str:
-    """A regret (a share) as the user gave the tolerance: in the target's points (``--tolerance-points``), else
-    in percent."""
-    scale = analysis.points_scale
-    if scale is None:
-        return percent(share)
-    return f"{regret(share, scale)} {unkept(analysis.target, analysis.kept_by)} points"
-
-
 def given_span(analysis: Analysis, point: Any, low: Any, high: Any) -> str:
     """A regret's ``point [low, high]`` as the user gave the tolerance: in percent, or in the target's points
     (followed by ``points``)."""
@@ -76,13 +67,13 @@ def given_span(analysis: Analysis, point: Any, low: Any, high: Any) -> str:
     return spanned if scale is None or spanned == "n/a" else f"{spanned} points"
 
 
-def worse_as_given(analysis: Analysis, regret: Any) -> str:
+def worse_as_given(analysis: Analysis, loss: Any) -> str:
     """:func:`worse`, in the target's points where the user gave the tolerance in points."""
-    number = float(regret)
-    if analysis.points_scale is None or not np.isfinite(number):
+    number, scale = float(loss), analysis.points_scale
+    if scale is None or not np.isfinite(number):
         return worse(number)
-    number = round(number, 6)  # as :func:`regret` shows it: a millionth of the scale below 0 is no better
-    return f"{as_given(analysis, abs(number))} {'better' if number < 0 else 'worse'}"
+    better = regret(number, scale).startswith("-")  # as shown: what rounds to 0 is no better, as in worse
+    return f"{as_given(analysis, abs(number))} {'better' if better else 'worse'}"
 
 
 def _flag(analysis: Analysis, share: float, rounded: float) -> str:

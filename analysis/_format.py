@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-__all__ = ["configurations", "percent", "regret", "share", "span", "value", "within", "worse"]
+from analysis._snapshot import unkept
+
+if TYPE_CHECKING:
+    from analysis._recommend import Analysis
+
+__all__ = ["as_given", "configurations", "percent", "regret", "share", "span", "value", "within", "worse"]
 
 
 def percent(part: Any) -> str:
@@ -24,6 +30,15 @@ def regret(part: Any, scale: float | None = None) -> str:
     number = round(float(part), 6) if np.isfinite(float(part)) else float(part)
     # + 0.0 turns a negative zero (and what rounds to one) into 0, as in percent.
     return "n/a" if not np.isfinite(number) else f"{float(f'{number * scale:.3g}') + 0.0:g}"
+
+
+def as_given(analysis: Analysis, share: Any, in_percent: Callable[[Any], str] = percent) -> str:
+    """A regret (a share) as the user gave the tolerance: in the target's points (``--tolerance-points`` or
+    ``--tolerance-sd``: :attr:`Analysis.points_scale`), else in percent (``in_percent``: how)."""
+    scale = analysis.points_scale
+    if scale is None:
+        return in_percent(share)
+    return f"{regret(share, scale)} {unkept(analysis.target, analysis.kept_by)} points"
 
 
 def span(point: Any, low: Any, high: Any, scale: float | None = None) -> str:

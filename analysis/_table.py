@@ -17,7 +17,7 @@ from analysis._recommend import Analysis
 from analysis._snapshot import unkept
 from analysis._words import readable_recommendations
 
-__all__ = ["configuration_note", "markdown_table", "person_table", "readable_table"]
+__all__ = ["configuration_note", "markdown_table", "person_table", "readable_table", "with_points"]
 
 
 def readable_table(analysis: Analysis, configuration: ConfigurationChoice | None = None) -> pd.DataFrame:
@@ -34,11 +34,17 @@ def readable_table(analysis: Analysis, configuration: ConfigurationChoice | None
         # The answer is on the search's own metric where a rule on it is within the tolerance.
         elsewhere = (readable["status"] == "within the tolerance, not chosen") & (readable["metric"] != answer[1])
         readable.loc[elsewhere, "status"] = f"within the tolerance; the answer is on {answer[1]}, the search's metric"
-    scale = analysis.points_scale
-    if scale is not None:  # a tolerance in points: every regret in those points too, beside the number it is a share of
-        regrets = [name for name in readable.columns if _regret_base(str(name)) in REGRETS]
-        readable = readable.assign(regret_scale=scale, **{f"{name}_points": readable[name] * scale for name in regrets})
-    return readable
+    regrets = [name for name in readable.columns if _regret_base(str(name)) in REGRETS]
+    return with_points(readable, regrets, analysis.points_scale)
+
+
+def with_points(table: pd.DataFrame, regrets: list[str], scale: float | None) -> pd.DataFrame:
+    """``table`` with, where the tolerance was given in points (``scale``: :attr:`Analysis.points_scale`), each of
+    the ``regrets`` columns in those points too (``<name>_points``) beside the number they are shares of
+    (``regret_scale``); unchanged otherwise."""
+    if scale is None:
+        return table
+    return table.assign(regret_scale=scale, **{f"{name}_points": table[name] * scale for name in regrets})
 
 
 #: The regrets (with their ``_low`` and ``_high`` interval ends) that ``recommendations.csv`` also gives in points.

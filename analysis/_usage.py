@@ -16,7 +16,7 @@ import numpy as np
 import yaml
 
 from analysis._configuration_choice import ConfigurationChoice
-from analysis._format import regret
+from analysis._format import as_given
 from analysis._recommend import Analysis, Recommendation
 from analysis._snapshot import unkept
 from tune_stop.stoppers import POLICIES, early_stopping
@@ -51,11 +51,8 @@ def _percent(value: Any) -> str:
 
 
 def _loss(analysis: Analysis, value: Any) -> str:
-    """A regret in a comment: in percent, or in the target's points where the tolerance was given so."""
-    scale = analysis.points_scale
-    if scale is None:
-        return _percent(value)
-    return f"{regret(value, scale)} {unkept(analysis.target, analysis.kept_by)} points"
+    """A regret in a comment: in percent to 2 decimals, or in the target's points where the tolerance was given so."""
+    return as_given(analysis, value, _percent)
 
 
 def _interval(row: dict[str, Any], name: str, analysis: Analysis | None = None) -> str:

@@ -99,13 +99,28 @@ def _search_curves(analysis: Analysis) -> SearchCurves:
     )
 
 
-def realize(chosen: Answer, frame: pd.DataFrame) -> list[dict[str, float]]:
+@dataclass(frozen=True)
+class Judged:
+    """A search the answers are realized on, judged both ways: each loss a share of its own reference
+    (``relative``), and a share of one number, the best model's ``fid_test`` (``points``, ``scale``)."""
+
+    relative: SearchCurves
+    points: SearchCurves
+    scale: float
+
+
+def judged(frame: pd.DataFrame) -> Judged:
+    """:class:`Judged` for one search (the tolerances play no part in the realized figures)."""
+    in_points = _analysis(frame, "--tolerance-points", 1.0)
+    assert in_points.points_scale is not None
+    relative = _search_curves(_analysis(frame, "--tolerance", 0.01))
+    return Judged(relative, _search_curves(in_points), in_points.points_scale)
+
+
+def realize(chosen: Answer, search: Judged) -> list[dict[str, float]]:
     """The answer on a search it did not see, in :data:`ORDERS` random trial orders: compute, the worse of the best
     and the selected models' losses as shares of their own references and in points."""
-    relative = _search_curves(_analysis(frame, "--tolerance", 0.01))  # each loss a share of its own reference
-    in_points = _analysis(frame, "--tolerance-points", 1.0)  # each loss a share of one number: the best model's
-    points, scale = _search_curves(in_points), in_points.points_scale
-    assert scale is not None
+    relative, points, scale = search.relative, search.points, search.scale
     rng = np.random.default_rng(29)
     rows = np.arange(len(relative.config_index))
     outcomes = []
@@ -147,10 +162,11 @@ def run(configs: int, epochs: int, keep: Path | None) -> tuple[pd.DataFrame, pd.
     rows = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        searches = [judged(frame) for frame in frames]
         for source, frame in enumerate(frames):
             for flag, value in TOLERANCES:
                 chosen = answer(frame, flag, value)
-                realized = realize(chosen, frames[1 - source])
+                realized = realize(chosen, searches[1 - source])
                 worst = max(r["worst"] for r in realized)
                 # A relative tolerance holds as a share of the other search's own best; points hold as points.
                 within = (

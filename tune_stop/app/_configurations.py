@@ -50,6 +50,7 @@ def write_configurations(choice: ConfigurationChoice | None, analysis: Analysis,
     Raises:
         UsageError: If ``out`` cannot be written.
     """
+    from analysis._table import with_points
     from analysis._usage import CONFIGURATION_FILE, configuration_yaml
 
     target, listed = out / CONFIGURATION_FILE, out / "configurations.csv"
@@ -60,11 +61,8 @@ def write_configurations(choice: ConfigurationChoice | None, analysis: Analysis,
         else:
             table = choice.table.copy()
             table["scheduler"] = table["scheduler"].map(str)
-            scale = analysis.points_scale
-            if scale is not None:  # a tolerance in points: the regrets in those points too, beside what they share
-                regrets = [name for name in table.columns if str(name).startswith(("best_regret", "selected_regret"))]
-                table = table.assign(regret_scale=scale, **{f"{name}_points": table[name] * scale for name in regrets})
-            table.to_csv(listed, index=False)
+            regrets = [name for name in table.columns if str(name).startswith(("best_regret", "selected_regret"))]
+            with_points(table, regrets, analysis.points_scale).to_csv(listed, index=False)
         if choice is None or not choice.runs:  # none chosen, or train everything: no stopping file, as it says
             target.unlink(missing_ok=True)
             return None

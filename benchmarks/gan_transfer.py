@@ -193,8 +193,8 @@ if __name__ == "__main__":
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.gan_transfer", description=__doc__)
-    parser.add_argument("--configs", type=int, default=30, help="configurations per search (default 30)")
-    parser.add_argument("--epochs", type=int, default=30, help="epochs per trial (default 30)")
+    parser.add_argument("--configs", type=int, default=20, help="configurations per search (default 20)")
+    parser.add_argument("--epochs", type=int, default=15, help="epochs per trial (default 15, the space's budget)")
     parser.add_argument("--keep", type=Path, help="folder that keeps the recorded curves (reused when present)")
     arguments = parser.parse_args()
     facts, table = run(arguments.configs, arguments.epochs, arguments.keep)

@@ -98,6 +98,16 @@ def test_checkpoint_restores_both_networks_optimisers_epoch_and_rng(tmp_path):
     (Path(reference.logdir) / "best" / "generator.pt").write_bytes(b"a later epoch's snapshot")
     reference.restore(checkpoint)
     assert kept(reference)["epoch"] == lowest[1] and reference.kept_epoch == lowest[1]
+    # The averaged generator comes back with the checkpoint; one written before there was one starts it from the
+    # raw generator's weights.
+    state = torch.load(Path(checkpoint.checkpoint.path) / "gan.pt", weights_only=False)
+    averaged = reference.netG_ema.state_dict()
+    assert all(torch.equal(state["extra"]["netG_ema"][name], value) for name, value in averaged.items())
+    state["extra"].pop("netG_ema")
+    torch.save(state, Path(checkpoint.checkpoint.path) / "gan.pt")
+    reference.restore(checkpoint)
+    raw = reference.netG.state_dict()
+    assert all(torch.equal(raw[name], value) for name, value in reference.netG_ema.state_dict().items())
     for trainable in (reference, restored):
         trainable.stop()
 
@@ -190,6 +200,9 @@ def test_mixed_precision_option_trains(tmp_path):
         ({"dataset": "xor"}, "no images"),
         ({"num_folds": 1}, "num_folds must be >= 2"),
         ({"amp": "yes"}, "amp='yes'"),
+        ({"ema_decay": 1.0}, "ema_decay=1.0"),
+        ({"passes": 0}, "passes=0"),
+        ({"ema_decay": -0.1}, "ema_decay=-0.1"),
     ],
 )
 def test_bad_config(config, match):
@@ -231,3 +244,51 @@ def test_a_gans_curves_are_judged_by_the_test_fid_at_the_best_snapshot_by_defaul
     assert 'checkpoint_score_attribute="fid"' in capsys.readouterr().out
     assert main([*argv, "--no-keep-best", "--out", str(tmp_path / "s")]) == 0
     assert (pd.read_csv(tmp_path / "s" / "recommendations.csv")["target"] == "fid_test").all()
+
+
+def test_what_is_evaluated_and_kept_is_the_generators_moving_average():
+    trainable = GANTrainable(config={"width": 16, "fid_samples": 200, "sample_every": 0, "seed": 3})
+    raw, averaged = trainable.netG, trainable.netG_ema
+    assert averaged is not raw
+    # The update: decay min(ema_decay, (1 + n) / (10 + n)) after the (n + 1)-th generator step.
+    with torch.no_grad():
+        for a, r in zip(averaged.parameters(), raw.parameters(), strict=True):
+            a.zero_()
+            r.fill_(1.0)
+    trainable._average_generator(0)  # decay 0.1: 0.9 of the way to the raw weights
+    assert all(torch.allclose(a, torch.full_like(a, 0.9)) for a in averaged.parameters())
+    trainable._average_generator(10_000)  # decay ema_decay (0.999): 0.001 of the rest of the way
+    assert all(torch.allclose(a, torch.full_like(a, 0.9 + 0.1 * 0.001)) for a in averaged.parameters())
+    trainable.stop()
+
+    trainable = GANTrainable(config={"width": 16, "fid_samples": 200, "sample_every": 0, "seed": 3})
+    result = trainable.train()
+    assert result["ema_decay"] == 0.999
+    averaged = trainable.netG_ema
+    # The kept snapshot is the average's weights, and FID is the average's, which trails the raw generator:
+    # evaluating the raw one gives another number.
+    assert result["kept_epoch"] == 1
+    kept = trainable.kept["netG"]
+    assert all(torch.equal(kept[name], value) for name, value in averaged.state_dict().items())
+    assert not all(torch.equal(kept[name], value) for name, value in trainable.netG.state_dict().items())
+    assert trainable._fid()["fid"] == pytest.approx(result["fid"], rel=1e-9)
+    trainable.netG_ema = trainable.netG
+    assert trainable._fid()["fid"] != pytest.approx(result["fid"], rel=1e-3)
+    trainable.stop()
+
+    plain = GANTrainable(config={"width": 16, "fid_samples": 200, "sample_every": 0, "seed": 3, "ema_decay": 0})
+    assert plain.netG_ema is plain.netG  # 0: the raw generator is evaluated and kept
+    plain.stop()
+
+
+def test_an_epoch_is_passes_passes_over_the_data_then_one_evaluation():
+    trainable = GANTrainable(config={"width": 16, "fid_samples": 200, "sample_every": 0, "seed": 3, "passes": 3})
+    updates, evaluations = [], []
+    average, evaluate = trainable._average_generator, trainable._fid
+    trainable._average_generator = lambda n: (updates.append(n), average(n))[1]
+    trainable._fid = lambda: (evaluations.append(trainable.epoch), evaluate())[1]
+    results = run(trainable, 2)
+    trainable.stop()
+    assert [r["epoch"] for r in results] == [1, 2] and results[-1]["passes"] == 3.0
+    assert evaluations == [1, 2]  # one FID per epoch, after its passes
+    assert updates == list(range(2 * 3 * trainable.steps_per_pass))  # the average counts every generator step

@@ -4,6 +4,11 @@ The generator and discriminator are sized from the dataset's image shape: 8x8x1
 (``digits``), 28x28x1 (``mnist``, ``fashion-mnist``) and 32x32x3 (``cifar10``). The GAN
 trains on the training folds; the held-out fold gives FID's reference statistics and
 the real images of ``d_accuracy``.
+
+What is evaluated (FID, the sample grids, the kept snapshot) is an exponential moving average of
+the generator's weights (``ema_decay``), as GAN practice evaluates and ships (StyleGAN's
+``G_ema``): the raw generator's quality swings from one epoch to the next with the
+adversarial game, its average's does not.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from tune_stop.trainables._common import (
     seed_everything,
     select_device,
 )
+from tune_stop.trainables._dcgan import Discriminator, Generator
 
 #: Every config key of :class:`GANTrainable` with its default; ``{}`` works.
 GAN_DEFAULTS: dict[str, Any] = {
@@ -55,8 +61,10 @@ GAN_DEFAULTS: dict[str, Any] = {
     "batch_size": 64,
     "d_steps": 1,
     "label_smoothing": 0.0,
+    "ema_decay": 0.999,
     "seed": 0,
     "max_epochs": 20,
+    "passes": 1,
     "num_folds": 3,
     "fold": 0,
     "split_seed": 0,
@@ -82,6 +90,8 @@ GAN_METRICS = (
     "fid_test",
     "fid_samples",
     "fid_features",
+    "ema_decay",
+    "passes",
     "epoch_time_s",
     "fid_time_s",
     "fold",
@@ -92,66 +102,6 @@ GAN_METRICS = (
 KEPT_FOLDER = "best"
 KEPT_GENERATOR, KEPT_SAMPLES = "generator.pt", "samples.png"
 
-# (H, W) -> (starting size, upsampling layers)
-_GEOMETRY = {(8, 8): (2, 2), (28, 28): (7, 2), (32, 32): (4, 3)}
-
-
-def _geometry(shape: tuple[int, ...]) -> tuple[int, int]:
-    if len(shape) != 3 or tuple(shape[1:]) not in _GEOMETRY:
-        raise ValueError(f"the DCGAN supports 8x8, 28x28 and 32x32 images, but got shape={tuple(shape)}.")
-    return _GEOMETRY[tuple(shape[1:])]  # type: ignore[index]
-
-
-class Generator(nn.Module):
-    """z -> linear -> (ch, s, s) -> [transposed conv, batch norm, ReLU]* -> tanh image."""
-
-    def __init__(self, latent_dim: int, width: int, shape: tuple[int, ...]) -> None:
-        super().__init__()
-        start, ups = _geometry(shape)
-        channels = width * 2 ** (ups - 1)
-        self.start, self.channels = start, channels
-        self.project = nn.Sequential(
-            nn.Linear(latent_dim, channels * start * start, bias=False),
-            nn.BatchNorm1d(channels * start * start),
-            nn.ReLU(True),
-        )
-        layers: list[nn.Module] = []
-        for _ in range(ups - 1):
-            layers += [
-                nn.ConvTranspose2d(channels, channels // 2, 4, 2, 1, bias=False),  # doubles H and W
-                nn.BatchNorm2d(channels // 2),
-                nn.ReLU(True),
-            ]
-            channels //= 2
-        layers += [nn.ConvTranspose2d(channels, shape[0], 4, 2, 1), nn.Tanh()]
-        self.body = nn.Sequential(*layers)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        x = self.project(z).view(-1, self.channels, self.start, self.start)  # (N, ch, s, s)
-        return self.body(x)  # (N, C, H, W) in [-1, 1]
-
-
-class Discriminator(nn.Module):
-    """image -> [conv, (batch norm), LeakyReLU]* -> linear logit."""
-
-    def __init__(self, width: int, shape: tuple[int, ...]) -> None:
-        super().__init__()
-        start, ups = _geometry(shape)
-        layers: list[nn.Module] = [nn.Conv2d(shape[0], width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
-        channels = width
-        for _ in range(ups - 1):
-            layers += [
-                nn.Conv2d(channels, channels * 2, 4, 2, 1, bias=False),  # halves H and W
-                nn.BatchNorm2d(channels * 2),
-                nn.LeakyReLU(0.2, True),
-            ]
-            channels *= 2
-        layers += [nn.Flatten(), nn.Linear(channels * start * start, 1)]
-        self.body = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x).squeeze(1)  # (N,) logits
-
 
 def check_gan_config(config: Mapping[str, Any]) -> None:
     """Validates a full GAN config.
@@ -159,7 +109,7 @@ def check_gan_config(config: Mapping[str, Any]) -> None:
     Raises:
         ValueError: Naming the first bad key and its value.
     """
-    for key in ("latent_dim", "width", "batch_size", "d_steps", "max_epochs", "fid_samples", "sample_every"):
+    for key in ("latent_dim", "width", "batch_size", "d_steps", "max_epochs", "passes", "fid_samples", "sample_every"):
         value = config[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < (0 if key == "sample_every" else 1):
             raise ValueError(
@@ -177,6 +127,9 @@ def check_gan_config(config: Mapping[str, Any]) -> None:
     smoothing = config["label_smoothing"]
     if not isinstance(smoothing, (int, float)) or not 0 <= smoothing < 0.5:
         raise ValueError(f"label_smoothing must be in [0, 0.5), but got label_smoothing={smoothing!r}.")
+    decay = config["ema_decay"]
+    if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0 <= decay < 1:
+        raise ValueError(f"ema_decay must be in [0, 1) (0: evaluate the raw generator), but got ema_decay={decay!r}.")
     if config["fid_features"] not in FEATURE_EXTRACTORS:
         raise ValueError(
             f"fid_features must be one of {list(FEATURE_EXTRACTORS)}, but got fid_features={config['fid_features']!r}."
@@ -197,10 +150,12 @@ _REFERENCE_STATS: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 class GANTrainable(EpochTrainable):
     """Trains a DCGAN one epoch per ``step()`` and reports :data:`GAN_METRICS`.
 
-    Config keys and defaults are in :data:`GAN_DEFAULTS`. A sample grid is written to
+    An epoch is ``passes`` passes over the training folds and ends with one evaluation (FID and
+    ``d_accuracy``): on a small dataset more passes per evaluation keep FID's share of the time
+    down. Config keys and defaults are in :data:`GAN_DEFAULTS`. A sample grid is written to
     ``samples/epoch_NNNN.png`` in the trial folder every ``sample_every`` epochs (0: never).
     The best snapshot is kept, as a GAN user keeps it: whenever ``fid`` reaches a new low,
-    the generator's weights go to ``best/generator.pt`` in the trial folder with its sample
+    the evaluated (averaged) generator's weights go to ``best/generator.pt`` in the trial folder with its sample
     grid beside it (``best/samples.png``), and each result's ``kept_epoch`` says which
     epoch the folder holds (0: none yet).
     Losses or FID that go NaN/inf are reported as they are: the search's non-finite
@@ -226,6 +181,9 @@ class GANTrainable(EpochTrainable):
         betas = (float(s["betas"][0]), float(s["betas"][1]))
         self.optG = torch.optim.Adam(self.netG.parameters(), lr=float(s["lr_g"]), betas=betas)
         self.optD = torch.optim.Adam(self.netD.parameters(), lr=float(s["lr_d"]), betas=betas)
+        # The evaluated generator: the raw one's weights averaged over its updates (itself where ema_decay is 0).
+        self.netG_ema = copy.deepcopy(self.netG).eval() if float(s["ema_decay"]) > 0 else self.netG
+        self.steps_per_pass = len(self.train_images) // int(s["batch_size"])
         self.fixed_noise = torch.randn(64, int(s["latent_dim"]), generator=self.rng).to(self.device)
         # FID's own latent noise, fixed for the whole run (common random numbers: from one epoch to the next FID
         # moves with the generator, not with a new draw), from a seed of its own so evaluating never moves the
@@ -290,9 +248,11 @@ class GANTrainable(EpochTrainable):
     @torch.no_grad()
     def _features(self, noise: torch.Tensor) -> np.ndarray | None:
         """Features of the images the generator makes from ``noise``; None where any is not finite."""
-        self.netG.eval()
-        samples = [(self.netG(z.to(self.device)) + 1) / 2 for z in noise.split(500)]
-        self.netG.train()
+        generator = self.netG_ema
+        generator.eval()
+        samples = [(generator(z.to(self.device)) + 1) / 2 for z in noise.split(500)]
+        if generator is self.netG:
+            generator.train()
         images = torch.cat(samples).clamp_(0, 1)
         if not torch.isfinite(images).all():
             return None
@@ -323,13 +283,20 @@ class GANTrainable(EpochTrainable):
     # -- training -------------------------------------------------------------------------
 
     def train_epoch(self) -> dict[str, float]:
-        """One pass over the training folds; returns mean ``d_loss`` and ``g_loss``."""
+        """One epoch: ``passes`` passes over the training folds; returns their mean ``d_loss`` and ``g_loss``."""
+        passes = int(self.settings["passes"])
+        losses = [self._train_pass(self.epoch * passes + done) for done in range(passes)]
+        return {key: sum(loss[key] for loss in losses) / passes for key in ("d_loss", "g_loss")}
+
+    def _train_pass(self, before: int) -> dict[str, float]:
+        """One pass over the training folds, after ``before`` passes; returns mean ``d_loss`` and ``g_loss``."""
         s = self.settings
         loss = nn.BCEWithLogitsLoss()
         real_label = 1.0 - float(s["label_smoothing"])  # one-sided label smoothing
         latent, batch_size = int(s["latent_dim"]), int(s["batch_size"])
         order = torch.randperm(len(self.train_images), generator=self.rng).to(self.device)
         d_total, g_total, batches = 0.0, 0.0, 0
+        updates = before * self.steps_per_pass  # the generator's updates before this pass
         for start in range(0, len(order) - batch_size + 1, batch_size):
             real = self.train_images[order[start : start + batch_size]]
             # ---- update D: maximise log D(x) + log(1 - D(G(z))), fakes detached ----
@@ -346,10 +313,25 @@ class GANTrainable(EpochTrainable):
             with self._autocast():
                 g_loss = loss(self.netD(self.netG(z)), torch.ones(batch_size, device=self.device))
             self._descend(self.optG, g_loss)
+            self._average_generator(updates + batches)
             d_total += d_loss.item()
             g_total += g_loss.item()
             batches += 1
         return {"d_loss": d_total / max(batches, 1), "g_loss": g_total / max(batches, 1)}
+
+    @torch.no_grad()
+    def _average_generator(self, updates: int) -> None:
+        """Moves the evaluated generator towards the raw one after its ``updates + 1``-th update, with
+        TensorFlow's ``ExponentialMovingAverage`` warm-up: the decay is ``min(ema_decay, (1 + n) / (10 + n))``,
+        so early on the average follows the fast-changing weights and later averages over about a tenth of the
+        updates so far. Buffers (BatchNorm's running statistics) are copied."""
+        if self.netG_ema is self.netG:
+            return
+        decay = min(float(self.settings["ema_decay"]), (1 + updates) / (10 + updates))
+        for averaged, raw in zip(self.netG_ema.parameters(), self.netG.parameters(), strict=True):
+            averaged.lerp_(raw, 1 - decay)
+        for buffer, raw_buffer in zip(self.netG_ema.buffers(), self.netG.buffers(), strict=True):
+            buffer.copy_(raw_buffer)
 
     def _autocast(self) -> torch.autocast:
         return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp)
@@ -399,6 +381,8 @@ class GANTrainable(EpochTrainable):
             **fid,
             "fid_samples": float(self.settings["fid_samples"]),
             "fid_features": str(self.settings["fid_features"]),
+            "ema_decay": float(self.settings["ema_decay"]),
+            "passes": float(self.settings["passes"]),
             "epoch_time_s": epoch_time,
             "fid_time_s": fid_time,
             "fold": float(self.settings["fold"]),
@@ -417,10 +401,11 @@ class GANTrainable(EpochTrainable):
         return int(self.kept["epoch"]) if self.kept is not None else 0
 
     def _keep_snapshot(self, fid: float) -> None:
-        """Keeps this epoch's generator (a CPU copy, which checkpoints carry) and writes it to the trial folder."""
-        weights = {name: tensor.detach().cpu().clone() for name, tensor in self.netG.state_dict().items()}
+        """Keeps this epoch's evaluated generator (a CPU copy, which checkpoints carry) and writes it to the trial
+        folder."""
+        weights = {name: tensor.detach().cpu().clone() for name, tensor in self.netG_ema.state_dict().items()}
         self.kept = {"netG": weights, "epoch": self.epoch, "fid": fid}
-        self._write_kept(self.netG)
+        self._write_kept(self.netG_ema)
 
     def _write_kept(self, generator: nn.Module | None) -> None:
         """``best/`` as :attr:`kept` says: the generator (whole, then renamed: a crash never leaves half a file)
@@ -437,11 +422,15 @@ class GANTrainable(EpochTrainable):
         self._write_samples(folder / KEPT_SAMPLES, generator)
 
     def extra_state(self) -> dict[str, Any]:
-        return {"kept": self.kept}
+        averaged = self.netG_ema.state_dict() if self.netG_ema is not self.netG else None
+        return {"kept": self.kept, "netG_ema": averaged}
 
     def load_extra_state(self, state: Mapping[str, Any]) -> None:
-        """Takes back the kept snapshot and rewrites ``best/`` from it: after a restore to an earlier epoch the
+        """Takes back the averaged generator (a checkpoint written before there was one: the raw generator's
+        weights) and the kept snapshot, and rewrites ``best/`` from it: after a restore to an earlier epoch the
         folder may hold a snapshot of epochs that were never reported."""
+        if self.netG_ema is not self.netG:
+            self.netG_ema.load_state_dict(state.get("netG_ema") or self.netG.state_dict())
         self.kept = state.get("kept")
         generator = None
         if self.kept is not None:  # the networks hold the restored epoch: the kept one is a copy
@@ -453,10 +442,11 @@ class GANTrainable(EpochTrainable):
     def _write_samples(self, path: Path, generator: nn.Module | None = None) -> None:
         from torchvision.utils import save_image
 
-        generator = self.netG if generator is None else generator
+        generator = self.netG_ema if generator is None else generator
         generator.eval()
         images = (generator(self.fixed_noise) + 1) / 2
-        generator.train()
+        if generator is self.netG:
+            generator.train()
         # Small images (8x8 digits) are blown up with whole pixels, so a person can see them.
         scale = max(1, 64 // images.shape[-1])
         images = images.repeat_interleave(scale, dim=-2).repeat_interleave(scale, dim=-1)

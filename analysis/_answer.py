@@ -18,6 +18,7 @@ import pandas as pd
 
 from analysis._choice import Choice
 from analysis._configuration_choice import ConfigurationChoice
+from analysis._defaults import DEFAULT_TOLERANCE
 from analysis._format import as_given, percent, regret, span, worse
 from analysis._recommend import Analysis, Recommendation
 from analysis._search import NOISE_EPOCHS, best_model_value
@@ -51,9 +52,15 @@ def tolerance_in_points(analysis: Analysis) -> str | None:
             f"{given / spread:.3g} x {metric}_sd = {points} ({metric}_sd is {spread:.3g} at the "
             f"configuration with the best {metric}, its mean over the last {NOISE_EPOCHS} epochs{stands})"
         )
+    default = (
+        f" It is the default where the curves carry their estimator's SD: a share of {percent(DEFAULT_TOLERANCE)} "
+        "asks for differences it cannot resolve (--tolerance gives a share)."
+        if analysis.sds_by_default
+        else ""
+    )
     return (
-        f"Tolerance: {points}. Every regret below is a loss in {target} points against the same search trained "
-        f"to the budget, in every search, simulated or held out; as a share (recommendations.csv), it is of "
+        f"Tolerance: {points}.{default} Every regret below is a loss in {target} points against the same search "
+        f"trained to the budget, in every search, simulated or held out; as a share (recommendations.csv), it is of "
         f"{scale:.4g}, the best model's {target}{kept} trained to the budget here, and the tolerance "
         f"{percent(analysis.tolerance)} of it."
     )

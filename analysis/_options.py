@@ -41,6 +41,9 @@ class AnalysisOptions:
             mean of ``<metric>`` at the last epoch, where ``<metric>`` is the target if it has a ``_sd``
             column, else the selection metric (``fid`` for ``fid_test``: the same estimator against
             another split).
+        default_sds: Where neither ``tolerance_points`` nor ``tolerance_sd`` is given and the curves
+            carry such an SD column, ``tolerance_sd`` is this (``tune-stop recommend`` gives 2 where
+            no tolerance flag is given); None: ``tolerance`` holds.
         objective: ``tolerance`` (the most epochs saved whose mean per-curve regret
             interval stays within the tolerance), ``search`` (the least compute used whose
             best-model and selected-model regret intervals stay within it; needs curves that
@@ -78,6 +81,7 @@ class AnalysisOptions:
     tolerance: float = DEFAULT_TOLERANCE
     tolerance_points: float | None = None
     tolerance_sd: float | None = None
+    default_sds: float | None = None
     objective: str = "tolerance"
     penalty: float = DEFAULT_PENALTY
     threshold_count: int = 100
@@ -93,7 +97,12 @@ class AnalysisOptions:
 
     def _validate_absolute_tolerance(self) -> None:
         """Checks ``tolerance_points`` and ``tolerance_sd``: each None or a finite number > 0, not both."""
-        for name, given in (("tolerance_points", self.tolerance_points), ("tolerance_sd", self.tolerance_sd)):
+        given_in_units = (
+            ("tolerance_points", self.tolerance_points),
+            ("tolerance_sd", self.tolerance_sd),
+            ("default_sds", self.default_sds),
+        )
+        for name, given in given_in_units:
             if given is not None and (isinstance(given, bool) or not np.isfinite(given) or given <= 0):
                 raise ValueError(f"{name} must be a finite number > 0, but got {name}={given}.")
         if self.tolerance_points is not None and self.tolerance_sd is not None:

@@ -19,6 +19,7 @@ judged (:mod:`analysis._policy_rows`), then gathered in an :class:`Analysis`.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,6 +119,7 @@ class Analysis:
         tolerance_points: The tolerance in the target's own units, where it was given so or in SDs.
         estimator_sd: With :attr:`AnalysisOptions.tolerance_sd`, the metric whose SD sized the tolerance and that SD
             at the best model (``tolerance_points`` is the multiple of it).
+        sds_by_default: Whether that tolerance in SDs is :attr:`AnalysisOptions.default_sds` (none was given).
     """
 
     recommendations: pd.DataFrame
@@ -140,6 +142,7 @@ class Analysis:
     kept_by: tuple[str, str] | None = None
     tolerance_points: float | None = None
     estimator_sd: tuple[str, float] | None = None
+    sds_by_default: bool = False
 
     @property
     def points_scale(self) -> float | None:
@@ -250,7 +253,14 @@ def analyse(curves: pd.DataFrame | CurveSet, options: AnalysisOptions | None = N
     curve_set = curves if isinstance(curves, CurveSet) else CurveSet.from_frame(curves)
     kept_by = None
     estimator = None
-    if options.tolerance_sd is not None:
+    by_default = _sds_by_default(curve_set, options)
+    if by_default:
+        try:
+            estimator = _estimator_sd(curve_set, options)
+            options = dataclasses.replace(options, tolerance_points=float(options.default_sds or 0) * estimator[1])
+        except ValueError:  # no usable SD at the best model: the share holds
+            by_default = False
+    elif options.tolerance_sd is not None:
         estimator = _estimator_sd(curve_set, options)
         options = dataclasses.replace(options, tolerance_points=options.tolerance_sd * estimator[1], tolerance_sd=None)
     if options.keep_best:
@@ -287,8 +297,29 @@ def analyse(curves: pd.DataFrame | CurveSet, options: AnalysisOptions | None = N
     )
     gathered = _gathered(curve_set, options, inputs, rows, candidate_rows, cv_rows, replays, alone)
     return dataclasses.replace(
-        gathered, kept_by=kept_by, tolerance_points=options.tolerance_points, estimator_sd=estimator
+        gathered,
+        kept_by=kept_by,
+        tolerance_points=options.tolerance_points,
+        estimator_sd=estimator,
+        sds_by_default=by_default,
     )
+
+
+def _sds_by_default(curves: CurveSet, options: AnalysisOptions) -> bool:
+    """Whether the tolerance is :attr:`AnalysisOptions.default_sds` SDs: asked for, no tolerance in points or SDs
+    given, and the curves carry the target's or the selection metric's ``_sd`` column."""
+    if options.default_sds is None or options.tolerance_points is not None or options.tolerance_sd is not None:
+        return False
+    with warnings.catch_warnings():  # the analysis itself warns about its columns, once
+        warnings.simplefilter("ignore")
+        return bool(_sd_metrics(curves, options))
+
+
+def _sd_metrics(curves: CurveSet, options: AnalysisOptions) -> list[tuple[str, str]]:
+    """The target and the selection metric, each with its direction, that have a ``<metric>_sd`` column."""
+    _, target, target_mode, selection = columns_of(curves, options)
+    columns = curves.frame.columns
+    return [(m, mode) for m, mode in ((target, target_mode), selection) if f"{m}_sd" in columns]
 
 
 def _estimator_sd(curves: CurveSet, options: AnalysisOptions) -> tuple[str, float]:
@@ -301,10 +332,9 @@ def _estimator_sd(curves: CurveSet, options: AnalysisOptions) -> tuple[str, floa
         ValueError: If neither the target nor the selection metric has a ``_sd`` column, or that SD is not a
             finite number > 0.
     """
-    _, target, target_mode, selection = columns_of(curves, options)
-    columns = curves.frame.columns
-    found = [(m, mode) for m, mode in ((target, target_mode), selection) if f"{m}_sd" in columns]
+    found = _sd_metrics(curves, options)
     if not found:
+        _, target, _, selection = columns_of(curves, options)
         raise ValueError(
             f"a tolerance in standard deviations needs the estimator's own SD, a column {target}_sd or "
             f"{selection[0]}_sd (as a GAN's fid_sd), and these curves have neither: give --tolerance-points instead"

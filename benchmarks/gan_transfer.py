@@ -4,9 +4,10 @@ Two full-curve searches (seeds 0 and 1, ``--configs`` configurations x 3 folds x
 epochs, recorded as :mod:`benchmarks.calibration` records them; ``--keep`` reuses them).
 On each, ``recommend``'s GAN defaults (the target ``fid_test`` at the best ``fid`` snapshot,
 the search objective, stopping configurations judged on 4 workers) choose at each tolerance:
-the default 1%, points of ``fid_test`` (``--tolerance-points``) and SDs of the FID estimate
-(``--tolerance-sd``). The answer (the chosen stopping configuration, else the per-trial rule,
-which then runs with no scheduler, as ``stoppers.yaml`` says, else training everything) is then
+1%, points of ``fid_test`` (``--tolerance-points``) and SDs of the FID estimate
+(``--tolerance-sd``; 2 of them is ``recommend``'s default on curves with ``fid_sd``). The answer
+(the chosen stopping configuration, else the per-trial rule, which then runs with no scheduler,
+as ``stoppers.yaml`` says, else training everything) is then
 replayed on the other search in 5 random trial orders on 4 workers, judged as on the first: the
 best and the selected (by ``fid``) models' ``fid_test`` at their best snapshots against the same
 search trained to the budget, in points (each loss in ``fid_test`` points) and as shares of each
@@ -39,7 +40,7 @@ from search_spaces import load_space
 SPACE = "gan-digits"
 SEEDS = (0, 1)
 ORDERS, WORKERS = 5, 4
-#: (flag, value) of each tolerance: the default, FID points and SDs of the FID estimate.
+#: (flag, value) of each tolerance: a share, FID points and SDs of the FID estimate (2: the default).
 TOLERANCES = (("--tolerance", 0.01), ("--tolerance-points", 2.0), ("--tolerance-points", 3.0), ("--tolerance-sd", 2.0))
 
 

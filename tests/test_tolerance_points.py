@@ -292,3 +292,56 @@ def test_a_rule_chosen_because_no_scheduler_held_runs_with_none_as_it_was_judged
     legends = [[text.get_text() for text in figure.axes[0].get_legend().get_texts()] for figure in drawn]
     # No configuration.yaml is written where none held: the plot draws no configuration as the answer.
     assert [any("configuration.yaml" in label for label in legend) for legend in legends] == [False, True]
+
+
+def test_with_no_tolerance_given_curves_that_carry_their_estimators_sd_default_to_two_of_them(tmp_path, capsys):
+    from analysis import tolerance_in_points
+    from tune_stop.defaults import DEFAULT_TOLERANCE, DEFAULT_TOLERANCE_SD
+
+    rng = np.random.default_rng(1)
+    curves = gan_search().assign(fid_sd=lambda frame: 0.05 * frame["fid"] * rng.uniform(0.5, 1.5, len(frame)))
+    # As asked (default_sds), the default is the same analysis as the SDs given; a tolerance given in points or
+    # SDs wins, and curves without an SD keep the share.
+    by_default = analyse(curves, **_options(default_sds=DEFAULT_TOLERANCE_SD))
+    given = analyse(curves, **_options(tolerance_sd=DEFAULT_TOLERANCE_SD))
+    assert by_default.sds_by_default and not given.sds_by_default
+    assert by_default.estimator_sd == given.estimator_sd and by_default.tolerance == pytest.approx(given.tolerance)
+    pd.testing.assert_frame_equal(by_default.candidates, given.candidates)
+    assert "It is the default where the curves carry their estimator's SD" in str(tolerance_in_points(by_default))
+    assert "the default where" not in str(tolerance_in_points(given))
+    points = analyse(curves, **_options(default_sds=2.0, tolerance_points=3.0))
+    assert not points.sds_by_default and points.tolerance_points == 3.0
+    with pytest.warns(Warning):  # the relative default is below this FID's noise
+        plain = analyse(gan_search(), **_options(default_sds=2.0))
+    assert not plain.sds_by_default and plain.tolerance_points is None and plain.tolerance == DEFAULT_TOLERANCE
+    flat = curves.assign(fid_sd=0.0)  # no usable SD at the best model: the share holds, no error
+    with pytest.warns(Warning):
+        assert analyse(flat, **_options(default_sds=2.0)).tolerance == DEFAULT_TOLERANCE
+    with pytest.raises(ValueError, match="default_sds must be a finite number > 0"):
+        analyse(curves, **_options(default_sds=0.0))
+
+    # The command line: no flag gives the default in SDs and says so; --tolerance gives the share.
+    curves.to_csv(tmp_path / "gan.csv", index=False)
+    argv = ["recommend", str(tmp_path / "gan.csv"), "--metric", "fid", "--policy", "gl"]
+    assert run_main([*argv, "--out", str(tmp_path / "r")]) == 0
+    printed = capsys.readouterr().out
+    assert "Tolerance: 2 x fid_sd = " in printed and "It is the default where the curves carry" in printed
+    assert "It is the default where the curves carry" in (tmp_path / "r" / "recommendations.md").read_text()
+    assert run_main([*argv, "--tolerance", "0.5", "--out", str(tmp_path / "s")]) == 0
+    assert "Tolerance: " not in capsys.readouterr().out
+
+
+def test_a_gan_loop_defaults_to_two_sds_of_its_fid_before_anything_trains(tmp_path, capsys):
+    from search_spaces import load_space
+    from tune_stop.app._parser import build_parser
+    from tune_stop.app.cmd_search import _check_calibration
+
+    space = load_space("gan-digits").with_overrides(num_samples=12)
+    for extra, expected in (([], 2.0), (["--tolerance", "0.1"], None), (["--tolerance-points", "3"], None)):
+        args = build_parser().parse_args(["search", "gan-digits", "--calibrate", "4", *extra])
+        _check_calibration(args, space)
+        assert args.tolerance_sd == expected
+        assert ("chooses within 2 SDs of its FID estimate by default" in capsys.readouterr().err) == (not extra)
+    args = build_parser().parse_args(["search", "mlp-digits", "--calibrate", "4"])
+    _check_calibration(args, load_space("mlp-digits"))
+    assert args.tolerance_sd is None  # not a GAN: the share holds

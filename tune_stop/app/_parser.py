@@ -9,7 +9,13 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from tune_stop.app._shared import EXIT_USAGE
-from tune_stop.defaults import DEFAULT_AUDIT_FRACTION, DEFAULT_INTERVAL, DEFAULT_PENALTY, DEFAULT_TOLERANCE
+from tune_stop.defaults import (
+    DEFAULT_AUDIT_FRACTION,
+    DEFAULT_INTERVAL,
+    DEFAULT_PENALTY,
+    DEFAULT_TOLERANCE,
+    DEFAULT_TOLERANCE_SD,
+)
 
 __all__ = ["build_parser"]
 
@@ -133,7 +139,8 @@ def _add_search(search: argparse.ArgumentParser) -> None:
     _add_tolerances(
         search,
         "with --calibrate: the largest relative loss of the best and selected models the stopping is chosen "
-        f"within (default {DEFAULT_TOLERANCE:g} = {DEFAULT_TOLERANCE:.0%}%; a GAN's FID moves more: see docs/gan.md)",
+        f"within (default {DEFAULT_TOLERANCE:g} = {DEFAULT_TOLERANCE:.0%}%; for a GAN space --tolerance-sd "
+        f"{DEFAULT_TOLERANCE_SD:g}: its FID moves more, see docs/gan.md)",
         "with --calibrate, instead of --tolerance: the largest loss in the target's own units (e.g. 3 FID points), "
         "as tune-stop recommend --tolerance-points takes it",
     )
@@ -235,10 +242,10 @@ def _add_recommend(commands: Any) -> None:
     _add_tolerances(
         recommend,
         f"largest relative regret, met by the upper end of its interval (default {DEFAULT_TOLERANCE:g} = "
-        f"{DEFAULT_TOLERANCE:.0%}%)",
+        f"{DEFAULT_TOLERANCE:.0%}%; on curves that carry their estimator's SD, a GAN's fid_sd, the default is "
+        f"--tolerance-sd {DEFAULT_TOLERANCE_SD:g})",
         "instead of --tolerance: the largest loss in the target's own units (e.g. 2 FID points); every regret is "
         "then a loss in those units divided by the best model's target trained to the budget here",
-        default=DEFAULT_TOLERANCE,
     )
     recommend.add_argument(
         "--interval",

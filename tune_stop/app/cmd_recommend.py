@@ -18,7 +18,7 @@ from tune_stop.app._shared import (
     tolerance_note,
     warnings_printed,
 )
-from tune_stop.defaults import DEFAULT_PENALTY
+from tune_stop.defaults import DEFAULT_PENALTY, DEFAULT_TOLERANCE, DEFAULT_TOLERANCE_SD
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -76,9 +76,10 @@ def run_recommend_command(args: argparse.Namespace) -> int:
         target=args.target,
         target_mode=args.target_mode,
         families=tuple(FAMILIES) if args.policy == "all" else (args.policy,),
-        tolerance=args.tolerance,
+        tolerance=DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance,
         tolerance_points=args.tolerance_points,
         tolerance_sd=args.tolerance_sd,
+        default_sds=DEFAULT_TOLERANCE_SD if args.tolerance is None else None,
         objective=objective,
         selection=selection,
         asha=asha,
@@ -255,7 +256,8 @@ def _note_doubtful_flags(args: argparse.Namespace, objective: str, curves: pd.Da
     """One note per flag value that is valid but probably not what was meant."""
     from analysis import infer_mode
 
-    notes = [note] if (note := tolerance_note(args.tolerance)) is not None else []
+    given = args.tolerance is not None
+    notes = [note] if given and (note := tolerance_note(args.tolerance)) is not None else []
     if args.penalty is not None and objective != "tradeoff":
         notes.append(f"--penalty weighs only --objective tradeoff; it plays no part with --objective {objective}")
     if args.grace_period is not None and args.grace_period >= (longest := int(curves["epoch"].max())):

@@ -19,6 +19,7 @@ from tune_stop.app._shared import (
 )
 from tune_stop.app._signals import sigterm_stops_the_search
 from tune_stop.app._summaries import calibrated_search, format_summary, print_audit, search_exit_code
+from tune_stop.defaults import DEFAULT_TOLERANCE_SD
 from tune_stop.experiment import is_uri, path_exists, read_record
 
 __all__ = ["run_search_command"]
@@ -100,6 +101,18 @@ def _check_calibration(args: argparse.Namespace, space: Any) -> None:
         raise UsageError(
             f"--tolerance-sd needs the estimator's own SD in the curves (a <metric>_sd column), which only the "
             f"GAN trainable reports (fid_sd), not {space.trainable}: give --tolerance or --tolerance-points"
+        )
+    given = (args.tolerance, args.tolerance_points, args.tolerance_sd)
+    if args.calibrate is not None and space.trainable == "gan" and given == (None, None, None):
+        # FID moves by several percent from one epoch to the next by chance: the default is in its own SDs, as
+        # recommend's is on curves that carry them (the loop then runs as if the flag were given, and a continued
+        # loop defaults the same way).
+        args.tolerance_sd = DEFAULT_TOLERANCE_SD
+        print(
+            f"tune-stop: note: a GAN's loop chooses within {DEFAULT_TOLERANCE_SD:g} SDs of its FID estimate by "
+            f"default (--tolerance-sd {DEFAULT_TOLERANCE_SD:g}); --tolerance gives a share, --tolerance-points FID "
+            "points",
+            file=sys.stderr,
         )
 
 

@@ -18,7 +18,6 @@ import pandas as pd
 
 from analysis._choice import Choice
 from analysis._configuration_choice import ConfigurationChoice
-from analysis._defaults import DEFAULT_TOLERANCE
 from analysis._format import as_given, percent, regret, span, worse
 from analysis._recommend import Analysis, Recommendation
 from analysis._search import NOISE_EPOCHS, best_model_value
@@ -53,8 +52,7 @@ def tolerance_in_points(analysis: Analysis) -> str | None:
             f"configuration with the best {metric}, its mean over the last {NOISE_EPOCHS} epochs{stands})"
         )
     default = (
-        f" It is the default where the curves carry their estimator's SD: a share of {percent(DEFAULT_TOLERANCE)} "
-        "asks for differences it cannot resolve (--tolerance gives a share)."
+        " It is the default where the curves carry their estimator's SD (--tolerance gives a share)."
         if analysis.sds_by_default
         else ""
     )

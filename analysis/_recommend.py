@@ -266,7 +266,14 @@ def analyse(curves: pd.DataFrame | CurveSet, options: AnalysisOptions | None = N
     if options.keep_best:
         curve_set, options, kept_by = _best_snapshots(curve_set, options)
     if options.tolerance_points is not None:
-        curve_set, options = _in_points(curve_set, options)
+        try:
+            curve_set, options = _in_points(curve_set, options)
+        except ValueError:
+            if not by_default:
+                raise
+            # No best model to take points of (its target is 0 or not a number): the default share holds.
+            by_default, estimator = False, None
+            options = dataclasses.replace(options, tolerance_points=None)
     inputs = resolve(curve_set, options)
     rows, candidate_rows, replays, cv_rows = [], [], [], []
     for metric, mode in inputs.metrics:

@@ -317,6 +317,11 @@ def test_with_no_tolerance_given_curves_that_carry_their_estimators_sd_default_t
     flat = curves.assign(fid_sd=0.0)  # no usable SD at the best model: the share holds, no error
     with pytest.warns(Warning):
         assert analyse(flat, **_options(default_sds=2.0)).tolerance == DEFAULT_TOLERANCE
+    zero = curves.assign(fid_test=0.0)  # no best model to take points of: the default share holds, the SDs given fail
+    with pytest.warns(Warning):
+        assert not analyse(zero, **_options(default_sds=2.0)).sds_by_default
+    with pytest.raises(ValueError):
+        analyse(zero, **_options(tolerance_sd=2.0))
     with pytest.raises(ValueError, match="default_sds must be a finite number > 0"):
         analyse(curves, **_options(default_sds=0.0))
 
@@ -331,17 +336,33 @@ def test_with_no_tolerance_given_curves_that_carry_their_estimators_sd_default_t
     assert "Tolerance: " not in capsys.readouterr().out
 
 
-def test_a_gan_loop_defaults_to_two_sds_of_its_fid_before_anything_trains(tmp_path, capsys):
+def test_a_new_gan_loop_defaults_to_two_sds_of_its_fid_and_a_continued_loop_to_what_it_chose_with(tmp_path, capsys):
     from search_spaces import load_space
     from tune_stop.app._parser import build_parser
-    from tune_stop.app.cmd_search import _check_calibration
+    from tune_stop.app.calibrate import LOOP_FILE, OtherTolerance, check_same_tolerance, recorded_tolerance
+    from tune_stop.app.cmd_search import default_sds
 
-    space = load_space("gan-digits").with_overrides(num_samples=12)
-    for extra, expected in (([], 2.0), (["--tolerance", "0.1"], None), (["--tolerance-points", "3"], None)):
-        args = build_parser().parse_args(["search", "gan-digits", "--calibrate", "4", *extra])
-        _check_calibration(args, space)
-        assert args.tolerance_sd == expected
-        assert ("chooses within 2 SDs of its FID estimate by default" in capsys.readouterr().err) == (not extra)
-    args = build_parser().parse_args(["search", "mlp-digits", "--calibrate", "4"])
-    _check_calibration(args, load_space("mlp-digits"))
-    assert args.tolerance_sd is None  # not a GAN: the share holds
+    gan, mlp = load_space("gan-digits"), load_space("mlp-digits")
+
+    def loop(space_name: str, *extra: str):
+        return build_parser().parse_args(["search", space_name, "--calibrate", "4", *extra])
+
+    assert default_sds(loop("gan-digits"), gan, None) == 2.0
+    assert "chooses within 2 SDs of its FID estimate by default" in capsys.readouterr().err
+    for extra in (["--tolerance", "0.1"], ["--tolerance-points", "3"], ["--tolerance-sd", "3"]):
+        assert default_sds(loop("gan-digits", *extra), gan, None) is None  # a flag given: it holds
+    assert default_sds(loop("mlp-digits"), mlp, None) is None  # not a GAN: the share holds
+    assert capsys.readouterr().err == ""
+    # A continued loop chooses as it first did: with the default SDs where it did, with the share where it was
+    # begun before that default (its loop.json has no default_sds), and refuses another tolerance.
+    (tmp_path / LOOP_FILE).write_text('{"tolerance": 0.01, "tolerance_points": null, "tolerance_sd": null}\n')
+    assert default_sds(loop("gan-digits"), gan, recorded_tolerance(tmp_path)) is None
+    check_same_tolerance(tmp_path, 0.01, None, None, None)
+    (tmp_path / LOOP_FILE).write_text(
+        '{"tolerance": 0.01, "tolerance_points": null, "tolerance_sd": null, "default_sds": 2.0}\n'
+    )
+    assert default_sds(loop("gan-digits"), gan, recorded_tolerance(tmp_path)) == 2.0
+    assert capsys.readouterr().err == ""  # no note: it continues
+    check_same_tolerance(tmp_path, 0.01, None, None, 2.0)
+    with pytest.raises(OtherTolerance, match=r"--tolerance 0\.01: .* chose its stopping with --tolerance-sd 2\.0"):
+        check_same_tolerance(tmp_path, 0.01, None, None, None)

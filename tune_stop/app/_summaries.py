@@ -181,6 +181,7 @@ def calibrated_search(args: argparse.Namespace, space: Any, options: Any, overri
                 tolerance=CALIBRATION_TOLERANCE if args.tolerance is None else args.tolerance,
                 tolerance_points=args.tolerance_points,
                 tolerance_sd=args.tolerance_sd,
+                default_sds=getattr(args, "default_sds", None),
             )
     except CannotChoose as cannot:
         raise UsageError(f"{cli_message(cannot.error)} (the calibration is kept: run again to continue)") from None

@@ -44,6 +44,7 @@ __all__ = [
     "OtherTolerance",
     "calibrate_and_search",
     "check_same_tolerance",
+    "recorded_tolerance",
 ]
 
 #: The loop's tolerance on the best and selected models (the library's default, 1%).
@@ -126,34 +127,57 @@ def report_folder(space: SearchSpace, options: SearchOptions) -> Path:
     return Path(experiment_path(space, options)).parent / f"{options.name}-recommendation"
 
 
-def _tolerance_flag(tolerance: Any, points: Any, sds: Any = None) -> tuple[str, Any]:
+def _tolerance_flag(tolerance: Any, points: Any, sds: Any = None, default_sds: Any = None) -> tuple[str, Any]:
     """The flag a loop chooses with, and its value: ``--tolerance-sd`` or ``--tolerance-points`` where given, else
-    ``--tolerance``."""
-    if sds is not None:
-        return ("--tolerance-sd", sds)
+    ``--tolerance-sd`` at the default SDs where no flag was given on a GAN space, else ``--tolerance``."""
+    if sds is not None or default_sds is not None:
+        return ("--tolerance-sd", sds if sds is not None else default_sds)
     return ("--tolerance", tolerance) if points is None else ("--tolerance-points", points)
 
 
-def check_same_tolerance(report: Path, tolerance: float, points: float | None = None, sds: float | None = None) -> None:
+def recorded_tolerance(report: Path) -> dict[str, Any] | None:
+    """What the loop whose report folder this is chose with (:data:`LOOP_FILE`): its tolerance, and its
+    ``tolerance_points``, ``tolerance_sd`` and ``default_sds`` where it had them; None for a new loop, one from
+    before the file, or a file this loop does not write."""
+    try:
+        recorded = json.loads((report / LOOP_FILE).read_text())
+        value = _tolerance_flag(
+            recorded["tolerance"],
+            recorded.get("tolerance_points"),
+            recorded.get("tolerance_sd"),
+            recorded.get("default_sds"),
+        )[1]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return recorded if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def check_same_tolerance(
+    report: Path,
+    tolerance: float,
+    points: float | None = None,
+    sds: float | None = None,
+    default_sds: float | None = None,
+) -> None:
     """Refuses to continue a loop with another tolerance than the one its search was chosen with.
 
     ``points``, ``sds``: a tolerance given in the target's points (``--tolerance-points``) or in SDs of its
-    estimator (``--tolerance-sd``) instead.
+    estimator (``--tolerance-sd``) instead; ``default_sds``: the SDs chosen within where no flag was given.
 
     Raises:
         OtherTolerance: Naming both tolerances.
     """
-    try:
-        recorded = json.loads((report / LOOP_FILE).read_text())
-        chosen_with = _tolerance_flag(
-            recorded["tolerance"], recorded.get("tolerance_points"), recorded.get("tolerance_sd")
-        )
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    recorded = recorded_tolerance(report)
+    if recorded is None:
         return  # a new loop, or one from before the file
+    chosen_with = _tolerance_flag(
+        recorded["tolerance"],
+        recorded.get("tolerance_points"),
+        recorded.get("tolerance_sd"),
+        recorded.get("default_sds"),
+    )
     value = chosen_with[1]
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return  # not what this file writes: as if there were none
-    given = _tolerance_flag(tolerance, points, sds)
+    given = _tolerance_flag(tolerance, points, sds, default_sds)
     if chosen_with != given:
         raise OtherTolerance(
             f"{given[0]} {given[1]!r}: this loop ({report}) chose its stopping with {chosen_with[0]} {value!r}; "
@@ -271,6 +295,7 @@ def calibrate_and_search(
     tolerance: float = CALIBRATION_TOLERANCE,
     tolerance_points: float | None = None,
     tolerance_sd: float | None = None,
+    default_sds: float | None = None,
     keep_scheduler: bool = False,
     say: Callable[[str], None] = print,
 ) -> CalibratedSearch:
@@ -287,6 +312,8 @@ def calibrate_and_search(
         tolerance: The recommendation's tolerance.
         tolerance_points: Instead, a tolerance in the target's own units (``--tolerance-points``).
         tolerance_sd: Instead, a tolerance in SDs of the target's estimator (``--tolerance-sd``).
+        default_sds: Where none of the three is given: that many SDs where the calibration's curves carry the
+            estimator's SD (a GAN's), else ``tolerance`` (:attr:`analysis.AnalysisOptions.default_sds`).
         keep_scheduler: The user chose the space's scheduler (``--scheduler``): no whole
             stopping configuration is judged, and the search runs the per-trial path.
         say: Where progress lines go.
@@ -306,7 +333,7 @@ def calibrate_and_search(
         )
     name = str(options.name)
     report = report_folder(space, options)
-    check_same_tolerance(report, tolerance, tolerance_points, tolerance_sd)
+    check_same_tolerance(report, tolerance, tolerance_points, tolerance_sd, default_sds)
     calibration_space = space.with_overrides(num_samples=calibration_configs).full_curves()
     calibration = _run_or_resume(
         calibration_space,
@@ -329,6 +356,7 @@ def calibrate_and_search(
             tolerance=tolerance,
             tolerance_points=tolerance_points,
             tolerance_sd=tolerance_sd,
+            default_sds=default_sds,
             settings=space.replay_settings(),
             new_configs=remaining,
             selection=(space.metric, space.mode),
@@ -348,7 +376,12 @@ def calibrate_and_search(
         judged = _judged(analysis, space, options, say)
     source = str(calibration.experiment_path)
     write_report(analysis, report, tolerance=analysis.tolerance, source=source, configuration=judged)
-    chosen_with = {"tolerance": tolerance, "tolerance_points": tolerance_points, "tolerance_sd": tolerance_sd}
+    chosen_with = {
+        "tolerance": tolerance,
+        "tolerance_points": tolerance_points,
+        "tolerance_sd": tolerance_sd,
+        "default_sds": default_sds,
+    }
     (report / LOOP_FILE).write_text(json.dumps(chosen_with) + "\n")
     argument = space.name if space.source.startswith("built-in") else space.source  # what `search` takes
     configuration = _configuration(judged, analysis, report, source, say, argument) if judged is not None else None

@@ -22,7 +22,7 @@ from tune_stop.app._summaries import calibrated_search, format_summary, print_au
 from tune_stop.defaults import DEFAULT_TOLERANCE_SD
 from tune_stop.experiment import is_uri, path_exists, read_record
 
-__all__ = ["run_search_command"]
+__all__ = ["default_sds", "run_search_command"]
 
 
 def run_search_command(args: argparse.Namespace) -> int:
@@ -57,14 +57,23 @@ def run_search_command(args: argparse.Namespace) -> int:
         check_writable_folder(path, "--storage-path" if args.storage_path else "results folder")
     options = SearchOptions(**{**vars(options), "name": str(path).rstrip("/").rsplit("/", 1)[1]})
     if args.calibrate is not None:  # a continued loop chooses as it first did (checked before Ray starts)
-        from tune_stop.app.calibrate import CALIBRATION_TOLERANCE, OtherTolerance, check_same_tolerance, report_folder
+        from tune_stop.app.calibrate import (
+            CALIBRATION_TOLERANCE,
+            OtherTolerance,
+            check_same_tolerance,
+            recorded_tolerance,
+            report_folder,
+        )
 
+        report = report_folder(space, options)
+        args.default_sds = default_sds(args, space, recorded_tolerance(report))
         try:
             check_same_tolerance(
-                report_folder(space, options),
+                report,
                 CALIBRATION_TOLERANCE if args.tolerance is None else args.tolerance,
                 args.tolerance_points,
                 args.tolerance_sd,
+                args.default_sds,
             )
         except OtherTolerance as error:
             raise UsageError(str(error)) from None
@@ -85,6 +94,27 @@ def run_search_command(args: argparse.Namespace) -> int:
     return EXIT_TERMINATED if terminated() else code
 
 
+def default_sds(args: argparse.Namespace, space: Any, recorded: dict[str, Any] | None) -> float | None:
+    """The loop's tolerance in SDs where no tolerance flag is given: a continued loop's recorded one (it chooses as
+    it first did), else :data:`DEFAULT_TOLERANCE_SD` for a GAN space (its FID moves by several percent from one
+    epoch to the next by chance; as ``recommend``'s default on curves that carry the estimator's SD, the share
+    holds where the calibration has no usable SD), said on stderr; None where a flag is given or for other spaces.
+    """
+    if (args.tolerance, args.tolerance_points, args.tolerance_sd) != (None, None, None):
+        return None
+    if recorded is not None:
+        value = recorded.get("default_sds")
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    if space.trainable != "gan":
+        return None
+    print(
+        f"tune-stop: note: a GAN's loop chooses within {DEFAULT_TOLERANCE_SD:g} SDs of its FID estimate by default "
+        f"(as --tolerance-sd {DEFAULT_TOLERANCE_SD:g}); --tolerance gives a share, --tolerance-points FID points",
+        file=sys.stderr,
+    )
+    return DEFAULT_TOLERANCE_SD
+
+
 def _check_calibration(args: argparse.Namespace, space: Any) -> None:
     """What ``--calibrate`` and ``--tolerance-sd`` ask of the space, checked before anything trains.
 
@@ -101,18 +131,6 @@ def _check_calibration(args: argparse.Namespace, space: Any) -> None:
         raise UsageError(
             f"--tolerance-sd needs the estimator's own SD in the curves (a <metric>_sd column), which only the "
             f"GAN trainable reports (fid_sd), not {space.trainable}: give --tolerance or --tolerance-points"
-        )
-    given = (args.tolerance, args.tolerance_points, args.tolerance_sd)
-    if args.calibrate is not None and space.trainable == "gan" and given == (None, None, None):
-        # FID moves by several percent from one epoch to the next by chance: the default is in its own SDs, as
-        # recommend's is on curves that carry them (the loop then runs as if the flag were given, and a continued
-        # loop defaults the same way).
-        args.tolerance_sd = DEFAULT_TOLERANCE_SD
-        print(
-            f"tune-stop: note: a GAN's loop chooses within {DEFAULT_TOLERANCE_SD:g} SDs of its FID estimate by "
-            f"default (--tolerance-sd {DEFAULT_TOLERANCE_SD:g}); --tolerance gives a share, --tolerance-points FID "
-            "points",
-            file=sys.stderr,
         )
 
 

@@ -323,8 +323,8 @@ class GANTrainable(EpochTrainable):
     def _average_generator(self, updates: int) -> None:
         """Moves the evaluated generator towards the raw one after its ``updates + 1``-th update, with
         TensorFlow's ``ExponentialMovingAverage`` warm-up: the decay is ``min(ema_decay, (1 + n) / (10 + n))``,
-        so early on the average follows the fast-changing weights and later averages over about a tenth of the
-        updates so far. Buffers (BatchNorm's running statistics) are copied."""
+        so early on the average follows the fast-changing weights and later averages over about the last ninth of
+        the updates so far. Buffers (BatchNorm's running statistics) are copied."""
         if self.netG_ema is self.netG:
             return
         decay = min(float(self.settings["ema_decay"]), (1 + updates) / (10 + updates))

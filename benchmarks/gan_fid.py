@@ -103,8 +103,8 @@ def run(quick: bool = False) -> list[dict[str, object]]:
             }
         )
         # What gan-digits runs: N = 2,000, and each epoch also FID's SD from two halves and fid_test (as many
-        # samples again, against the test split): on 8x8 digits a pass trains on about 1,200 images, while FID
-        # generates and classifies 4,000, so the space evaluates once every `passes` passes over the data.
+        # samples again, against the test split): on 8x8 digits a pass trains on 14 batches of 64 images, while
+        # FID generates and classifies 4,000, so the space evaluates once every `passes` passes over the data.
         space = load_space("gan-digits").config
         space_n, passes = int(space["fid_samples"]), int(space.get("passes", 1))
         for each in sorted({1, passes}):

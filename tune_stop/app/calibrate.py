@@ -135,18 +135,23 @@ def _tolerance_flag(tolerance: Any, points: Any, sds: Any = None, default_sds: A
     return ("--tolerance", tolerance) if points is None else ("--tolerance-points", points)
 
 
+def _recorded_flag(recorded: dict[str, Any]) -> tuple[str, Any]:
+    """The flag and value a loop's :data:`LOOP_FILE` says it chose with."""
+    return _tolerance_flag(
+        recorded["tolerance"],
+        recorded.get("tolerance_points"),
+        recorded.get("tolerance_sd"),
+        recorded.get("default_sds"),
+    )
+
+
 def recorded_tolerance(report: Path) -> dict[str, Any] | None:
     """What the loop whose report folder this is chose with (:data:`LOOP_FILE`): its tolerance, and its
     ``tolerance_points``, ``tolerance_sd`` and ``default_sds`` where it had them; None for a new loop, one from
     before the file, or a file this loop does not write."""
     try:
         recorded = json.loads((report / LOOP_FILE).read_text())
-        value = _tolerance_flag(
-            recorded["tolerance"],
-            recorded.get("tolerance_points"),
-            recorded.get("tolerance_sd"),
-            recorded.get("default_sds"),
-        )[1]
+        value = _recorded_flag(recorded)[1]
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
     return recorded if isinstance(value, (int, float)) and not isinstance(value, bool) else None
@@ -170,12 +175,7 @@ def check_same_tolerance(
     recorded = recorded_tolerance(report)
     if recorded is None:
         return  # a new loop, or one from before the file
-    chosen_with = _tolerance_flag(
-        recorded["tolerance"],
-        recorded.get("tolerance_points"),
-        recorded.get("tolerance_sd"),
-        recorded.get("default_sds"),
-    )
+    chosen_with = _recorded_flag(recorded)
     value = chosen_with[1]
     given = _tolerance_flag(tolerance, points, sds, default_sds)
     if chosen_with != given:

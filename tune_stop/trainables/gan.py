@@ -13,13 +13,14 @@ adversarial game, its average's does not.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import math
 import os
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -248,11 +249,8 @@ class GANTrainable(EpochTrainable):
     @torch.no_grad()
     def _features(self, noise: torch.Tensor) -> np.ndarray | None:
         """Features of the images the generator makes from ``noise``; None where any is not finite."""
-        generator = self.netG_ema
-        generator.eval()
-        samples = [(generator(z.to(self.device)) + 1) / 2 for z in noise.split(500)]
-        if generator is self.netG:
-            generator.train()
+        with self._evaluating(self.netG_ema) as generator:
+            samples = [(generator(z.to(self.device)) + 1) / 2 for z in noise.split(500)]
         images = torch.cat(samples).clamp_(0, 1)
         if not torch.isfinite(images).all():
             return None
@@ -318,6 +316,17 @@ class GANTrainable(EpochTrainable):
             g_total += g_loss.item()
             batches += 1
         return {"d_loss": d_total / max(batches, 1), "g_loss": g_total / max(batches, 1)}
+
+    @contextlib.contextmanager
+    def _evaluating(self, generator: nn.Module) -> Iterator[nn.Module]:
+        """``generator`` in eval mode; the raw generator (the evaluated one where ``ema_decay`` is 0) goes back to
+        training after, the averaged one and copies stay in eval mode."""
+        generator.eval()
+        try:
+            yield generator
+        finally:
+            if generator is self.netG:
+                generator.train()
 
     @torch.no_grad()
     def _average_generator(self, updates: int) -> None:
@@ -442,11 +451,8 @@ class GANTrainable(EpochTrainable):
     def _write_samples(self, path: Path, generator: nn.Module | None = None) -> None:
         from torchvision.utils import save_image
 
-        generator = self.netG_ema if generator is None else generator
-        generator.eval()
-        images = (generator(self.fixed_noise) + 1) / 2
-        if generator is self.netG:
-            generator.train()
+        with self._evaluating(self.netG_ema if generator is None else generator) as evaluated:
+            images = (evaluated(self.fixed_noise) + 1) / 2
         # Small images (8x8 digits) are blown up with whole pixels, so a person can see them.
         scale = max(1, 64 // images.shape[-1])
         images = images.repeat_interleave(scale, dim=-2).repeat_interleave(scale, dim=-1)
